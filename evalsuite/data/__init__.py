@@ -1,0 +1,1 @@
+"""Datasets: MVTec-layout trees, the synthetic generator, MVTec-Shift, splits, download."""

@@ -1,0 +1,43 @@
+"""The sample table: one row per image of an MVTec-layout tree.
+
+Layout read (category names are free)::
+
+    <root>/<category>/train/good/<name>.png
+    <root>/<category>/test/<defect|good>/<name>.png
+    <root>/<category>/ground_truth/<defect>/<name>_mask.png    (optional per dataset)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Folder = Literal["train", "test"]
+NORMAL = "good"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image of a dataset.
+
+    Attributes:
+        id: stable identifier `<category>/<folder>/<defect>/<stem>`, the same for the clean and
+            the shifted copy of an image (clean/shift comparisons pair on it).
+        path: the image file.
+        category: e.g. `hazelnut`.
+        folder: the MVTec folder the image lives in (`train` or `test`); not the study's split.
+        label: 0 normal, 1 anomalous.
+        defect: `good` for normal images, else the defect type.
+        mask_path: binary ground-truth mask (255 = defect), None for normal images and for
+            datasets without masks.
+    """
+
+    id: str
+    path: Path
+    category: str
+    folder: Folder
+    label: int
+    defect: str
+    mask_path: Path | None

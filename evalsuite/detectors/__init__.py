@@ -1,0 +1,1 @@
+"""Detectors: one protocol (fit / score), a registry, PatchCore (ours) and PaDiM (anomalib)."""

@@ -1,0 +1,63 @@
+"""The detector protocol every method implements, and what they exchange with the backbone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from evalsuite.data.samples import Sample
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What `score` returns.
+
+    Attributes:
+        image: image-level anomaly scores, (N,) float32; higher = more anomalous.
+        maps: pixel-level anomaly maps at the network input size, (N, H, W) float32.
+    """
+
+    image: np.ndarray
+    maps: np.ndarray
+
+
+@runtime_checkable
+class FeatureSource(Protocol):
+    """Backbone features of samples, computed once and cached (see `evalsuite.backbone`)."""
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(H, W) of the network input after resize and crop; anomaly maps have this size."""
+        ...
+
+    def iter_features(
+        self, samples: Sequence[Sample], layers: Sequence[str], batch_size: int = 16
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """Yield features batch by batch, in sample order.
+
+        Yields:
+            one dict per batch: layer name -> (B, C_layer, h_layer, w_layer) float32 tensor.
+        """
+        ...
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """fit and score: the two verbs of every detector; nothing else trains or predicts."""
+
+    def fit(self, samples: Sequence[Sample]) -> None:
+        """Learn normality from normal `train` samples."""
+        ...
+
+    def score(self, samples: Sequence[Sample]) -> Scores:
+        """Score samples: image scores (N,) and maps (N, H, W)."""
+        ...
+
+    def save(self, directory: Path) -> None:
+        """Write the fitted state as .npy/.npz/.pt (tensors only) plus JSON; no pickle."""
+        ...

@@ -1,0 +1,41 @@
+"""The errors evalsuite raises on bad input or a bad environment.
+
+Every message names the file, key or value at fault and says what to do. The CLI turns an
+`EvalsuiteError` into one line on stderr and the error's exit code; nothing else is caught there.
+"""
+
+from __future__ import annotations
+
+
+class EvalsuiteError(Exception):
+    """Base class: a problem the user can fix. `exit_code` is what the CLI exits with."""
+
+    exit_code = 2
+
+
+class DatasetError(EvalsuiteError):
+    """A dataset tree is missing, malformed or holds unreadable files."""
+
+
+class ConfigError(EvalsuiteError):
+    """A configuration key or value is unknown or invalid."""
+
+
+class WeightsError(EvalsuiteError):
+    """Backbone weights cannot be found, loaded or verified."""
+
+    exit_code = 3
+
+
+class DownloadError(EvalsuiteError):
+    """A download failed, was refused (offline) or did not match its checksum."""
+
+    exit_code = 3
+
+
+class ArchiveError(EvalsuiteError):
+    """An archive holds a member that is unsafe to extract."""
+
+
+class ResultsError(EvalsuiteError):
+    """A results folder or record is missing, unwritable or corrupt."""
