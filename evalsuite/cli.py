@@ -1,13 +1,143 @@
-"""Command-line interface: parses arguments, calls the library. No logic here."""
+"""Command-line interface: parses arguments, calls the library. No logic here.
+
+Implementations are imported inside each command so that `--help` is instant. Exit codes:
+0 success, 1 a run finished with failed cells or a check found problems, 2 bad input (usage,
+configuration, dataset), 3 environment (weights or downloads unavailable).
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
+from evalsuite.errors import EvalsuiteError
 
-@click.group()
+DEFAULT_CATEGORIES = "hazelnut,carpet,zipper"
+
+
+class _Group(click.Group):
+    """A group that turns an `EvalsuiteError` into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EvalsuiteError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(error.exit_code)
+
+
+def _categories(value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    if not names:
+        raise click.BadParameter("give at least one category, e.g. hazelnut,carpet")
+    return names
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="evalsuite")
 def main() -> None:
     """evalsuite: PatchCore vs PaDiM on MVTec AD, clean and shifted."""
+
+
+@main.group(cls=_Group)
+def data() -> None:
+    """Make, shift, check and download MVTec-layout datasets."""
+
+
+@data.command()
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--categories", default=DEFAULT_CATEGORIES, show_default=True, help="Comma list.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--size", default=256, show_default=True, type=int, help="Image side in pixels.")
+@click.option("--train", "n_train", default=60, show_default=True, type=int)
+@click.option("--test-good", "n_test_good", default=20, show_default=True, type=int)
+@click.option("--test-defect", "n_test_defect", default=24, show_default=True, type=int)
+@click.option("--difficulty", default=0.5, show_default=True, type=float, help="0 easy, 1 hard.")
+def synth(
+    out: Path,
+    categories: str,
+    seed: int,
+    size: int,
+    n_train: int,
+    n_test_good: int,
+    n_test_defect: int,
+    difficulty: float,
+) -> None:
+    """Write a synthetic MVTec-like dataset (hazelnut, carpet, zipper) to OUT."""
+    from evalsuite.data.synthetic import SyntheticConfig, generate
+
+    config = SyntheticConfig(
+        categories=_categories(categories),
+        seed=seed,
+        size=size,
+        n_train=n_train,
+        n_test_good=n_test_good,
+        n_test_defect=n_test_defect,
+        difficulty=difficulty,
+    )
+    root = generate(out, config)
+    click.echo(f"synthetic dataset written to {root}")
+
+
+@data.command()
+@click.option("--src", required=True, type=click.Path(path_type=Path), help="MVTec-layout tree.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--severity", default="2", show_default=True, type=click.Choice(["1", "2", "3"]))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def shift(src: Path, out: Path, seed: int, severity: str, quiet: bool) -> None:
+    """Write the MVTec-Shift copy of SRC (train, test and masks) to OUT."""
+    from evalsuite.data.shift_tree import shift_tree
+
+    root = shift_tree(src, out, seed=seed, severity=int(severity), progress=not quiet)
+    click.echo(f"shifted dataset written to {root} (parameters in {root}/evalsuite-shift.json)")
+
+
+@data.command()
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--categories", default=None, help="Comma list (default: all in the tree).")
+def check(root: Path, categories: str | None) -> None:
+    """Validate the MVTec-layout tree ROOT and print its counts."""
+    from evalsuite.data.reader import check_dataset, counts
+
+    report = check_dataset(root, _categories(categories) if categories else None)
+    if report.dataset is not None:
+        dataset = report.dataset
+        kind = "synthetic" if dataset.synthetic else "real"
+        shifted = f", MVTec-Shift severity {dataset.shift['severity']}" if dataset.shift else ""
+        masks = "with masks" if dataset.has_masks else "without masks (pixel metrics skipped)"
+        click.echo(f"{root}: {kind} data{shifted}, {len(dataset.samples)} images, {masks}")
+        click.echo(f"{'category':<16}{'folder':<8}{'defect':<24}{'images':>6}")
+        for category, folder, defect, number in counts(dataset):
+            click.echo(f"{category:<16}{folder:<8}{defect:<24}{number:>6}")
+    if not report.ok:
+        click.echo(f"{len(report.problems)} problem(s):", err=True)
+        for problem in report.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    click.echo("ok: no problems found")
+
+
+@data.command()
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--categories", default=DEFAULT_CATEGORIES, show_default=True, help="Comma list.")
+@click.option(
+    "--sources",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON file of archive URLs and SHA-256 sums replacing the built-in MVTec AD sources.",
+)
+@click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def download(out: Path, categories: str, sources: Path | None, timeout: float, quiet: bool) -> None:
+    """Download MVTec AD categories into OUT (SHA-256 verified, resumable)."""
+    from evalsuite.data.download import download as run_download
+    from evalsuite.data.download import load_sources
+
+    folders = run_download(
+        out, _categories(categories), load_sources(sources), timeout=timeout, progress=not quiet
+    )
+    for folder in folders:
+        click.echo(f"ready: {folder}")

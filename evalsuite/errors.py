@@ -39,3 +39,11 @@ class ArchiveError(EvalsuiteError):
 
 class ResultsError(EvalsuiteError):
     """A results folder or record is missing, unwritable or corrupt."""
+
+
+class EvaluationError(EvalsuiteError):
+    """Evaluation inputs are invalid, or a metric is undefined for them.
+
+    Examples: a test set with only one class, masks without any defect region, arrays whose
+    shapes disagree, non-val data given to a threshold strategy.
+    """

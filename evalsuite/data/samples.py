@@ -41,3 +41,29 @@ class Sample:
     label: int
     defect: str
     mask_path: Path | None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A read MVTec-layout tree.
+
+    Attributes:
+        root: the tree's root folder.
+        samples: every image, sorted by id.
+        categories: category names, sorted.
+        has_masks: whether the tree has ground-truth masks (pixel metrics need them).
+        synthetic: the synthetic generator's marker content, None for real data.
+        shift: the MVTec-Shift marker content (without per-image parameters), None for
+            an unshifted tree.
+    """
+
+    root: Path
+    samples: tuple[Sample, ...]
+    categories: tuple[str, ...]
+    has_masks: bool
+    synthetic: dict[str, object] | None
+    shift: dict[str, object] | None
+
+    def of_category(self, category: str) -> list[Sample]:
+        """The samples of one category, in id order."""
+        return [sample for sample in self.samples if sample.category == category]

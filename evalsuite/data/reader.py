@@ -1,0 +1,232 @@
+"""Reading an MVTec-layout tree into a `Dataset`, and validating it at that boundary."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evalsuite.data.imageio import image_size, read_image, read_mask
+from evalsuite.data.samples import IMAGE_SUFFIXES, NORMAL, Dataset, Folder, Sample
+from evalsuite.errors import DatasetError
+
+SYNTHETIC_MARKER = "evalsuite-synthetic.json"
+SHIFT_MARKER = "evalsuite-shift.json"
+MAX_PROBLEMS_SHOWN = 20
+
+
+@dataclass
+class CheckReport:
+    """What `check_dataset` found: the dataset (if it could be read) and every problem."""
+
+    dataset: Dataset | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _read_marker(path: Path) -> dict[str, object] | None:
+    if not path.exists():
+        return None
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DatasetError(
+            f"{path}: corrupt marker file ({error}); delete it or regenerate the tree"
+        ) from error
+    if not isinstance(content, dict):
+        raise DatasetError(f"{path}: marker file must hold a JSON object; regenerate the tree")
+    return content
+
+
+def _category_dirs(root: Path, categories: Sequence[str] | None) -> list[Path]:
+    if not root.is_dir():
+        raise DatasetError(
+            f"{root}: dataset folder not found; pass an MVTec-layout root "
+            "(<root>/<category>/train/good, <root>/<category>/test/<defect>) or generate one "
+            "with `evalsuite data synth --out DIR`"
+        )
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        raise DatasetError(
+            f"{root}: this is a single category folder; pass its parent folder as the dataset root"
+        )
+    found = sorted(p for p in root.iterdir() if p.is_dir() and (p / "train").is_dir())
+    if not found:
+        raise DatasetError(
+            f"{root}: unknown layout: no <category>/train folder found; expected "
+            "<root>/<category>/train/good/*.png and <root>/<category>/test/<defect>/*.png"
+        )
+    if categories is None:
+        return found
+    by_name = {p.name: p for p in found}
+    missing = [name for name in categories if name not in by_name]
+    if missing:
+        raise DatasetError(
+            f"{root}: unknown categor{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}; "
+            f"this tree holds: {', '.join(sorted(by_name))}"
+        )
+    return [by_name[name] for name in categories]
+
+
+def _read_category(
+    directory: Path, with_masks: bool, relabelled: dict[str, str], problems: list[str]
+) -> list[Sample]:
+    samples: list[Sample] = []
+    for folder_name in ("train", "test"):
+        folder: Folder = "train" if folder_name == "train" else "test"
+        base = directory / folder_name
+        if not base.is_dir():
+            problems.append(f"{base}: missing folder (every category needs train/ and test/)")
+            continue
+        defects = sorted(p for p in base.iterdir() if p.is_dir())
+        if folder == "train" and [p.name for p in defects] != [NORMAL]:
+            problems.append(f"{base}: must hold exactly one folder, good/ (normal images only)")
+        if not defects:
+            problems.append(f"{base}: empty folder (no defect-type subfolders)")
+        for defect_dir in defects:
+            images = _images(defect_dir)
+            if not images:
+                problems.append(f"{defect_dir}: empty folder (no images)")
+            for path in images:
+                samples.append(
+                    _sample(
+                        directory, folder, defect_dir.name, path, with_masks, relabelled, problems
+                    )
+                )
+    return samples
+
+
+def _sample(
+    directory: Path,
+    folder: Folder,
+    defect: str,
+    path: Path,
+    with_masks: bool,
+    relabelled: dict[str, str],
+    problems: list[str],
+) -> Sample:
+    category = directory.name
+    sample_id = f"{category}/{folder}/{defect}/{path.stem}"
+    if defect == NORMAL or sample_id in relabelled:
+        return Sample(sample_id, path, category, folder, 0, NORMAL, None)
+    mask_path = None
+    if with_masks:
+        mask_path = directory / "ground_truth" / defect / f"{path.stem}_mask.png"
+        if not mask_path.is_file():
+            problems.append(f"{path}: defective image without mask (expected {mask_path})")
+            mask_path = None
+    return Sample(sample_id, path, category, folder, 1, defect, mask_path)
+
+
+def read_dataset(root: Path, categories: Sequence[str] | None = None) -> Dataset:
+    """Read an MVTec-layout tree (structure only; `check_dataset` also opens every file).
+
+    Args:
+        root: the dataset root.
+        categories: restrict to these categories (all when None).
+
+    Raises:
+        DatasetError: listing every structural problem found.
+    """
+    report = _read(root, categories)
+    if report.problems or report.dataset is None:
+        raise DatasetError(_problem_text(root, report.problems))
+    return report.dataset
+
+
+def _read(root: Path, categories: Sequence[str] | None) -> CheckReport:
+    root = Path(root)
+    problems: list[str] = []
+    directories = _category_dirs(root, categories)
+    shift = _read_marker(root / SHIFT_MARKER)
+    relabelled = dict(shift.get("relabelled", {})) if shift else {}  # type: ignore[call-overload]
+    with_masks = any((d / "ground_truth").is_dir() for d in directories)
+    samples: list[Sample] = []
+    for directory in directories:
+        samples.extend(_read_category(directory, with_masks, relabelled, problems))
+    if shift is not None:
+        shift = {k: v for k, v in shift.items() if k != "images"}
+    dataset = Dataset(
+        root=root,
+        samples=tuple(sorted(samples, key=lambda s: s.id)),
+        categories=tuple(d.name for d in directories),
+        has_masks=with_masks,
+        synthetic=_read_marker(root / SYNTHETIC_MARKER),
+        shift=shift,
+    )
+    return CheckReport(dataset, problems)
+
+
+def check_dataset(root: Path, categories: Sequence[str] | None = None) -> CheckReport:
+    """Validate a tree fully: structure, then every image and mask opened and compared.
+
+    Checks: unknown layout, empty folders, missing masks, unreadable or truncated images,
+    non-binary masks, mask/image size mismatch.
+    """
+    report = _read(root, categories)
+    assert report.dataset is not None
+    for sample in report.dataset.samples:
+        try:
+            read_image(sample.path)
+        except DatasetError as error:
+            report.problems.append(str(error))
+            continue
+        if sample.mask_path is None:
+            continue
+        try:
+            mask = read_mask(sample.mask_path)
+        except DatasetError as error:
+            report.problems.append(str(error))
+            continue
+        width, height = image_size(sample.path)
+        if mask.shape != (height, width):
+            report.problems.append(
+                f"{sample.mask_path}: mask size {mask.shape[1]}x{mask.shape[0]} does not match "
+                f"its image {sample.path} ({width}x{height})"
+            )
+    return report
+
+
+def _problem_text(root: Path, problems: list[str]) -> str:
+    shown = problems[:MAX_PROBLEMS_SHOWN]
+    more = len(problems) - len(shown)
+    lines = [f"{root}: {len(problems)} problem(s) in the dataset:"] + [f"  - {p}" for p in shown]
+    if more:
+        lines.append(f"  ... and {more} more (run `evalsuite data check {root}` for all)")
+    return "\n".join(lines)
+
+
+def counts(dataset: Dataset) -> list[tuple[str, str, str, int]]:
+    """(category, folder, defect, number of images) rows, sorted."""
+    tally = Counter((s.category, s.folder, s.defect) for s in dataset.samples)
+    return sorted((c, f, d, n) for (c, f, d), n in tally.items())
+
+
+def fingerprint(dataset: Dataset) -> str:
+    """SHA-256 over every sample's id, label and file content (images and masks)."""
+    digest = hashlib.sha256()
+    for sample in dataset.samples:
+        digest.update(f"{sample.id}|{sample.label}|".encode())
+        digest.update(file_digest(sample.path).encode())
+        if sample.mask_path is not None:
+            digest.update(file_digest(sample.mask_path).encode())
+    return digest.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

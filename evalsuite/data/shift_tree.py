@@ -1,0 +1,75 @@
+"""Write the MVTec-Shift copy of an MVTec-layout tree (train, test and ground_truth)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evalsuite.atomic import write_json
+from evalsuite.data.imageio import read_image, read_mask, write_png
+from evalsuite.data.reader import SHIFT_MARKER, SYNTHETIC_MARKER, read_dataset
+from evalsuite.data.samples import Sample
+from evalsuite.data.shift import apply_shift, still_defective
+from evalsuite.data.shift_params import draw_params
+from evalsuite.data.tree import existing_matches, staged_tree
+
+SHIFT_VERSION = "1"
+
+
+def shift_tree(
+    src: Path, out: Path, seed: int = 0, severity: int = 2, progress: bool = True
+) -> Path:
+    """Write the shifted copy of `src` into `out`, one seeded draw per image.
+
+    The same relative paths (hence the same sample ids) are kept, so clean and shifted images
+    pair up. `out/evalsuite-shift.json` records the seed, severity, every image's parameters and
+    the images relabelled normal because their defect left the frame. A synthetic source stays
+    labelled synthetic. Rerunning with the same parameters does nothing.
+
+    Returns:
+        `out`.
+    """
+    src, out = Path(src), Path(out)
+    dataset = read_dataset(src)
+    identity = {
+        "version": SHIFT_VERSION,
+        "seed": seed,
+        "severity": severity,
+        "source": str(src.resolve()),
+    }
+    if existing_matches(out, SHIFT_MARKER, identity):
+        return out
+    images: dict[str, object] = {}
+    relabelled: dict[str, str] = {}
+    with staged_tree(out) as staging:
+        for sample in tqdm(dataset.samples, desc="shift", unit="img", disable=not progress):
+            params, dropped = _shift_one(src, staging, sample, seed, severity)
+            images[sample.id] = params
+            if dropped:
+                relabelled[sample.id] = "defect pushed out of frame by the geometric shift"
+        if (src / SYNTHETIC_MARKER).exists():
+            shutil.copyfile(src / SYNTHETIC_MARKER, staging / SYNTHETIC_MARKER)
+        marker = {**identity, "relabelled": relabelled, "images": images}
+        write_json(staging / SHIFT_MARKER, marker)
+    return out
+
+
+def _shift_one(
+    src: Path, staging: Path, sample: Sample, seed: int, severity: int
+) -> tuple[dict[str, object], bool]:
+    image = read_image(sample.path)
+    mask = read_mask(sample.mask_path) if sample.mask_path is not None else None
+    params = draw_params(sample.id, seed, severity, size=max(image.shape[:2]))
+    shifted, shifted_mask = apply_shift(image, mask, params)
+    write_png(staging / sample.path.relative_to(src), shifted)
+    dropped = False
+    if mask is not None and shifted_mask is not None and sample.mask_path is not None:
+        if still_defective(mask, shifted_mask):
+            write_png(
+                staging / sample.mask_path.relative_to(src), shifted_mask.astype("uint8") * 255
+            )
+        else:
+            dropped = True
+    return params.to_dict(), dropped
