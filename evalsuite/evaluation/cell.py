@@ -1,0 +1,198 @@
+"""Evaluate one cell: test scores and maps plus the val thresholds in, a JSON-ready dict out.
+
+Every metric is `{"value": float | None, "ci95": [low, high] | None, "reason": str | None}`; a
+metric that cannot be computed has value None and says why (e.g. "dataset has no masks"). Only
+`EvaluationError` becomes a reason; anything else is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from evalsuite.errors import EvaluationError
+from evalsuite.evaluation import _checks
+from evalsuite.evaluation.bootstrap import image_auroc_ci
+from evalsuite.evaluation.curves import roc_from_labels
+from evalsuite.evaluation.metrics import (
+    RocPoints,
+    downsample_roc,
+    image_aupr,
+    image_auroc,
+    pixel_f1,
+    roc_points,
+    threshold_metrics,
+)
+from evalsuite.evaluation.pixel_bootstrap import aupro_ci, pixel_auroc_ci
+from evalsuite.evaluation.pro import normalised_area, pro_curve
+
+CI_LEVEL = 0.95
+NO_MASKS = "dataset has no masks"
+NO_PIXEL_THRESHOLD = "no pixel threshold was computed"
+PIXEL_METRICS = ("pixel_auroc", "aupro_0.3", "aupro_0.05", "pixel_f1")
+
+Metric = dict[str, object]
+Outcome = tuple[float, tuple[float, float] | None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Bootstrap:
+    """Settings of the cell's bootstrap intervals."""
+
+    n: int
+    seed: int
+    level: float
+
+
+def evaluate_cell(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    maps: np.ndarray,
+    masks: np.ndarray | None,
+    *,
+    image_threshold: float,
+    pixel_threshold: float | None,
+    bootstrap_n: int = 1000,
+    seed: int,
+    roc_max_points: int = 200,
+) -> dict[str, object]:
+    """All metrics of one cell on its test data.
+
+    Args:
+        scores: (N,) test image scores.
+        labels: (N,) 1 = anomalous test image.
+        maps: (N, H, W) test anomaly maps.
+        masks: (N, H, W) test masks, or None when the dataset has none.
+        image_threshold: image threshold from val.
+        pixel_threshold: pixel threshold from val, or None.
+        bootstrap_n: resamples of the 95% intervals (image_auroc, pixel_auroc, aupro_0.3).
+        seed: bootstrap seed.
+        roc_max_points: most points kept per ROC curve.
+
+    Returns:
+        {"metrics": name -> metric, "roc": {"image": points | None, "pixel": points | None},
+        "bootstrap": {"n", "seed", "level"}}; only Python floats, ints, strings, lists, None.
+    """
+    s, y = _checks.scores_and_labels(scores, labels)
+    if np.ndim(maps) != 3 or np.shape(maps)[0] != s.size:
+        raise EvaluationError(
+            f"maps {np.shape(maps)} do not match the {s.size} image scores; "
+            "pass one (H, W) map per scored image"
+        )
+    boot = _Bootstrap(bootstrap_n, seed, CI_LEVEL)
+    metrics = _image_metrics(s, y, image_threshold, boot)
+    roc: dict[str, RocPoints | None] = {
+        "image": _attempt(lambda: roc_points(s, y, roc_max_points))[0]
+    }
+    if masks is None:
+        metrics.update({name: _missing(NO_MASKS) for name in PIXEL_METRICS})
+        roc["pixel"] = None
+    else:
+        pixel, roc["pixel"] = _pixel_metrics(maps, masks, pixel_threshold, boot, roc_max_points)
+        metrics.update(pixel)
+    return {"metrics": metrics, "roc": roc, "bootstrap": asdict(boot)}
+
+
+def _image_metrics(
+    s: np.ndarray, y: np.ndarray, threshold: float, boot: _Bootstrap
+) -> dict[str, Metric]:
+    """image_auroc (with interval), image_aupr and the thresholded image metrics."""
+    at = threshold_metrics(s, y, threshold)
+
+    def auroc() -> Outcome:
+        ci = image_auroc_ci(s, y, n=boot.n, seed=boot.seed, level=boot.level)
+        return image_auroc(s, y), ci
+
+    return {
+        "image_auroc": _metric(auroc),
+        "image_aupr": _metric(lambda: (image_aupr(s, y), None)),
+        "image_f1": _metric(lambda: (float(at["f1"]), None)),
+        "image_precision": _metric(lambda: (float(at["precision"]), None)),
+        "image_recall": _metric(lambda: (float(at["recall"]), None)),
+        "image_fpr": _metric(lambda: (float(at["fpr"]), None)),
+    }
+
+
+def _pixel_metrics(
+    maps: np.ndarray,
+    masks: np.ndarray,
+    threshold: float | None,
+    boot: _Bootstrap,
+    max_points: int,
+) -> tuple[dict[str, Metric], RocPoints | None]:
+    """pixel_auroc and aupro_0.3 (with intervals), aupro_0.05, pixel_f1 and the pixel ROC.
+
+    The ROC and PRO curves are each computed once (one sort of all pixels each), reduced to what
+    the record keeps and released before the next, to bound memory (about 0.4 GB at peak for
+    150 maps of 224 x 224).
+    """
+    m, g = _checks.maps_and_masks(maps, masks)
+    roc, roc_reason = _attempt(lambda: _roc_summary(m, g, max_points))
+    areas, pro_reason = _attempt(lambda: _pro_areas(m, g))
+
+    def auroc() -> Outcome:
+        if roc is None:
+            raise EvaluationError(roc_reason)
+        return roc[0], pixel_auroc_ci(m, g, n=boot.n, seed=boot.seed, level=boot.level)
+
+    def area(limit: float, with_ci: bool) -> Callable[[], Outcome]:
+        def compute() -> Outcome:
+            if areas is None:
+                raise EvaluationError(pro_reason)
+            ci = None
+            if with_ci:
+                ci = aupro_ci(m, g, limit, n=boot.n, seed=boot.seed, level=boot.level)
+            return areas[limit], ci
+
+        return compute
+
+    def f1() -> Outcome:
+        if threshold is None:
+            raise EvaluationError(NO_PIXEL_THRESHOLD)
+        return pixel_f1(m, g, threshold), None
+
+    metrics = {
+        "pixel_auroc": _metric(auroc),
+        "aupro_0.3": _metric(area(0.3, with_ci=True)),
+        "aupro_0.05": _metric(area(0.05, with_ci=False)),
+        "pixel_f1": _metric(f1),
+    }
+    return metrics, None if roc is None else roc[1]
+
+
+def _roc_summary(m: np.ndarray, g: np.ndarray, max_points: int) -> tuple[float, RocPoints]:
+    """Pixel AUROC and the downsampled pixel ROC, from one exact curve over all pixels."""
+    _checks.both_classes(g.ravel(), "pixel AUROC")
+    fpr, tpr, thresholds = roc_from_labels(m.ravel(), g.ravel())
+    return float(np.trapezoid(tpr, fpr)), downsample_roc(fpr, tpr, thresholds, max_points)
+
+
+def _pro_areas(m: np.ndarray, g: np.ndarray) -> dict[float, float]:
+    """AU-PRO at the limits 0.3 and 0.05, from one exact PRO curve."""
+    curve = pro_curve(m, g)
+    return {limit: normalised_area(curve.fpr, curve.pro, limit) for limit in (0.3, 0.05)}
+
+
+def _metric(compute: Callable[[], Outcome]) -> Metric:
+    """Run a metric; an EvaluationError becomes value None with its message as reason."""
+    try:
+        value, ci = compute()
+    except EvaluationError as err:
+        return _missing(str(err))
+    return {"value": float(value), "ci95": None if ci is None else [ci[0], ci[1]], "reason": None}
+
+
+def _missing(reason: str) -> Metric:
+    return {"value": None, "ci95": None, "reason": reason}
+
+
+def _attempt(compute: Callable[[], T]) -> tuple[T | None, str]:
+    """(result, "") of `compute`, or (None, reason) when it raises an EvaluationError."""
+    try:
+        return compute(), ""
+    except EvaluationError as err:
+        return None, str(err)
