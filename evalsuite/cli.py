@@ -141,3 +141,141 @@ def download(out: Path, categories: str, sources: Path | None, timeout: float, q
     )
     for folder in folders:
         click.echo(f"ready: {folder}")
+
+
+def _study_options(function: Any) -> Any:
+    """The options that select a study, shared by config show, plan and run."""
+    options = [
+        click.option("--preset", default=None, help="demo (default) or paper."),
+        click.option(
+            "--config", "config_path", type=click.Path(path_type=Path), help="TOML/YAML file."
+        ),
+        click.option(
+            "--data-root", type=click.Path(path_type=Path), help="MVTec-layout root (real data)."
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _load(preset: str | None, config_path: Path | None, data_root: Path | None) -> Any:
+    from evalsuite.config import load_config
+
+    return load_config(preset, config_path, data_root)
+
+
+def _cache_option(function: Any) -> Any:
+    return click.option(
+        "--cache",
+        "cache_dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Generated data and feature cache (default $EVALSUITE_CACHE or ~/.cache/evalsuite).",
+    )(function)
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        index, total = (int(part) for part in value.split("/"))
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r}: use i/n, e.g. 2/4") from error
+    if not 1 <= index <= total:
+        raise click.BadParameter(f"{value!r}: i must be between 1 and n")
+    return index, total
+
+
+@main.group(cls=_Group, name="config")
+def config_group() -> None:
+    """Inspect study configurations."""
+
+
+@config_group.command("show")
+@_study_options
+def config_show(preset: str | None, config_path: Path | None, data_root: Path | None) -> None:
+    """Print the resolved configuration as JSON."""
+    click.echo(_load(preset, config_path, data_root).model_dump_json(indent=2))
+
+
+@main.command()
+@_study_options
+@_cache_option
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Results folder.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plan(
+    preset: str | None,
+    config_path: Path | None,
+    data_root: Path | None,
+    cache_dir: Path | None,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """List the fits and the cells they serve, and what is already cached in --out."""
+    from evalsuite.plan_report import plan_report
+
+    report = plan_report(_load(preset, config_path, data_root), out, cache_dir)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report, indent=2))
+        return
+    for fit in report["fits"]:
+        click.echo(
+            f"fit {fit['id']} {fit['label']} {fit['scope']} {fit['condition']} "
+            f"[{','.join(fit['categories'])}]{' (cached)' if fit['cached'] else ''}"
+        )
+        for cell in fit["cells"]:
+            click.echo(f"    {cell['path']}{' (cached)' if cell['cached'] else ''}")
+    counts = report["counts"]
+    click.echo(
+        f"{counts['fits']} fits ({counts['fits_cached']} cached), "
+        f"{counts['cells']} cells ({counts['cells_cached']} cached)"
+    )
+
+
+@main.command()
+@_study_options
+@_cache_option
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("results/latest"), show_default=True
+)
+@click.option("--force", is_flag=True, help="Recompute cached fits and cells.")
+@click.option("--shard", default=None, help="Run only shard i of n (i/n), for CI job matrices.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(
+    preset: str | None,
+    config_path: Path | None,
+    data_root: Path | None,
+    cache_dir: Path | None,
+    out: Path,
+    force: bool,
+    shard: str | None,
+    quiet: bool,
+) -> None:
+    """Run the study into the results folder --out."""
+    from evalsuite.runner import run_study
+    from evalsuite.study_data import default_cache_dir
+
+    summary = run_study(
+        _load(preset, config_path, data_root),
+        out,
+        cache_dir=cache_dir or default_cache_dir(),
+        force=force,
+        shard=_shard(shard),
+        progress=not quiet,
+    )
+    cells = summary.cells
+    click.echo(
+        f"{len(cells)} cells: {sum(c.status == 'ok' for c in cells)} ok, "
+        f"{len(summary.failed)} failed, {sum(c.cached for c in cells)} cached; "
+        f"{summary.fits} fits ({summary.fits_cached} cached); "
+        f"{summary.forward_passes} backbone forward passes; {summary.wall_time_s:.1f} s; "
+        f"results in {out}"
+    )
+    if summary.failed:
+        click.echo("failed cells:", err=True)
+        for cell in summary.failed:
+            click.echo(f"  - {cell.relpath}: {cell.error}", err=True)
+        sys.exit(1)

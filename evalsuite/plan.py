@@ -1,0 +1,220 @@
+"""Expand a study configuration into fits (deduplicated) and cells, each keyed by content.
+
+A fit is keyed by what determines it: detector, params, backbone and weights digest, the
+training data (dataset fingerprint, condition, shift severity, categories, split settings) and
+the seed. A cell is keyed by its fit plus what it evaluates. The clean fit serves clean/none,
+shift/none and shift/threshold; a unified fit serves every category.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalsuite.config import CellKind, DetectorSpec, StudyConfig
+from evalsuite.evaluation.regimes import plan_for
+
+RESULTS_VERSION = "1"
+"""Bumped whenever a code change alters results; part of every key."""
+
+
+def content_key(payload: Any) -> str:
+    """A 16-hex-digit SHA-256 of the canonical JSON of `payload`."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One detector configuration as evaluated: the baseline or a swept value.
+
+    Attributes:
+        spec: the detector specification with the swept value applied.
+        severity: the MVTec-Shift severity of its shifted data.
+        sweep: (param, value) for a sweep variant, None for the baseline.
+        kinds: the condition/regime cells it gets.
+        scopes: the scopes it is evaluated in.
+    """
+
+    spec: DetectorSpec
+    severity: int
+    sweep: tuple[str, Any] | None
+    kinds: tuple[CellKind, ...]
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """One model to fit.
+
+    Attributes:
+        id: content key.
+        variant: the detector configuration.
+        scope: per_class or unified.
+        categories: the categories whose train images it is fitted on (one for per_class).
+        condition: the condition of its train images.
+        seed: the seed.
+        key: everything the id hashes, for the record.
+    """
+
+    id: str
+    variant: Variant
+    scope: str
+    categories: tuple[str, ...]
+    condition: str
+    seed: int
+    key: dict[str, Any] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One evaluation: a fit, a category, a condition/regime pair.
+
+    Attributes:
+        id: content key (fit key plus what the cell evaluates).
+        fit: the fit it reads.
+        category: the category evaluated.
+        condition: clean or shift (the test images' condition).
+        regime: none, threshold or retrain.
+        threshold_condition: the condition of the val images the threshold comes from.
+    """
+
+    id: str
+    fit: FitPlan
+    category: str
+    condition: str
+    regime: str
+    threshold_condition: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every fit and cell of a study, in a deterministic order."""
+
+    fits: tuple[FitPlan, ...]
+    cells: tuple[CellPlan, ...]
+
+    def cells_of(self, fit: FitPlan) -> list[CellPlan]:
+        """The cells a fit serves."""
+        return [cell for cell in self.cells if cell.fit.id == fit.id]
+
+    def shard(self, index: int, total: int) -> Plan:
+        """The deterministic subset `index` of `total` (1-based): whole fits, so a fit is never
+        computed in two shards."""
+        fits = tuple(f for i, f in enumerate(self.fits) if i % total == index - 1)
+        ids = {f.id for f in fits}
+        return Plan(fits, tuple(c for c in self.cells if c.fit.id in ids))
+
+
+def variants(config: StudyConfig) -> Iterator[Variant]:
+    """The baseline of every detector, then every swept value."""
+    for spec in config.detectors:
+        yield Variant(spec, config.shift.severity, None, config.kinds, config.scopes)
+    for sweep in config.sweeps:
+        base = next(d for d in config.detectors if d.label == sweep.detector)
+        for value in sweep.values:
+            spec, severity = _apply(base, config.shift.severity, sweep.param, value)
+            yield Variant(spec, severity, (sweep.param, value), sweep.kinds, ("per_class",))
+
+
+def _apply(spec: DetectorSpec, severity: int, param: str, value: Any) -> tuple[DetectorSpec, int]:
+    if param == "shift.severity":
+        return spec, int(value)
+    if param == "backbone.crop":
+        backbone = spec.backbone.model_copy(update={"crop": value})
+        return spec.model_copy(update={"backbone": backbone}), severity
+    key = param.removeprefix("params.")
+    updated = DetectorSpec.model_validate(
+        {**spec.model_dump(), "params": {**spec.params, key: value}}
+    )
+    return updated, severity
+
+
+def make_plan(
+    config: StudyConfig, data_key: dict[str, Any], weights: dict[str, str | None]
+) -> Plan:
+    """Expand `config` into fits and cells.
+
+    Args:
+        config: the study.
+        data_key: what identifies the data (fingerprints, split settings, code version).
+        weights: backbone name -> weights SHA-256 (None for random weights).
+    """
+    fits: dict[str, FitPlan] = {}
+    cells: list[CellPlan] = []
+    for seed in config.seeds:
+        for variant in variants(config):
+            for scope in variant.scopes:
+                groups = (
+                    [(c,) for c in config.data.categories]
+                    if scope == "per_class"
+                    else [tuple(config.data.categories)]
+                )
+                for categories in groups:
+                    for kind in variant.kinds:
+                        condition, regime = kind.split("/")
+                        regime_plan = plan_for(condition, regime)
+                        fit = _fit(
+                            variant,
+                            scope,
+                            categories,
+                            regime_plan.fit_condition,
+                            seed,
+                            data_key,
+                            weights,
+                        )
+                        fits.setdefault(fit.id, fit)
+                        for category in categories:
+                            cell_key = {
+                                "fit": fit.id,
+                                "category": category,
+                                "kind": kind,
+                                "sweep": variant.sweep,
+                                "evaluation": config.evaluation.model_dump(mode="json"),
+                            }
+                            cells.append(
+                                CellPlan(
+                                    content_key(cell_key),
+                                    fits[fit.id],
+                                    category,
+                                    condition,
+                                    regime,
+                                    regime_plan.threshold_condition,
+                                )
+                            )
+    unique = {cell.id: cell for cell in cells}
+    return Plan(tuple(fits.values()), tuple(unique.values()))
+
+
+def _fit(
+    variant: Variant,
+    scope: str,
+    categories: tuple[str, ...],
+    condition: str,
+    seed: int,
+    data_key: dict[str, Any],
+    weights: dict[str, str | None],
+) -> FitPlan:
+    spec = variant.spec
+    key = {
+        "version": RESULTS_VERSION,
+        "detector": spec.name,
+        "params": spec.params,
+        "backbone": spec.backbone.model_dump(mode="json"),
+        "weights_sha256": weights.get(spec.backbone.name),
+        "data": data_key,
+        "condition": condition,
+        "severity": variant.severity if condition == "shift" else None,
+        "scope": scope,
+        "categories": list(categories),
+        "seed": seed,
+    }
+    return FitPlan(content_key(key), variant, scope, categories, condition, seed, key)
+
+
+def backbone_key(backbone: Any) -> str:
+    """The key of a backbone configuration (one feature cache per key in a run)."""
+    return content_key(backbone.model_dump(mode="json"))

@@ -1,0 +1,133 @@
+"""The data a study reads: the clean tree (synthetic, given or downloaded), its MVTec-Shift
+copies, their fingerprints, and the splits of each seed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalsuite.config import StudyConfig
+from evalsuite.data.reader import fingerprint, read_dataset
+from evalsuite.data.samples import Dataset, Sample
+from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
+from evalsuite.errors import DatasetError
+from evalsuite.plan import RESULTS_VERSION, content_key, variants
+
+
+def default_cache_dir() -> Path:
+    """`$EVALSUITE_CACHE`, else `~/.cache/evalsuite`: generated and shifted datasets live here."""
+    return Path(os.environ.get("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite"))
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """The datasets of a study.
+
+    Attributes:
+        clean: the clean tree.
+        shifted: severity -> the MVTec-Shift copy at that severity.
+        fingerprints: "clean" and "shift-s<N>" -> content fingerprint.
+        splits: seed -> the split assignment (by sample id, shared by every condition).
+    """
+
+    clean: Dataset
+    shifted: dict[int, Dataset]
+    fingerprints: dict[str, str]
+    splits: dict[int, Splits]
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the data is the synthetic generator's."""
+        return self.clean.synthetic is not None
+
+    def key(self) -> dict[str, Any]:
+        """What identifies the data in fit and cell keys."""
+        return {
+            "fingerprints": self.fingerprints,
+            "splits": {str(s): sp.config.__dict__ for s, sp in self.splits.items()},
+            "version": RESULTS_VERSION,
+        }
+
+    def samples(
+        self, condition: str, severity: int, split: Split, categories: Sequence[str], seed: int
+    ) -> list[Sample]:
+        """The samples of one condition, split and set of categories, in id order."""
+        dataset = self.clean if condition == "clean" else self.shifted[severity]
+        wanted = set(categories)
+        chosen = [s for s in dataset.samples if s.category in wanted]
+        return self.splits[seed].select(chosen, split)
+
+
+def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) -> StudyData:
+    """Generate, download or read the clean tree, write the shifted copies, make the splits."""
+    clean_root = _clean_root(config, cache_dir)
+    clean = read_dataset(clean_root, config.data.categories)
+    fingerprints = {"clean": fingerprint(clean)}
+    shifted: dict[int, Dataset] = {}
+    for severity in sorted({v.severity for v in variants(config)}):
+        root = _shift_root(clean_root, fingerprints["clean"], config, severity, cache_dir, progress)
+        shifted[severity] = read_dataset(root, config.data.categories)
+        fingerprints[f"shift-s{severity}"] = fingerprint(shifted[severity])
+    ratios = config.splits
+    splits = {
+        seed: make_splits(
+            clean.samples, SplitConfig(ratios.val_normal_ratio, ratios.val_anomaly_ratio, seed)
+        )
+        for seed in config.seeds
+    }
+    return StudyData(clean, shifted, fingerprints, splits)
+
+
+def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
+    data = config.data
+    if data.source == "synthetic":
+        from evalsuite.data.synthetic import SyntheticConfig, generate
+
+        settings = data.synthetic
+        synthetic = SyntheticConfig(
+            categories=data.categories,
+            seed=settings.seed,
+            size=settings.size,
+            n_train=settings.n_train,
+            n_test_good=settings.n_test_good,
+            n_test_defect=settings.n_test_defect,
+            difficulty=settings.difficulty,
+        )
+        key = content_key({"synthetic": settings.model_dump(), "categories": data.categories})
+        return generate(cache_dir / "synthetic" / key, synthetic)
+    assert data.root is not None
+    root = Path(data.root)
+    missing = [c for c in data.categories if not (root / c / "train").is_dir()]
+    if missing and data.download:
+        from evalsuite.data.download import download
+
+        download(root, missing)
+    elif missing:
+        raise DatasetError(
+            f"{root}: categories {', '.join(missing)} not found; place MVTec AD there, run "
+            f"`evalsuite data download --out {root}`, or set data.download = true"
+        )
+    return root
+
+
+def _shift_root(
+    clean_root: Path,
+    clean_fingerprint: str,
+    config: StudyConfig,
+    severity: int,
+    cache_dir: Path,
+    progress: bool,
+) -> Path:
+    from evalsuite.data.shift_tree import shift_tree
+
+    name = f"{clean_fingerprint[:16]}-s{severity}-seed{config.shift.seed}"
+    return shift_tree(
+        clean_root,
+        cache_dir / "shift" / name,
+        seed=config.shift.seed,
+        severity=severity,
+        progress=progress,
+    )
