@@ -24,11 +24,12 @@ from evalsuite.backbone.cache import FeatureCache
 from evalsuite.config import StudyConfig, ThresholdSettings
 from evalsuite.data.imageio import write_png
 from evalsuite.data.samples import Sample
+from evalsuite.data.splits import Split
 from evalsuite.detectors.base import Detector, Scores
 from evalsuite.detectors.registry import build_detector, load_detector
 from evalsuite.evaluation.cell import evaluate_cell
 from evalsuite.evaluation.shortcut import nn_provenance, score_distributions, threshold_transfer
-from evalsuite.evaluation.thresholds import Threshold, ValScores, threshold_from_val
+from evalsuite.evaluation.thresholds import Level, Threshold, ValScores, threshold_from_val
 from evalsuite.plan import CellPlan, FitPlan, backbone_key
 from evalsuite.study_data import StudyData
 
@@ -148,7 +149,7 @@ class _Evaluator:
         self._evaluated: list[CellPlan] = []
 
     def scored(
-        self, condition: str, split: str, category: str
+        self, condition: str, split: Split, category: str
     ) -> tuple[list[Sample], Scores, np.ndarray | None]:
         """(samples, scores, masks (N, H, W) or None) of one condition, split and category."""
         key = (condition, split, category)
@@ -156,7 +157,7 @@ class _Evaluator:
             fit = self.fit
             samples = self.ctx.data.samples(
                 condition, fit.variant.severity, split, [category], fit.seed
-            )  # type: ignore[arg-type]
+            )
             scores = self.detector.score(samples)
             masks = None
             if self.ctx.data.clean.has_masks:
@@ -252,10 +253,10 @@ class _Evaluator:
         return shortcut
 
 
-def _threshold(val: ValScores, settings: ThresholdSettings, level: str) -> Threshold:
+def _threshold(val: ValScores, settings: ThresholdSettings, level: Level) -> Threshold:
     return threshold_from_val(
         val, settings.strategy, level=level, q=settings.quantile, k=settings.k
-    )  # type: ignore[arg-type]
+    )
 
 
 def _base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:

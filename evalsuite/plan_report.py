@@ -18,7 +18,7 @@ def plan_report(config: StudyConfig, out: Path | None, cache_dir: Path | None) -
     context = RunContext(
         config, data, out or Path("."), sources, {}, multi_seed=len(config.seeds) > 1
     )
-    fits = []
+    fits: list[dict[str, Any]] = []
     for fit in plan.fits:
         cells = []
         for cell in plan.cells_of(fit):

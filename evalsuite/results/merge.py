@@ -1,0 +1,211 @@
+"""Merge shard results folders into one: records are keyed, not ordered, so a union is exact.
+
+Everything is checked before anything is written: a conflict leaves `out` untouched. Conflicts:
+the same cell path with different ids, the same cell id with a different status or different
+metric values, the same shard in two sources, or manifests that disagree on what was studied
+(study, config, seeds, dataset, weights). Identical duplicates are kept once. Fitted models
+(`fits/`) are a cache and are not copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from evalsuite import atomic
+from evalsuite.errors import ResultsError
+from evalsuite.results.cells import iter_cells
+from evalsuite.results.manifest import read_manifest, validate_manifest
+from evalsuite.results.paths import CELLS_DIR, MANIFEST_NAME, artifact_dir, cell_path
+
+SAME_STUDY = ("study", "config", "seeds", "dataset", "weights")
+"""Manifest keys every source must agree on."""
+ENVIRONMENT = ("versions", "git_commit", "platform")
+"""Manifest keys that may differ between sources; the first source's value is kept."""
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    """What `merge` did.
+
+    Attributes:
+        sources: folders merged.
+        cells: cell files written to `out`.
+        duplicates: identical copies of a cell found in a later source and skipped.
+        artifacts: artifact files copied.
+        shards: the shards "i/n" the merged folder holds (empty when no source was a shard).
+        mixed: ENVIRONMENT keys whose values differed between sources.
+    """
+
+    sources: int
+    cells: int
+    duplicates: int
+    artifacts: int
+    shards: tuple[str, ...]
+    mixed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A cell file as found in a source: where, and what decides whether copies agree."""
+
+    source: Path
+    relpath: PurePosixPath
+    id: str
+    outcome: tuple[str, tuple[tuple[str, Any], ...] | None]
+
+    @property
+    def file(self) -> Path:
+        return cell_path(self.source, self.relpath)
+
+
+def merge(sources: Sequence[Path], out: Path) -> MergeReport:
+    """Merge the results folders `sources` (shards of one study) into `out`.
+
+    Args:
+        sources: results folders, each with a manifest; earlier ones win among identical copies.
+        out: the merged folder; it must not hold results yet.
+
+    Returns:
+        the counts of what was merged.
+
+    Raises:
+        ResultsError: listing every conflict (nothing is written), or naming a source that is
+            not a results folder.
+    """
+    _check_target(sources, out)
+    manifests = [read_manifest(source) for source in sources]
+    conflicts = _manifest_conflicts(sources, manifests)
+    picked, duplicates, cell_conflicts = _collect_cells(sources)
+    conflicts += cell_conflicts
+    if conflicts:
+        raise ResultsError(
+            f"cannot merge {len(sources)} results folders into {out}; nothing was written:\n  "
+            + "\n  ".join(conflicts)
+            + "\nleave out the folder with the stale results (or delete its conflicting cell "
+            "files and rerun that shard), then merge again"
+        )
+    merged = _merged_manifest(manifests)
+    validate_manifest(merged)
+    artifacts = 0
+    for seen in picked:
+        atomic.write_bytes(cell_path(out, seen.relpath), seen.file.read_bytes())
+        artifacts += _copy_artifacts(seen.source, out, seen.relpath)
+    atomic.write_json(out / MANIFEST_NAME, merged)
+    return MergeReport(
+        sources=len(sources),
+        cells=len(picked),
+        duplicates=duplicates,
+        artifacts=artifacts,
+        shards=tuple(merged["shards"] or ()),
+        mixed=tuple(
+            key for key in ENVIRONMENT if any(m[key] != manifests[0][key] for m in manifests)
+        ),
+    )
+
+
+def _merged_manifest(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One manifest for the union of the sources (assumed to agree on SAME_STUDY): counts
+    summed, failed lists concatenated, shards listed, ENVIRONMENT from the first, `created` the
+    earliest start and `wall_time_s` the span from it to the latest end."""
+    first = manifests[0]
+    starts = [datetime.fromisoformat(m["created"]) for m in manifests]
+    ends = [
+        start + timedelta(seconds=m["wall_time_s"])
+        for start, m in zip(starts, manifests, strict=True)
+    ]
+    shards = [shard for m in manifests for shard in m["shards"] or ()]
+    merged = {key: first[key] for key in ("schema", *SAME_STUDY, *ENVIRONMENT)}
+    merged.update(
+        created=min(starts).isoformat(),
+        wall_time_s=(max(ends) - min(starts)).total_seconds(),
+        counts={key: sum(m["counts"][key] for m in manifests) for key in first["counts"]},
+        failed=[entry for m in manifests for entry in m["failed"]],
+        shards=sorted(shards, key=_shard_order) if shards else None,
+    )
+    return merged
+
+
+def _check_target(sources: Sequence[Path], out: Path) -> None:
+    if not sources:
+        raise ResultsError("nothing to merge: give at least one results folder")
+    resolved = [source.resolve() for source in sources]
+    if out.resolve() in resolved:
+        raise ResultsError(f"{out} is both a source and the target; merge into a new folder")
+    if (out / MANIFEST_NAME).exists() or (out / CELLS_DIR).exists():
+        raise ResultsError(f"{out} already holds results; merge into a new or empty folder")
+    if len(set(resolved)) != len(resolved):
+        raise ResultsError("a results folder is given twice; give each source once")
+
+
+def _manifest_conflicts(sources: Sequence[Path], manifests: Sequence[dict[str, Any]]) -> list[str]:
+    """Disagreements on what was studied, and shards present in two sources."""
+    conflicts = []
+    first = sources[0] / MANIFEST_NAME
+    for source, manifest in zip(sources[1:], manifests[1:], strict=True):
+        for key in SAME_STUDY:
+            if manifest[key] != manifests[0][key]:
+                conflicts.append(f"`{key}` differs between {first} and {source / MANIFEST_NAME}")
+    holder: dict[str, Path] = {}
+    for source, manifest in zip(sources, manifests, strict=True):
+        for shard in manifest["shards"] or ():
+            if shard in holder:
+                conflicts.append(f"shard {shard} is in both {holder[shard]} and {source}")
+            holder.setdefault(shard, source)
+    return conflicts
+
+
+def _collect_cells(sources: Sequence[Path]) -> tuple[list[_Seen], int, list[str]]:
+    """The cell files to copy (first copy of each path), the identical duplicates skipped, and
+    the conflicts found."""
+    by_path: dict[PurePosixPath, _Seen] = {}
+    by_id: dict[str, _Seen] = {}
+    duplicates = 0
+    conflicts: list[str] = []
+    for source in sources:
+        for relpath, record in iter_cells(source):
+            seen = _Seen(source, relpath, record["id"], _outcome(record))
+            earlier = by_path.get(relpath) or by_id.get(seen.id)
+            if earlier is not None and earlier.id != seen.id:
+                conflicts.append(f"{earlier.file} (id {earlier.id}) vs {seen.file} (id {seen.id})")
+            elif earlier is not None and earlier.outcome != seen.outcome:
+                conflicts.append(
+                    f"{earlier.file} vs {seen.file}: cell {seen.id} has a different status or "
+                    "different metric values"
+                )
+            elif earlier is not None and earlier.relpath == relpath:
+                duplicates += 1
+                continue
+            by_path.setdefault(relpath, seen)
+            by_id.setdefault(seen.id, seen)
+    return list(by_path.values()), duplicates, conflicts
+
+
+def _outcome(record: dict[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...] | None]:
+    """The status and metric values of a record: what two copies of one cell must share."""
+    metrics = record["metrics"]
+    if metrics is None:
+        return record["status"], None
+    return record["status"], tuple(sorted((name, m["value"]) for name, m in metrics.items()))
+
+
+def _copy_artifacts(source: Path, out: Path, relpath: PurePosixPath) -> int:
+    """Copy a cell's artifacts folder (skipping temp files of interrupted writes); the count."""
+    folder = artifact_dir(relpath)
+    files = [p for p in sorted((source / folder).rglob("*")) if p.is_file()]
+    copied = 0
+    for path in files:
+        if path.name.endswith(".tmp"):
+            continue
+        target = out / folder / path.relative_to(source / folder)
+        atomic.write_bytes(target, path.read_bytes(), durable=False)
+        copied += 1
+    return copied
+
+
+def _shard_order(shard: str) -> tuple[int, int]:
+    index, total = shard.split("/")
+    return int(total), int(index)
