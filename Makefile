@@ -30,10 +30,8 @@ lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check evalsuite tests benchmarks
 	$(BIN)/mypy
 
-all: $(STAMP) ## the demo study end to end on the synthetic data
-	$(BIN)/evalsuite data synth --out .cache/demo/clean
-	$(BIN)/evalsuite data shift --src .cache/demo/clean --out .cache/demo/shift
-	$(BIN)/evalsuite data check .cache/demo/shift
+all: $(STAMP) ## the demo study end to end on the synthetic data (results/demo)
+	EVALSUITE_CACHE=$(CURDIR)/.cache $(BIN)/evalsuite run --preset demo --out results/demo
 
 bench: $(STAMP) ## benchmarks (speed, memory) — not tests
 	$(BIN)/python benchmarks/patchcore_vs_anomalib.py

@@ -15,7 +15,9 @@ from evalsuite.data.reader import read_dataset
 from evalsuite.errors import ArchiveError, DownloadError
 
 
-def _tar(path: Path, tree: Path, prefix: str = "", extra: list[tarfile.TarInfo] | None = None) -> Path:
+def _tar(
+    path: Path, tree: Path, prefix: str = "", extra: list[tarfile.TarInfo] | None = None
+) -> Path:
     with tarfile.open(path, "w:xz") as tar:
         for file in sorted(tree.rglob("*")):
             tar.add(file, arcname=prefix + str(file.relative_to(tree)), recursive=False)

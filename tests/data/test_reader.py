@@ -60,7 +60,9 @@ def test_single_category_folder_is_named(make_tree) -> None:
 def test_missing_mask_is_reported_with_its_path(make_tree) -> None:
     root = make_tree()
     (root / "alpha/ground_truth/dent/002_mask.png").unlink()
-    with pytest.raises(DatasetError, match=r"alpha/test/dent/002.png: defective image without mask"):
+    with pytest.raises(
+        DatasetError, match=r"alpha/test/dent/002.png: defective image without mask"
+    ):
         read_dataset(root)
 
 

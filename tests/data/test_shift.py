@@ -25,9 +25,7 @@ def test_draw_is_deterministic_per_image_and_differs_between_images() -> None:
 
 def test_severity_scales_the_magnitudes() -> None:
     ids = [f"c/test/good/{i:03d}" for i in range(200)]
-    spread = {
-        s: np.mean([abs(draw_params(i, 0, s).rotation_deg) for i in ids]) for s in (1, 2, 3)
-    }
+    spread = {s: np.mean([abs(draw_params(i, 0, s).rotation_deg) for i in ids]) for s in (1, 2, 3)}
     assert spread[1] < spread[2] < spread[3]
     with pytest.raises(ConfigError, match="severity 4"):
         draw_params("x", 0, 4)

@@ -65,5 +65,8 @@ def test_unknown_sample_names_the_file(make_tree, tmp_path) -> None:
     a = read_dataset(make_tree("a"))
     b = read_dataset(make_tree("b", categories=("gamma",)))
     splits = make_splits(a.samples, SplitConfig())
-    with pytest.raises(DatasetError, match=r"gamma/test/dent/000.png: sample gamma/test/dent/000 is not in the split"):
+    with pytest.raises(
+        DatasetError,
+        match=r"gamma/test/dent/000.png: sample gamma/test/dent/000 is not in the split",
+    ):
         splits.select(b.samples, "train")
