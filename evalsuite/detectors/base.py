@@ -47,6 +47,24 @@ class FeatureSource(Protocol):
 
 
 @runtime_checkable
+class DescribedFeatureSource(FeatureSource, Protocol):
+    """A FeatureSource that also names its backbone and its layers' channels (FeatureCache).
+
+    PaDiM needs both before seeing any feature: anomalib's model is built for a named timm
+    backbone, and its random feature subset is drawn from the total channel count.
+    """
+
+    @property
+    def backbone_name(self) -> str:
+        """The timm model name of the backbone, e.g. `wide_resnet50_2.tv_in1k`."""
+        ...
+
+    def channels(self, layers: Sequence[str]) -> dict[str, int]:
+        """Channels C of each layer's feature map."""
+        ...
+
+
+@runtime_checkable
 class Detector(Protocol):
     """fit and score: the two verbs of every detector; nothing else trains or predicts."""
 

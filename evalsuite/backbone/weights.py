@@ -1,0 +1,195 @@
+"""Weight resolution: explicit file -> hub caches -> download (online only) -> bundled Lite0.
+
+Every step that finds a file loads it as tensors only, checks it key by key against the
+architecture and records its SHA-256. Nothing waits on the network: offline (HF_HUB_OFFLINE)
+or unreachable hosts (a 2 s socket probe) skip the download step, and when no step finds a
+file a WeightsError lists every place looked and how to provide the weights.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+from huggingface_hub import hf_hub_download, try_to_load_from_cache
+from huggingface_hub.errors import HfHubHTTPError
+from torch import nn
+
+from evalsuite.backbone.checkpoint import StateDict, check_fits, read_state_dict, sha256_file
+from evalsuite.backbone.config import BackboneConfig, WeightsInfo, WeightsSource
+from evalsuite.backbone.lite0 import (
+    LITE0_ARCHITECTURE,
+    LITE0_PACKAGE,
+    bundled_lite0_file,
+    is_efficientnet_pytorch_layout,
+    map_lite0_keys,
+)
+from evalsuite.errors import WeightsError
+
+HF_HOST = "huggingface.co"
+PROBE_TIMEOUT_S = 2.0
+HF_FILENAMES = ("model.safetensors", "pytorch_model.bin")
+_TRUE = {"1", "on", "yes", "true"}
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A state dict that fits the architecture, and where it came from."""
+
+    state: StateDict
+    info: WeightsInfo
+
+
+def resolve_weights(config: BackboneConfig, model: nn.Module) -> ResolvedWeights:
+    """Find, load and check the weights of `config` for `model` (a full timm model).
+
+    Args:
+        config: the backbone configuration.
+        model: a freshly built timm model of `config.name` (random init); its state dict is
+            the template the weights are checked against, and the result when
+            `config.pretrained` is false.
+
+    Raises:
+        WeightsError: a file that does not fit, or no weights anywhere (message lists where
+            it looked and how to provide them).
+    """
+    if not config.pretrained:
+        return ResolvedWeights(model.state_dict(), WeightsInfo("random", None, None))
+    if config.weights_file is not None:
+        return _load(config.weights_file, "file", config, model)
+    cfg: dict[str, Any] = dict(getattr(model, "pretrained_cfg", None) or {})
+    looked: list[str] = []
+    cached = _cached_files(cfg, looked)
+    if cached:
+        return _load(cached[0], "hub_cache", config, model)
+    downloaded = _download(cfg, looked)
+    if downloaded is not None:
+        return _load(downloaded, "download", config, model)
+    if cfg.get("architecture") != LITE0_ARCHITECTURE:
+        looked.append(f"bundled weights (only for {LITE0_ARCHITECTURE})")
+    elif (bundled := bundled_lite0_file()) is not None:
+        return _load(bundled, "bundled", config, model)
+    else:
+        looked.append(f"bundled Lite0 (package {LITE0_PACKAGE} is not installed)")
+    raise WeightsError(_not_found_message(config.name, cfg, looked))
+
+
+def _load(
+    path: Path, source: WeightsSource, config: BackboneConfig, model: nn.Module
+) -> ResolvedWeights:
+    """Read `path`, map Lite0 keys if needed, check it fits `model`, digest it."""
+    state = read_state_dict(path)
+    if is_efficientnet_pytorch_layout(state) and hasattr(model, "blocks"):
+        state = map_lite0_keys(state, model, path)
+    state = check_fits(state, model.state_dict(), path, config.name)
+    return ResolvedWeights(state, WeightsInfo(source, str(path), sha256_file(path)))
+
+
+def hf_hub_cache() -> Path:
+    """The Hugging Face hub cache, from the environment at call time (as huggingface_hub)."""
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def torch_hub_checkpoints() -> Path:
+    """torch hub's checkpoint folder (TORCH_HOME/hub/checkpoints), read at call time."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _cached_files(cfg: dict[str, Any], looked: list[str]) -> list[Path]:
+    """Files of these weights already in the HF hub cache or the torch hub cache."""
+    found: list[Path] = []
+    repo = cfg.get("hf_hub_id")
+    if repo:
+        cache = hf_hub_cache()
+        for filename in _hf_filenames(cfg):
+            hit = try_to_load_from_cache(repo, filename, cache_dir=cache)
+            if isinstance(hit, str):
+                found.append(Path(hit))
+        looked.append(f"Hugging Face cache {cache} (repo {repo}: {', '.join(_hf_filenames(cfg))})")
+    url = str(cfg.get("url") or "")
+    if url:
+        candidate = torch_hub_checkpoints() / os.path.basename(urlparse(url).path)
+        if candidate.is_file():
+            found.append(candidate)
+        looked.append(f"torch hub cache {candidate}")
+    return found
+
+
+def _hf_filenames(cfg: dict[str, Any]) -> tuple[str, ...]:
+    """The file names timm's hub repos use for these weights."""
+    explicit = cfg.get("hf_hub_filename")
+    return (explicit,) if explicit else HF_FILENAMES
+
+
+def offline_reason(host: str) -> str | None:
+    """Why downloading from `host` is not possible now, or None when it is.
+
+    HF_HUB_OFFLINE decides first; otherwise one TCP connection with a 2 s timeout.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
+        return "HF_HUB_OFFLINE is set"
+    try:
+        with socket.create_connection((host, 443), timeout=PROBE_TIMEOUT_S):
+            return None
+    except OSError as error:
+        return f"{host} unreachable ({error})"
+
+
+def _download(cfg: dict[str, Any], looked: list[str]) -> Path | None:
+    """Download the weights into the hub cache when online; None (reason in `looked`) if not."""
+    repo, url = cfg.get("hf_hub_id"), str(cfg.get("url") or "")
+    host = HF_HOST if repo else (urlparse(url).hostname if url else None)
+    if host is None:
+        looked.append("download (no source known to timm)")
+        return None
+    reason = offline_reason(host)
+    if reason is not None:
+        looked.append(f"download from {host} (skipped: {reason})")
+        return None
+    try:
+        if repo:
+            return _download_hf(repo, _hf_filenames(cfg))
+        target = torch_hub_checkpoints() / os.path.basename(urlparse(url).path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(target), progress=False)
+        return target
+    except (HfHubHTTPError, OSError, ValueError) as error:
+        looked.append(f"download from {host} (failed: {error})")
+        return None
+
+
+def _download_hf(repo: str, filenames: tuple[str, ...]) -> Path:
+    """The first of `filenames` the repo has, downloaded into the HF cache."""
+    last: Exception | None = None
+    for filename in filenames:
+        try:
+            return Path(hf_hub_download(repo, filename, cache_dir=hf_hub_cache()))
+        except HfHubHTTPError as error:
+            last = error
+    raise OSError(f"none of {', '.join(filenames)} in {repo}: {last}")
+
+
+def _not_found_message(name: str, cfg: dict[str, Any], looked: list[str]) -> str:
+    """Everything looked at, and three ways to provide the weights."""
+    repo = cfg.get("hf_hub_id") or "<repo>"
+    filename = _hf_filenames(cfg)[0]
+    return (
+        f"no weights found for backbone {name!r}. Looked in: " + "; ".join(looked) + ". "
+        f"Provide them by (1) `weights_file: /path/to/weights.safetensors` under backbone in the "
+        f'config; (2) downloading once online: `HF_HUB_OFFLINE=0 python -c "import timm; '
+        f"timm.create_model('{name}', pretrained=True)\"` (or `huggingface-cli download {repo} "
+        f"{filename}`), which fills {hf_hub_cache()}; or (3) copying the file to "
+        f"{hf_hub_cache()}/models--{repo.replace('/', '--')}/snapshots/<revision>/{filename} "
+        f"with refs/main naming <revision>. Or use backbone tf_efficientnet_lite0 (bundled)."
+    )

@@ -1,0 +1,380 @@
+"""PaDiM (Defard et al. 2020) through anomalib's torch model, fed by our backbone features.
+
+anomalib's `PadimModel` supplies the algorithm's pieces: the embedding (layers concatenated on
+the grid of the first, then the random channel subset `idx`), the `MultiVariateGaussian`
+buffers, and the anomaly map (Mahalanobis distance, Eq. 2, bilinear up-sampling, Gaussian blur
+sigma=4). It is built with `pre_trained=False` and never runs its own extractor: the features
+come from our FeatureSource, so weights are resolved once, by `evalsuite.backbone`, and
+anomalib never reaches for the hub. Only the fit differs: anomalib stacks the embeddings of all
+training images and computes every covariance at once (about 21 GB for WR50 at 256 px); here
+the moments are accumulated batch by batch and inverted in chunks of positions, in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+
+from evalsuite.atomic import write_json
+from evalsuite.data.samples import Sample
+from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
+from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
+
+with warnings.catch_warnings():
+    # anomalib's package import touches deprecated timm and dinov2 paths (FutureWarning only)
+    warnings.simplefilter("ignore", FutureWarning)
+    from anomalib.models.image.padim.torch_model import PadimModel
+
+STATE_FILE = "padim.json"
+STATS_FILE = "padim_stats.pt"
+FORMAT_VERSION = 1
+EPSILON = 0.01
+"""epsilon of Eq. 1, the regulariser added to every covariance's diagonal."""
+STABILISER = 1e-5
+"""anomalib's further diagonal term before inversion (kept, so the numbers match anomalib's)."""
+CHUNK_BYTES = 256 << 20
+"""Scratch memory of one chunk of float64 covariances during the inversion."""
+
+
+class PadimParams(BaseModel):
+    """PaDiM hyperparameters (paper: ResNet layers 1-3, d = 100 for R18, 550 for WR50).
+
+    Attributes:
+        layers: backbone layers (timm module names), highest resolution first; the others are
+            up-sampled to its grid. "Layers 1-3" are `("layer1", "layer2", "layer3")` on
+            ResNets and `("blocks.1", "blocks.2", "blocks.4")` on EfficientNet-Lite0 (default,
+            176 channels).
+        n_features: d, the size of the random channel subset (the paper's Rd); at most the
+            layers' total channels.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layers: tuple[str, ...] = ("blocks.1", "blocks.2", "blocks.4")
+    n_features: int = 100
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _raise_config_error(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Turn pydantic's validation errors into one ConfigError naming key and value."""
+        try:
+            return handler(data)
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from error
+
+    @field_validator("layers")
+    @classmethod
+    def _check_layers(cls, layers: tuple[str, ...]) -> tuple[str, ...]:
+        if not layers or len(set(layers)) != len(layers) or not all(layers):
+            raise ValueError(f"give one or more distinct layer names, got {list(layers)}")
+        return layers
+
+    @field_validator("n_features")
+    @classmethod
+    def _check_n_features(cls, n_features: int) -> int:
+        if n_features < 1:
+            raise ValueError(f"n_features={n_features} must be >= 1 (paper: 100 or 550)")
+        return n_features
+
+
+def feature_subset(total: int, n_features: int, seed: int) -> torch.Tensor:
+    """The random dimensionality reduction Rd: `n_features` of `total` channels, seeded.
+
+    Returns:
+        (n_features,) int64 channel indices, distinct, in draw order.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(total, generator=generator)[:n_features]
+
+
+class Padim:
+    """PaDiM on a FeatureSource that names its backbone; implements the Detector protocol.
+
+    Args:
+        params: hyperparameters.
+        features: the backbone features (a FeatureCache in runs).
+        seed: seeds the random channel subset `idx`.
+        batch_size: images per feature batch.
+
+    Raises:
+        ConfigError: layers unknown to the feature source, or n_features above their channels.
+
+    Attributes:
+        backbone: timm name of the backbone the features come from.
+        channels: layer -> channels of the feature maps read.
+        idx: (d,) int64, the random channel subset (saved with the model).
+        grid: (h, w) of the first layer's feature map once fitted, else None.
+    """
+
+    def __init__(
+        self, params: PadimParams, features: FeatureSource, seed: int, *, batch_size: int = 16
+    ) -> None:
+        if not isinstance(features, DescribedFeatureSource):
+            raise ConfigError(
+                "padim needs a feature source that names its backbone and channels "
+                "(evalsuite.backbone.FeatureCache)"
+            )
+        self.params = params
+        self.features = features
+        self.seed = seed
+        self.batch_size = batch_size
+        self.backbone = features.backbone_name
+        self.channels = features.channels(params.layers)
+        self._model = _anomalib_model(self.backbone, params, sum(self.channels.values()))
+        self._model.idx = feature_subset(sum(self.channels.values()), params.n_features, seed)
+        self.grid: tuple[int, int] | None = None
+
+    @property
+    def idx(self) -> torch.Tensor:
+        """(d,) int64 channel indices of the random subset."""
+        return self._model.idx
+
+    def fit(self, samples: Sequence[Sample]) -> None:
+        """Fit one Gaussian per patch position (Eq. 1) to normal `train` samples, streaming."""
+        if len(samples) < 2:
+            raise DatasetError(
+                f"padim fit: {len(samples)} training sample(s); a covariance needs at least 2"
+            )
+        moments: GaussianMoments | None = None
+        for embedding in self._embeddings(samples):
+            size, dim, height, width = embedding.shape
+            if moments is None:
+                self.grid = (height, width)
+                moments = GaussianMoments(embedding[0].reshape(dim, height * width))
+            moments.add(embedding.reshape(size, dim, height * width))
+        if moments is None or moments.count != len(samples):
+            raise EvalsuiteError("padim fit: the feature source did not yield every sample")
+        mean, inv_covariance = moments.finish()
+        self._model.gaussian.mean = mean
+        self._model.gaussian.inv_covariance = inv_covariance
+
+    def score(self, samples: Sequence[Sample]) -> Scores:
+        """Mahalanobis anomaly maps (N, H, W) at the input size; image score = max of the map."""
+        mean, inv_covariance = self._fitted()
+        height, width = self.features.input_size
+        image = np.empty(len(samples), dtype=np.float32)
+        maps = np.empty((len(samples), height, width), dtype=np.float32)
+        start = 0
+        for embedding in self._embeddings(samples):
+            if tuple(embedding.shape[-2:]) != self.grid:
+                raise ConfigError(
+                    f"padim: feature grid {tuple(embedding.shape[-2:])} differs from the fitted "
+                    f"{self.grid}; score with the input size the model was fitted at"
+                )
+            with torch.no_grad():
+                batch_maps = self._model.anomaly_map_generator(
+                    embedding=embedding,
+                    mean=mean,
+                    inv_covariance=inv_covariance,
+                    image_size=(height, width),
+                )[:, 0]
+            size = batch_maps.shape[0]
+            maps[start : start + size] = batch_maps.numpy()
+            image[start : start + size] = torch.amax(batch_maps, dim=(-2, -1)).numpy()
+            start += size
+        if start != len(samples):
+            raise EvalsuiteError("padim score: the feature source did not yield every sample")
+        return Scores(image=image, maps=maps)
+
+    def save(self, directory: Path) -> None:
+        """Write padim_stats.pt (idx, mean, inverse covariances) then padim.json."""
+        mean, inv_covariance = self._fitted()
+        directory.mkdir(parents=True, exist_ok=True)
+        stats = {"idx": self.idx, "mean": mean, "inv_covariance": inv_covariance}
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{STATS_FILE}.", suffix=".tmp")
+        os.close(handle)
+        try:
+            torch.save(stats, temp)
+            os.replace(temp, directory / STATS_FILE)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+        write_json(
+            directory / STATE_FILE,
+            {
+                "format": FORMAT_VERSION,
+                "detector": "padim",
+                "params": self.params.model_dump(mode="json"),
+                "seed": self.seed,
+                "backbone": self.backbone,
+                "channels": self.channels,
+                "grid": list(self.grid or ()),
+                "input_size": list(self.features.input_size),
+            },
+        )
+
+    @classmethod
+    def load(cls, directory: Path, features: FeatureSource, *, batch_size: int = 16) -> Padim:
+        """A fitted Padim from `save`'s files, checked against `features`.
+
+        Raises:
+            ResultsError: missing or incomplete files.
+            ConfigError: `features` come from another backbone, layers or input size.
+        """
+        state = _read_state(directory / STATE_FILE)
+        try:
+            model = cls(
+                PadimParams(**state["params"]), features, int(state["seed"]), batch_size=batch_size
+            )
+            saved = (state["backbone"], state["channels"], list(state["input_size"]))
+            model.grid = (int(state["grid"][0]), int(state["grid"][1]))
+        except (KeyError, TypeError, IndexError, ValueError) as error:
+            raise ResultsError(
+                f"{directory / STATE_FILE}: incomplete padim state ({error!r}); fit again (--force)"
+            ) from error
+        current = (model.backbone, model.channels, list(features.input_size))
+        if saved != current:
+            raise ConfigError(
+                f"{directory}: fitted on backbone/channels/input size {saved}, "
+                f"but the feature source gives {current}; use the same backbone configuration"
+            )
+        stats = _read_stats(directory / STATS_FILE)
+        model._model.idx = stats["idx"]
+        model._model.gaussian.mean = stats["mean"]
+        model._model.gaussian.inv_covariance = stats["inv_covariance"]
+        return model
+
+    def _embeddings(self, samples: Sequence[Sample]) -> Iterator[torch.Tensor]:
+        """Embeddings batch by batch: (B, d, h, w) float32 (anomalib's generate_embedding)."""
+        layers = self.params.layers
+        for batch in self.features.iter_features(samples, layers, self.batch_size):
+            sizes = [batch[layer].shape[-2] * batch[layer].shape[-1] for layer in layers]
+            if sizes[0] != max(sizes):
+                raise ConfigError(
+                    f"padim layers {list(layers)}: list the highest-resolution layer first"
+                )
+            with torch.no_grad():
+                yield self._model.generate_embedding(batch)
+
+    def _fitted(self) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self._model.gaussian.mean
+        if mean.numel() == 0:
+            raise ResultsError("padim: call fit (or load a fitted model) before score or save")
+        return mean, self._model.gaussian.inv_covariance
+
+
+class GaussianMoments:
+    """Mean and covariance of each patch position, accumulated over batches (Eq. 1).
+
+    Sums are taken around `shift` (the first image's embedding) so float32 outer products do
+    not cancel catastrophically; the (P, d, d) float32 accumulator later holds the inverse
+    covariances in place, so a fit peaks near one copy of the model's statistics.
+
+    Args:
+        shift: (d, P) the embedding of one training image.
+    """
+
+    def __init__(self, shift: torch.Tensor) -> None:
+        dim, positions = shift.shape
+        self.shift = shift.clone()
+        self.count = 0
+        self.sum = torch.zeros(dim, positions, dtype=torch.float64)
+        self.outer = torch.zeros(positions, dim, dim, dtype=torch.float32)
+        self.chunk = max(1, CHUNK_BYTES // (dim * dim * 8))
+
+    def add(self, embedding: torch.Tensor) -> None:
+        """Accumulate a batch of embeddings: (B, d, P)."""
+        centred = embedding - self.shift
+        self.sum += centred.sum(dim=0, dtype=torch.float64)
+        for start in range(0, centred.shape[-1], self.chunk):
+            block = centred[:, :, start : start + self.chunk].permute(2, 0, 1)  # (p, B, d)
+            self.outer[start : start + self.chunk].baddbmm_(block.transpose(1, 2), block)
+        self.count += embedding.shape[0]
+
+    def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Gaussians' parameters, as anomalib's MultiVariateGaussian stores them.
+
+        Call once: the accumulator is overwritten by the inverse covariances it returns.
+
+        Returns:
+            mean (d, P) float32 and inverse covariance (P, d, d) float32, where the
+            covariance is 1/(N-1) sum (x - mu)(x - mu)^T + epsilon I (Eq. 1).
+        """
+        n = self.count
+        mean_shifted = self.sum / n  # (d, P)
+        identity = torch.eye(self.shift.shape[0], dtype=torch.float64)
+        for start in range(0, self.outer.shape[0], self.chunk):
+            stop = start + self.chunk
+            mu = mean_shifted[:, start:stop].T  # (p, d)
+            scatter = self.outer[start:stop].double() - n * mu[:, :, None] * mu[:, None, :]
+            covariance = scatter / (n - 1) + (EPSILON + STABILISER) * identity
+            self.outer[start:stop] = torch.linalg.inv(covariance).float()
+        mean = (self.shift.double() + mean_shifted).float()
+        return mean, self.outer
+
+
+def _anomalib_model(backbone: str, params: PadimParams, total: int) -> PadimModel:
+    """anomalib's PadimModel for `backbone`, without its own (unused) feature extractor."""
+    if params.n_features > total:
+        raise ConfigError(
+            f"padim n_features={params.n_features} exceeds the {total} channels of layers "
+            f"{list(params.layers)} on {backbone}; use at most {total} (paper: 100 R18, 550 WR50)"
+        )
+    with torch.random.fork_rng(devices=[]):
+        model = PadimModel(
+            backbone=backbone,
+            layers=list(params.layers),
+            pre_trained=False,
+            n_features=params.n_features,
+        )
+    if model.n_features_original != total:
+        raise ConfigError(
+            f"padim: anomalib sees {model.n_features_original} channels in {backbone} layers "
+            f"{list(params.layers)}, the feature source {total}"
+        )
+    # Features come from our FeatureSource: free anomalib's randomly initialised extractor
+    # (its forward() is never called; fit and score use its pieces directly).
+    del model.feature_extractor
+    return model.eval()
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ResultsError(
+            f"{path}: missing or unreadable padim state ({error}); fit again"
+        ) from error
+    if not isinstance(state, dict) or state.get("detector") != "padim":
+        raise ResultsError(f"{path}: not a padim state file; fit again (--force)")
+    return state
+
+
+def _read_stats(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        stats = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (OSError, RuntimeError, EOFError) as error:
+        raise ResultsError(f"{path}: missing or unreadable padim statistics ({error})") from error
+    if not isinstance(stats, dict) or set(stats) != {"idx", "mean", "inv_covariance"}:
+        raise ResultsError(f"{path}: expected idx, mean and inv_covariance tensors")
+    return stats
+
+
+def _describe(error: ValidationError) -> str:
+    """One clause per problem: key, what is wrong, and the allowed keys for unknown ones."""
+    allowed = ", ".join(PadimParams.model_fields)
+    parts = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "params"
+        if problem["type"] == "extra_forbidden":
+            parts.append(f"unknown key {key!r}; allowed keys: {allowed}")
+        elif problem["type"] == "value_error":
+            parts.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
+        else:
+            parts.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
+    return "padim params: " + "; ".join(parts)

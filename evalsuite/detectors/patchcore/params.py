@@ -1,0 +1,119 @@
+"""PatchCore's hyperparameters: one closed, validated model with the defaults in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+
+from evalsuite.errors import ConfigError
+
+
+class PatchCoreParams(BaseModel):
+    """PatchCore hyperparameters (Roth et al. 2022 and its reference code).
+
+    Attributes:
+        layers: backbone layers (timm module names), shallowest first; their features are
+            aggregated on the grid of the first one. The paper's "layers 2+3" are
+            `("layer2", "layer3")` on WRN50 and `("blocks.2", "blocks.4")` on the default
+            EfficientNet-Lite0 (the default here, so it works with the default backbone).
+        neighbourhood: p, the side of the local neighbourhood averaged around each patch
+            (Eq. 2-3); odd, 1 = no aggregation.
+        target_dim: dimension each patch feature is projected to (reference code: 1024); None
+            (or "none") keeps the plain channel concatenation, as anomalib does.
+        coreset_ratio: fraction of the patch features kept by the greedy coreset, in (0, 1]
+            (paper: 0.25, 0.1, 0.01; 1 keeps them all).
+        coreset_projection_dim: dimension of the Johnson-Lindenstrauss random projection the
+            greedy coreset computes its distances in (paper: 128).
+        num_neighbors: b of Eq. 7, the neighbours of m* in the memory bank used to re-weight the
+            image score; 1 = the plain maximum s* (reference code), anomalib uses 9.
+        sigma: standard deviation in pixels of the Gaussian that smooths the anomaly map.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layers: tuple[str, ...] = ("blocks.2", "blocks.4")
+    neighbourhood: int = 3
+    target_dim: int | None = 1024
+    coreset_ratio: float = 0.1
+    coreset_projection_dim: int = 128
+    num_neighbors: int = 1
+    sigma: float = 4.0
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _raise_config_error(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Turn pydantic's validation errors into one ConfigError that names key and value."""
+        try:
+            return handler(data)
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from error
+
+    @field_validator("layers")
+    @classmethod
+    def _check_layers(cls, layers: tuple[str, ...]) -> tuple[str, ...]:
+        if not layers or len(set(layers)) != len(layers) or not all(layers):
+            raise ValueError(f"give one or more distinct layer names, got {list(layers)}")
+        return layers
+
+    @field_validator("neighbourhood")
+    @classmethod
+    def _check_neighbourhood(cls, p: int) -> int:
+        if p < 1 or p % 2 == 0:
+            raise ValueError(f"neighbourhood p={p} must be an odd integer >= 1 (paper: 3)")
+        return p
+
+    @field_validator("target_dim", mode="before")
+    @classmethod
+    def _check_target_dim(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lower() == "none":
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError(f"target_dim={value} must be >= 1, or none for concatenation")
+        return value
+
+    @field_validator("coreset_ratio")
+    @classmethod
+    def _check_coreset_ratio(cls, ratio: float) -> float:
+        if not 0.0 < ratio <= 1.0:
+            raise ValueError(
+                f"coreset_ratio={ratio} is outside the allowed range (0, 1]; "
+                "use e.g. 0.01, 0.1 or 0.25 (1 keeps every patch)"
+            )
+        return ratio
+
+    @field_validator("coreset_projection_dim", "num_neighbors")
+    @classmethod
+    def _check_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"{value} must be an integer >= 1")
+        return value
+
+    @field_validator("sigma")
+    @classmethod
+    def _check_sigma(cls, sigma: float) -> float:
+        if sigma < 0.0:
+            raise ValueError(f"sigma={sigma} must be >= 0 (0 = no smoothing; paper: 4)")
+        return sigma
+
+
+def _describe(error: ValidationError) -> str:
+    """One line per problem: key, what is wrong, and the allowed keys for unknown ones."""
+    allowed = ", ".join(PatchCoreParams.model_fields)
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "params"
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"unknown key {key!r}; allowed keys: {allowed}")
+        elif problem["type"] == "value_error":
+            lines.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
+        else:
+            lines.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
+    return "patchcore params: " + "; ".join(lines)
