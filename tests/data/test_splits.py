@@ -54,7 +54,7 @@ def test_round_trip_through_json(make_tree, tmp_path) -> None:
 
 
 def test_bad_ratios_and_impossible_splits(make_tree) -> None:
-    with pytest.raises(ConfigError, match="val_normal_ratio = 1.0"):
+    with pytest.raises(ConfigError, match=r"val_normal_ratio = 1\.0"):
         SplitConfig(val_normal_ratio=1.0)
     samples = read_dataset(make_tree(n_defect=2)).samples
     with pytest.raises(DatasetError, match="test split needs normal and anomalous"):
