@@ -187,6 +187,22 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return index, total
 
 
+@main.command()
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="Merged results folder."
+)
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
+def merge(out: Path, shards: tuple[Path, ...]) -> None:
+    """Merge shard results folders SHARDS into OUT (cells copied, manifest rebuilt)."""
+    from evalsuite.results import merge as merge_results
+
+    report = merge_results(list(shards), out)
+    click.echo(
+        f"merged {report.sources} folders into {out}: {report.cells} cells "
+        f"({report.duplicates} identical duplicates), {report.artifacts} artifacts"
+    )
+
+
 @main.group(cls=_Group, name="config")
 def config_group() -> None:
     """Inspect study configurations."""
@@ -243,6 +259,19 @@ def plan(
 )
 @click.option("--force", is_flag=True, help="Recompute cached fits and cells.")
 @click.option("--shard", default=None, help="Run only shard i of n (i/n), for CI job matrices.")
+@click.option(
+    "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes (local pool or Dask LocalCluster).",
+)
+@click.option(
+    "--scheduler", default=None, help="Address of a running Dask scheduler (with --executor dask)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(
     preset: str | None,
@@ -252,20 +281,35 @@ def run(
     out: Path,
     force: bool,
     shard: str | None,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Run the study into the results folder --out."""
     from evalsuite.runner import run_study
     from evalsuite.study_data import default_cache_dir
 
-    summary = run_study(
-        _load(preset, config_path, data_root),
-        out,
-        cache_dir=cache_dir or default_cache_dir(),
-        force=force,
-        shard=_shard(shard),
-        progress=not quiet,
-    )
+    config = _load(preset, config_path, data_root)
+    try:
+        summary = run_study(
+            config,
+            out,
+            cache_dir=cache_dir or default_cache_dir(),
+            force=force,
+            shard=_shard(shard),
+            progress=not quiet,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted: every finished cell is kept in {out}; run the same command again "
+            "to resume where it stopped",
+            err=True,
+        )
+        sys.exit(130)
     cells = summary.cells
     click.echo(
         f"{len(cells)} cells: {sum(c.status == 'ok' for c in cells)} ok, "

@@ -164,7 +164,9 @@ def preset(name: str) -> dict[str, Any]:
         return {
             "name": "demo",
             "detectors": [
-                {"name": "patchcore", "params": {"coreset_ratio": 0.1}},
+                # Lite0's blocks.2 + blocks.4 give 152 channels: projecting them up to the
+                # paper's 1024 adds cost and no information, so the demo concatenates.
+                {"name": "patchcore", "params": {"coreset_ratio": 0.1, "target_dim": None}},
                 {
                     "name": "padim",
                     "params": {"layers": ["blocks.1", "blocks.2", "blocks.4"], "n_features": 100},

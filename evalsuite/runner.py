@@ -23,7 +23,7 @@ from evalsuite import __version__, results
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.config import StudyConfig
-from evalsuite.errors import ResultsError
+from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.fit_runner import CellResult, RunContext, run_fit_group
 from evalsuite.plan import RESULTS_VERSION, Plan, backbone_key, make_plan, variants
 from evalsuite.study_data import StudyData, prepare_data
@@ -123,23 +123,15 @@ def prepare(
     return data, sources, make_plan(config, data.key(), weights)
 
 
-def run_study(
+def make_context(
     config: StudyConfig,
+    data: StudyData,
+    sources: dict[str, FeatureCache],
     out: Path,
-    *,
-    cache_dir: Path,
-    force: bool = False,
-    shard: tuple[int, int] | None = None,
-    progress: bool = True,
-) -> RunSummary:
-    """Run every (or this shard's) cell of `config` into the results folder `out`."""
-    started, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
-    out = Path(out)
-    _writable(out)
-    data, sources, plan = prepare(config, cache_dir, progress)
-    if shard is not None:
-        plan = plan.shard(*shard)
-    context = RunContext(
+    force: bool,
+) -> RunContext:
+    """The state every fit group of a run shares."""
+    return RunContext(
         config=config,
         data=data,
         out=out,
@@ -155,20 +147,90 @@ def run_study(
         force=force,
         multi_seed=len(config.seeds) > 1,
     )
+
+
+def run_study(
+    config: StudyConfig,
+    out: Path,
+    *,
+    cache_dir: Path,
+    force: bool = False,
+    shard: tuple[int, int] | None = None,
+    progress: bool = True,
+    executor: str = "local",
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> RunSummary:
+    """Run every (or this shard's) cell of `config` into the results folder `out`.
+
+    Args:
+        config: the study.
+        out: the results folder.
+        cache_dir: generated data and the feature cache.
+        force: recompute cached fits and cells.
+        shard: (i, n): run only shard i of n.
+        progress: show progress bars.
+        executor: "local" (in process, or a pool when workers > 1) or "dask".
+        workers: processes of the local pool or of the Dask LocalCluster.
+        scheduler: address of a running Dask scheduler (executor "dask").
+    """
+    if executor not in ("local", "dask"):
+        raise ConfigError(f"unknown executor {executor!r}; use local or dask")
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: must be >= 1")
+    started, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    out = Path(out)
+    _writable(out)
+    data, sources, plan = prepare(config, cache_dir, progress)
+    if shard is not None:
+        plan = plan.shard(*shard)
+    context = make_context(config, data, sources, out, force)
     summary = RunSummary(out)
     bar = tqdm(total=len(plan.cells), desc="cells", unit="cell", disable=not progress)
-    for fit in plan.fits:
-        outcome = run_fit_group(context, fit, plan.cells_of(fit))
-        summary.cells.extend(outcome)
-        bar.update(len(outcome))
+    fitted = 0
+
+    def record(cells: list[CellResult], fit_computed: bool) -> None:
+        nonlocal fitted
+        summary.cells.extend(cells)
+        fitted += fit_computed
+        bar.update(len(cells))
+
+    if executor == "local" and workers == 1:
+        for fit in plan.fits:
+            before = context.fits_done
+            record(run_fit_group(context, fit, plan.cells_of(fit)), context.fits_done > before)
+    else:
+        from evalsuite import executors
+
+        executors.warm_features(sources.values(), _all_inputs(config, data))
+        tasks = [
+            executors.FitTask(config.model_dump_json(), str(out), str(cache_dir), f.id, force)
+            for f in plan.fits
+        ]
+
+        def done(outcome: executors.FitOutcome) -> None:
+            record(outcome.cells, outcome.fitted)
+
+        if executor == "dask":
+            executors.run_dask(tasks, scheduler, workers, done)
+        else:
+            executors.run_pool(tasks, workers, done)
     bar.close()
+    summary.cells.sort(key=lambda c: str(c.relpath))
     summary.fits = len(plan.fits)
-    summary.fits_cached = len(plan.fits) - context.fits_done
+    summary.fits_cached = len(plan.fits) - fitted
     summary.forward_passes = sum(s.forward_passes for s in sources.values())
     summary.distinct_inputs = sum(s.distinct_inputs for s in sources.values())
     summary.wall_time_s = time.perf_counter() - started
     results.write_manifest(out, _manifest(config, data, sources, summary, created, shard))
     return summary
+
+
+def _all_inputs(config: StudyConfig, data: StudyData) -> list[list[Any]]:
+    """Every image set a study reads: the clean tree and each shifted copy."""
+    wanted = set(config.data.categories)
+    trees = [data.clean, *data.shifted.values()]
+    return [[s for s in tree.samples if s.category in wanted] for tree in trees]
 
 
 def _manifest(
