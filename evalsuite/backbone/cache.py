@@ -17,7 +17,7 @@ import torch
 from evalsuite.atomic import write_bytes
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.data.samples import Sample
-from evalsuite.errors import ConfigError
+from evalsuite.errors import ConfigError, DatasetError
 
 Features = dict[str, torch.Tensor]
 DEFAULT_MEMORY_BYTES = 2 << 30
@@ -115,8 +115,15 @@ class FeatureCache:
             yield {layer: torch.stack([found[key][layer] for key in keys]) for layer in layers}
 
     def key(self, path: Path) -> str:
-        """Cache key of an image file: SHA-256 over its content hash and this cache's context."""
-        stat = path.stat()
+        """Cache key of an image file: SHA-256 over its content hash and this cache's context.
+
+        Raises:
+            DatasetError: the file does not exist.
+        """
+        try:
+            stat = path.stat()
+        except FileNotFoundError as error:
+            raise DatasetError(f"{path}: image file not found; check the dataset tree") from error
         known = self._content.get(path)
         if known is None or known[:2] != (stat.st_size, stat.st_mtime_ns):
             content = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -313,7 +313,10 @@ class GaussianMoments:
             mu = mean_shifted[:, start:stop].T  # (p, d)
             scatter = self.outer[start:stop].double() - n * mu[:, :, None] * mu[:, None, :]
             covariance = scatter / (n - 1) + (EPSILON + STABILISER) * identity
-            self.outer[start:stop] = torch.linalg.inv(covariance).float()
+            # Cholesky, not torch.linalg.inv: the matrices are symmetric positive definite, and
+            # torch's batched LU inverse on this CPU (MKL) build is wrong above ~150 rows.
+            cholesky = torch.linalg.cholesky(covariance)
+            self.outer[start:stop] = torch.cholesky_inverse(cholesky).float()
         mean = (self.shift.double() + mean_shifted).float()
         return mean, self.outer
 

@@ -14,7 +14,7 @@ from PIL import Image
 from evalsuite.backbone import Backbone, BackboneConfig, FeatureCache
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource
-from evalsuite.errors import ConfigError
+from evalsuite.errors import ConfigError, DatasetError
 
 SampleFactory = Callable[..., list[Sample]]
 
@@ -143,6 +143,9 @@ def test_changed_file_content_is_a_new_entry(
     key = cache.key(samples[0].path)
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(samples[0].path)
     assert cache.key(samples[0].path) != key
+    samples[0].path.unlink()
+    with pytest.raises(DatasetError, match="image file not found"):
+        next(cache.iter_features(samples, ("layer1",)))
 
 
 def test_lite0_layer_names_survive_the_disk_store(

@@ -141,6 +141,24 @@ def test_fewer_images_than_dimensions_stays_accurate() -> None:
         assert error < 1e-3
 
 
+def test_wide_embeddings_invert_correctly() -> None:
+    """d = 256 (WR50 uses 550) on two threads: there torch 2.14's batched LU inverse (what
+    anomalib uses) raises or returns wrong matrices on this CPU build; checked against
+    unbatched float64 inverses, position by position."""
+    generator = torch.Generator().manual_seed(2)
+    embedding = torch.randn(20, 256, 2, 2, generator=generator)
+    moments = GaussianMoments(embedding[0].reshape(256, 4))
+    moments.add(embedding.reshape(20, 256, 4))
+    torch.set_num_threads(2)  # the one_thread fixture restores the count afterwards
+    _, inv_covariance = moments.finish()
+    x = embedding.double().reshape(20, 256, 4)
+    for position in range(4):
+        covariance = torch.cov(x[:, :, position].T) + 0.01001 * torch.eye(256, dtype=torch.float64)
+        expected = torch.linalg.inv(covariance)
+        error = (inv_covariance[position].double() - expected).abs().max() / expected.abs().max()
+        assert error < 1e-3  # float32 accumulation; the LU failure is O(1) or an exception
+
+
 def test_save_load_round_trip_gives_identical_scores(
     fitted: Padim, features: FeatureCache, data: dict[str, list[Sample]], tmp_path: Path
 ) -> None:
