@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
+IMAGE ?= evalsuite
+TORCH_VARIANT ?= cpu
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint all site bench clean lock
+.PHONY: help install test test-slow lint all paper site bench docker clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,18 +25,32 @@ install: $(STAMP) ## create .venv with the pinned dependencies (idempotent)
 test: $(STAMP) ## run the test suite (no network, no GPU, no dataset needed)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-slow: $(STAMP) ## run the slow tests too
+test-slow: $(STAMP) ## every test, slow ones too (the container install test: minutes, ~7 GB in /tmp)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP) ## ruff + mypy
-	$(BIN)/ruff check evalsuite tests benchmarks
+lint: $(STAMP) ## ruff + mypy, hadolint (Dockerfile), actionlint + shellcheck (workflows)
+	$(BIN)/ruff check evalsuite tests benchmarks docker
 	$(BIN)/mypy
+	$(BIN)/mypy docker
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
 
 all: $(STAMP) ## the demo study end to end on the synthetic data (results/demo)
 	EVALSUITE_CACHE=$(CURDIR)/.cache $(BIN)/evalsuite run --preset demo --out results/demo
 
+paper: $(STAMP) ## the paper study on MVTec AD in data/mvtec (downloaded if absent), and its site
+	HF_HUB_OFFLINE=0 $(BIN)/python docker/fetch_weights.py
+	EVALSUITE_CACHE=$(CURDIR)/.cache $(BIN)/evalsuite run --preset paper --out results/paper
+	$(BIN)/evalsuite site --results results/paper --out site
+
+site: $(STAMP) ## the results site of the demo study (results/demo) in site/
+	$(BIN)/evalsuite site --results results/demo --out site
+
 bench: $(STAMP) ## benchmarks (speed, memory) — not tests
 	$(BIN)/python benchmarks/patchcore_vs_anomalib.py
+
+docker: ## build the container image (IMAGE=evalsuite, TORCH_VARIANT=cpu or e.g. cu130)
+	docker build --build-arg TORCH_VARIANT=$(TORCH_VARIANT) -t $(IMAGE) .
 
 lock: ## re-resolve and rewrite constraints.txt (needs the package registry)
 	rm -rf /tmp/evalsuite-lock && $(PYTHON) -m venv /tmp/evalsuite-lock
@@ -42,5 +58,6 @@ lock: ## re-resolve and rewrite constraints.txt (needs the package registry)
 	{ echo "# Full lock of the resolved environment (pip constraints). Regenerate with: make lock"; \
 	  /tmp/evalsuite-lock/bin/pip freeze --exclude evalsuite; } > constraints.txt
 
-clean: ## remove caches and generated output (keeps .venv)
-	rm -rf .cache results site/*.html site/assets .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove caches and generated output (keeps .venv and data/)
+	rm -rf .cache results out build dist .pytest_cache .mypy_cache .ruff_cache
+	find site -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

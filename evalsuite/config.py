@@ -7,6 +7,7 @@ visible here and nowhere else; `evalsuite config show` prints the resolved confi
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -158,6 +159,9 @@ class StudyConfig(_Closed):
         return self
 
 
+DEMO_INPUT = {"resize": 128, "crop": 128}
+
+
 def preset(name: str) -> dict[str, Any]:
     """The raw mapping of a preset (`demo` or `paper`)."""
     if name == "demo":
@@ -165,10 +169,16 @@ def preset(name: str) -> dict[str, Any]:
             "name": "demo",
             "detectors": [
                 # Lite0's blocks.2 + blocks.4 give 152 channels: projecting them up to the
-                # paper's 1024 adds cost and no information, so the demo concatenates.
-                {"name": "patchcore", "params": {"coreset_ratio": 0.1, "target_dim": None}},
+                # paper's 1024 adds cost and no information, so the demo concatenates. The
+                # demo feeds the 128 px images at their own size (no upscaling to 224).
+                {
+                    "name": "patchcore",
+                    "backbone": DEMO_INPUT,
+                    "params": {"coreset_ratio": 0.1, "target_dim": None},
+                },
                 {
                     "name": "padim",
+                    "backbone": DEMO_INPUT,
                     "params": {"layers": ["blocks.1", "blocks.2", "blocks.4"], "n_features": 100},
                 },
             ],
@@ -181,7 +191,11 @@ def preset(name: str) -> dict[str, Any]:
         wrn = {"name": PAPER_BACKBONE, "resize": 256, "crop": 224}
         return {
             "name": "paper",
-            "data": {"source": "mvtec", "root": "data/mvtec", "download": True},
+            "data": {
+                "source": "mvtec",
+                "root": os.environ.get("EVALSUITE_DATA_ROOT", "data/mvtec"),
+                "download": True,
+            },
             "detectors": [
                 {
                     "name": "patchcore",
@@ -219,13 +233,18 @@ def load_config(
     path: Path | None = None,
     data_root: Path | None = None,
 ) -> StudyConfig:
-    """Resolve a configuration: a preset (default `demo`) or a TOML/YAML file, then overrides.
+    """Resolve a configuration: a preset or a TOML/YAML file, then overrides.
+
+    Without either, the preset is `$EVALSUITE_PRESET`, else `demo` (the container sets `paper`).
+    The paper preset reads MVTec AD from `$EVALSUITE_DATA_ROOT`, else `data/mvtec`.
 
     Raises:
         ConfigError: unreadable file, unknown key or wrong type, naming the key's path.
     """
     if path is not None and preset_name is not None:
         raise ConfigError("give either --preset or --config, not both")
+    if path is None and preset_name is None:
+        preset_name = os.environ.get("EVALSUITE_PRESET", "demo")
     raw = _read_file(path) if path is not None else preset(preset_name or "demo")
     if data_root is not None:
         raw = {**raw, "data": {**raw.get("data", {}), "root": str(data_root)}}
