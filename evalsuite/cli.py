@@ -323,3 +323,27 @@ def run(
         for cell in summary.failed:
             click.echo(f"  - {cell.relpath}: {cell.error}", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--results",
+    "results_dir",
+    type=click.Path(path_type=Path),
+    default=Path("results/latest"),
+    show_default=True,
+    help="Results folder (the --out of `evalsuite run`).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("site"),
+    show_default=True,
+    help="Site folder (its generated pages are replaced).",
+)
+def site(results_dir: Path, out: Path) -> None:
+    """Build the static results site of --results into --out (opens from file://, offline)."""
+    from evalsuite.site import build_site
+
+    index = build_site(results_dir, out)
+    click.echo(f"site written to {out}; open {index}")

@@ -11,7 +11,8 @@ folder must be on a filesystem every worker sees.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,6 +57,9 @@ def _worker_context(
 
 def run_task(task: FitTask) -> FitOutcome:
     """Run one fit group in a worker (top level, so it pickles)."""
+    from evalsuite import progress
+
+    progress.set_enabled(False)
     context, plan = _worker_context(task.config_json, task.out, task.cache_dir, task.force)
     fit = next(f for f in plan.fits if f.id == task.fit_id)
     before = context.fits_done
@@ -65,7 +69,9 @@ def run_task(task: FitTask) -> FitOutcome:
 
 def run_pool(tasks: list[FitTask], workers: int, done: Callable[[FitOutcome], None]) -> None:
     """Run tasks on a local pool of `workers` processes."""
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: a forked child inherits torch's thread pools in a state that can deadlock
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         for outcome in pool.map(run_task, tasks):
             done(outcome)
 
@@ -97,12 +103,3 @@ def run_dask(
     finally:
         if cluster is not None:
             cluster.close()
-
-
-def warm_features(sources: Iterable[Any], sample_sets: Iterable[list[Any]]) -> None:
-    """Extract every input's features once into the feature caches (parallel executors)."""
-    sets = list(sample_sets)
-    for source in sources:
-        for samples in sets:
-            for _ in source.iter_features(samples, source.layers):
-                pass

@@ -11,18 +11,19 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from evalsuite import __version__, results
+from evalsuite import progress as progress_bars
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.config import StudyConfig
+from evalsuite.data.samples import Sample
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.fit_runner import CellResult, RunContext, run_fit_group
 from evalsuite.plan import RESULTS_VERSION, Plan, backbone_key, make_plan, variants
@@ -186,7 +187,9 @@ def run_study(
         plan = plan.shard(*shard)
     context = make_context(config, data, sources, out, force)
     summary = RunSummary(out)
-    bar = tqdm(total=len(plan.cells), desc="cells", unit="cell", disable=not progress)
+    progress_bars.set_enabled(progress)
+    warm_features(sources.values(), _all_inputs(config, data))
+    bar = progress_bars.bar(len(plan.cells), "cells", "cell")
     fitted = 0
 
     def record(cells: list[CellResult], fit_computed: bool) -> None:
@@ -202,7 +205,6 @@ def run_study(
     else:
         from evalsuite import executors
 
-        executors.warm_features(sources.values(), _all_inputs(config, data))
         tasks = [
             executors.FitTask(config.model_dump_json(), str(out), str(cache_dir), f.id, force)
             for f in plan.fits
@@ -226,7 +228,22 @@ def run_study(
     return summary
 
 
-def _all_inputs(config: StudyConfig, data: StudyData) -> list[list[Any]]:
+def warm_features(sources: Iterable[FeatureCache], sample_sets: list[list[Sample]]) -> None:
+    """Extract every input's features once, up front, into the feature caches.
+
+    Every later fit and cell reads them from memory or the on-disk store; parallel workers
+    only read, so the forward-pass count is one per distinct input whatever the executor.
+    """
+    for source in sources:
+        total = sum(len(samples) for samples in sample_sets)
+        bar = progress_bars.bar(total, f"features {source.backbone_name}", "img")
+        for samples in sample_sets:
+            for batch in source.iter_features(samples, source.layers, source.batch_size):
+                bar.update(len(next(iter(batch.values()))))
+        bar.close()
+
+
+def _all_inputs(config: StudyConfig, data: StudyData) -> list[list[Sample]]:
     """Every image set a study reads: the clean tree and each shifted copy."""
     wanted = set(config.data.categories)
     trees = [data.clean, *data.shifted.values()]

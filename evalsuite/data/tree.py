@@ -49,9 +49,15 @@ def staged_tree(out: Path) -> Iterator[Path]:
     staging.mkdir()
     try:
         yield staging
-        if out.exists():
-            out.rmdir()  # empty, checked by existing_matches
-        os.replace(staging, out)
+        try:
+            if out.exists():
+                out.rmdir()  # empty, checked by existing_matches
+            os.replace(staging, out)
+        except OSError:
+            if out.is_dir() and any(out.iterdir()):  # a concurrent writer finished first;
+                shutil.rmtree(staging, ignore_errors=True)  # its content is the same
+                return
+            raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -15,6 +15,8 @@ upsampling of the patch scores, and the Gaussian's border handling. So:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +38,7 @@ CATEGORY = "hazelnut"
 CORESET_RATIO = 0.5  # high enough that the two independent coresets cover the same normality
 NUM_NEIGHBORS = 9  # anomalib's default b
 SIZE = 128
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,10 @@ class Anomalib:
 
 @pytest.fixture(scope="module")
 def category(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sample], list[Sample]]:
-    """A small synthetic category: 30 normal train images, 20 normal + 20 defective test ones."""
+    """A small synthetic category: 20 normal train images, 20 normal + 20 defective test ones."""
     root = tmp_path_factory.mktemp("agreement") / "synthetic"
     config = SyntheticConfig(
-        categories=(CATEGORY,), size=SIZE, n_train=30, n_test_good=20, n_test_defect=20
+        categories=(CATEGORY,), size=SIZE, n_train=20, n_test_good=20, n_test_defect=20
     )
     generate(root, config)
     samples = read_dataset(root).samples
@@ -76,11 +79,24 @@ def backbone_model(backbone: Backbone) -> torch.nn.Module:
     return model
 
 
+def _bound_large_allocations() -> None:
+    """Serve every allocation >= 1 MiB by mmap, so freeing it returns it to the system.
+
+    anomalib's KCenterGreedy allocates an (N, k) temporary per iteration; once oneDNN has run a
+    convolution in the process, glibc's adaptive mmap threshold moves those into the heap,
+    which then grows by about one temporary per iteration (gigabytes here). Fixing the
+    threshold (glibc's M_MMAP_THRESHOLD) bounds it without touching anomalib.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+
+
 @pytest.fixture(scope="module")
 def anomalib(backbone: Backbone, category: tuple[list[Sample], list[Sample]]) -> Anomalib:
     """Fit and score anomalib's PatchcoreModel on our preprocessed tensors."""
     from anomalib.models.image.patchcore.torch_model import PatchcoreModel
 
+    _bound_large_allocations()
     train, test = category
     model = PatchcoreModel(
         layers=list(LAYERS),

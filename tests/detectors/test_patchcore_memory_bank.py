@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from evalsuite.detectors.patchcore.memory_bank import MemoryBank, faiss_threads
+from evalsuite.detectors.patchcore.memory_bank import MemoryBank
+from evalsuite.detectors.patchcore.threads import limit_threads
 
 
 @pytest.fixture
@@ -47,11 +48,11 @@ def test_thread_count_is_applied_and_restored(
     bank_and_queries: tuple[np.ndarray, np.ndarray],
 ) -> None:
     bank, queries = bank_and_queries
-    before = faiss.omp_get_max_threads()
-    with faiss_threads(1):
-        assert faiss.omp_get_max_threads() == 1
-    assert faiss.omp_get_max_threads() == before
-    one = MemoryBank(bank, threads=1).search(queries, k=3)
+    before = faiss.omp_get_max_threads(), torch.get_num_threads()
+    with limit_threads(1):
+        assert (faiss.omp_get_max_threads(), torch.get_num_threads()) == (1, 1)
+        one = MemoryBank(bank).search(queries, k=3)
+    assert (faiss.omp_get_max_threads(), torch.get_num_threads()) == before
     default = MemoryBank(bank).search(queries, k=3)
     np.testing.assert_array_equal(one[1], default[1])
     np.testing.assert_allclose(one[0], default[0], rtol=1e-6)

@@ -200,6 +200,9 @@ def test_errors_name_the_problem(source: ArrayFeatures, tmp_path: Path) -> None:
     with pytest.raises(ResultsError, match=r"patchcore\.json"):
         PatchCore.load(tmp_path / "nothing", source)
     model.fit(_train(source, "carpet", count=2))
+    model.params = PatchCoreParams(layers=("shallow",))  # features unlike the bank's
+    with pytest.raises(EvalsuiteError, match="dimension 6, the memory bank 16"):
+        model.score(_test(source, "carpet"))
     model.save(tmp_path / "fit")
     (tmp_path / "fit" / "memory_bank.npy").unlink()
     with pytest.raises(ResultsError, match=r"memory_bank\.npy"):

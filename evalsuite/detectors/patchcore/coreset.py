@@ -1,9 +1,9 @@
 """Greedy coreset subsampling (paper Sec. 3.2, Algorithm 1) on a Johnson-Lindenstrauss projection.
 
 Written for large banks: the projection is computed chunk by chunk into one preallocated
-(N, k) array, and the greedy loop works in three preallocated (N,) buffers, so an iteration
-allocates nothing of size N (anomalib's KCenterGreedy allocates an (N, k) difference and an
-(N, 1) distance tensor per iteration).
+(N, k) array, and the greedy loop works in preallocated (N,) buffers, so an iteration
+allocates nothing of size N (anomalib's KCenterGreedy allocates an (N, k) difference and
+(N, 1) distance tensors per iteration).
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ def greedy_k_center(points: np.ndarray, size: int, start: int) -> Coreset:
     """Algorithm 1: repeatedly add the point farthest from the points selected so far.
 
     m_i = argmax_{m in M \\ M_C} min_{n in M_C} ||psi(m) - psi(n)||, starting from `start`.
-    Squared distances to the newest centre c come from ||x||^2 - 2 x.c + ||c||^2 (one
-    matrix-vector product); the points are centred first, which leaves distances unchanged
-    and keeps that expansion accurate in float32.
+    Squared distances to the newest centre c come from ||x||^2 - 2 x.c + ||c||^2, one
+    matrix-vector product (torch.addmv, the only multi-threaded step) plus single-threaded
+    numpy passes over (N,) buffers. The points are centred first, which leaves distances
+    unchanged and keeps that expansion accurate in float32.
 
     Args:
         points: (N, k) float32, the (projected) features; centred in place.
@@ -75,21 +76,22 @@ def greedy_k_center(points: np.ndarray, size: int, start: int) -> Coreset:
     Returns:
         The selection and its covering radii.
     """
+    points -= points.mean(axis=0)
     x = torch.from_numpy(points)
-    x -= x.mean(dim=0)
-    squared_norms = (x * x).sum(dim=1)
-    min_distances = torch.full((x.shape[0],), math.inf)
-    distances = torch.empty(x.shape[0])
+    squared_norms = torch.from_numpy(np.einsum("nk,nk->n", points, points))
+    min_distances = np.full(points.shape[0], np.inf, dtype=np.float32)
+    distances = torch.empty(points.shape[0])
+    distances_np = distances.numpy()
     indices = np.empty(size, dtype=np.int64)
     radii = np.empty(size, dtype=np.float32)
     index = start
     for step in range(size):
         indices[step] = index
-        torch.mv(x, x[index], out=distances)
-        distances.mul_(-2.0).add_(squared_norms).add_(squared_norms[index])
-        torch.minimum(min_distances, distances, out=min_distances)
+        torch.addmv(squared_norms, x, x[index], alpha=-2.0, out=distances)
+        distances_np += squared_norms[index].item()
+        np.minimum(min_distances, distances_np, out=min_distances)
         min_distances[index] = 0.0  # a selected point covers itself exactly
-        index = int(torch.argmax(min_distances))
+        index = int(min_distances.argmax())
         radii[step] = math.sqrt(max(float(min_distances[index]), 0.0))
     return Coreset(indices=indices, radii=radii)
 

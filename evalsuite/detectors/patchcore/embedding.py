@@ -38,7 +38,8 @@ def project_channels(patches: Sequence[torch.Tensor], target_dim: int) -> torch.
     vector is pooled (or, when shorter, stretched) to `target_dim`, so each layer weighs the
     same whatever its width; the layer vectors are concatenated and pooled again to
     `target_dim` (with L layers each output channel averages L neighbouring inputs, so each
-    layer fills about 1/L of the final vector). `embed` applies the same map as one matrix.
+    layer fills about 1/L of the final vector). `embed` calls it for layers wider than
+    `target_dim` in total, and applies it as one matrix otherwise (`projection_matrix`).
 
     Args:
         patches: per layer, (P, C_layer) patch vectors on the common grid.

@@ -2,46 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import faiss
 import numpy as np
 
 SEARCH_CHUNK = 16384
 
 
-@contextmanager
-def faiss_threads(threads: int | None) -> Iterator[None]:
-    """Run a block with faiss's OpenMP thread count set to `threads` (None: leave as is).
-
-    faiss's setting is process-wide; it is restored on exit.
-    """
-    if threads is None:
-        yield
-        return
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(threads)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
 class MemoryBank:
     """Exact nearest-neighbour search over the memory bank (`faiss.IndexFlatL2`).
 
+    faiss's thread count is process-wide; set it around searches with `limit_threads`.
+
     Args:
         features: (M, D) patch features; copied to a contiguous float32 array.
-        threads: faiss OpenMP threads for searches (None: faiss's default); exact search gives
-            the same neighbours for any thread count, up to ties.
     """
 
-    def __init__(self, features: np.ndarray, threads: int | None = None) -> None:
+    def __init__(self, features: np.ndarray) -> None:
         if features.ndim != 2 or features.shape[0] == 0:
             raise ValueError(f"memory bank features must be (M, D), M >= 1; got {features.shape}")
         self.features = np.ascontiguousarray(features, dtype=np.float32)
-        self.threads = threads
         self._index = faiss.IndexFlatL2(self.features.shape[1])
         self._index.add(self.features)
 
@@ -71,12 +50,11 @@ class MemoryBank:
         k = min(k, self.size)
         distances = np.empty((queries.shape[0], k), dtype=np.float32)
         indices = np.empty((queries.shape[0], k), dtype=np.int64)
-        with faiss_threads(self.threads):
-            for start in range(0, queries.shape[0], SEARCH_CHUNK):
-                stop = start + SEARCH_CHUNK
-                squared, found = self._index.search(queries[start:stop], k)
-                distances[start:stop] = squared
-                indices[start:stop] = found
+        for start in range(0, queries.shape[0], SEARCH_CHUNK):
+            stop = start + SEARCH_CHUNK
+            squared, found = self._index.search(queries[start:stop], k)
+            distances[start:stop] = squared
+            indices[start:stop] = found
         np.maximum(distances, 0.0, out=distances)
         np.sqrt(distances, out=distances)
         return distances, indices

@@ -18,6 +18,7 @@ from evalsuite.detectors.patchcore.embedding import embed
 from evalsuite.detectors.patchcore.memory_bank import MemoryBank
 from evalsuite.detectors.patchcore.params import PatchCoreParams
 from evalsuite.detectors.patchcore.scorer import anomaly_maps, image_scores
+from evalsuite.detectors.patchcore.threads import limit_threads
 from evalsuite.errors import DatasetError, EvalsuiteError, ResultsError
 
 STATE_FILE = "patchcore.json"
@@ -33,7 +34,8 @@ class PatchCore:
         params: hyperparameters.
         features: where backbone features come from (a FeatureCache in runs).
         seed: seeds the coreset's random projection and start point.
-        threads: faiss search threads (None: faiss's default).
+        threads: CPU threads (torch and faiss) for fit, score and nearest_categories, set
+            for their duration; None keeps the process's settings. See `limit_threads`.
         batch_size: images per feature batch.
 
     Attributes (after `fit` or `load`):
@@ -76,17 +78,19 @@ class PatchCore:
         image_categories = np.array(
             [self.categories.index(sample.category) for sample in samples], dtype=np.int64
         )
-        patches = self._collect(samples)
+        with limit_threads(self.threads):
+            patches = self._collect(samples)
+            coreset = select_coreset(
+                patches,
+                self.params.coreset_ratio,
+                self.params.coreset_projection_dim,
+                self.seed,
+            )
         per_image = self.patch_grid[0] * self.patch_grid[1]
-        coreset = select_coreset(
-            patches,
-            self.params.coreset_ratio,
-            self.params.coreset_projection_dim,
-            self.seed,
-        )
         self.num_train_patches = patches.shape[0]
         self.memory_categories = image_categories[coreset.indices // per_image]
-        self.bank = MemoryBank(patches[coreset.indices], threads=self.threads)
+        keep_all = coreset.indices.shape[0] == patches.shape[0]  # ratio 1: no copy
+        self.bank = MemoryBank(patches if keep_all else patches[coreset.indices])
 
     def score(self, samples: Sequence[Sample]) -> Scores:
         """Image scores (N,) by Eq. 6-7 and anomaly maps (N, H, W) at the input size."""
@@ -95,23 +99,32 @@ class PatchCore:
         image = np.empty(len(samples), dtype=np.float32)
         maps = np.empty((len(samples), height, width), dtype=np.float32)
         start = 0
-        for batch in self._iter_patches(samples):
-            size, grid_h, grid_w, dim = batch.shape
-            distances, indices = bank.search(batch.reshape(-1, dim), k=1)
-            patch_scores = distances[:, 0].reshape(size, grid_h * grid_w)
-            image[start : start + size] = image_scores(
-                patch_scores,
-                indices[:, 0].reshape(size, -1),
-                batch.reshape(size, grid_h * grid_w, dim),
-                bank,
-                self.params.num_neighbors,
-            )
-            maps[start : start + size] = anomaly_maps(
-                patch_scores.reshape(size, grid_h, grid_w), (height, width), self.params.sigma
-            )
-            start += size
+        with limit_threads(self.threads):
+            for batch in self._iter_patches(samples):
+                size = batch.shape[0]
+                image[start : start + size], maps[start : start + size] = self._score_batch(
+                    batch, bank, (height, width)
+                )
+                start += size
         self._check_count(start, samples)
         return Scores(image=image, maps=maps)
+
+    def _score_batch(
+        self, batch: np.ndarray, bank: MemoryBank, size: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Image scores (B,) and maps (B, H, W) of one batch of patches (B, h, w, D)."""
+        count, grid_h, grid_w, dim = batch.shape
+        distances, indices = _search(bank, batch.reshape(-1, dim))
+        patch_scores = distances[:, 0].reshape(count, grid_h * grid_w)
+        image = image_scores(
+            patch_scores,
+            indices[:, 0].reshape(count, -1),
+            batch.reshape(count, grid_h * grid_w, dim),
+            bank,
+            self.params.num_neighbors,
+        )
+        maps = anomaly_maps(patch_scores.reshape(count, grid_h, grid_w), size, self.params.sigma)
+        return image, maps
 
     def nearest_categories(self, samples: Sequence[Sample]) -> np.ndarray:
         """Category of every test patch's nearest memory patch (identical-shortcut analysis).
@@ -121,9 +134,10 @@ class PatchCore:
         """
         bank = self._fitted_bank()
         result: list[np.ndarray] = []
-        for batch in self._iter_patches(samples):
-            _, indices = bank.search(batch.reshape(-1, batch.shape[-1]), k=1)
-            result.append(self.memory_categories[indices[:, 0]].reshape(batch.shape[:3]))
+        with limit_threads(self.threads):
+            for batch in self._iter_patches(samples):
+                _, indices = _search(bank, batch.reshape(-1, batch.shape[-1]))
+                result.append(self.memory_categories[indices[:, 0]].reshape(batch.shape[:3]))
         self._check_count(sum(len(part) for part in result), samples)
         return np.concatenate(result) if result else np.empty((0, *self.patch_grid), np.int64)
 
@@ -169,7 +183,7 @@ class PatchCore:
                 f"{directory}: memory bank {bank.shape} and categories "
                 f"{model.memory_categories.shape} do not match; fit the model again (--force)"
             )
-        model.bank = MemoryBank(bank, threads=threads)
+        model.bank = MemoryBank(bank)
         return model
 
     def _collect(self, samples: Sequence[Sample]) -> np.ndarray:
@@ -211,6 +225,16 @@ class PatchCore:
                 f"patchcore: the feature source yielded {count} images for {len(samples)} "
                 "samples; it must yield every sample once, in order"
             )
+
+
+def _search(bank: MemoryBank, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest memory patch of every row of `patches` (P, D): distances and indices, (P, 1)."""
+    if patches.shape[1] != bank.dim:
+        raise EvalsuiteError(
+            f"patchcore: test patches have dimension {patches.shape[1]}, the memory bank "
+            f"{bank.dim}; the features (backbone, layers) differ from those it was fitted on"
+        )
+    return bank.search(patches, k=1)
 
 
 def _write_npy(path: Path, array: np.ndarray) -> None:

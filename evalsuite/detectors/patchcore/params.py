@@ -27,7 +27,10 @@ class PatchCoreParams(BaseModel):
         neighbourhood: p, the side of the local neighbourhood averaged around each patch
             (Eq. 2-3); odd, 1 = no aggregation.
         target_dim: dimension each patch feature is projected to (reference code: 1024); None
-            (or "none") keeps the plain channel concatenation, as anomalib does.
+            (or "none") keeps the plain channel concatenation, as anomalib does. When the
+            layers have fewer channels in total (Lite0: 40 + 112), the bank stores the
+            projected features in an isometric basis of that smaller dimension: the same
+            distances, less memory and search time (see `embedding.projection_matrix`).
         coreset_ratio: fraction of the patch features kept by the greedy coreset, in (0, 1]
             (paper: 0.25, 0.1, 0.01; 1 keeps them all).
         coreset_projection_dim: dimension of the Johnson-Lindenstrauss random projection the

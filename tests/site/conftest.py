@@ -1,0 +1,104 @@
+"""Site fixtures: one real small results folder (a tiny study run once per session), hand-edited
+copies of it for the edge cases, and the sites built from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from site_helpers import (
+    DEFECT_CELL,
+    FAILED_CELL,
+    MISSING_CELL,
+    XSS,
+    copy_results,
+    read_json,
+    write_json,
+)
+
+from evalsuite.config import StudyConfig
+from evalsuite.runner import run_study
+from evalsuite.site import build_site
+
+SMALL = {
+    "name": "tiny",
+    "kinds": ["clean/none", "shift/none", "shift/threshold", "shift/retrain"],
+    "scopes": ["per_class", "unified"],
+    "data": {
+        "categories": ["hazelnut", "zipper"],
+        "synthetic": {"size": 64, "n_train": 8, "n_test_good": 5, "n_test_defect": 10},
+    },
+    "detectors": [
+        {
+            "name": "patchcore",
+            "backbone": {"resize": 64, "crop": 64},
+            "params": {"coreset_ratio": 0.2},
+        },
+        {"name": "padim", "backbone": {"resize": 64, "crop": 64}, "params": {"n_features": 40}},
+    ],
+    "sweeps": [{"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.5]}],
+    "evaluation": {"bootstrap": 20, "artifacts_per_cell": 1},
+}
+"""The tiny study of tests/test_runner.py: 2 detectors × 2 scopes × 4 kinds × 2 categories,
+plus one swept value × 2 kinds × 2 categories = 36 cells."""
+
+
+@pytest.fixture(scope="session")
+def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The results folder of the tiny study (ran once per session)."""
+    base = tmp_path_factory.mktemp("site-run")
+    config = StudyConfig.model_validate(SMALL)
+    run_study(config, base / "out", cache_dir=base / "cache", progress=False)
+    return base / "out"
+
+
+@pytest.fixture(scope="session")
+def site_dir(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site of the tiny study."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    build_site(results_dir, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def edge_results(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy with a failed cell, a missing cell and a category named like a script tag.
+
+    The schema keeps names in records to safe characters, so the hostile name enters where
+    free text is allowed: the manifest's configured categories (its cells are then missing),
+    a test image's defect type and a failed cell's error message.
+    """
+    root = copy_results(results_dir, tmp_path_factory.mktemp("edge") / "out")
+    cells = root / "cells"
+    failed = read_json(cells / FAILED_CELL)
+    message = f"out of memory while scoring {XSS} & co"
+    failed.update(
+        status="failed",
+        error={"type": "MemoryError", "message": message},
+        metrics=None,
+        threshold=None,
+        scores=None,
+        roc=None,
+        shortcut=None,
+        artifacts=[],
+    )
+    write_json(cells / FAILED_CELL, failed)
+    (cells / MISSING_CELL).unlink()
+    record = read_json(cells / DEFECT_CELL)
+    record["scores"][-1]["defect"] = XSS
+    write_json(cells / DEFECT_CELL, record)
+    manifest = read_json(root / "manifest.json")
+    manifest["config"]["data"]["categories"].append(XSS)
+    manifest["counts"]["cells_ok"] -= 1
+    manifest["counts"]["cells_failed"] += 1
+    manifest["failed"].append({"path": FAILED_CELL, "error": message})
+    write_json(root / "manifest.json", manifest)
+    return root
+
+
+@pytest.fixture(scope="session")
+def edge_site(edge_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site of the edge-case copy."""
+    out = tmp_path_factory.mktemp("edge-site") / "site"
+    build_site(edge_results, out)
+    return out
