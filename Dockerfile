@@ -30,6 +30,7 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY evalsuite ./evalsuite
+COPY templates ./templates
 
 # constraints.txt locks PyPI's torch build with its CUDA libraries (torch, torchvision, triton,
 # nvidia-*, cuda-*): those lines are dropped, torch and torchvision come from the PyTorch index

@@ -35,8 +35,8 @@ lint: $(STAMP) ## ruff + mypy, hadolint (Dockerfile), actionlint + shellcheck (w
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
 
-all: $(STAMP) ## the demo study end to end on the synthetic data (results/demo)
-	EVALSUITE_CACHE=$(CURDIR)/.cache $(BIN)/evalsuite run --preset demo --out results/demo
+all: $(STAMP) ## the demo study end to end on the synthetic data (results/demo) and its site (site/)
+	EVALSUITE_CACHE=$(CURDIR)/.cache $(BIN)/evalsuite all --preset demo --out results/demo --site site
 
 paper: $(STAMP) ## the paper study on MVTec AD in data/mvtec (downloaded if absent), and its site
 	HF_HUB_OFFLINE=0 $(BIN)/python docker/fetch_weights.py

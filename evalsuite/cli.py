@@ -251,34 +251,51 @@ def plan(
     )
 
 
+_RUN_OPTIONS = [
+    _study_options,
+    _cache_option,
+    click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Results folder [default: results/<study name>].",
+    ),
+    click.option("--force", is_flag=True, help="Recompute cached fits and cells."),
+    click.option("--shard", default=None, help="Run only shard i of n (i/n), for CI job matrices."),
+    click.option(
+        "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True
+    ),
+    click.option(
+        "--workers",
+        type=int,
+        default=1,
+        show_default=True,
+        help="Processes (local pool or Dask LocalCluster).",
+    ),
+    click.option(
+        "--scheduler",
+        default=None,
+        help="Address of a running Dask scheduler (with --executor dask).",
+    ),
+    click.option("--quiet", is_flag=True, help="No progress bars."),
+]
+
+
+def _run_options(function: Any) -> Any:
+    """The options of `run`, shared by `all`."""
+    for option in reversed(_RUN_OPTIONS):
+        function = option(function)
+    return function
+
+
 @main.command()
-@_study_options
-@_cache_option
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("results/latest"), show_default=True
-)
-@click.option("--force", is_flag=True, help="Recompute cached fits and cells.")
-@click.option("--shard", default=None, help="Run only shard i of n (i/n), for CI job matrices.")
-@click.option(
-    "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True
-)
-@click.option(
-    "--workers",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Processes (local pool or Dask LocalCluster).",
-)
-@click.option(
-    "--scheduler", default=None, help="Address of a running Dask scheduler (with --executor dask)."
-)
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@_run_options
 def run(
     preset: str | None,
     config_path: Path | None,
     data_root: Path | None,
     cache_dir: Path | None,
-    out: Path,
+    out: Path | None,
     force: bool,
     shard: str | None,
     executor: str,
@@ -287,10 +304,58 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the study into the results folder --out."""
+    config = _load(preset, config_path, data_root)
+    failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
+    if failed:
+        sys.exit(1)
+
+
+@main.command(name="all")
+@_run_options
+@click.option(
+    "--site", "site_dir", type=click.Path(path_type=Path), default=Path("site"), show_default=True
+)
+def all_command(
+    preset: str | None,
+    config_path: Path | None,
+    data_root: Path | None,
+    cache_dir: Path | None,
+    out: Path | None,
+    force: bool,
+    shard: str | None,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+    quiet: bool,
+    site_dir: Path,
+) -> None:
+    """Run the study, then build its site (the site is built even when cells failed)."""
+    from evalsuite.site import build_site
+
+    config = _load(preset, config_path, data_root)
+    failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
+    index = build_site(out or Path("results") / config.name, site_dir)
+    click.echo(f"site written to {site_dir}; open {index}")
+    if failed:
+        sys.exit(1)
+
+
+def _execute(
+    config: Any,
+    out: Path | None,
+    cache_dir: Path | None,
+    force: bool,
+    shard: str | None,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+    quiet: bool,
+) -> bool:
+    """Run a study and report it; True when some cells failed."""
     from evalsuite.runner import run_study
     from evalsuite.study_data import default_cache_dir
 
-    config = _load(preset, config_path, data_root)
+    out = out or Path("results") / config.name
     try:
         summary = run_study(
             config,
@@ -322,7 +387,7 @@ def run(
         click.echo("failed cells:", err=True)
         for cell in summary.failed:
             click.echo(f"  - {cell.relpath}: {cell.error}", err=True)
-        sys.exit(1)
+    return bool(summary.failed)
 
 
 @main.command()

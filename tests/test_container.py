@@ -218,12 +218,16 @@ def test_build_context_is_only_what_the_dockerfile_copies(dockerfile: list[Stage
         if not copy.argument.startswith("--from")
         for word in copy.argument.split()[:-1]
     }
-    copied = {"pyproject.toml", "constraints.txt", "README.md", "evalsuite"}
+    copied = {"pyproject.toml", "constraints.txt", "README.md", "evalsuite", "templates"}
     assert sources == copied | {"docker/fetch_weights.py"}
     for source in sources:
         assert (ROOT / source).exists()
         assert not _dockerignore_excludes(source), source
-    for kept in ("evalsuite/cli.py", "evalsuite/schemas/cell.schema.json"):
+    for kept in (
+        "evalsuite/cli.py",
+        "evalsuite/schemas/cell.schema.json",
+        "templates/base.html.j2",
+    ):
         assert not _dockerignore_excludes(kept), kept
     others = [p.name for p in ROOT.iterdir() if p.name not in copied | {"docker"}]
     hypothetical = [".venv/bin/python", "data/mvtec/hazelnut/train/good/000.png", "shard-1"]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,17 @@ from evalsuite.errors import EvalsuiteError
 from evalsuite.site.pages import Page
 from evalsuite.site.stats import Delta, Summary
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-"""The repository's `templates/` folder (Jinja templates and the site's own CSS and JS)."""
+
+def _templates_folder() -> Path:
+    """`templates/` beside the package (source tree, editable install), else the copy an
+    installed evalsuite carries under `<prefix>/share/evalsuite/templates`."""
+    source = Path(__file__).resolve().parents[2] / "templates"
+    installed = Path(sys.prefix) / "share" / "evalsuite" / "templates"
+    return source if (source / "base.html.j2").is_file() or not installed.is_dir() else installed
+
+
+TEMPLATES = _templates_folder()
+"""The Jinja templates and the site's own CSS and JS."""
 DASH = "—"
 
 
@@ -92,8 +102,8 @@ def environment(templates: Path = TEMPLATES) -> Environment:
     """
     if not (templates / "base.html.j2").is_file():
         raise EvalsuiteError(
-            f"site templates not found at {templates}; run evalsuite from its source tree "
-            "(pip install -e .) so that templates/ is beside the package"
+            f"site templates not found at {templates}; reinstall evalsuite (pip install .) so "
+            "that share/evalsuite/templates is installed, or run it from its source tree"
         )
     env = Environment(
         loader=FileSystemLoader(str(templates)),
