@@ -10,12 +10,13 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evalsuite.backbone.config import PAPER_BACKBONE, BackboneConfig
+from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError
 
 PRESETS = ("demo", "paper")
@@ -36,9 +37,9 @@ class SyntheticSettings(_Closed):
     """The generated dataset (used when `data.source` is `synthetic`)."""
 
     size: int = 128
-    n_train: int = 40
-    n_test_good: int = 16
-    n_test_defect: int = 20
+    n_train: int = 60
+    n_test_good: int = 30
+    n_test_defect: int = 40
     difficulty: float = 0.5
     seed: int = 0
 
@@ -51,6 +52,17 @@ class DataSettings(_Closed):
     download: bool = Field(default=False, description="download MVTec AD into root if absent")
     categories: tuple[str, ...] = ("hazelnut", "carpet", "zipper")
     synthetic: SyntheticSettings = SyntheticSettings()
+
+    @model_validator(mode="after")
+    def _check_synthetic_categories(self) -> DataSettings:
+        unknown = [c for c in self.categories if c not in SYNTHETIC_CATEGORIES]
+        if self.source == "synthetic" and unknown:
+            raise ValueError(
+                f"categories {unknown}: the synthetic data has only "
+                f"{', '.join(SYNTHETIC_CATEGORIES)}; fix data.categories, or set "
+                'data.source = "mvtec" and data.root to read your own tree'
+            )
+        return self
 
 
 class ShiftSettings(_Closed):
@@ -254,6 +266,8 @@ def load_config(
         return StudyConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, path)) from error
+    except ConfigError as error:  # from a nested model (detector params, backbone)
+        raise ConfigError(f"{path or preset_name}: {error}") from error
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -272,13 +286,45 @@ def _read_file(path: Path) -> dict[str, Any]:
 def _describe(error: ValidationError, path: Path | None) -> str:
     where = f"{path}: " if path else ""
     lines = []
+    locations = [tuple(problem["loc"]) for problem in error.errors()]
     for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        loc = tuple(problem["loc"])
+        if any(other[: len(loc)] == loc and other != loc for other in locations):
+            continue  # a container's error that only repeats the errors of its items
+        key = ".".join(str(part) for part in loc) or "(top level)"
         if problem["type"] == "extra_forbidden":
-            lines.append(f"unknown key {key!r}")
+            allowed = _allowed_keys(loc)
+            hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"unknown key {key!r}{hint} (`evalsuite config show` prints them all)")
         elif problem["type"] == "literal_error":
             lines.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
+        elif problem["type"] == "value_error":  # our own validators name the values at fault
+            lines.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
         else:
-            message = problem["msg"].removeprefix("Value error, ")
-            lines.append(f"{key}: {message} (got {problem.get('input')!r})")
+            lines.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
     return where + "invalid configuration: " + "; ".join(lines)
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str] | None:
+    """The keys of the model that holds the unknown key at `loc`, or None if not found."""
+    model: type[BaseModel] = StudyConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        inner = _model_in(field.annotation) if field is not None else None
+        if inner is None:
+            return None
+        model = inner
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `tuple[DetectorSpec, ...]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
