@@ -80,6 +80,8 @@ class CellPlan:
         condition: clean or shift (the test images' condition).
         regime: none, threshold or retrain.
         threshold_condition: the condition of the val images the threshold comes from.
+        variant: the detector configuration the cell evaluates; its sweep and shift severity
+            can differ from its fit's (a severity sweep reuses the baseline's clean fit).
     """
 
     id: str
@@ -88,6 +90,7 @@ class CellPlan:
     condition: str
     regime: str
     threshold_condition: str
+    variant: Variant
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def make_plan(
                                     condition,
                                     regime,
                                     regime_plan.threshold_condition,
+                                    variant,
                                 )
                             )
     unique = {cell.id: cell for cell in cells}

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from evalsuite import progress
+
 PROJECTION_CHUNK = 65536
 
 
@@ -85,7 +87,7 @@ def greedy_k_center(points: np.ndarray, size: int, start: int) -> Coreset:
     indices = np.empty(size, dtype=np.int64)
     radii = np.empty(size, dtype=np.float32)
     index = start
-    for step in range(size):
+    for step in progress.track(range(size), size, "coreset", "pt"):
         indices[step] = index
         torch.addmv(squared_norms, x, x[index], alpha=-2.0, out=distances)
         distances_np += squared_norms[index].item()

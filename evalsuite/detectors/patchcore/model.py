@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from evalsuite import progress
 from evalsuite.atomic import write_bytes, write_json
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import FeatureSource, Scores
@@ -100,7 +101,9 @@ class PatchCore:
         maps = np.empty((len(samples), height, width), dtype=np.float32)
         start = 0
         with limit_threads(self.threads):
-            for batch in self._iter_patches(samples):
+            for batch in progress.track(
+                self._iter_patches(samples), -(-len(samples) // self.batch_size), "score", "batch"
+            ):
                 size = batch.shape[0]
                 image[start : start + size], maps[start : start + size] = self._score_batch(
                     batch, bank, (height, width)
