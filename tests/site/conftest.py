@@ -15,32 +15,11 @@ from site_helpers import (
     read_json,
     write_json,
 )
+from studies import SMALL
 
 from evalsuite.config import StudyConfig
 from evalsuite.runner import run_study
 from evalsuite.site import build_site
-
-SMALL = {
-    "name": "tiny",
-    "kinds": ["clean/none", "shift/none", "shift/threshold", "shift/retrain"],
-    "scopes": ["per_class", "unified"],
-    "data": {
-        "categories": ["hazelnut", "zipper"],
-        "synthetic": {"size": 64, "n_train": 8, "n_test_good": 5, "n_test_defect": 10},
-    },
-    "detectors": [
-        {
-            "name": "patchcore",
-            "backbone": {"resize": 64, "crop": 64},
-            "params": {"coreset_ratio": 0.2},
-        },
-        {"name": "padim", "backbone": {"resize": 64, "crop": 64}, "params": {"n_features": 40}},
-    ],
-    "sweeps": [{"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.5]}],
-    "evaluation": {"bootstrap": 20, "artifacts_per_cell": 1},
-}
-"""The tiny study of tests/test_runner.py: 2 detectors × 2 scopes × 4 kinds × 2 categories,
-plus one swept value × 2 kinds × 2 categories = 36 cells."""
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,27 @@
+"""Tiny studies shared by the runner, resume and site tests (synthetic data, 64 px)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SMALL: dict[str, Any] = {
+    "name": "tiny",
+    "kinds": ["clean/none", "shift/none", "shift/threshold", "shift/retrain"],
+    "scopes": ["per_class", "unified"],
+    "data": {
+        "categories": ["hazelnut", "zipper"],
+        "synthetic": {"size": 64, "n_train": 8, "n_test_good": 5, "n_test_defect": 10},
+    },
+    "detectors": [
+        {
+            "name": "patchcore",
+            "backbone": {"resize": 64, "crop": 64},
+            "params": {"coreset_ratio": 0.2},
+        },
+        {"name": "padim", "backbone": {"resize": 64, "crop": 64}, "params": {"n_features": 40}},
+    ],
+    "sweeps": [{"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.5]}],
+    "evaluation": {"bootstrap": 20, "artifacts_per_cell": 1},
+}
+"""2 detectors × 2 scopes × 4 kinds × 2 categories, plus one swept value × 2 kinds × 2
+categories = 36 cells."""
