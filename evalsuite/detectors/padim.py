@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from evalsuite import progress
 from evalsuite.atomic import write_json
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
@@ -152,7 +153,8 @@ class Padim:
                 f"padim fit: {len(samples)} training sample(s); a covariance needs at least 2"
             )
         moments: GaussianMoments | None = None
-        for embedding in self._embeddings(samples):
+        batches = -(-len(samples) // self.batch_size)
+        for embedding in progress.track(self._embeddings(samples), batches, "fit", "batch"):
             size, dim, height, width = embedding.shape
             if moments is None:
                 self.grid = (height, width)
@@ -171,7 +173,8 @@ class Padim:
         image = np.empty(len(samples), dtype=np.float32)
         maps = np.empty((len(samples), height, width), dtype=np.float32)
         start = 0
-        for embedding in self._embeddings(samples):
+        batches = -(-len(samples) // self.batch_size)
+        for embedding in progress.track(self._embeddings(samples), batches, "score", "batch"):
             if tuple(embedding.shape[-2:]) != self.grid:
                 raise ConfigError(
                     f"padim: feature grid {tuple(embedding.shape[-2:])} differs from the fitted "
