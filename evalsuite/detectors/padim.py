@@ -18,21 +18,17 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from pydantic import (
-    BaseModel,
-    ConfigDict,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
     field_validator,
-    model_validator,
 )
 
 from evalsuite import progress
 from evalsuite.atomic import write_json
+from evalsuite.closed_model import ClosedModel
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
 from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
@@ -53,7 +49,7 @@ CHUNK_BYTES = 256 << 20
 """Scratch memory of one chunk of float64 covariances during the inversion."""
 
 
-class PadimParams(BaseModel):
+class PadimParams(ClosedModel):
     """PaDiM hyperparameters (paper: ResNet layers 1-3, d = 100 for R18, 550 for WR50).
 
     Attributes:
@@ -65,19 +61,10 @@ class PadimParams(BaseModel):
             layers' total channels.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    config_name: ClassVar[str] = "padim params"
 
     layers: tuple[str, ...] = ("blocks.1", "blocks.2", "blocks.4")
     n_features: int = 100
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _raise_config_error(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        """Turn pydantic's validation errors into one ConfigError naming key and value."""
-        try:
-            return handler(data)
-        except ValidationError as error:
-            raise ConfigError(_describe(error)) from error
 
     @field_validator("layers")
     @classmethod
@@ -369,18 +356,3 @@ def _read_stats(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(stats, dict) or set(stats) != {"idx", "mean", "inv_covariance"}:
         raise ResultsError(f"{path}: expected idx, mean and inv_covariance tensors")
     return stats
-
-
-def _describe(error: ValidationError) -> str:
-    """One clause per problem: key, what is wrong, and the allowed keys for unknown ones."""
-    allowed = ", ".join(PadimParams.model_fields)
-    parts = []
-    for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "params"
-        if problem["type"] == "extra_forbidden":
-            parts.append(f"unknown key {key!r}; allowed keys: {allowed}")
-        elif problem["type"] == "value_error":
-            parts.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
-        else:
-            parts.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
-    return "padim params: " + "; ".join(parts)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
     field_validator,
-    model_validator,
 )
 
-from evalsuite.errors import ConfigError
+from evalsuite.closed_model import ClosedModel
 
 
-class PatchCoreParams(BaseModel):
+class PatchCoreParams(ClosedModel):
     """PatchCore hyperparameters (Roth et al. 2022 and its reference code).
 
     Attributes:
@@ -40,7 +35,7 @@ class PatchCoreParams(BaseModel):
         sigma: standard deviation in pixels of the Gaussian that smooths the anomaly map.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    config_name: ClassVar[str] = "patchcore params"
 
     layers: tuple[str, ...] = ("blocks.2", "blocks.4")
     neighbourhood: int = 3
@@ -49,15 +44,6 @@ class PatchCoreParams(BaseModel):
     coreset_projection_dim: int = 128
     num_neighbors: int = 1
     sigma: float = 4.0
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _raise_config_error(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        """Turn pydantic's validation errors into one ConfigError that names key and value."""
-        try:
-            return handler(data)
-        except ValidationError as error:
-            raise ConfigError(_describe(error)) from error
 
     @field_validator("layers")
     @classmethod
@@ -105,18 +91,3 @@ class PatchCoreParams(BaseModel):
         if sigma < 0.0:
             raise ValueError(f"sigma={sigma} must be >= 0 (0 = no smoothing; paper: 4)")
         return sigma
-
-
-def _describe(error: ValidationError) -> str:
-    """One line per problem: key, what is wrong, and the allowed keys for unknown ones."""
-    allowed = ", ".join(PatchCoreParams.model_fields)
-    lines = []
-    for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "params"
-        if problem["type"] == "extra_forbidden":
-            lines.append(f"unknown key {key!r}; allowed keys: {allowed}")
-        elif problem["type"] == "value_error":
-            lines.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
-        else:
-            lines.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
-    return "patchcore params: " + "; ".join(lines)
