@@ -2,7 +2,8 @@
 
 Implementations are imported inside each command so that `--help` is instant. Exit codes:
 0 success, 1 a run finished with failed cells or a check found problems, 2 bad input (usage,
-configuration, dataset), 3 environment (weights or downloads unavailable).
+configuration, dataset), 3 environment (weights or downloads unavailable, a full disk), 130
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ def _categories(value: str) -> tuple[str, ...]:
 
 @click.group(cls=_Group)
 @click.version_option(package_name="evalsuite")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="Log progress (-v) or everything (-vv).")
+def main(verbose: int) -> None:
     """evalsuite: PatchCore vs PaDiM on MVTec AD, clean and shifted."""
+    import logging
+
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @main.group(cls=_Group)
@@ -375,6 +381,14 @@ def _execute(
             err=True,
         )
         sys.exit(130)
+    except OSError as error:  # the environment: a full disk, a lost mount, permissions
+        where = f"{error.filename}: " if error.filename else ""
+        click.echo(
+            f"error: {where}{error.strerror or error}; every finished cell is kept in {out}; "
+            "free space or fix the folder, then run the same command again to resume",
+            err=True,
+        )
+        sys.exit(3)
     cells = summary.cells
     click.echo(
         f"{len(cells)} cells: {sum(c.status == 'ok' for c in cells)} ok, "

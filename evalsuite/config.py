@@ -13,11 +13,19 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from evalsuite.backbone.config import PAPER_BACKBONE, BackboneConfig
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
-from evalsuite.errors import ConfigError
+from evalsuite.errors import ConfigError, ResultsError
+from evalsuite.results.paths import check_name
 
 PRESETS = ("demo", "paper")
 CellKind = Literal["clean/none", "shift/none", "shift/threshold", "shift/retrain"]
@@ -52,6 +60,11 @@ class DataSettings(_Closed):
     download: bool = Field(default=False, description="download MVTec AD into root if absent")
     categories: tuple[str, ...] = ("hazelnut", "carpet", "zipper")
     synthetic: SyntheticSettings = SyntheticSettings()
+
+    @field_validator("categories")
+    @classmethod
+    def _check_categories(cls, categories: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_path_name("category", name) for name in categories)
 
     @model_validator(mode="after")
     def _check_synthetic_categories(self) -> DataSettings:
@@ -111,6 +124,11 @@ class DetectorSpec(_Closed):
     backbone: BackboneConfig = BackboneConfig()
     params: dict[str, Any] = {}
 
+    @field_validator("label")
+    @classmethod
+    def _check_label(cls, label: str) -> str:
+        return _path_name("label", label) if label else label
+
     @model_validator(mode="after")
     def _defaults(self) -> DetectorSpec:
         from evalsuite.detectors.registry import resolve_params
@@ -120,6 +138,14 @@ class DetectorSpec(_Closed):
         resolved = resolve_params(self.name, self.params)
         object.__setattr__(self, "params", json.loads(resolved.model_dump_json()))
         return self
+
+
+def _path_name(what: str, value: str) -> str:
+    """`value` if it can name a results folder (it becomes one: cells/<label>/..., <category>)."""
+    try:
+        return check_name(what, value)
+    except ResultsError as error:
+        raise ValueError(str(error)) from error
 
 
 class SweepSpec(_Closed):

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from evalsuite.errors import ConfigError
-from evalsuite.fit_runner import CellResult, RunContext, run_fit_group
+from evalsuite.fit_runner import CellResult, RunContext, fit_state, run_fit_group
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class FitOutcome:
     """What a worker sends back."""
 
     cells: list[CellResult]
-    fitted: bool
+    state: str  # the fit: "fitted", "failed" or "cached"
 
 
 @lru_cache(maxsize=2)
@@ -62,18 +63,30 @@ def run_task(task: FitTask) -> FitOutcome:
     progress.set_enabled(False)
     context, plan = _worker_context(task.config_json, task.out, task.cache_dir, task.force)
     fit = next(f for f in plan.fits if f.id == task.fit_id)
-    before = context.fits_done
+    before = (context.fits_done, context.fits_failed)
     cells = run_fit_group(context, fit, plan.cells_of(fit))
-    return FitOutcome(cells, context.fits_done > before)
+    return FitOutcome(cells, fit_state(context, *before))
 
 
 def run_pool(tasks: list[FitTask], workers: int, done: Callable[[FitOutcome], None]) -> None:
     """Run tasks on a local pool of `workers` processes."""
     # spawn, not fork: a forked child inherits torch's thread pools in a state that can deadlock
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for outcome in pool.map(run_task, tasks):
-            done(outcome)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_ignore_sigint
+    ) as pool:
+        futures = [pool.submit(run_task, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                done(future.result())
+        except KeyboardInterrupt:  # Ctrl-C: drop queued groups; finished cells are on disk
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_dask(

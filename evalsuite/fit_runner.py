@@ -50,6 +50,7 @@ class RunContext:
     multi_seed: bool = False
     fits_cached: int = field(default=0)
     fits_done: int = field(default=0)
+    fits_failed: int = field(default=0)
 
 
 @dataclass
@@ -64,7 +65,7 @@ class CellResult:
 
 def relpath_of(ctx: RunContext, cell: CellPlan) -> PurePosixPath:
     """Where a cell's record lives."""
-    variant = cell.fit.variant
+    variant = cell.variant
     return results.cell_relpath(
         variant.spec.label,
         cell.fit.scope,
@@ -76,11 +77,16 @@ def relpath_of(ctx: RunContext, cell: CellPlan) -> PurePosixPath:
     )
 
 
+def fit_state(ctx: RunContext, done_before: int, failed_before: int) -> str:
+    """What happened to the fit of the group just run: fitted, failed or cached (reused)."""
+    if ctx.fits_done > done_before:
+        return "fitted"
+    return "failed" if ctx.fits_failed > failed_before else "cached"
+
+
 def run_fit_group(ctx: RunContext, fit: FitPlan, cells: Sequence[CellPlan]) -> list[CellResult]:
     """Fit (or load) one model and evaluate every pending cell it serves."""
-    pending = [
-        c for c in cells if ctx.force or not results.cell_done(ctx.out, relpath_of(ctx, c), c.id)
-    ]
+    pending = [c for c in cells if ctx.force or not _done(ctx, c)]
     done = [CellResult(relpath_of(ctx, c), "ok", True) for c in cells if c not in pending]
     if not pending:
         return done
@@ -93,6 +99,7 @@ def run_fit_group(ctx: RunContext, fit: FitPlan, cells: Sequence[CellPlan]) -> l
         detector, fit_seconds = _fitted(ctx, fit)
     except Exception as error:  # a failed fit fails its cells; the run goes on
         log.debug("fit %s failed:\n%s", fit.id, traceback.format_exc())
+        ctx.fits_failed += 1
         return done + [_write_failed(ctx, c, error, 0.0) for c in pending]
     evaluator = _Evaluator(ctx, fit, detector)
     outcomes = evaluator.evaluate(pending)
@@ -113,13 +120,28 @@ def run_fit_group(ctx: RunContext, fit: FitPlan, cells: Sequence[CellPlan]) -> l
     return done + written
 
 
+def _done(ctx: RunContext, cell: CellPlan) -> bool:
+    """Whether the cell's record is already there; a corrupt one is reported, then recomputed."""
+    relpath = relpath_of(ctx, cell)
+    state = results.cell_state(ctx.out, relpath, cell.id)
+    if state == "corrupt":
+        path = results.cell_path(ctx.out, relpath)
+        log.warning("cell file %s is corrupt; recomputing it", path)
+    return state == "done"
+
+
 def _fitted(ctx: RunContext, fit: FitPlan) -> tuple[Detector, float]:
     spec = fit.variant.spec
     features = ctx.features[backbone_key(spec.backbone)]
     directory = results.fit_dir(ctx.out, fit.id)
     if not ctx.force and (directory / FIT_DONE).is_file():
-        ctx.fits_cached += 1
-        return load_detector(spec.name, directory, features), 0.0
+        try:
+            detector = load_detector(spec.name, directory, features)
+        except Exception as error:  # a cache: an unreadable fit is fitted again
+            log.warning("fitted model %s cannot be loaded (%s); fitting it again", directory, error)
+        else:
+            ctx.fits_cached += 1
+            return detector, 0.0
     started = time.perf_counter()
     detector = build_detector(spec.name, spec.params, features, fit.seed)
     train = ctx.data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
@@ -128,14 +150,28 @@ def _fitted(ctx: RunContext, fit: FitPlan) -> tuple[Detector, float]:
     staging = directory.with_name(directory.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    detector.save(staging)
-    write_json(
-        staging / FIT_DONE,
-        {"id": fit.id, "key": fit.key, "train_images": len(train), "fit_s": seconds},
-    )
+    try:
+        detector.save(staging)
+        write_json(
+            staging / FIT_DONE,
+            {"id": fit.id, "key": fit.key, "train_images": len(train), "fit_s": seconds},
+        )
+    except BaseException:  # a full disk or Ctrl-C while saving: leave no half-written model
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(directory, ignore_errors=True)
     staging.replace(directory)
     ctx.fits_done += 1
+    log.info(
+        "fit %s: %s %s on %s %s (%d images) in %.1f s",
+        fit.id,
+        spec.label,
+        fit.scope,
+        fit.condition,
+        ",".join(fit.categories),
+        len(train),
+        seconds,
+    )
     return detector, seconds
 
 
@@ -145,19 +181,19 @@ class _Evaluator:
     def __init__(self, ctx: RunContext, fit: FitPlan, detector: Detector) -> None:
         self.ctx, self.fit, self.detector = ctx, fit, detector
         self.features = ctx.features[backbone_key(fit.variant.spec.backbone)]
-        self._memo: dict[tuple[str, str, str], tuple[list[Sample], Scores, np.ndarray | None]] = {}
+        self._memo: dict[
+            tuple[str, str, str, int], tuple[list[Sample], Scores, np.ndarray | None]
+        ] = {}
         self._evaluated: list[CellPlan] = []
 
     def scored(
-        self, condition: str, split: Split, category: str
+        self, condition: str, split: Split, category: str, severity: int
     ) -> tuple[list[Sample], Scores, np.ndarray | None]:
-        """(samples, scores, masks (N, H, W) or None) of one condition, split and category."""
-        key = (condition, split, category)
+        """(samples, scores, masks (N, H, W) or None) of one condition, split, category and
+        shift severity."""
+        key = (condition, split, category, severity)
         if key not in self._memo:
-            fit = self.fit
-            samples = self.ctx.data.samples(
-                condition, fit.variant.severity, split, [category], fit.seed
-            )
+            samples = self.ctx.data.samples(condition, severity, split, [category], self.fit.seed)
             scores = self.detector.score(samples)
             masks = None
             if self.ctx.data.clean.has_masks:
@@ -182,8 +218,13 @@ class _Evaluator:
 
     def _one(self, cell: CellPlan) -> dict[str, Any]:
         evaluation = self.ctx.config.evaluation
-        val_samples, val, val_masks = self.scored(cell.threshold_condition, "val", cell.category)
-        test_samples, test, test_masks = self.scored(cell.condition, "test", cell.category)
+        severity = cell.variant.severity
+        val_samples, val, val_masks = self.scored(
+            cell.threshold_condition, "val", cell.category, severity
+        )
+        test_samples, test, test_masks = self.scored(
+            cell.condition, "test", cell.category, severity
+        )
         val_scores = ValScores(
             "val", val.image, np.array([s.label for s in val_samples]), val.maps, val_masks
         )
@@ -260,7 +301,7 @@ def _threshold(val: ValScores, settings: ThresholdSettings, level: Level) -> Thr
 
 
 def _base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
-    variant = cell.fit.variant
+    variant = cell.variant
     sweep = {"param": variant.sweep[0], "value": variant.sweep[1]} if variant.sweep else None
     spec = variant.spec
     return {

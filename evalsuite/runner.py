@@ -25,7 +25,7 @@ from evalsuite.backbone.extractor import Backbone
 from evalsuite.config import StudyConfig
 from evalsuite.data.samples import Sample
 from evalsuite.errors import ConfigError, ResultsError
-from evalsuite.fit_runner import CellResult, RunContext, run_fit_group
+from evalsuite.fit_runner import CellResult, RunContext, fit_state, run_fit_group
 from evalsuite.plan import RESULTS_VERSION, Plan, backbone_key, make_plan, variants
 from evalsuite.study_data import StudyData, prepare_data
 
@@ -84,16 +84,39 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def _writable(out: Path) -> None:
+def _writable(folder: Path, what: str = "results folder", option: str = "--out") -> None:
+    """Create `folder` if needed and prove a file can be written in it.
+
+    Raises:
+        ResultsError: naming the folder, why it is not writable and the option to change.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise ResultsError(f"{folder}: {what} is a file, not a folder; choose another {option}")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-probe-{os.getpid()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
         raise ResultsError(
-            f"{out}: results folder is not writable ({error.strerror}); choose another --out"
+            f"{folder}: {what} is not writable ({error.strerror}); choose another {option}"
         ) from error
+
+
+def _prepare_or_clean(
+    config: StudyConfig, out: Path, cache_dir: Path, progress: bool
+) -> tuple[StudyData, dict[str, FeatureCache], Plan]:
+    """`prepare`, removing the results folder again if this run created it and it fails here:
+    bad data, weights or backbones leave no empty results folder behind."""
+    _writable(cache_dir, "cache folder", "--cache")
+    fresh = not out.exists()
+    _writable(out)
+    try:
+        return prepare(config, cache_dir, progress)
+    except BaseException:
+        if fresh and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
 
 
 def feature_sources(config: StudyConfig, cache_dir: Path) -> dict[str, FeatureCache]:
@@ -181,8 +204,7 @@ def run_study(
         raise ConfigError(f"--workers {workers}: must be >= 1")
     started, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
     out = Path(out)
-    _writable(out)
-    data, sources, plan = prepare(config, cache_dir, progress)
+    data, sources, plan = _prepare_or_clean(config, out, Path(cache_dir), progress)
     if shard is not None:
         plan = plan.shard(*shard)
     context = make_context(config, data, sources, out, force)
@@ -190,18 +212,18 @@ def run_study(
     progress_bars.set_enabled(progress)
     warm_features(sources.values(), _all_inputs(config, data))
     bar = progress_bars.bar(len(plan.cells), "cells", "cell")
-    fitted = 0
+    states: list[str] = []
 
-    def record(cells: list[CellResult], fit_computed: bool) -> None:
-        nonlocal fitted
+    def record(cells: list[CellResult], state: str) -> None:
         summary.cells.extend(cells)
-        fitted += fit_computed
+        states.append(state)
         bar.update(len(cells))
 
     if executor == "local" and workers == 1:
         for fit in plan.fits:
-            before = context.fits_done
-            record(run_fit_group(context, fit, plan.cells_of(fit)), context.fits_done > before)
+            before = (context.fits_done, context.fits_failed)
+            cells = run_fit_group(context, fit, plan.cells_of(fit))
+            record(cells, fit_state(context, *before))
     else:
         from evalsuite import executors
 
@@ -211,7 +233,7 @@ def run_study(
         ]
 
         def done(outcome: executors.FitOutcome) -> None:
-            record(outcome.cells, outcome.fitted)
+            record(outcome.cells, outcome.state)
 
         if executor == "dask":
             executors.run_dask(tasks, scheduler, workers, done)
@@ -220,7 +242,7 @@ def run_study(
     bar.close()
     summary.cells.sort(key=lambda c: str(c.relpath))
     summary.fits = len(plan.fits)
-    summary.fits_cached = len(plan.fits) - fitted
+    summary.fits_cached = states.count("cached")
     summary.forward_passes = sum(s.forward_passes for s in sources.values())
     summary.distinct_inputs = sum(s.distinct_inputs for s in sources.values())
     summary.wall_time_s = time.perf_counter() - started

@@ -3,14 +3,16 @@ copies, their fingerprints, and the splits of each seed."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalsuite.atomic import write_json
 from evalsuite.config import StudyConfig
-from evalsuite.data.reader import fingerprint, read_dataset
+from evalsuite.data.reader import check_files, fingerprint, problem_text, read_dataset
 from evalsuite.data.samples import Dataset, Sample
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
@@ -62,15 +64,23 @@ class StudyData:
 
 
 def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) -> StudyData:
-    """Generate, download or read the clean tree, write the shifted copies, make the splits."""
+    """Generate, download or read the clean tree, write the shifted copies, make the splits.
+
+    Every tree is validated fully (see `validate`) before anything is computed from it.
+
+    Raises:
+        DatasetError: a missing category, or a tree with problems (all of them listed).
+    """
     clean_root = _clean_root(config, cache_dir)
     clean = read_dataset(clean_root, config.data.categories)
     fingerprints = {"clean": fingerprint(clean)}
+    validate(clean, fingerprints["clean"], cache_dir)
     shifted: dict[int, Dataset] = {}
     for severity in sorted({v.severity for v in variants(config)}):
         root = _shift_root(clean_root, fingerprints["clean"], config, severity, cache_dir, progress)
         shifted[severity] = read_dataset(root, config.data.categories)
         fingerprints[f"shift-s{severity}"] = fingerprint(shifted[severity])
+        validate(shifted[severity], fingerprints[f"shift-s{severity}"], cache_dir)
     ratios = config.splits
     splits = {
         seed: make_splits(
@@ -79,6 +89,30 @@ def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) ->
         for seed in config.seeds
     }
     return StudyData(clean, shifted, fingerprints, splits)
+
+
+def validate(dataset: Dataset, content: str, cache_dir: Path) -> None:
+    """Open every image and mask of `dataset` and check them (`reader.check_files`), once per
+    content: a tree that passed leaves a stamp named by its fingerprint in `<cache>/checked/`.
+
+    `read_dataset` checks the structure only; this catches what would otherwise surface deep in
+    a fit (corrupt or truncated images) or not at all (a mask resized to fit another image size).
+
+    Args:
+        dataset: the tree as read.
+        content: its fingerprint (ids, labels and the bytes of every image and mask).
+        cache_dir: where the stamp is kept.
+
+    Raises:
+        DatasetError: listing every problem, each naming its file.
+    """
+    stamp = cache_dir / "checked" / f"{content}.json"
+    if stamp.is_file():
+        return
+    problems = check_files(dataset)
+    if problems:
+        raise DatasetError(problem_text(dataset.root, problems))
+    write_json(stamp, {"root": str(dataset.root), "images": len(dataset.samples)})
 
 
 def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
@@ -107,10 +141,19 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
         download(root, missing)
     elif missing:
         raise DatasetError(
-            f"{root}: categories {', '.join(missing)} not found; place MVTec AD there, run "
-            f"`evalsuite data download --out {root}`, or set data.download = true"
+            f"{root}: data.categories {', '.join(missing)} not found ({_holds(root)}); fix "
+            f"data.categories, place MVTec AD there, run `evalsuite data download --out {root}`, "
+            "or set data.download = true"
         )
     return root
+
+
+def _holds(root: Path) -> str:
+    """What the data root holds, for the message of a missing category."""
+    if not root.is_dir():
+        return "the folder does not exist"
+    found = sorted(p.name for p in root.iterdir() if (p / "train").is_dir())
+    return f"it holds {', '.join(found)}" if found else "it holds no <category>/train folder"
 
 
 def _shift_root(
@@ -123,7 +166,10 @@ def _shift_root(
 ) -> Path:
     from evalsuite.data.shift_tree import shift_tree
 
-    name = f"{clean_fingerprint[:16]}-s{severity}-seed{config.shift.seed}"
+    # shift_tree records the source folder it read: two roots holding the same images (a copy,
+    # a moved tree) get their own shifted copies instead of refusing each other's.
+    where = hashlib.sha256(str(clean_root.resolve()).encode()).hexdigest()[:8]
+    name = f"{clean_fingerprint[:16]}-{where}-s{severity}-seed{config.shift.seed}"
     return shift_tree(
         clean_root,
         cache_dir / "shift" / name,

@@ -6,31 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from studies import SMALL
 
 from evalsuite import results
 from evalsuite.config import StudyConfig, load_config
 from evalsuite.errors import ConfigError
 from evalsuite.runner import run_study
-
-SMALL = {
-    "name": "tiny",
-    "kinds": ["clean/none", "shift/none", "shift/threshold", "shift/retrain"],
-    "scopes": ["per_class", "unified"],
-    "data": {
-        "categories": ["hazelnut", "zipper"],
-        "synthetic": {"size": 64, "n_train": 8, "n_test_good": 5, "n_test_defect": 10},
-    },
-    "detectors": [
-        {
-            "name": "patchcore",
-            "backbone": {"resize": 64, "crop": 64},
-            "params": {"coreset_ratio": 0.2},
-        },
-        {"name": "padim", "backbone": {"resize": 64, "crop": 64}, "params": {"n_features": 40}},
-    ],
-    "sweeps": [{"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.5]}],
-    "evaluation": {"bootstrap": 20, "artifacts_per_cell": 1},
-}
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +120,31 @@ def _toml(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "study.toml"
     path.write_text(text)
     return path
+
+
+def test_severity_sweep_reuses_the_clean_fit_on_more_shifted_data(tmp_path: Path) -> None:
+    study = json.loads(json.dumps(SMALL))
+    study.update(
+        detectors=[SMALL["detectors"][0]],
+        scopes=["per_class"],
+        kinds=["clean/none", "shift/none"],
+        sweeps=[{"detector": "patchcore", "param": "shift.severity", "values": [3]}],
+    )
+    study["data"]["categories"] = ["carpet"]
+    summary = run_study(
+        StudyConfig.model_validate(study),
+        tmp_path / "out",
+        cache_dir=tmp_path / "c",
+        progress=False,
+    )
+    assert len(summary.cells) == 4 and not summary.failed
+    cells = tmp_path / "out/cells/patchcore/per_class/none"
+    base_clean = results.read_cell(cells / "clean/carpet.json")
+    sweep_clean = results.read_cell(cells / "clean/carpet__shift.severity=3.json")
+    base_shift = results.read_cell(cells / "shift/carpet.json")
+    sweep_shift = results.read_cell(cells / "shift/carpet__shift.severity=3.json")
+    assert sweep_shift["fit_id"] == base_shift["fit_id"] == base_clean["fit_id"]
+    assert sweep_clean["scores"] == base_clean["scores"]  # same fit, same clean images
+    assert sweep_shift["config"]["shift"]["severity"] == 3
+    assert base_shift["config"]["shift"]["severity"] == 2
+    assert sweep_shift["scores"] != base_shift["scores"]  # other (more strongly shifted) images

@@ -35,11 +35,24 @@ def read_state_dict(path: Path) -> StateDict:
     Training checkpoints that wrap the weights (`state_dict`, `model`, `state_dict_ema`) are
     unwrapped and DDP / torch.compile prefixes (`module.`, `_orig_mod.`) stripped.
 
+    Only a regular file (or a link to one) is opened: a folder gets its own message, and a
+    FIFO, socket or device is refused before reading, since reading one could block or never end.
+
     Raises:
-        WeightsError: missing, unreadable, pickled objects other than tensors, or no tensors.
+        WeightsError: missing, not a regular file, unreadable, pickled objects other than
+            tensors, or no tensors.
     """
-    if not path.is_file():
+    if not path.exists():
         raise WeightsError(f"weights file {path} does not exist; check the weights_file path")
+    if path.is_dir():
+        raise WeightsError(
+            f"weights file {path} is a folder; give the path of the .safetensors/.pth file in it"
+        )
+    if not path.is_file():
+        raise WeightsError(
+            f"weights file {path} is not a regular file (a device, FIFO or socket); "
+            "give the path of a .safetensors/.pth file"
+        )
     try:
         if path.suffix == ".safetensors":
             loaded: object = load_file(str(path), device="cpu")

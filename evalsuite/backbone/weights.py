@@ -1,9 +1,11 @@
-"""Weight resolution: explicit file -> hub caches -> download (online only) -> bundled Lite0.
+"""Weight resolution: explicit file -> hub caches -> bundled Lite0 -> download (online only).
 
 Every step that finds a file loads it as tensors only, checks it key by key against the
-architecture and records its SHA-256. Nothing waits on the network: offline (HF_HUB_OFFLINE)
-or unreachable hosts (a 2 s socket probe) skip the download step, and when no step finds a
-file a WeightsError lists every place looked and how to provide the weights.
+architecture and records its SHA-256. The local steps come first, so a backbone whose weights
+are on this machine (the demo's bundled Lite0 included) never opens a connection. Nothing waits
+on the network: offline (HF_HUB_OFFLINE) or unreachable hosts (a 2 s socket probe; any error
+from it counts as unreachable) skip the download step, and when no step finds a file a
+WeightsError lists every place looked and how to provide the weights.
 """
 
 from __future__ import annotations
@@ -67,15 +69,15 @@ def resolve_weights(config: BackboneConfig, model: nn.Module) -> ResolvedWeights
     cached = _cached_files(cfg, looked)
     if cached:
         return _load(cached[0], "hub_cache", config, model)
-    downloaded = _download(cfg, looked)
-    if downloaded is not None:
-        return _load(downloaded, "download", config, model)
     if cfg.get("architecture") != LITE0_ARCHITECTURE:
         looked.append(f"bundled weights (only for {LITE0_ARCHITECTURE})")
     elif (bundled := bundled_lite0_file()) is not None:
         return _load(bundled, "bundled", config, model)
     else:
         looked.append(f"bundled Lite0 (package {LITE0_PACKAGE} is not installed)")
+    downloaded = _download(cfg, looked)
+    if downloaded is not None:
+        return _load(downloaded, "download", config, model)
     raise WeightsError(_not_found_message(config.name, cfg, looked))
 
 
@@ -135,15 +137,18 @@ def _hf_filenames(cfg: dict[str, Any]) -> tuple[str, ...]:
 def offline_reason(host: str) -> str | None:
     """Why downloading from `host` is not possible now, or None when it is.
 
-    HF_HUB_OFFLINE decides first; otherwise one TCP connection with a 2 s timeout.
+    HF_HUB_OFFLINE decides first; otherwise one TCP connection with a 2 s timeout. Any error
+    from that probe means offline: not only OSError (refused, timed out, no route, DNS) but
+    whatever a sandbox raises instead, e.g. pytest-socket's SocketBlockedError (a
+    RuntimeError), so a blocked network skips the download instead of failing the run.
     """
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
         return "HF_HUB_OFFLINE is set"
     try:
         with socket.create_connection((host, 443), timeout=PROBE_TIMEOUT_S):
             return None
-    except OSError as error:
-        return f"{host} unreachable ({error})"
+    except Exception as error:  # every failure of the probe means "offline"
+        return f"{host} unreachable ({type(error).__name__}: {error})"
 
 
 def _download(cfg: dict[str, Any], looked: list[str]) -> Path | None:

@@ -24,6 +24,10 @@ from evalsuite.data.reader import file_digest
 from evalsuite.errors import ArchiveError, ConfigError, DownloadError
 
 RECORD = ".evalsuite-download.json"
+UNSAFE_HINT = (
+    "Nothing was extracted. This is not an MVTec AD archive as published: check where it came "
+    "from (the URL and SHA-256 in --sources) and delete it"
+)
 CHUNK = 1 << 20
 MANUAL_HINT = (
     "To place the data by hand: download MVTec AD from "
@@ -177,18 +181,15 @@ def _transfer(url: str, partial: Path, timeout: float, progress: bool) -> None:
 
 def _safe_member_path(member: tarfile.TarInfo, archive: Path) -> PurePosixPath:
     path = PurePosixPath(member.name)
+    where = f"{archive}: member {member.name!r}"
     if path.is_absolute() or member.name.startswith(("/", "\\")):
-        raise ArchiveError(
-            f"{archive}: member {member.name!r} has an absolute path; refusing to extract"
-        )
+        raise ArchiveError(f"{where} has an absolute path; refusing to extract. {UNSAFE_HINT}")
     if ".." in path.parts:
-        raise ArchiveError(f"{archive}: member {member.name!r} points outside the target; refusing")
+        raise ArchiveError(f"{where} points outside the target; refusing. {UNSAFE_HINT}")
     if member.issym() or member.islnk():
-        raise ArchiveError(f"{archive}: member {member.name!r} is a link; refusing to extract")
+        raise ArchiveError(f"{where} is a link; refusing to extract. {UNSAFE_HINT}")
     if not (member.isfile() or member.isdir()):
-        raise ArchiveError(
-            f"{archive}: member {member.name!r} is a device or special file; refusing"
-        )
+        raise ArchiveError(f"{where} is a device or special file; refusing. {UNSAFE_HINT}")
     return path
 
 

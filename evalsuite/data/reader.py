@@ -96,7 +96,9 @@ def _read_category(
         for defect_dir in defects:
             images = _images(defect_dir)
             if not images:
-                problems.append(f"{defect_dir}: empty folder (no images)")
+                problems.append(
+                    f"{defect_dir}: empty folder (no images); add images or delete the folder"
+                )
             for path in images:
                 samples.append(
                     _sample(
@@ -123,7 +125,10 @@ def _sample(
     if with_masks:
         mask_path = directory / "ground_truth" / defect / f"{path.stem}_mask.png"
         if not mask_path.is_file():
-            problems.append(f"{path}: defective image without mask (expected {mask_path})")
+            problems.append(
+                f"{path}: defective image without mask (expected {mask_path}); add the mask, "
+                "or move the image to test/good if it is normal"
+            )
             mask_path = None
     return Sample(sample_id, path, category, folder, 1, defect, mask_path)
 
@@ -140,7 +145,7 @@ def read_dataset(root: Path, categories: Sequence[str] | None = None) -> Dataset
     """
     report = _read(root, categories)
     if report.problems or report.dataset is None:
-        raise DatasetError(_problem_text(root, report.problems))
+        raise DatasetError(problem_text(root, report.problems))
     return report.dataset
 
 
@@ -175,34 +180,49 @@ def check_dataset(root: Path, categories: Sequence[str] | None = None) -> CheckR
     """
     report = _read(root, categories)
     assert report.dataset is not None
-    for sample in report.dataset.samples:
+    report.problems.extend(check_files(report.dataset))
+    return report
+
+
+def check_files(dataset: Dataset) -> list[str]:
+    """Open every image and mask of `dataset` fully; one problem (naming the file) per bad one.
+
+    Checks: unreadable or truncated images and masks, non-binary masks, mask/image size
+    mismatch.
+    """
+    problems: list[str] = []
+    for sample in dataset.samples:
         try:
             read_image(sample.path)
         except DatasetError as error:
-            report.problems.append(str(error))
+            problems.append(str(error))
             continue
         if sample.mask_path is None:
             continue
         try:
             mask = read_mask(sample.mask_path)
         except DatasetError as error:
-            report.problems.append(str(error))
+            problems.append(str(error))
             continue
         width, height = image_size(sample.path)
         if mask.shape != (height, width):
-            report.problems.append(
+            problems.append(
                 f"{sample.mask_path}: mask size {mask.shape[1]}x{mask.shape[0]} does not match "
-                f"its image {sample.path} ({width}x{height})"
+                f"its image {sample.path} ({width}x{height}); give the mask its image's size"
             )
-    return report
+    return problems
 
 
-def _problem_text(root: Path, problems: list[str]) -> str:
+def problem_text(root: Path, problems: list[str]) -> str:
+    """The message of a DatasetError listing `problems` of the tree at `root` (at most 20)."""
     shown = problems[:MAX_PROBLEMS_SHOWN]
     more = len(problems) - len(shown)
     lines = [f"{root}: {len(problems)} problem(s) in the dataset:"] + [f"  - {p}" for p in shown]
     if more:
         lines.append(f"  ... and {more} more (run `evalsuite data check {root}` for all)")
+    lines.append(
+        f"Fix or remove these files, then rerun; `evalsuite data check {root}` checks the tree."
+    )
     return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ from evalsuite.atomic import write_json
 from evalsuite.closed_model import ClosedModel
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
+from evalsuite.detectors.threads import limit_threads
 from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
 
 with warnings.catch_warnings():
@@ -281,9 +282,12 @@ class GaussianMoments:
         """Accumulate a batch of embeddings: (B, d, P)."""
         centred = embedding - self.shift
         self.sum += centred.sum(dim=0, dtype=torch.float64)
-        for start in range(0, centred.shape[-1], self.chunk):
-            block = centred[:, :, start : start + self.chunk].permute(2, 0, 1)  # (p, B, d)
-            self.outer[start : start + self.chunk].baddbmm_(block.transpose(1, 2), block)
+        # One thread: the sums then do not depend on the thread count, so every executor (a
+        # Dask worker runs with OMP_NUM_THREADS=1) gives the same bits.
+        with limit_threads(1):
+            for start in range(0, centred.shape[-1], self.chunk):
+                block = centred[:, :, start : start + self.chunk].permute(2, 0, 1)  # (p, B, d)
+                self.outer[start : start + self.chunk].baddbmm_(block.transpose(1, 2), block)
         self.count += embedding.shape[0]
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:

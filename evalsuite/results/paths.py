@@ -60,7 +60,7 @@ def cell_relpath(
     _check_choice("scope", scope, SCOPES)
     _check_choice("regime", regime, REGIMES)
     _check_choice("condition", condition, CONDITIONS)
-    stem = _check_name("category", category)
+    stem = check_name("category", category)
     if sweep is not None:
         param, value = sweep
         stem += f"__{sanitise(str(param))}={sanitise(render_value(value))}"
@@ -68,7 +68,7 @@ def cell_relpath(
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ResultsError(f"seed {seed!r} is not a non-negative integer; seeds are ints >= 0")
         stem += f"__seed{seed}"
-    return PurePosixPath(_check_name("label", label), scope, regime, condition, f"{stem}.json")
+    return PurePosixPath(check_name("label", label), scope, regime, condition, f"{stem}.json")
 
 
 def render_value(value: Any) -> str:
@@ -149,7 +149,12 @@ def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
         raise ResultsError(f"unknown {what} {value!r}; known: {', '.join(choices)}")
 
 
-def _check_name(what: str, value: str) -> str:
+def check_name(what: str, value: str) -> str:
+    """`value` when it can name a folder or file of a results folder (no separators, no `..`).
+
+    Raises:
+        ResultsError: naming `what` and the value, and how to rename it.
+    """
     if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise ResultsError(
             f"{what} {value!r} cannot name a results folder: use letters, digits, '.', '_' or "

@@ -1,4 +1,4 @@
-"""Weight resolution: explicit file -> hub caches -> download (online only) -> bundled Lite0."""
+"""Weight resolution: explicit file, hub caches, bundled Lite0, download; strict loading."""
 
 from __future__ import annotations
 

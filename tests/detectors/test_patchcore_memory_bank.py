@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evalsuite.detectors.patchcore.memory_bank import MemoryBank
-from evalsuite.detectors.patchcore.threads import limit_threads
+from evalsuite.detectors.threads import limit_threads
 
 
 @pytest.fixture

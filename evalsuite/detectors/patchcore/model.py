@@ -19,7 +19,7 @@ from evalsuite.detectors.patchcore.embedding import embed
 from evalsuite.detectors.patchcore.memory_bank import MemoryBank
 from evalsuite.detectors.patchcore.params import PatchCoreParams
 from evalsuite.detectors.patchcore.scorer import anomaly_maps, image_scores
-from evalsuite.detectors.patchcore.threads import limit_threads
+from evalsuite.detectors.threads import limit_threads
 from evalsuite.errors import DatasetError, EvalsuiteError, ResultsError
 
 STATE_FILE = "patchcore.json"
