@@ -148,3 +148,38 @@ def test_severity_sweep_reuses_the_clean_fit_on_more_shifted_data(tmp_path: Path
     assert sweep_shift["config"]["shift"]["severity"] == 3
     assert base_shift["config"]["shift"]["severity"] == 2
     assert sweep_shift["scores"] != base_shift["scores"]  # other (more strongly shifted) images
+
+
+def test_plan_and_config_show_commands(tiny_run, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from evalsuite.cli import main
+
+    base, out, _ = tiny_run
+    # YAML is a superset of JSON, so the tiny study reads as a YAML configuration file
+    study_yaml = tmp_path / "tiny.yaml"
+    study_yaml.write_text(json.dumps(SMALL))
+    shown = CliRunner().invoke(main, ["config", "show", "--config", str(study_yaml)])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["detectors"][0]["params"]["coreset_ratio"] == 0.2
+    planned = CliRunner().invoke(
+        main,
+        [
+            "plan",
+            "--config",
+            str(study_yaml),
+            "--out",
+            str(out),
+            "--cache",
+            str(base / "cache"),
+            "--json",
+        ],
+    )
+    assert planned.exit_code == 0, planned.output
+    report = json.loads(planned.output[planned.output.index("{") :])
+    assert report["counts"]["cells"] == report["counts"]["cells_cached"] == 36
+    assert report["counts"]["fits"] == report["counts"]["fits_cached"]
+    fresh = CliRunner().invoke(
+        main, ["plan", "--config", str(study_yaml), "--cache", str(base / "cache"), "--json"]
+    )
+    assert json.loads(fresh.output[fresh.output.index("{") :])["counts"]["cells_cached"] == 0
