@@ -27,6 +27,7 @@ from evalsuite.data.samples import Sample
 from evalsuite.data.splits import Split
 from evalsuite.detectors.base import Detector, Scores
 from evalsuite.detectors.registry import build_detector, load_detector
+from evalsuite.detectors.threads import limit_threads
 from evalsuite.evaluation.cell import evaluate_cell
 from evalsuite.evaluation.shortcut import nn_provenance, score_distributions, threshold_transfer
 from evalsuite.evaluation.thresholds import Level, Threshold, ValScores, threshold_from_val
@@ -35,6 +36,11 @@ from evalsuite.study_data import StudyData
 
 log = logging.getLogger(__name__)
 FIT_DONE = "fit.json"
+DETECTOR_THREADS = 1
+"""Fits and scores run on one thread: BLAS reductions (faiss's exact search, PaDiM's sums) then
+give the same bits in every executor (Dask workers run with OMP_NUM_THREADS=1), and on a
+shared machine one thread per process is also the faster choice. Parallelism comes from
+`--workers` (fit groups side by side); feature extraction keeps every thread."""
 
 
 @dataclass
@@ -145,7 +151,8 @@ def _fitted(ctx: RunContext, fit: FitPlan) -> tuple[Detector, float]:
     started = time.perf_counter()
     detector = build_detector(spec.name, spec.params, features, fit.seed)
     train = ctx.data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
-    detector.fit(train)
+    with limit_threads(DETECTOR_THREADS):
+        detector.fit(train)
     seconds = time.perf_counter() - started
     staging = directory.with_name(directory.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
@@ -194,7 +201,8 @@ class _Evaluator:
         key = (condition, split, category, severity)
         if key not in self._memo:
             samples = self.ctx.data.samples(condition, severity, split, [category], self.fit.seed)
-            scores = self.detector.score(samples)
+            with limit_threads(DETECTOR_THREADS):
+                scores = self.detector.score(samples)
             masks = None
             if self.ctx.data.clean.has_masks:
                 prep = self.features.backbone.preprocessing
@@ -287,11 +295,16 @@ class _Evaluator:
         masks_known = all(outcomes[c.id]["masks"] is not None for c in group)
         if nearest is not None and masks_known:
             shortcut["nn_provenance"] = nn_provenance(
-                {c.category: nearest(outcomes[c.id]["samples"]) for c in group},
+                {c.category: _one_thread(nearest, outcomes[c.id]["samples"]) for c in group},
                 {c.category: outcomes[c.id]["masks"] for c in group},
                 self.detector.categories,  # type: ignore[attr-defined]
             )
         return shortcut
+
+
+def _one_thread(function: Any, samples: list[Sample]) -> Any:
+    with limit_threads(DETECTOR_THREADS):
+        return function(samples)
 
 
 def _threshold(val: ValScores, settings: ThresholdSettings, level: Level) -> Threshold:
