@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from evalsuite import results
-from evalsuite.config import StudyConfig
-from evalsuite.runner import run_study
 
 STUDY = """
 name = "resume"
@@ -128,19 +126,14 @@ def test_process_pool_gives_the_same_numbers(reference) -> None:
 
 
 def test_dask_local_cluster_gives_the_same_numbers(reference) -> None:
-    base, config_path, ref_out, _ = reference
-    import tomllib
-
-    config = StudyConfig.model_validate(tomllib.loads(config_path.read_text()))
-    # a fresh cache: every input is extracted once, by the client; workers only read features
-    fresh = base / "dask-cache"
-    summary = run_study(
-        config, base / "dask", cache_dir=fresh, progress=False, executor="dask", workers=2
-    )
-    assert not summary.failed
+    base, config, ref_out, _ = reference
+    # a real `evalsuite run --executor dask` in its own process (a LocalCluster of 2 workers on
+    # loopback), with a fresh cache: every input is extracted once, by the client, and the
+    # workers only read features
+    done = _cli(config, base / "dask", base / "dask-cache", "--executor", "dask", "--workers", "2")
+    assert done.returncode == 0, done.stderr
     assert _numbers(base / "dask") == _numbers(ref_out)
-    manifest = results.read_manifest(base / "dask")
-    counts = manifest["counts"]
+    counts = results.read_manifest(base / "dask")["counts"]
     assert counts["forward_passes"] == counts["distinct_inputs"] == 2 * (8 + 5 + 8) * 2
 
 
