@@ -46,3 +46,10 @@ def describe(error: ValidationError, model: type[ClosedModel]) -> str:
         else:
             parts.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
     return f"{model.config_name}: " + "; ".join(parts)
+
+
+def distinct_layers(layers: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate a detector's backbone layer names: one or more, non-empty, no repeats."""
+    if not layers or len(set(layers)) != len(layers) or not all(layers):
+        raise ValueError(f"give one or more distinct layer names, got {list(layers)}")
+    return layers

@@ -421,10 +421,10 @@ def _archive(path: Path, tree: Path, extra: tarfile.TarInfo | None = None) -> Pa
 
 
 def _sources(tmp: Path, archive: Path, sha256: str | None = None) -> Path:
-    from evalsuite.data.reader import file_digest
+    from evalsuite.digest import file_sha256
 
     path = tmp / "sources.json"
-    digest = sha256 or file_digest(archive)
+    digest = sha256 or file_sha256(archive)
     path.write_text(json.dumps({"full": {"url": archive.as_uri(), "sha256": digest}}))
     return path
 

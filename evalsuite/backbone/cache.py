@@ -17,6 +17,7 @@ import torch
 from evalsuite.atomic import write_bytes
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.data.samples import Sample
+from evalsuite.digest import file_sha256
 from evalsuite.errors import ConfigError, DatasetError
 
 Features = dict[str, torch.Tensor]
@@ -126,7 +127,7 @@ class FeatureCache:
             raise DatasetError(f"{path}: image file not found; check the dataset tree") from error
         known = self._content.get(path)
         if known is None or known[:2] != (stat.st_size, stat.st_mtime_ns):
-            content = hashlib.sha256(path.read_bytes()).hexdigest()
+            content = file_sha256(path)
             known = (stat.st_size, stat.st_mtime_ns, content)
             self._content[path] = known
         return hashlib.sha256(f"{known[2]}|{self._context}".encode()).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,15 +17,6 @@ StateDict = dict[str, torch.Tensor]
 _WRAPPER_KEYS = ("state_dict", "model", "state_dict_ema")
 _PREFIXES = ("module.", "_orig_mod.")
 _SHOWN = 5
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_state_dict(path: Path) -> StateDict:

@@ -22,7 +22,7 @@ from huggingface_hub import hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import HfHubHTTPError
 from torch import nn
 
-from evalsuite.backbone.checkpoint import StateDict, check_fits, read_state_dict, sha256_file
+from evalsuite.backbone.checkpoint import StateDict, check_fits, read_state_dict
 from evalsuite.backbone.config import BackboneConfig, WeightsInfo, WeightsSource
 from evalsuite.backbone.lite0 import (
     LITE0_ARCHITECTURE,
@@ -31,6 +31,7 @@ from evalsuite.backbone.lite0 import (
     is_efficientnet_pytorch_layout,
     map_lite0_keys,
 )
+from evalsuite.digest import file_sha256
 from evalsuite.errors import WeightsError
 
 HF_HOST = "huggingface.co"
@@ -89,7 +90,7 @@ def _load(
     if is_efficientnet_pytorch_layout(state) and hasattr(model, "blocks"):
         state = map_lite0_keys(state, model, path)
     state = check_fits(state, model.state_dict(), path, config.name)
-    return ResolvedWeights(state, WeightsInfo(source, str(path), sha256_file(path)))
+    return ResolvedWeights(state, WeightsInfo(source, str(path), file_sha256(path)))
 
 
 def hf_hub_cache() -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from evalsuite.atomic import write_json
-from evalsuite.data.reader import file_digest
+from evalsuite.digest import file_sha256
 from evalsuite.errors import ArchiveError, ConfigError, DownloadError
 
 RECORD = ".evalsuite-download.json"
@@ -135,11 +135,11 @@ def fetch(source: Source, folder: Path, timeout: float = 10.0, progress: bool = 
     """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / source.filename
-    if target.exists() and file_digest(target) == source.sha256:
+    if target.exists() and file_sha256(target) == source.sha256:
         return target
     partial = target.with_name(target.name + ".part")
     _transfer(source.url, partial, timeout, progress)
-    actual = file_digest(partial)
+    actual = file_sha256(partial)
     if actual != source.sha256:
         partial.unlink(missing_ok=True)
         raise DownloadError(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from evalsuite.data.imageio import image_size, read_image, read_mask
 from evalsuite.data.samples import IMAGE_SUFFIXES, NORMAL, Dataset, Folder, Sample
+from evalsuite.data.synthetic.writer import SYNTHETIC_MARKER
+from evalsuite.digest import file_sha256
 from evalsuite.errors import DatasetError
 
-SYNTHETIC_MARKER = "evalsuite-synthetic.json"
 SHIFT_MARKER = "evalsuite-shift.json"
 MAX_PROBLEMS_SHOWN = 20
 
@@ -237,16 +238,7 @@ def fingerprint(dataset: Dataset) -> str:
     digest = hashlib.sha256()
     for sample in dataset.samples:
         digest.update(f"{sample.id}|{sample.label}|".encode())
-        digest.update(file_digest(sample.path).encode())
+        digest.update(file_sha256(sample.path).encode())
         if sample.mask_path is not None:
-            digest.update(file_digest(sample.mask_path).encode())
-    return digest.hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
+            digest.update(file_sha256(sample.mask_path).encode())
     return digest.hexdigest()

@@ -39,11 +39,11 @@ def shift_tree(
         "severity": severity,
         "source": str(src.resolve()),
     }
-    if existing_matches(out, SHIFT_MARKER, identity):
+    if existing_matches(out, SHIFT_MARKER, identity, "an MVTec-Shift tree"):
         return out
     images: dict[str, object] = {}
     relabelled: dict[str, str] = {}
-    with staged_tree(out) as staging:
+    with staged_tree(out, SHIFT_MARKER, identity) as staging:
         for sample in tqdm(dataset.samples, desc="shift", unit="img", disable=not progress):
             params, dropped = _shift_one(src, staging, sample, seed, severity)
             images[sample.id] = params

@@ -28,7 +28,7 @@ from pydantic import (
 
 from evalsuite import progress
 from evalsuite.atomic import write_json
-from evalsuite.closed_model import ClosedModel
+from evalsuite.closed_model import ClosedModel, distinct_layers
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
 from evalsuite.detectors.threads import limit_threads
@@ -70,9 +70,7 @@ class PadimParams(ClosedModel):
     @field_validator("layers")
     @classmethod
     def _check_layers(cls, layers: tuple[str, ...]) -> tuple[str, ...]:
-        if not layers or len(set(layers)) != len(layers) or not all(layers):
-            raise ValueError(f"give one or more distinct layer names, got {list(layers)}")
-        return layers
+        return distinct_layers(layers)
 
     @field_validator("n_features")
     @classmethod

@@ -8,9 +8,6 @@ the same configuration finds the same marker and returns at once.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,8 @@ from evalsuite.data.synthetic.config import (
     defect_counts,
 )
 from evalsuite.data.synthetic.scenes import render, sample_seed
-from evalsuite.errors import ConfigError, DatasetError
+from evalsuite.data.tree import existing_matches, staged_tree
+from evalsuite.errors import DatasetError
 
 SYNTHETIC_MARKER = "evalsuite-synthetic.json"
 """Name of the file at the root of every synthetic tree that says it is synthetic."""
@@ -76,59 +74,14 @@ def generate(out: Path, config: SyntheticConfig) -> Path:
     """
     out = Path(out)
     expected = marker_content(config)
-    if _already_there(out, expected):
+    if existing_matches(out, SYNTHETIC_MARKER, expected, "a synthetic tree"):
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
+    with staged_tree(out, SYNTHETIC_MARKER, expected) as staging:
         for category in config.categories:
             _write_category(staging, category, config)
         text = json.dumps(expected, indent=2, sort_keys=True) + "\n"
         (staging / SYNTHETIC_MARKER).write_text(text, encoding="utf-8")
-        _move_into_place(staging, out, expected)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
-
-
-def _move_into_place(staging: Path, out: Path, expected: dict[str, Any]) -> None:
-    """Rename the finished `staging` tree to `out` (absent or empty).
-
-    When another process finished the same dataset at `out` first, its tree is kept.
-    """
-    try:
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        os.replace(staging, out)
-    except OSError as error:
-        if out.is_dir() and read_marker(out) == expected:
-            return
-        raise ConfigError(
-            f"cannot move the synthetic tree into {out} ({error}); check that the folder is "
-            "writable and empty, or choose another folder"
-        ) from error
-
-
-def _already_there(out: Path, expected: dict[str, Any]) -> bool:
-    """True when `out` holds this very dataset; False when it is absent or empty.
-
-    Raises:
-        ConfigError: `out` holds anything else.
-    """
-    if not out.exists():
-        return False
-    if not out.is_dir():
-        raise ConfigError(f"synthetic output {out} is a file; choose a folder path")
-    if not any(out.iterdir()):
-        return False
-    found = read_marker(out)
-    if found == expected:
-        return True
-    what = "a synthetic tree made with other parameters" if found else "not a synthetic tree"
-    raise ConfigError(
-        f"synthetic output {out} is not empty and is {what}; choose another folder or delete it"
-    )
 
 
 def _write_category(root: Path, category: str, config: SyntheticConfig) -> None:

@@ -8,7 +8,7 @@ from pydantic import (
     field_validator,
 )
 
-from evalsuite.closed_model import ClosedModel
+from evalsuite.closed_model import ClosedModel, distinct_layers
 
 
 class PatchCoreParams(ClosedModel):
@@ -48,9 +48,7 @@ class PatchCoreParams(ClosedModel):
     @field_validator("layers")
     @classmethod
     def _check_layers(cls, layers: tuple[str, ...]) -> tuple[str, ...]:
-        if not layers or len(set(layers)) != len(layers) or not all(layers):
-            raise ValueError(f"give one or more distinct layer names, got {list(layers)}")
-        return layers
+        return distinct_layers(layers)
 
     @field_validator("neighbourhood")
     @classmethod
