@@ -165,10 +165,24 @@ def _study_options(function: Any) -> Any:
     return function
 
 
-def _load(preset: str | None, config_path: Path | None, data_root: Path | None) -> Any:
+def _load(
+    preset: str | None,
+    config_path: Path | None,
+    data_root: Path | None,
+    device: str | None = None,
+) -> Any:
     from evalsuite.config import load_config
 
-    return load_config(preset, config_path, data_root)
+    return load_config(preset, config_path, data_root, device)
+
+
+def _device_option(function: Any) -> Any:
+    return click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default=None,
+        help="Where fits and scores run (overrides the configuration's `device`, default auto).",
+    )(function)
 
 
 def _cache_option(function: Any) -> Any:
@@ -224,24 +238,47 @@ def config_show(preset: str | None, config_path: Path | None, data_root: Path | 
 @main.command()
 @_study_options
 @_cache_option
+@_device_option
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Results folder.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--estimate",
+    "with_estimate",
+    is_flag=True,
+    help="Project wall time, peak memory and cache disk (rates measured here in seconds).",
+)
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="Processes, for --estimate."
+)
 def plan(
     preset: str | None,
     config_path: Path | None,
     data_root: Path | None,
     cache_dir: Path | None,
+    device: str | None,
     out: Path | None,
     as_json: bool,
+    with_estimate: bool,
+    workers: int,
 ) -> None:
-    """List the fits and the cells they serve, and what is already cached in --out."""
-    from evalsuite.plan_report import plan_report
+    """List the fits and the cells they serve, what is cached in --out, and (--estimate) the
+    projected cost."""
+    from evalsuite.runner.report import plan_report
 
-    report = plan_report(_load(preset, config_path, data_root), out, cache_dir)
+    if workers < 1:
+        raise click.BadParameter(f"{workers}: must be >= 1", param_hint="--workers")
+    config = _load(preset, config_path, data_root, device)
+    report = plan_report(config, out, cache_dir, with_estimate=with_estimate, workers=workers)
     if as_json:
         import json
 
         click.echo(json.dumps(report, indent=2))
+        return
+    if with_estimate:
+        from evalsuite.runner.estimate_text import estimate_lines
+
+        for line in estimate_lines(report["estimate"]):
+            click.echo(line)
         return
     for fit in report["fits"]:
         click.echo(
@@ -260,6 +297,7 @@ def plan(
 _RUN_OPTIONS = [
     _study_options,
     _cache_option,
+    _device_option,
     click.option(
         "--out",
         type=click.Path(path_type=Path),
@@ -301,6 +339,7 @@ def run(
     config_path: Path | None,
     data_root: Path | None,
     cache_dir: Path | None,
+    device: str | None,
     out: Path | None,
     force: bool,
     shard: str | None,
@@ -310,7 +349,7 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the study into the results folder --out."""
-    config = _load(preset, config_path, data_root)
+    config = _load(preset, config_path, data_root, device)
     failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
     if failed:
         sys.exit(1)
@@ -326,6 +365,7 @@ def all_command(
     config_path: Path | None,
     data_root: Path | None,
     cache_dir: Path | None,
+    device: str | None,
     out: Path | None,
     force: bool,
     shard: str | None,
@@ -338,7 +378,7 @@ def all_command(
     """Run the study, then build its site (the site is built even when cells failed)."""
     from evalsuite.site import build_site
 
-    config = _load(preset, config_path, data_root)
+    config = _load(preset, config_path, data_root, device)
     failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
     index = build_site(out or Path("results") / config.name, site_dir)
     click.echo(f"site written to {site_dir}; open {index}")
@@ -359,7 +399,7 @@ def _execute(
 ) -> bool:
     """Run a study and report it; True when some cells failed."""
     from evalsuite.runner import run_study
-    from evalsuite.study_data import default_cache_dir
+    from evalsuite.runner.study_data import default_cache_dir
 
     out = out or Path("results") / config.name
     try:
@@ -394,7 +434,8 @@ def _execute(
         f"{len(cells)} cells: {sum(c.status == 'ok' for c in cells)} ok, "
         f"{len(summary.failed)} failed, {sum(c.cached for c in cells)} cached; "
         f"{summary.fits} fits ({summary.fits_cached} cached); "
-        f"{summary.forward_passes} backbone forward passes; {summary.wall_time_s:.1f} s; "
+        f"{summary.forward_passes} backbone forward passes, {summary.score_passes} images "
+        f"scored; {summary.wall_time_s:.1f} s; "
         f"results in {out}"
     )
     if summary.failed:

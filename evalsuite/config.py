@@ -165,9 +165,20 @@ class SweepSpec(_Closed):
 
 
 class StudyConfig(_Closed):
-    """A whole study: the matrix the runner expands into fits and cells."""
+    """A whole study: the matrix the runner expands into fits and cells.
+
+    Attributes (beyond the matrix):
+        device: where the backbone, the patch embedding, the coreset, the nearest-neighbour
+            search and PaDiM's statistics run: `auto` (CUDA when a GPU is visible, else the
+            CPU), `cpu` or `cuda`. CPU results are exact and identical everywhere; GPU results
+            equal them within a documented tolerance, and fits are keyed by the device kind.
+        feature_cache_budget_gb: bound of the on-disk feature cache (GiB, least recently used
+            entries evicted beyond it); None: unbounded.
+    """
 
     name: str = "demo"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    feature_cache_budget_gb: float | None = Field(default=None, gt=0)
     seeds: tuple[int, ...] = Field(default=(0,), min_length=1)
     data: DataSettings = DataSettings()
     shift: ShiftSettings = ShiftSettings()
@@ -270,8 +281,10 @@ def load_config(
     preset_name: str | None = None,
     path: Path | None = None,
     data_root: Path | None = None,
+    device: str | None = None,
 ) -> StudyConfig:
-    """Resolve a configuration: a preset or a TOML/YAML file, then overrides.
+    """Resolve a configuration: a preset or a TOML/YAML file, then overrides (`data_root`,
+    `device`).
 
     Without either, the preset is `$EVALSUITE_PRESET`, else `demo` (the container sets `paper`).
     The paper preset reads MVTec AD from `$EVALSUITE_DATA_ROOT`, else `data/mvtec`.
@@ -288,6 +301,8 @@ def load_config(
         raw = {**raw, "data": {**raw.get("data", {}), "root": str(data_root)}}
         if raw["data"].get("source", "synthetic") == "synthetic":
             raw["data"]["source"] = "mvtec"
+    if device is not None:
+        raw = {**raw, "device": device}
     try:
         return StudyConfig.model_validate(raw)
     except ValidationError as error:

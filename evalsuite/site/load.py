@@ -2,7 +2,7 @@
 cells the study planned but the folder lacks.
 
 The planned cells are expanded from the manifest's configuration with the runner's rules
-(`evalsuite.plan`): every detector gets `kinds` × `scopes` × categories × seeds; every swept
+(`evalsuite.runner.plan`): every detector gets `kinds` × `scopes` × categories × seeds; every swept
 value gets its sweep's `kinds` in the per_class scope. The site does not import the planner
 itself, which pulls in the detectors' configuration.
 """

@@ -16,7 +16,7 @@ from evalsuite.data.reader import check_files, fingerprint, problem_text, read_d
 from evalsuite.data.samples import Dataset, Sample
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
-from evalsuite.plan import RESULTS_VERSION, content_key, variants
+from evalsuite.runner.plan import RESULTS_VERSION, content_key, variants
 
 
 def default_cache_dir() -> Path:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 
 import numpy as np
+
+from evalsuite import results
+from evalsuite.backbone.preprocessing import Preprocessing
+from evalsuite.data.imageio import write_png
+from evalsuite.data.samples import Sample
+from evalsuite.detectors.base import Scores
 
 # A perceptually ordered colormap (dark blue -> teal -> yellow), as RGB anchors in [0, 1].
 _ANCHORS = np.array(
@@ -79,3 +86,54 @@ def pick_examples(
         + [(i, "hardest_normal") for i in normals]
         + [(i, "miss") for i in misses]
     )
+
+
+def render_artifacts(
+    out: Path,
+    relpath: PurePosixPath,
+    prep: Preprocessing,
+    samples: Sequence[Sample],
+    test: Scores,
+    masks: np.ndarray | None,
+    labels: np.ndarray,
+    thresholds: tuple[float, float | None],
+    per_kind: int,
+) -> list[dict[str, str]]:
+    """Write the heatmap strips of one cell's chosen examples (see `pick_examples`).
+
+    Args:
+        out: the results folder.
+        relpath: the cell's record path.
+        prep: the preprocessing the detector saw (images are shown as the network saw them).
+        samples: the test samples, (N,).
+        test: their scores: image (N,) and maps (N, H, W).
+        masks: (N, H, W) ground truth, or None.
+        labels: (N,) 0 normal, 1 anomalous.
+        thresholds: (image threshold, pixel threshold or None) from val; without a pixel
+            threshold the maps' 0.99 quantile marks the thresholded panel.
+        per_kind: examples per kind; 0 writes nothing.
+
+    Returns:
+        one entry per strip written: sample id, kind and path relative to `out`.
+    """
+    if per_kind == 0:
+        return []
+    image_t, pixel_t = thresholds
+    pixel_cut = pixel_t if pixel_t is not None else float(np.quantile(test.maps, 0.99))
+    scale = (float(np.quantile(test.maps, 0.01)), float(np.quantile(test.maps, 0.999)))
+    written = []
+    for index, kind in pick_examples(test.image, labels, image_t, per_kind):
+        sample = samples[index]
+        picture = _as_uint8(prep.load_image(sample.path).numpy(), prep.mean, prep.std)
+        strip = overlay_strip(
+            picture, None if masks is None else masks[index], test.maps[index], pixel_cut, scale
+        )
+        path = results.artifact_relpath(relpath, sample.id, kind)
+        write_png(out / path, strip)
+        written.append({"id": sample.id, "kind": kind, "path": str(path)})
+    return written
+
+
+def _as_uint8(tensor: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    image = tensor.transpose(1, 2, 0) * np.array(std) + np.array(mean)
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)

@@ -1,4 +1,5 @@
-"""What `evalsuite plan` shows: the fits, the cells they serve, and what is cached."""
+"""What `evalsuite plan` shows: the units, fits and cells, what is cached, and (with
+`--estimate`) what the run will cost."""
 
 from __future__ import annotations
 
@@ -7,17 +8,24 @@ from typing import Any
 
 from evalsuite import results
 from evalsuite.config import StudyConfig
-from evalsuite.fit_runner import FIT_DONE, RunContext, relpath_of
-from evalsuite.runner import prepare
-from evalsuite.study_data import default_cache_dir
+from evalsuite.runner.context import make_context, prepare
+from evalsuite.runner.fit_group import FIT_DONE
+from evalsuite.runner.records import relpath_of
+from evalsuite.runner.study_data import default_cache_dir
 
 
-def plan_report(config: StudyConfig, out: Path | None, cache_dir: Path | None) -> dict[str, Any]:
-    """The plan as JSON-ready data, with cache status against the results folder `out`."""
-    data, sources, plan = prepare(config, cache_dir or default_cache_dir(), progress=False)
-    context = RunContext(
-        config, data, out or Path("."), sources, {}, multi_seed=len(config.seeds) > 1
-    )
+def plan_report(
+    config: StudyConfig,
+    out: Path | None,
+    cache_dir: Path | None,
+    *,
+    with_estimate: bool = False,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """The plan as JSON-ready data, with cache status against the results folder `out`, and
+    with `with_estimate` the projected cost on `workers` processes at rates measured here."""
+    data, sources, plan, device = prepare(config, cache_dir or default_cache_dir(), progress=False)
+    context = make_context(config, data, sources, device, out or Path("."), False)
     fits: list[dict[str, Any]] = []
     for fit in plan.fits:
         cells = []
@@ -29,6 +37,7 @@ def plan_report(config: StudyConfig, out: Path | None, cache_dir: Path | None) -
         fits.append(
             {
                 "id": fit.id,
+                "unit": fit.family,
                 "label": fit.variant.spec.label,
                 "scope": fit.scope,
                 "condition": fit.condition,
@@ -39,13 +48,22 @@ def plan_report(config: StudyConfig, out: Path | None, cache_dir: Path | None) -
                 "cells": cells,
             }
         )
-    return {
+    report: dict[str, Any] = {
         "study": config.name,
+        "device": context.provenance["device"],
         "fits": fits,
         "counts": {
+            "units": len(plan.units),
             "fits": len(fits),
             "fits_cached": sum(f["cached"] for f in fits),
             "cells": sum(len(f["cells"]) for f in fits),
             "cells_cached": sum(c["cached"] for f in fits for c in f["cells"]),
         },
     }
+    if with_estimate:
+        from evalsuite.runner.estimate import estimate, measure_rates
+
+        rates = measure_rates(sources)
+        bootstrap = config.evaluation.bootstrap
+        report["estimate"] = estimate(plan, data, sources, rates, workers, bootstrap).to_dict()
+    return report

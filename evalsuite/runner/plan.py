@@ -1,9 +1,15 @@
-"""Expand a study configuration into fits (deduplicated) and cells, each keyed by content.
+"""Expand a study configuration into fits (deduplicated), cells and units of work, keyed by content.
 
-A fit is keyed by what determines it: detector, params, backbone and weights digest, the
-training data (dataset fingerprint, condition, shift severity, categories, split settings) and
-the seed. A cell is keyed by its fit plus what it evaluates. The clean fit serves clean/none,
-shift/none and shift/threshold; a unified fit serves every category.
+A fit is keyed by what determines the fitted model: detector, the params that change the fit
+(not those that only change the search or the scoring, such as PatchCore's `num_neighbors`),
+backbone and weights digest, the device kind when it is not the CPU, the training data
+(dataset fingerprint, condition, shift severity, categories, split settings) and the seed. A
+cell is keyed by its fit plus what it evaluates. The clean fit serves clean/none, shift/none
+and shift/threshold; a unified fit serves every category.
+
+A unit of work is a family of fits that share a greedy coreset selection: fits that differ only
+in the detector's selection parameter (PatchCore's `coreset_ratio`), whose smaller coresets are
+exact prefixes of the largest. Executors and shards take whole units.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalsuite.config import CellKind, DetectorSpec, StudyConfig
+from evalsuite.detectors.registry import fit_params, selection_param
 from evalsuite.evaluation.regimes import plan_for
 
 RESULTS_VERSION = "1"
@@ -57,6 +64,8 @@ class FitPlan:
         categories: the categories whose train images it is fitted on (one for per_class).
         condition: the condition of its train images.
         seed: the seed.
+        family: the unit of work it belongs to: the content key of its fit key without the
+            selection parameter (its own id for detectors without one).
         key: everything the id hashes, for the record.
     """
 
@@ -66,6 +75,7 @@ class FitPlan:
     categories: tuple[str, ...]
     condition: str
     seed: int
+    family: str
     key: dict[str, Any] = field(compare=False, repr=False)
 
 
@@ -94,6 +104,19 @@ class CellPlan:
 
 
 @dataclass(frozen=True)
+class Unit:
+    """A unit of work: fits that share one coreset selection, and the cells they serve.
+
+    Attributes:
+        id: the family key its fits share.
+        fits: its fits, in plan order.
+    """
+
+    id: str
+    fits: tuple[FitPlan, ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     """Every fit and cell of a study, in a deterministic order."""
 
@@ -104,11 +127,45 @@ class Plan:
         """The cells a fit serves."""
         return [cell for cell in self.cells if cell.fit.id == fit.id]
 
-    def shard(self, index: int, total: int) -> Plan:
-        """The deterministic subset `index` of `total` (1-based): whole fits, so a fit is never
-        computed in two shards."""
-        fits = tuple(f for i, f in enumerate(self.fits) if i % total == index - 1)
-        ids = {f.id for f in fits}
+    @property
+    def units(self) -> tuple[Unit, ...]:
+        """The units of work, in the order of their first fit."""
+        families: dict[str, list[FitPlan]] = {}
+        for fit in self.fits:
+            families.setdefault(fit.family, []).append(fit)
+        return tuple(Unit(family, tuple(fits)) for family, fits in families.items())
+
+    def unit(self, unit_id: str) -> Unit:
+        """The unit `unit_id` (KeyError when the plan has none)."""
+        for unit in self.units:
+            if unit.id == unit_id:
+                return unit
+        raise KeyError(unit_id)
+
+    def shard(self, index: int, total: int, costs: dict[str, float] | None = None) -> Plan:
+        """The deterministic subset `index` of `total` (1-based): whole units, so no fit and no
+        coreset selection is computed in two shards.
+
+        Args:
+            index: the shard, 1 <= index <= total.
+            total: the number of shards.
+            costs: unit id -> cost (any machine-independent unit). With costs, units are dealt
+                largest first to the least loaded shard (ties: the lower shard), which balances
+                the shards' wall time; without, round robin in plan order.
+        """
+        units = self.units
+        if costs is None:
+            chosen = [u for i, u in enumerate(units) if i % total == index - 1]
+        else:
+            loads = [0.0] * total
+            chosen = []
+            for unit in sorted(units, key=lambda u: (-costs[u.id], u.id)):
+                target = loads.index(min(loads))
+                loads[target] += costs[unit.id]
+                if target == index - 1:
+                    chosen.append(unit)
+        ids = {fit.id for unit in chosen for fit in unit.fits}
+        fits = tuple(f for f in self.fits if f.id in ids)
         return Plan(fits, tuple(c for c in self.cells if c.fit.id in ids))
 
 
@@ -137,7 +194,10 @@ def _apply(spec: DetectorSpec, severity: int, param: str, value: Any) -> tuple[D
 
 
 def make_plan(
-    config: StudyConfig, data_key: dict[str, Any], weights: dict[str, str | None]
+    config: StudyConfig,
+    data_key: dict[str, Any],
+    weights: dict[str, str | None],
+    device: str = "cpu",
 ) -> Plan:
     """Expand `config` into fits and cells.
 
@@ -145,6 +205,8 @@ def make_plan(
         config: the study.
         data_key: what identifies the data (fingerprints, split settings, code version).
         weights: backbone name -> weights SHA-256 (None for random weights).
+        device: the kind of device fits run on ("cpu" or "cuda"); part of fit keys when not
+            "cpu", since results on a GPU equal the CPU's only within a tolerance.
     """
     fits: dict[str, FitPlan] = {}
     cells: list[CellPlan] = []
@@ -168,6 +230,7 @@ def make_plan(
                             seed,
                             data_key,
                             weights,
+                            device,
                         )
                         fits.setdefault(fit.id, fit)
                         for category in categories:
@@ -201,12 +264,13 @@ def _fit(
     seed: int,
     data_key: dict[str, Any],
     weights: dict[str, str | None],
+    device: str,
 ) -> FitPlan:
     spec = variant.spec
-    key = {
+    key: dict[str, Any] = {
         "version": RESULTS_VERSION,
         "detector": spec.name,
-        "params": spec.params,
+        "params": fit_params(spec.name, spec.params),
         "backbone": spec.backbone.model_dump(mode="json"),
         "weights_sha256": weights.get(spec.backbone.name),
         "data": data_key,
@@ -216,7 +280,19 @@ def _fit(
         "categories": list(categories),
         "seed": seed,
     }
-    return FitPlan(content_key(key), variant, scope, categories, condition, seed, key)
+    if device != "cpu":
+        key["device"] = device
+    family = _family(spec.name, key)
+    return FitPlan(content_key(key), variant, scope, categories, condition, seed, family, key)
+
+
+def _family(detector: str, key: dict[str, Any]) -> str:
+    """The key of a fit's unit of work: its fit key without the selection parameter."""
+    param = selection_param(detector)
+    if param is None:
+        return content_key(key)
+    params = {name: value for name, value in key["params"].items() if name != param}
+    return content_key({**key, "params": params, "family_of": param})
 
 
 def backbone_key(backbone: Any) -> str:

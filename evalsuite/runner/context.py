@@ -1,0 +1,161 @@
+"""What every unit of work of a run shares: the data, the feature sources, the device, the
+plan and the provenance every record carries."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from evalsuite import __version__
+from evalsuite.backbone.cache import FeatureCache
+from evalsuite.backbone.device import device_name, resolve_device
+from evalsuite.backbone.extractor import Backbone
+from evalsuite.config import DetectorSpec, StudyConfig
+from evalsuite.runner.plan import RESULTS_VERSION, Plan, backbone_key, make_plan, variants
+from evalsuite.runner.study_data import StudyData, prepare_data
+
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "timm",
+    "anomalib",
+    "faiss-cpu",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "pillow",
+)
+GIB = 1 << 30
+
+
+@dataclass
+class RunContext:
+    """What every unit of work of a run shares.
+
+    Attributes:
+        config: the study.
+        data: its datasets and splits.
+        out: the results folder.
+        features: backbone key -> the feature source of that backbone configuration.
+        device: where fits and scores run.
+        provenance: what every record's provenance holds besides the weights.
+        force: recompute cached fits and cells.
+        multi_seed: whether cell paths carry the seed.
+    """
+
+    config: StudyConfig
+    data: StudyData
+    out: Path
+    features: dict[str, FeatureCache]
+    device: torch.device
+    provenance: dict[str, Any]
+    force: bool = False
+    multi_seed: bool = False
+
+    def features_of(self, spec: DetectorSpec) -> FeatureCache:
+        """The feature source a detector configuration reads."""
+        return self.features[backbone_key(spec.backbone)]
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages that determine results."""
+    found = {"evalsuite": __version__}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "absent"
+    return found
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree evalsuite runs from, when it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def feature_sources(
+    config: StudyConfig, cache_dir: Path, device: torch.device
+) -> dict[str, FeatureCache]:
+    """One feature cache per backbone configuration, over the union of its detectors' layers.
+
+    Only the layers some detector reads are extracted and stored; with
+    `config.feature_cache_budget_gb` the on-disk store of each is bounded (see FeatureCache).
+    """
+    layers: dict[str, list[str]] = {}
+    configs = {}
+    for variant in variants(config):
+        key = backbone_key(variant.spec.backbone)
+        configs[key] = variant.spec.backbone
+        layers.setdefault(key, []).extend(variant.spec.params["layers"])
+    budget = config.feature_cache_budget_gb
+    return {
+        key: FeatureCache(
+            Backbone.from_config(configs[key], device=device),
+            list(dict.fromkeys(layers[key])),
+            cache_dir=cache_dir / "features",
+            disk_budget_bytes=None if budget is None else int(budget * GIB),
+        )
+        for key in configs
+    }
+
+
+def prepare(
+    config: StudyConfig, cache_dir: Path, progress: bool
+) -> tuple[StudyData, dict[str, FeatureCache], Plan, torch.device]:
+    """Data, feature sources, plan and device of a study."""
+    device = resolve_device(config.device)
+    data = prepare_data(config, cache_dir, progress=progress)
+    sources = feature_sources(config, cache_dir, device)
+    weights = {s.backbone.config.name: s.backbone.weights.sha256 for s in sources.values()}
+    return data, sources, make_plan(config, data.key(), weights, device.type), device
+
+
+def make_context(
+    config: StudyConfig,
+    data: StudyData,
+    sources: dict[str, FeatureCache],
+    device: torch.device,
+    out: Path,
+    force: bool,
+) -> RunContext:
+    """The state every unit of a run shares."""
+    return RunContext(
+        config=config,
+        data=data,
+        out=out,
+        features=sources,
+        device=device,
+        provenance={
+            "evalsuite": __version__,
+            "versions": versions(),
+            "dataset_fingerprint": data.fingerprints["clean"],
+            "synthetic": data.synthetic,
+            "git_commit": git_commit(),
+            "code_version": RESULTS_VERSION,
+            "device": device_name(device),
+        },
+        force=force,
+        multi_seed=len(config.seeds) > 1,
+    )
+
+
+def approximations(spec: DetectorSpec) -> list[str]:
+    """The opt-in approximations a detector configuration uses ([] when exact)."""
+    found = []
+    if spec.backbone.precision != "float32":
+        found.append(f"backbone {spec.backbone.precision} autocast")
+    if spec.params.get("search", "exact") != "exact":
+        found.append(f"{spec.params['search']} nearest-neighbour search")
+    return found

@@ -1,0 +1,435 @@
+"""What a run will cost before it starts: wall time, peak memory and feature-cache disk.
+
+A cost model counts each unit's elementary operations from the plan and the data (images per
+split, patch grids, coreset sizes, PaDiM's d) and prices them with per-operation rates:
+
+- backbone forward pass: distinct inputs of the run; s per image, per backbone configuration;
+- greedy coreset: M iterations x P points x k dims, once per unit (smaller selections are
+  prefixes of the largest); s per point-dimension;
+- exact nearest-neighbour search: searched images x h w patches x M bank rows x D dims; s per
+  multiply-add;
+- PaDiM moments, inverse and scoring: n P d^2, P d^3 and searched images x P d^2;
+- metrics and bootstrap: test images x H W pixels, and resamples x test images.
+
+`measure_rates` measures the rates on this machine in a few seconds (one thread, as fits run;
+the backbone with every thread, as extraction runs). `REFERENCE_RATES` were measured once on the
+project's 2-core development machine: shards are balanced with them, so that every CI job
+computes the same partition whatever machine it runs on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from evalsuite.backbone.cache import FeatureCache
+from evalsuite.detectors.threads import limit_threads
+from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit, backbone_key
+from evalsuite.runner.study_data import StudyData
+
+PROCESS_BASE_BYTES = 1_200_000_000
+"""Resident memory of a worker before any fit: Python, torch, timm, faiss and anomalib loaded."""
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Seconds per elementary operation (see the module docstring).
+
+    Attributes:
+        forward_s: backbone key -> seconds per image forward pass (missing: `forward_default_s`).
+        forward_default_s: seconds per image of a backbone without a measured rate.
+        greedy_s: seconds per point-dimension of one greedy iteration.
+        search_s: seconds per multiply-add of exact search (and of the JL projection).
+        padim_moments_s: seconds per multiply-add of PaDiM's moment accumulation.
+        padim_inverse_s: seconds per d^3 of one position's Cholesky inverse.
+        padim_score_s: seconds per multiply-add of the Mahalanobis distances.
+        eval_pixel_s: seconds per test pixel of a cell's metrics.
+        eval_resample_s: seconds per test image and bootstrap resample.
+        source: "measured" (this machine) or "reference" (the development machine).
+    """
+
+    forward_s: Mapping[str, float]
+    forward_default_s: float
+    greedy_s: float
+    search_s: float
+    padim_moments_s: float
+    padim_inverse_s: float
+    padim_score_s: float
+    eval_pixel_s: float
+    eval_resample_s: float
+    source: str
+
+
+REFERENCE_RATES = Rates(
+    forward_s={},
+    forward_default_s=0.125,
+    greedy_s=1.0e-9,
+    search_s=6.0e-11,
+    padim_moments_s=1.0e-10,
+    padim_inverse_s=3.0e-10,
+    padim_score_s=1.0e-10,
+    eval_pixel_s=2.0e-8,
+    eval_resample_s=2.0e-6,
+    source="reference",
+)
+
+
+@dataclass
+class FitCost:
+    """The projected cost of one fit and the cells it serves.
+
+    Attributes:
+        fit_id: the fit.
+        label, scope, condition, categories: what it is.
+        train_images: images it is fitted on.
+        searched_images: distinct (search settings, image) pairs its cells score.
+        cells: cells it serves.
+        fit_s: fitting (coreset selection, or PaDiM's moments and inverse).
+        score_s: searching and scoring.
+        eval_s: metrics, bootstrap and records.
+        peak_bytes: peak resident memory of the process running it.
+    """
+
+    fit_id: str
+    label: str
+    scope: str
+    condition: str
+    categories: tuple[str, ...]
+    train_images: int
+    searched_images: int
+    cells: int
+    fit_s: float = 0.0
+    score_s: float = 0.0
+    eval_s: float = 0.0
+    peak_bytes: int = 0
+
+    @property
+    def total_s(self) -> float:
+        """fit + score + eval."""
+        return self.fit_s + self.score_s + self.eval_s
+
+
+@dataclass
+class Estimate:
+    """The projected cost of a run.
+
+    Attributes:
+        fits: per fit.
+        units: unit id -> seconds (its fits together; the unit of scheduling).
+        features_s: feature extraction (in the main process, before the units).
+        distinct_inputs: inputs the backbones see, per backbone key.
+        cache_bytes: the feature cache on disk (float32, the layer union of each backbone).
+        peak_bytes: the largest per-process peak.
+        workers: the processes units run on.
+        wall_s: features + the units scheduled on `workers` processes (largest first).
+        rates: the rates used.
+    """
+
+    fits: list[FitCost]
+    units: dict[str, float]
+    features_s: float
+    distinct_inputs: dict[str, int]
+    cache_bytes: int
+    peak_bytes: int
+    workers: int
+    wall_s: float
+    rates: Rates = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        payload = asdict(self)
+        payload["rates"] = {**asdict(self.rates), "forward_s": dict(self.rates.forward_s)}
+        payload["fits"] = [{**asdict(f), "total_s": f.total_s} for f in self.fits]
+        return payload
+
+
+def estimate(
+    plan: Plan,
+    data: StudyData,
+    sources: Mapping[str, FeatureCache],
+    rates: Rates,
+    workers: int = 1,
+    bootstrap: int = 1000,
+) -> Estimate:
+    """The projected cost of running `plan` (nothing cached) on `workers` processes."""
+    costs = [
+        _fit_cost(fit, plan.cells_of(fit), data, sources, rates, bootstrap) for fit in plan.fits
+    ]
+    by_id = {cost.fit_id: cost for cost in costs}
+    units = {unit.id: _unit_s(unit, by_id, data, sources, rates) for unit in plan.units}
+    inputs = _distinct_inputs(plan, data)
+    features_s = sum(
+        count * rates.forward_s.get(key, rates.forward_default_s) for key, count in inputs.items()
+    )
+    cache = sum(count * _bytes_per_input(sources[key]) for key, count in inputs.items())
+    return Estimate(
+        fits=costs,
+        units=units,
+        features_s=features_s,
+        distinct_inputs=inputs,
+        cache_bytes=cache,
+        peak_bytes=max((c.peak_bytes for c in costs), default=PROCESS_BASE_BYTES),
+        workers=workers,
+        wall_s=features_s + makespan(list(units.values()), workers),
+        rates=rates,
+    )
+
+
+def unit_costs(
+    plan: Plan, data: StudyData, sources: Mapping[str, FeatureCache], bootstrap: int = 1000
+) -> dict[str, float]:
+    """Unit id -> its cost at REFERENCE_RATES: the same on every machine (for sharding)."""
+    return estimate(plan, data, sources, REFERENCE_RATES, bootstrap=bootstrap).units
+
+
+def makespan(durations: list[float], workers: int) -> float:
+    """Wall time of jobs dealt largest first to the least loaded of `workers` processes."""
+    loads = [0.0] * max(1, workers)
+    for duration in sorted(durations, reverse=True):
+        heapq.heappush(loads, heapq.heappop(loads) + duration)
+    return max(loads)
+
+
+def _fit_cost(
+    fit: FitPlan,
+    cells: list[CellPlan],
+    data: StudyData,
+    sources: Mapping[str, FeatureCache],
+    rates: Rates,
+    bootstrap: int,
+) -> FitCost:
+    spec = fit.variant.spec
+    source = sources[backbone_key(spec.backbone)]
+    train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
+    searched, tests = _scored(cells, data)
+    cost = FitCost(
+        fit.id,
+        spec.label,
+        fit.scope,
+        fit.condition,
+        fit.categories,
+        len(train),
+        searched,
+        len(cells),
+    )
+    height, width = source.input_size
+    cost.eval_s = tests * (height * width * rates.eval_pixel_s + bootstrap * rates.eval_resample_s)
+    shape = _shape(spec.name, spec.params, source)
+    positions, dim = shape["positions"], shape["dim"]
+    if spec.name == "patchcore":
+        points = len(train) * positions
+        bank = max(1, int(points * spec.params["coreset_ratio"]))
+        k = min(dim, spec.params["coreset_projection_dim"])
+        cost.fit_s = bank * points * k * rates.greedy_s + points * dim * k * rates.search_s
+        cost.score_s = searched * positions * bank * dim * rates.search_s
+        cost.peak_bytes = PROCESS_BASE_BYTES + 4 * (points * (dim + k) + bank * dim)
+    else:
+        d = spec.params["n_features"]
+        cost.fit_s = (
+            len(train) * positions * d * d * rates.padim_moments_s
+            + positions * d**3 * rates.padim_inverse_s
+        )
+        cost.score_s = searched * positions * d * d * rates.padim_score_s
+        cost.peak_bytes = PROCESS_BASE_BYTES + 4 * positions * d * d + 8 * positions * d * d // 4
+    return cost
+
+
+def _unit_s(
+    unit: Unit,
+    costs: Mapping[str, FitCost],
+    data: StudyData,
+    sources: Mapping[str, FeatureCache],
+    rates: Rates,
+) -> float:
+    """A unit's seconds: its fits' costs, with one greedy selection (the largest) for all."""
+    total = sum(costs[fit.id].total_s for fit in unit.fits)
+    if len(unit.fits) > 1 and unit.fits[0].variant.spec.name == "patchcore":
+        greedy = sorted(_greedy_s(fit, data, sources, rates) for fit in unit.fits)
+        total -= sum(greedy[:-1])  # the smaller selections are prefixes of the largest
+    return total
+
+
+def _greedy_s(
+    fit: FitPlan, data: StudyData, sources: Mapping[str, FeatureCache], rates: Rates
+) -> float:
+    spec = fit.variant.spec
+    shape = _shape(spec.name, spec.params, sources[backbone_key(spec.backbone)])
+    train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
+    points = len(train) * shape["positions"]
+    k = min(shape["dim"], spec.params["coreset_projection_dim"])
+    return max(1, int(points * spec.params["coreset_ratio"])) * points * k * rates.greedy_s
+
+
+def _scored(cells: list[CellPlan], data: StudyData) -> tuple[int, int]:
+    """(distinct searched (search settings, image) pairs, test images summed over cells)."""
+    searched: set[tuple[str, Any]] = set()
+    tests = 0
+    for cell in cells:
+        severity, seed = cell.variant.severity, cell.fit.seed
+        params = cell.variant.spec.params
+        search = (params.get("search", "exact"), params.get("hnsw_ef_search"))
+        val = data.samples(cell.threshold_condition, severity, "val", [cell.category], seed)
+        test = data.samples(cell.condition, severity, "test", [cell.category], seed)
+        searched.update((str(search), s.path) for s in val + test)
+        tests += len(test)
+    return len(searched), tests
+
+
+def _shape(name: str, params: Mapping[str, Any], source: FeatureCache) -> dict[str, int]:
+    """Patch positions per image and feature dimension of a detector on a backbone."""
+    layers = params["layers"]
+    channels = source.backbone.channels(layers)
+    strides = source.backbone.strides(layers)
+    height, width = source.input_size
+    stride = strides[layers[0]]
+    positions = -(-height // stride) * -(-width // stride)
+    total = sum(channels.values())
+    if name == "patchcore":
+        target = params.get("target_dim")
+        dim = total if target is None or total <= target else int(target)
+    else:
+        dim = int(params["n_features"])
+    return {"positions": positions, "dim": dim}
+
+
+def _bytes_per_input(source: FeatureCache) -> int:
+    """Bytes of one input's features on disk (float32, every layer of the union)."""
+    height, width = source.input_size
+    strides = source.backbone.strides(source.layers)
+    channels = source.backbone.channels(source.layers)
+    return sum(
+        4 * channels[layer] * -(-height // strides[layer]) * -(-width // strides[layer])
+        for layer in source.layers
+    )
+
+
+def _distinct_inputs(plan: Plan, data: StudyData) -> dict[str, int]:
+    """Backbone key -> distinct images the plan reads (train of fits, val and test of cells)."""
+    wanted: dict[str, set[Any]] = {}
+    for fit in plan.fits:
+        chosen = wanted.setdefault(backbone_key(fit.variant.spec.backbone), set())
+        train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
+        chosen.update(s.path for s in train)
+        for cell in plan.cells_of(fit):
+            severity, seed = cell.variant.severity, fit.seed
+            for condition, split in ((cell.threshold_condition, "val"), (cell.condition, "test")):
+                samples = data.samples(condition, severity, split, [cell.category], seed)
+                chosen.update(s.path for s in samples)
+    return {key: len(paths) for key, paths in wanted.items()}
+
+
+def measure_rates(sources: Mapping[str, FeatureCache], seconds: float = 0.3) -> Rates:
+    """Measure every rate on this machine in a few seconds (see the module docstring).
+
+    Args:
+        sources: the run's feature sources (their backbones are timed on random images).
+        seconds: the least time each timed kernel runs.
+    """
+    forward = {key: _time_forward(source) for key, source in sources.items()}
+    with limit_threads(1):
+        greedy = _time_greedy(seconds)
+        search = _time_search(seconds)
+        moments, inverse, score = _time_padim(seconds)
+        pixel, resample = _time_eval()
+    return Rates(
+        forward_s=forward,
+        forward_default_s=max(forward.values(), default=REFERENCE_RATES.forward_default_s),
+        greedy_s=greedy,
+        search_s=search,
+        padim_moments_s=moments,
+        padim_inverse_s=inverse,
+        padim_score_s=score,
+        eval_pixel_s=pixel,
+        eval_resample_s=resample,
+        source="measured",
+    )
+
+
+def _timed(function: Any, seconds: float) -> float:
+    """Seconds per call of `function`, repeated until `seconds` have passed (after one warm-up)."""
+    function()
+    calls, started = 0, time.perf_counter()
+    while True:
+        function()
+        calls += 1
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds:
+            return elapsed / calls
+
+
+def _time_forward(source: FeatureCache) -> float:
+    height, width = source.input_size
+    images = torch.randn(4, 3, height, width, generator=torch.Generator().manual_seed(0))
+    layers = source.layers
+    return _timed(lambda: source.backbone.forward(images, layers), 0.0) / 4
+
+
+def _time_greedy(seconds: float) -> float:
+    from evalsuite.detectors.patchcore.coreset import greedy_k_center
+
+    points, k, steps = 200_000, 128, 8
+    data = np.random.default_rng(0).standard_normal((points, k), dtype=np.float32)
+    call = _timed(lambda: greedy_k_center(data.copy(), steps, 0), seconds)
+    copy = _timed(lambda: data.copy(), seconds)
+    return max(call - copy, 1e-12) / (steps * points * k)
+
+
+def _time_search(seconds: float) -> float:
+    from evalsuite.detectors.patchcore.memory_bank import MemoryBank
+
+    rng = np.random.default_rng(0)
+    bank = MemoryBank(rng.standard_normal((4096, 512), dtype=np.float32))
+    queries = rng.standard_normal((784, 512), dtype=np.float32)
+    return _timed(lambda: bank.search(queries, 1), seconds) / (784 * 4096 * 512)
+
+
+def _time_padim(seconds: float) -> tuple[float, float, float]:
+    d, positions, batch = 256, 64, 8
+    generator = torch.Generator().manual_seed(0)
+    block = torch.randn(positions, batch, d, generator=generator)
+    outer = torch.zeros(positions, d, d)
+    moments = _timed(lambda: outer.baddbmm_(block.transpose(1, 2), block), seconds)
+    spd = torch.eye(d, dtype=torch.float64).expand(8, d, d) * 2.0 + 0.01
+    inverse = _timed(lambda: torch.cholesky_inverse(torch.linalg.cholesky(spd)), seconds)
+    inv = torch.eye(d).expand(positions, d, d).contiguous()
+    delta = torch.randn(batch, positions, d, generator=generator)
+    score = _timed(lambda: torch.einsum("bpi,pij,bpj->bp", delta, inv, delta), seconds)
+    return (
+        moments / (positions * batch * d * d),
+        inverse / (8 * d**3),
+        score / (batch * positions * d * d),
+    )
+
+
+def _time_eval() -> tuple[float, float]:
+    from evalsuite.evaluation.cell import evaluate_cell
+
+    rng = np.random.default_rng(0)
+    count, side, resamples = 40, 64, 50
+    labels = (np.arange(count) % 2).astype(np.int64)
+    scores = rng.random(count) + labels
+    maps = rng.random((count, side, side)).astype(np.float32)
+    masks = np.zeros((count, side, side), dtype=bool)
+    masks[labels == 1, 20:40, 20:40] = True
+
+    def run(n: int) -> None:
+        evaluate_cell(
+            scores,
+            labels,
+            maps,
+            masks,
+            image_threshold=0.5,
+            pixel_threshold=0.5,
+            bootstrap_n=n,
+            seed=0,
+        )
+
+    plain = _timed(lambda: run(0), 0.0)
+    boot = _timed(lambda: run(resamples), 0.0)
+    return plain / (count * side * side), max(boot - plain, 0.0) / (count * resamples)

@@ -1,0 +1,49 @@
+"""`evalsuite plan --estimate` as text: one line per fit, then the totals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+GB = 1e9
+
+
+def duration(seconds: float) -> str:
+    """`1 h 02 min`, `3 min 05 s` or `4.2 s`."""
+    if seconds >= 3600:
+        hours, rest = divmod(round(seconds), 3600)
+        return f"{hours} h {rest // 60:02d} min"
+    if seconds >= 60:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest:02d} s"
+    return f"{seconds:.1f} s"
+
+
+def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
+    """The lines printed for an `Estimate.to_dict()`."""
+    yield (
+        f"{'fit':<17}{'detector':<13}{'scope':<10}{'cond.':<6}{'train':>6}{'scored':>7}"
+        f"{'fit':>11}{'score':>11}{'eval':>10}{'peak GB':>9}"
+    )
+    for fit in estimate["fits"]:
+        yield (
+            f"{fit['fit_id']:<17}{fit['label'][:12]:<13}{fit['scope']:<10}"
+            f"{fit['condition']:<6}{fit['train_images']:>6}{fit['searched_images']:>7}"
+            f"{duration(fit['fit_s']):>11}{duration(fit['score_s']):>11}"
+            f"{duration(fit['eval_s']):>10}{fit['peak_bytes'] / GB:>9.1f}"
+        )
+    inputs = sum(estimate["distinct_inputs"].values())
+    units = estimate["units"]
+    rates = estimate["rates"]["source"]
+    yield (
+        f"features: {inputs} distinct inputs, {duration(estimate['features_s'])}; "
+        f"feature cache {estimate['cache_bytes'] / GB:.1f} GB on disk"
+    )
+    yield (
+        f"{len(estimate['fits'])} fits in {len(units)} units: {duration(sum(units.values()))} "
+        f"of work; peak memory {estimate['peak_bytes'] / GB:.1f} GB per worker"
+    )
+    yield (
+        f"projected wall time with {estimate['workers']} worker(s): "
+        f"{duration(estimate['wall_s'])} (rates {rates} on this machine)"
+    )

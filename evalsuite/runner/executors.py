@@ -1,0 +1,154 @@
+"""Executors: where units of work run, behind one interface.
+
+`SerialExecutor` runs units in this process; `PoolExecutor` on a local pool of N processes;
+`DaskExecutor` on a Dask distributed cluster (a running scheduler, or a LocalCluster). The
+unit of work is a family of fits and the cells they serve, so cells that share a fit, and fits
+that share a coreset selection, run in one place.
+
+The runner first extracts the backbone features of every input of the run (of this shard)
+once, in the calling process, into the on-disk feature cache; workers then only read it, so
+the manifest's forward-pass count stays one per distinct input. With Dask on several machines,
+the results folder and the cache folder must be on a filesystem every worker sees.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from evalsuite.errors import ConfigError
+from evalsuite.runner.context import RunContext, make_context, prepare
+from evalsuite.runner.fit_group import UnitOutcome, run_unit
+from evalsuite.runner.plan import Plan
+
+Done = Callable[[UnitOutcome], None]
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    """What a worker needs to run one unit (plain data, cheap to send)."""
+
+    config_json: str
+    out: str
+    cache_dir: str
+    unit_id: str
+    force: bool
+
+
+class Executor(Protocol):
+    """Runs units of work and reports each outcome as it arrives."""
+
+    def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
+        """Run every task; call `done` in this process once per finished unit."""
+        ...
+
+
+class SerialExecutor:
+    """Units one after the other in this process, on the run's own context and plan."""
+
+    def __init__(self, context: RunContext, plan: Plan) -> None:
+        self.context, self.plan = context, plan
+
+    def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
+        """Run every task here, in order."""
+        for task in tasks:
+            done(run_unit(self.context, self.plan.unit(task.unit_id), self.plan))
+
+
+class PoolExecutor:
+    """Units on a local pool of `workers` spawned processes; Ctrl-C cancels queued units."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
+        """Run every task on the pool."""
+        # spawn, not fork: a forked child inherits torch's thread pools in a state that can deadlock
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_ignore_sigint
+        ) as pool:
+            futures = [pool.submit(run_task, task) for task in tasks]
+            try:
+                for future in as_completed(futures):
+                    done(future.result())
+            except KeyboardInterrupt:  # Ctrl-C: drop queued units; finished cells are on disk
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+
+class DaskExecutor:
+    """Units on a Dask distributed cluster: `scheduler` address, or a LocalCluster."""
+
+    def __init__(self, scheduler: str | None, workers: int) -> None:
+        self.scheduler, self.workers = scheduler, workers
+
+    def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
+        """Run every task on the cluster."""
+        try:
+            from distributed import Client, LocalCluster, as_completed
+        except ImportError as error:  # pragma: no cover - distributed is a pinned dependency
+            raise ConfigError(
+                "the dask executor needs the `distributed` package; run make install"
+            ) from error
+        cluster = None
+        if self.scheduler is None:
+            cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+        try:
+            with Client(self.scheduler or cluster) as client:
+                futures = client.map(run_task, list(tasks), pure=False)
+                for future in as_completed(futures):
+                    done(future.result())
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+def make_executor(
+    kind: str, workers: int, scheduler: str | None, context: RunContext, plan: Plan
+) -> Executor:
+    """The executor of `--executor kind --workers N [--scheduler ADDRESS]`."""
+    if kind == "dask":
+        return DaskExecutor(scheduler, workers)
+    if kind != "local":
+        raise ConfigError(f"unknown executor {kind!r}; use local or dask")
+    return SerialExecutor(context, plan) if workers == 1 else PoolExecutor(workers)
+
+
+@lru_cache(maxsize=2)
+def _worker_state(
+    config_json: str, out: str, cache_dir: str, force: bool
+) -> tuple[RunContext, Plan]:
+    """Data, backbones and plan of a study, built once per worker process."""
+    from evalsuite.config import StudyConfig
+
+    config = StudyConfig.model_validate(json.loads(config_json))
+    data, sources, plan, device = prepare(config, Path(cache_dir), progress=False)
+    return make_context(config, data, sources, device, Path(out), force), plan
+
+
+def run_task(task: UnitTask) -> UnitOutcome:
+    """Run one unit in a worker process (top level, so it pickles)."""
+    from evalsuite import progress
+
+    progress.set_enabled(False)
+    context, plan = _worker_state(task.config_json, task.out, task.cache_dir, task.force)
+    return run_unit(context, plan.unit(task.unit_id), plan)
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

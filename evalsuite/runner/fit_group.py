@@ -1,0 +1,253 @@
+"""Run one unit of work: its fits (fitted, or loaded when cached) and the cells they serve.
+
+Each fit returns its outcome (fitted, cached or failed, with its cells); nothing is inferred
+from counters. A failing fit or cell becomes a `failed` record with its error; nothing is
+caught silently. The fits of a unit share one greedy coreset selection (see `plan.Unit`),
+computed once to the largest size any of them needs and kept beside the fits, so a resumed
+unit does not select again.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalsuite import results
+from evalsuite.atomic import write_json
+from evalsuite.detectors.base import Detector
+from evalsuite.detectors.registry import build_detector, load_detector, selection_param
+from evalsuite.detectors.threads import limit_threads
+from evalsuite.runner.artifacts import render_artifacts
+from evalsuite.runner.context import RunContext
+from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit
+from evalsuite.runner.records import CellResult, is_done, relpath_of, write_failed, write_ok
+from evalsuite.runner.scoring import DETECTOR_THREADS, FitScorer, input_key
+
+log = logging.getLogger(__name__)
+FIT_DONE = "fit.json"
+
+
+@dataclass
+class FitOutcome:
+    """What happened to one fit: `fitted`, `cached` (loaded or not needed) or `failed`."""
+
+    fit_id: str
+    state: str
+    cells: list[CellResult]
+
+
+@dataclass
+class UnitOutcome:
+    """What a unit did, sent back by every executor.
+
+    Attributes:
+        unit_id: the unit.
+        fits: one outcome per fit.
+        forward_passes: backbone passes this unit caused in its process (0 when every
+            feature was extracted up front, as the runner does).
+        score_passes: images searched (one nearest-neighbour or Mahalanobis pass each).
+        distinct_fit_inputs: distinct (fit, search settings, image) triples its cells read.
+    """
+
+    unit_id: str
+    fits: list[FitOutcome] = field(default_factory=list)
+    forward_passes: int = 0
+    score_passes: int = 0
+    distinct_fit_inputs: int = 0
+
+    @property
+    def cells(self) -> list[CellResult]:
+        """Every cell of the unit."""
+        return [cell for fit in self.fits for cell in fit.cells]
+
+
+def run_unit(ctx: RunContext, unit: Unit, plan: Plan) -> UnitOutcome:
+    """Fit (or load) every model of `unit` and evaluate every pending cell they serve."""
+    forward_before = sum(source.forward_passes for source in ctx.features.values())
+    outcome = UnitOutcome(unit.id)
+    pending = {fit.id: _pending(ctx, plan.cells_of(fit)) for fit in unit.fits}
+    to_fit = [fit for fit in unit.fits if pending[fit.id][0] and not _fit_cached(ctx, fit)]
+    selection = _selection(ctx, unit, to_fit)
+    for fit in unit.fits:
+        todo, done = pending[fit.id]
+        if not todo:
+            outcome.fits.append(FitOutcome(fit.id, "cached", done))
+            continue
+        fitted, scorer = _run_fit(ctx, fit, todo, done, selection)
+        outcome.fits.append(fitted)
+        if scorer is not None:
+            outcome.score_passes += sum(scorer.searched.values())
+            outcome.distinct_fit_inputs += _distinct_inputs(scorer, todo)
+    if selection is not None and all(f.state != "failed" for f in outcome.fits):
+        shutil.rmtree(selection[0], ignore_errors=True)  # every fit of the unit is saved
+    outcome.forward_passes = (
+        sum(source.forward_passes for source in ctx.features.values()) - forward_before
+    )
+    return outcome
+
+
+def _pending(ctx: RunContext, cells: Sequence[CellPlan]) -> tuple[list[CellPlan], list[CellResult]]:
+    """(cells to compute, cached cells). Unified fits recompute every category of a (condition,
+    regime) together, since their shortcut matrices compare them."""
+    todo = [c for c in cells if ctx.force or not is_done(ctx, c)]
+    if todo and todo[0].fit.scope == "unified":
+        kinds = {(c.condition, c.regime) for c in todo}
+        todo = [c for c in cells if (c.condition, c.regime) in kinds]
+    ids = {c.id for c in todo}
+    done = [CellResult(relpath_of(ctx, c), "ok", True) for c in cells if c.id not in ids]
+    return todo, done
+
+
+def _fit_cached(ctx: RunContext, fit: FitPlan) -> bool:
+    return not ctx.force and (results.fit_dir(ctx.out, fit.id) / FIT_DONE).is_file()
+
+
+def _selection(
+    ctx: RunContext, unit: Unit, to_fit: list[FitPlan]
+) -> tuple[Path, int | float] | None:
+    """(folder of the unit's shared selection, the largest selection param value to fit), when
+    more than one fit of the unit shares it; else None."""
+    param = selection_param(unit.fits[0].variant.spec.name)
+    if param is None or len(unit.fits) < 2 or not to_fit:
+        return None
+    largest = max(fit.variant.spec.params[param] for fit in to_fit)
+    return results.fit_dir(ctx.out, unit.id).with_suffix(".selection"), largest
+
+
+def _run_fit(
+    ctx: RunContext,
+    fit: FitPlan,
+    todo: list[CellPlan],
+    done: list[CellResult],
+    selection: tuple[Path, int | float] | None,
+) -> tuple[FitOutcome, FitScorer | None]:
+    started = time.perf_counter()
+    try:
+        detector, fit_seconds, state = _fitted(ctx, fit, selection)
+    except Exception as error:  # a failed fit fails its cells; the run goes on
+        log.debug("fit %s failed:\n%s", fit.id, traceback.format_exc())
+        failed = [write_failed(ctx, c, error, 0.0) for c in todo]
+        return FitOutcome(fit.id, "failed", done + failed), None
+    scorer = FitScorer(ctx, fit, detector)
+    outcomes = scorer.evaluate(todo)
+    if fit.scope == "unified":
+        scorer.attach_shortcuts(todo, outcomes)
+    written = []
+    for cell in todo:
+        result = outcomes[cell.id]
+        timing = {
+            "fit": fit_seconds,
+            "score": result.get("score_s", 0.0),
+            "total": time.perf_counter() - started,
+        }
+        if "error" in result:
+            written.append(write_failed(ctx, cell, result["error"], fit_seconds))
+        else:
+            written.append(write_ok(ctx, cell, result, timing, _artifacts(ctx, cell, result)))
+    return FitOutcome(fit.id, state, done + written), scorer
+
+
+def _artifacts(ctx: RunContext, cell: CellPlan, result: dict[str, Any]) -> list[dict[str, str]]:
+    pixel_t = result["pixel_threshold"]
+    return render_artifacts(
+        ctx.out,
+        relpath_of(ctx, cell),
+        ctx.features_of(cell.variant.spec).backbone.preprocessing,
+        result["samples"],
+        result["test"],
+        result["masks"],
+        result["labels"],
+        (result["image_threshold"].value, pixel_t.value if pixel_t else None),
+        ctx.config.evaluation.artifacts_per_cell,
+    )
+
+
+def _distinct_inputs(scorer: FitScorer, cells: Sequence[CellPlan]) -> int:
+    """Distinct (search settings, image file) pairs the cells of one fit read, from the plan."""
+    pairs = set()
+    for cell in cells:
+        spec, severity = cell.variant.spec, cell.variant.severity
+        search = str(sorted((k, v) for k, v in spec.params.items() if k in _search_keys(scorer)))
+        for condition, split in ((cell.threshold_condition, "val"), (cell.condition, "test")):
+            samples, _ = scorer.inputs(input_key(condition, severity, split, cell.category))
+            pairs.update((search, sample.path) for sample in samples)
+    return len(pairs)
+
+
+def _search_keys(scorer: FitScorer) -> frozenset[str]:
+    keys: frozenset[str] = getattr(type(scorer.detector), "SEARCH_PARAMS", frozenset())
+    return keys
+
+
+def _fitted(
+    ctx: RunContext, fit: FitPlan, selection: tuple[Path, int | float] | None
+) -> tuple[Detector, float, str]:
+    """The fit's detector, its fit seconds and how it was obtained (fitted or cached)."""
+    spec = fit.variant.spec
+    features = ctx.features_of(spec)
+    directory = results.fit_dir(ctx.out, fit.id)
+    if _fit_cached(ctx, fit):
+        try:
+            detector = load_detector(spec.name, directory, features, ctx.device)
+        except Exception as error:  # a cache: an unreadable fit is fitted again
+            log.warning("fitted model %s cannot be loaded (%s); fitting it again", directory, error)
+        else:
+            return detector, 0.0, "cached"
+    started = time.perf_counter()
+    detector = build_detector(spec.name, spec.params, features, fit.seed, ctx.device)
+    train = ctx.data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
+    with limit_threads(DETECTOR_THREADS):
+        if selection is None:
+            detector.fit(train)
+        else:
+            detector.fit(
+                train, selection=selection_store(selection[0]), selection_ratio=selection[1]
+            )  # type: ignore[call-arg]
+    seconds = time.perf_counter() - started
+    _save(
+        detector,
+        directory,
+        {"id": fit.id, "key": fit.key, "train_images": len(train), "fit_s": seconds},
+    )
+    log.info(
+        "fit %s: %s %s on %s %s (%d images) in %.1f s",
+        fit.id,
+        spec.label,
+        fit.scope,
+        fit.condition,
+        ",".join(fit.categories),
+        len(train),
+        seconds,
+    )
+    return detector, seconds, "fitted"
+
+
+def selection_store(folder: Path) -> Any:
+    """The on-disk store of a unit's greedy selection (PatchCore's FileSelectionStore)."""
+    from evalsuite.detectors.patchcore.coreset import FileSelectionStore
+
+    return FileSelectionStore(folder)
+
+
+def _save(detector: Detector, directory: Path, state: dict[str, Any]) -> None:
+    """Save a fitted model all or nothing: into a staging folder unique to this process, then
+    one rename."""
+    import os
+
+    staging = directory.with_name(f"{directory.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        detector.save(staging)
+        write_json(staging / FIT_DONE, state)
+    except BaseException:  # a full disk or Ctrl-C while saving: leave no half-written model
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(directory, ignore_errors=True)
+    staging.replace(directory)

@@ -1,0 +1,112 @@
+"""The run manifest of a results folder: configuration, environment, data, counts, failures."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalsuite import results
+from evalsuite.backbone.cache import FeatureCache
+from evalsuite.config import StudyConfig
+from evalsuite.runner.context import git_commit, versions
+from evalsuite.runner.plan import backbone_key
+from evalsuite.runner.records import CellResult
+from evalsuite.runner.study_data import StudyData
+
+
+@dataclass
+class RunSummary:
+    """What a run did.
+
+    Attributes:
+        out: the results folder.
+        cells: every cell of the run (or shard), sorted by path.
+        fits: fits of the run.
+        fits_cached: fits loaded from the results folder or not needed.
+        forward_passes: backbone forward passes, every process together.
+        distinct_inputs: distinct (image, preprocessing, backbone) inputs the run read.
+        score_passes: images searched by a fitted detector, every fit together.
+        distinct_fit_inputs: distinct (fit, search settings, image) triples the cells read.
+        feature_cache_bytes: bytes of the feature cache folder on disk after the run.
+        wall_time_s: seconds from start to manifest.
+    """
+
+    out: Path
+    cells: list[CellResult] = field(default_factory=list)
+    fits: int = 0
+    fits_cached: int = 0
+    forward_passes: int = 0
+    distinct_inputs: int = 0
+    score_passes: int = 0
+    distinct_fit_inputs: int = 0
+    feature_cache_bytes: int = 0
+    wall_time_s: float = 0.0
+
+    @property
+    def failed(self) -> list[CellResult]:
+        """The failed cells."""
+        return [c for c in self.cells if c.status == "failed"]
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the regular files under `folder` (0 when it does not exist)."""
+    if not folder.is_dir():
+        return 0
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def build_manifest(
+    config: StudyConfig,
+    data: StudyData,
+    sources: dict[str, FeatureCache],
+    summary: RunSummary,
+    created: str,
+    shard: tuple[int, int] | None,
+    device: str,
+) -> dict[str, Any]:
+    """The manifest of a finished run (see evalsuite/schemas/manifest.schema.json)."""
+    labels = {}
+    for spec in config.detectors:
+        labels[spec.label] = sources[backbone_key(spec.backbone)].backbone.weights.to_dict()
+    cells = summary.cells
+    return {
+        "schema": results.MANIFEST_SCHEMA,
+        "study": config.name,
+        "config": config.model_dump(mode="json"),
+        "created": created,
+        "wall_time_s": summary.wall_time_s,
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "platform": {
+            "python": platform.python_version(),
+            "system": platform.system(),
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "device": device,
+        },
+        "seeds": list(config.seeds),
+        "weights": labels,
+        "dataset": {
+            "fingerprint_clean": data.fingerprints["clean"],
+            "fingerprint_shift": data.fingerprints.get(f"shift-s{config.shift.severity}"),
+            "synthetic": data.synthetic,
+            "root": str(data.clean.root),
+        },
+        "counts": {
+            "cells_total": len(cells),
+            "cells_ok": sum(c.status == "ok" for c in cells),
+            "cells_failed": sum(c.status == "failed" for c in cells),
+            "cells_cached": sum(c.cached for c in cells),
+            "fits": summary.fits,
+            "fits_cached": summary.fits_cached,
+            "forward_passes": summary.forward_passes,
+            "distinct_inputs": summary.distinct_inputs,
+            "score_passes": summary.score_passes,
+            "distinct_fit_inputs": summary.distinct_fit_inputs,
+            "feature_cache_bytes": summary.feature_cache_bytes,
+        },
+        "failed": [{"path": str(c.relpath), "error": c.error or ""} for c in summary.failed],
+        "shards": [f"{shard[0]}/{shard[1]}"] if shard else None,
+    }

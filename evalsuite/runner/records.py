@@ -1,0 +1,135 @@
+"""Cell records: where each lives and what it holds (ok or failed), written atomically."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from evalsuite import results
+from evalsuite.runner.context import RunContext, approximations
+from evalsuite.runner.plan import CellPlan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CellResult:
+    """One cell's outcome: its record path, status, and whether it was reused."""
+
+    relpath: PurePosixPath
+    status: str
+    cached: bool
+    error: str | None = None
+
+
+def relpath_of(ctx: RunContext, cell: CellPlan) -> PurePosixPath:
+    """Where a cell's record lives."""
+    variant = cell.variant
+    return results.cell_relpath(
+        variant.spec.label,
+        cell.fit.scope,
+        cell.regime,
+        cell.condition,
+        cell.category,
+        variant.sweep,
+        cell.fit.seed if ctx.multi_seed else None,
+    )
+
+
+def is_done(ctx: RunContext, cell: CellPlan) -> bool:
+    """Whether the cell's record is already there; a corrupt one is reported, then recomputed."""
+    relpath = relpath_of(ctx, cell)
+    state = results.cell_state(ctx.out, relpath, cell.id)
+    if state == "corrupt":
+        log.warning("cell file %s is corrupt; recomputing it", results.cell_path(ctx.out, relpath))
+    return state == "done"
+
+
+def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
+    """The fields every record of `cell` holds, ok or failed: inputs and provenance."""
+    variant = cell.variant
+    sweep = {"param": variant.sweep[0], "value": variant.sweep[1]} if variant.sweep else None
+    spec = variant.spec
+    features = ctx.features_of(spec)
+    return {
+        "schema": results.CELL_SCHEMA,
+        "id": cell.id,
+        "fit_id": cell.fit.id,
+        "detector": spec.name,
+        "label": spec.label,
+        "scope": cell.fit.scope,
+        "regime": cell.regime,
+        "condition": cell.condition,
+        "category": cell.category,
+        "seed": cell.fit.seed,
+        "sweep": sweep,
+        "config": {
+            "detector": spec.model_dump(mode="json"),
+            "fit": cell.fit.key,
+            "threshold_condition": cell.threshold_condition,
+            "shift": {"severity": variant.severity, "seed": ctx.config.shift.seed},
+            "splits": ctx.config.splits.model_dump(mode="json"),
+            "evaluation": ctx.config.evaluation.model_dump(mode="json"),
+            "preprocessing": features.backbone.preprocessing.to_dict(),
+        },
+        "provenance": {
+            **ctx.provenance,
+            "weights": features.backbone.weights.to_dict(),
+            "approximations": approximations(spec),
+        },
+        "artifacts": [],
+        "shortcut": None,
+        "metrics": None,
+        "threshold": None,
+        "scores": None,
+        "roc": None,
+    }
+
+
+def write_failed(ctx: RunContext, cell: CellPlan, error: BaseException, fit_s: float) -> CellResult:
+    """Write the `failed` record of a cell, with its error."""
+    record = base_record(ctx, cell)
+    message = str(error) or type(error).__name__
+    record.update(
+        status="failed",
+        error={"type": type(error).__name__, "message": message},
+        timing_s={"fit": fit_s, "score": 0.0, "total": fit_s},
+    )
+    relpath = relpath_of(ctx, cell)
+    results.write_cell(ctx.out, relpath, record)
+    return CellResult(relpath, "failed", False, message)
+
+
+def write_ok(
+    ctx: RunContext,
+    cell: CellPlan,
+    outcome: dict[str, Any],
+    timing: dict[str, float],
+    artifacts: list[dict[str, str]],
+) -> CellResult:
+    """Write the `ok` record of a cell from its evaluated outcome (see `scoring.CellScorer`)."""
+    record = base_record(ctx, cell)
+    evaluated = outcome["evaluated"]
+    pixel_t = outcome["pixel_threshold"]
+    record.update(
+        status="ok",
+        error=None,
+        metrics=evaluated["metrics"],
+        roc=evaluated["roc"],
+        threshold={
+            "image": outcome["image_threshold"].to_dict(),
+            "pixel": pixel_t.to_dict() if pixel_t else None,
+        },
+        scores=[
+            {"id": s.id, "label": s.label, "defect": s.defect, "score": float(v)}
+            for s, v in zip(outcome["samples"], outcome["test"].image, strict=True)
+        ],
+        shortcut=outcome.get("shortcut"),
+        timing_s=timing,
+        artifacts=artifacts,
+    )
+    relpath = relpath_of(ctx, cell)
+    results.write_cell(ctx.out, relpath, record)
+    return CellResult(relpath, "ok", False)

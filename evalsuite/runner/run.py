@@ -1,0 +1,187 @@
+"""Execute a study: prepare data, resolve backbones, plan, extract features, run units, write
+the manifest.
+
+Cells are written one by one (atomically) as they finish; a finished cell or fit is never
+recomputed unless `force`; killed at any moment, a rerun completes with the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from evalsuite import progress as progress_bars
+from evalsuite import results
+from evalsuite.backbone.cache import FeatureCache
+from evalsuite.backbone.device import configure_determinism
+from evalsuite.config import StudyConfig
+from evalsuite.data.samples import Sample
+from evalsuite.errors import ConfigError, ResultsError
+from evalsuite.runner.context import RunContext, make_context, prepare
+from evalsuite.runner.estimate import unit_costs
+from evalsuite.runner.executors import UnitTask, make_executor
+from evalsuite.runner.fit_group import UnitOutcome
+from evalsuite.runner.manifest import RunSummary, build_manifest, folder_bytes
+from evalsuite.runner.plan import Plan, backbone_key
+from evalsuite.runner.records import is_done
+from evalsuite.runner.study_data import StudyData
+
+
+def run_study(
+    config: StudyConfig,
+    out: Path,
+    *,
+    cache_dir: Path,
+    force: bool = False,
+    shard: tuple[int, int] | None = None,
+    progress: bool = True,
+    executor: str = "local",
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> RunSummary:
+    """Run every (or this shard's) cell of `config` into the results folder `out`.
+
+    Args:
+        config: the study.
+        out: the results folder.
+        cache_dir: generated data and the feature cache.
+        force: recompute cached fits and cells.
+        shard: (i, n): run only shard i of n (whole units, balanced by estimated cost).
+        progress: show progress bars.
+        executor: "local" (in process, or a pool when workers > 1) or "dask".
+        workers: processes of the local pool or of the Dask LocalCluster.
+        scheduler: address of a running Dask scheduler (executor "dask").
+    """
+    if executor not in ("local", "dask"):
+        raise ConfigError(f"unknown executor {executor!r}; use local or dask")
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: must be >= 1")
+    started, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    out, cache_dir = Path(out), Path(cache_dir)
+    data, sources, plan, device = _prepare_or_clean(config, out, cache_dir, progress)
+    configure_determinism(device)
+    if shard is not None:
+        plan = plan.shard(*shard, costs=unit_costs(plan, data, sources))
+    context = make_context(config, data, sources, device, out, force)
+    summary = RunSummary(out)
+    progress_bars.set_enabled(progress)
+    warm_features(sources, shard_inputs(context, plan))
+    bar = progress_bars.bar(len(plan.cells), "cells", "cell")
+    outcomes: list[UnitOutcome] = []
+
+    def done(outcome: UnitOutcome) -> None:
+        outcomes.append(outcome)
+        summary.cells.extend(outcome.cells)
+        bar.update(len(outcome.cells))
+
+    tasks = [
+        UnitTask(config.model_dump_json(), str(out), str(cache_dir), unit.id, force)
+        for unit in plan.units
+    ]
+    chosen = make_executor(executor, workers, scheduler, context, plan)
+    chosen.run(tasks, done)
+    bar.close()
+    in_process = executor == "local" and workers == 1
+    summary.cells.sort(key=lambda c: str(c.relpath))
+    summary.fits = len(plan.fits)
+    summary.fits_cached = sum(f.state == "cached" for o in outcomes for f in o.fits)
+    summary.forward_passes = sum(s.forward_passes for s in sources.values()) + (
+        0 if in_process else sum(o.forward_passes for o in outcomes)
+    )
+    summary.distinct_inputs = sum(s.distinct_inputs for s in sources.values())
+    summary.score_passes = sum(o.score_passes for o in outcomes)
+    summary.distinct_fit_inputs = sum(o.distinct_fit_inputs for o in outcomes)
+    summary.feature_cache_bytes = folder_bytes(cache_dir / "features")
+    summary.wall_time_s = time.perf_counter() - started
+    manifest = build_manifest(
+        config, data, sources, summary, created, shard, context.provenance["device"]
+    )
+    results.write_manifest(out, manifest)
+    return summary
+
+
+def shard_inputs(ctx: RunContext, plan: Plan) -> dict[str, list[Sample]]:
+    """Backbone key -> the inputs this run's pending work reads: the train images of fits that
+    have cells to compute, and the val and test images of those cells, each once.
+
+    A shard extracts only the features of its own units; a rerun with everything cached reads
+    none.
+    """
+    wanted: dict[str, dict[Path, Sample]] = {}
+    for fit in plan.fits:
+        cells = [c for c in plan.cells_of(fit) if ctx.force or not is_done(ctx, c)]
+        if not cells:
+            continue
+        spec = fit.variant.spec
+        chosen = wanted.setdefault(backbone_key(spec.backbone), {})
+        train = ctx.data.samples(
+            fit.condition, fit.variant.severity, "train", fit.categories, fit.seed
+        )
+        sets = [train]
+        for cell in cells:
+            severity = cell.variant.severity
+            sets.append(
+                ctx.data.samples(
+                    cell.threshold_condition, severity, "val", [cell.category], fit.seed
+                )
+            )
+            sets.append(
+                ctx.data.samples(cell.condition, severity, "test", [cell.category], fit.seed)
+            )
+        for samples in sets:
+            for sample in samples:
+                chosen.setdefault(sample.path, sample)
+    return {key: list(samples.values()) for key, samples in wanted.items()}
+
+
+def warm_features(sources: dict[str, FeatureCache], inputs: dict[str, list[Sample]]) -> None:
+    """Extract every input's features once, up front, into the feature caches.
+
+    Every later fit and cell reads them from memory or the on-disk store; parallel workers
+    only read, so the forward-pass count is one per distinct input whatever the executor.
+    """
+    for key, samples in inputs.items():
+        source = sources[key]
+        bar = progress_bars.bar(len(samples), f"features {source.backbone_name}", "img")
+        for batch in source.iter_features(samples, source.layers, source.batch_size):
+            bar.update(len(next(iter(batch.values()))))
+        bar.close()
+
+
+def _writable(folder: Path, what: str = "results folder", option: str = "--out") -> None:
+    """Create `folder` if needed and prove a file can be written in it.
+
+    Raises:
+        ResultsError: naming the folder, why it is not writable and the option to change.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise ResultsError(f"{folder}: {what} is a file, not a folder; choose another {option}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ResultsError(
+            f"{folder}: {what} is not writable ({error.strerror}); choose another {option}"
+        ) from error
+
+
+def _prepare_or_clean(
+    config: StudyConfig, out: Path, cache_dir: Path, progress: bool
+) -> tuple[StudyData, dict[str, FeatureCache], Plan, torch.device]:
+    """`prepare`, removing the results folder again if this run created it and it fails here:
+    bad data, weights or backbones leave no empty results folder behind."""
+    _writable(cache_dir, "cache folder", "--cache")
+    fresh = not out.exists()
+    _writable(out)
+    try:
+        return prepare(config, cache_dir, progress)
+    except BaseException:
+        if fresh and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise

@@ -1,0 +1,211 @@
+"""Score the cells of one fit: every input set is searched once per fit, whatever the number of
+cells, `num_neighbors` values, shift severities or shortcut analyses that read it.
+
+A detector exposes two steps (see `evalsuite.detectors.base.Detector`): `search(samples,
+params)`, the expensive nearest-neighbour or Mahalanobis evidence, and `scores_from(evidence,
+params)`, the cheap image scores and maps. The evidence is memoised per (input set, search
+params); the scores per (input set, search and scoring params). An input set is keyed by what
+it holds (condition, severity for shifted images only, split, category), so a severity sweep's
+clean cells reuse the baseline's clean evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from evalsuite.config import DetectorSpec, ThresholdSettings
+from evalsuite.data.samples import Sample
+from evalsuite.data.splits import Split
+from evalsuite.detectors.base import Detector, Scores
+from evalsuite.detectors.registry import resolve_params, search_params
+from evalsuite.detectors.threads import limit_threads
+from evalsuite.evaluation.cell import evaluate_cell
+from evalsuite.evaluation.shortcut import nn_provenance, score_distributions, threshold_transfer
+from evalsuite.evaluation.thresholds import Level, Threshold, ValScores, threshold_from_val
+from evalsuite.runner.context import RunContext
+from evalsuite.runner.plan import CellPlan, FitPlan
+
+log = logging.getLogger(__name__)
+DETECTOR_THREADS = 1
+"""Fits and scores run on one thread: BLAS reductions (faiss's exact search, PaDiM's sums) then
+give the same bits in every executor (Dask workers run with OMP_NUM_THREADS=1), and on a
+shared machine one thread per process is also the faster choice. Parallelism comes from
+`--workers` (units side by side); feature extraction keeps every thread."""
+
+InputKey = tuple[str, int | None, str, str]
+"""(condition, shift severity or None for clean images, split, category)."""
+
+
+def input_key(condition: str, severity: int, split: Split, category: str) -> InputKey:
+    """What an input set holds: clean images do not depend on the shift severity."""
+    return (condition, severity if condition == "shift" else None, split, category)
+
+
+class FitScorer:
+    """Scores a fitted detector's input sets once and turns them into cell outcomes.
+
+    Attributes:
+        searched: input sets searched, as (input key, search params) -> image count.
+    """
+
+    def __init__(self, ctx: RunContext, fit: FitPlan, detector: Detector) -> None:
+        self.ctx, self.fit, self.detector = ctx, fit, detector
+        self._inputs: dict[InputKey, tuple[list[Sample], np.ndarray | None]] = {}
+        self._evidence: dict[tuple[InputKey, str], Any] = {}
+        self._scores: dict[tuple[InputKey, str], Scores] = {}
+        self._params: dict[str, BaseModel] = {}
+        self.searched: dict[tuple[InputKey, str], int] = {}
+
+    def inputs(self, key: InputKey) -> tuple[list[Sample], np.ndarray | None]:
+        """(samples in id order, masks (N, H, W) or None) of an input set."""
+        if key not in self._inputs:
+            condition, severity, split, category = key
+            samples = self.ctx.data.samples(
+                condition, severity or 0, split, [category], self.fit.seed
+            )
+            masks = None
+            if self.ctx.data.clean.has_masks:
+                prep = self.ctx.features_of(self.fit.variant.spec).backbone.preprocessing
+                masks = np.stack([prep.load_mask(s.mask_path) for s in samples])
+            self._inputs[key] = (samples, masks)
+        return self._inputs[key]
+
+    def evidence(self, key: InputKey, spec: DetectorSpec) -> Any:
+        """The detector's search evidence of an input set under `spec`'s search params."""
+        search = _canonical(search_params(spec.name, spec.params))
+        if (key, search) not in self._evidence:
+            samples, _ = self.inputs(key)
+            with limit_threads(DETECTOR_THREADS):
+                found = self.detector.search(samples, self._resolved(spec))
+            self._evidence[(key, search)] = found
+            self.searched[(key, search)] = len(samples)
+        return self._evidence[(key, search)]
+
+    def scores(self, key: InputKey, spec: DetectorSpec) -> Scores:
+        """Image scores (N,) and maps (N, H, W) of an input set under `spec`'s params."""
+        memo = (key, _canonical(spec.params))
+        if memo not in self._scores:
+            evidence = self.evidence(key, spec)
+            with limit_threads(DETECTOR_THREADS):
+                self._scores[memo] = self.detector.scores_from(evidence, self._resolved(spec))
+        return self._scores[memo]
+
+    def evaluate(self, cells: Sequence[CellPlan]) -> dict[str, dict[str, Any]]:
+        """Outcome per cell id: thresholds, metrics, scores (or the error)."""
+        outcomes: dict[str, dict[str, Any]] = {}
+        for cell in cells:
+            started = time.perf_counter()
+            try:
+                outcomes[cell.id] = self._one(cell)
+            except Exception as error:  # recorded as a failed cell
+                log.debug("cell %s failed:\n%s", cell.id, traceback.format_exc())
+                outcomes[cell.id] = {"error": error}
+            outcomes[cell.id]["score_s"] = time.perf_counter() - started
+        return outcomes
+
+    def _one(self, cell: CellPlan) -> dict[str, Any]:
+        evaluation = self.ctx.config.evaluation
+        severity, spec = cell.variant.severity, cell.variant.spec
+        val_key = input_key(cell.threshold_condition, severity, "val", cell.category)
+        test_key = input_key(cell.condition, severity, "test", cell.category)
+        val_samples, val_masks = self.inputs(val_key)
+        test_samples, test_masks = self.inputs(test_key)
+        val, test = self.scores(val_key, spec), self.scores(test_key, spec)
+        val_scores = ValScores(
+            "val", val.image, np.array([s.label for s in val_samples]), val.maps, val_masks
+        )
+        image_t = _threshold(val_scores, evaluation.image_threshold, "image")
+        pixel_t = (
+            _threshold(val_scores, evaluation.pixel_threshold, "pixel")
+            if test_masks is not None
+            else None
+        )
+        labels = np.array([s.label for s in test_samples])
+        evaluated = evaluate_cell(
+            test.image,
+            labels,
+            test.maps,
+            test_masks,
+            image_threshold=image_t.value,
+            pixel_threshold=pixel_t.value if pixel_t else None,
+            bootstrap_n=evaluation.bootstrap,
+            seed=self.fit.seed,
+        )
+        return {
+            "samples": test_samples,
+            "test": test,
+            "test_key": test_key,
+            "masks": test_masks,
+            "labels": labels,
+            "image_threshold": image_t,
+            "pixel_threshold": pixel_t,
+            "evaluated": evaluated,
+        }
+
+    def attach_shortcuts(
+        self, cells: Sequence[CellPlan], outcomes: dict[str, dict[str, Any]]
+    ) -> None:
+        """Add the identical-shortcut matrices to every unified cell of each (condition,
+        regime, variant): they compare the categories the one model serves."""
+        groups: dict[tuple[str, str, str], list[CellPlan]] = {}
+        for cell in cells:
+            variant = _canonical(cell.variant.spec.params) + str(cell.variant.severity)
+            groups.setdefault((cell.condition, cell.regime, variant), []).append(cell)
+        for group in groups.values():
+            if all("error" not in outcomes[c.id] for c in group):
+                shortcut = self._shortcut(group, outcomes)
+                for cell in group:
+                    outcomes[cell.id]["shortcut"] = shortcut
+
+    def _shortcut(
+        self, group: list[CellPlan], outcomes: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        scores = {
+            c.category: (outcomes[c.id]["test"].image, outcomes[c.id]["labels"]) for c in group
+        }
+        thresholds = {c.category: outcomes[c.id]["image_threshold"].value for c in group}
+        all_scores = np.concatenate([scores[c.category][0] for c in group])
+        all_labels = np.concatenate([scores[c.category][1] for c in group])
+        names = np.concatenate([[c.category] * len(scores[c.category][0]) for c in group])
+        shortcut: dict[str, Any] = {
+            "threshold_transfer": threshold_transfer(scores, thresholds),
+            "score_distributions": score_distributions(all_scores, all_labels, names),
+            "nn_provenance": None,
+        }
+        nearest = getattr(self.detector, "nearest_categories_from", None)
+        masks_known = all(outcomes[c.id]["masks"] is not None for c in group)
+        if nearest is not None and masks_known:
+            spec = group[0].variant.spec
+            shortcut["nn_provenance"] = nn_provenance(
+                {
+                    c.category: nearest(self.evidence(outcomes[c.id]["test_key"], spec))
+                    for c in group
+                },
+                {c.category: outcomes[c.id]["masks"] for c in group},
+                self.detector.categories,  # type: ignore[attr-defined]
+            )
+        return shortcut
+
+    def _resolved(self, spec: DetectorSpec) -> BaseModel:
+        text = _canonical(spec.params)
+        if text not in self._params:
+            self._params[text] = resolve_params(spec.name, spec.params)
+        return self._params[text]
+
+
+def _canonical(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _threshold(val: ValScores, settings: ThresholdSettings, level: Level) -> Threshold:
+    return threshold_from_val(
+        val, settings.strategy, level=level, q=settings.quantile, k=settings.k
+    )
