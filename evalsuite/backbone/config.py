@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import (
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from evalsuite.closed_model import ClosedModel
 
 WeightsSource = Literal["file", "hub_cache", "download", "bundled", "random"]
+Precision = Literal["float32", "bfloat16"]
 
 PAPER_BACKBONE = "wide_resnet50_2.tv_in1k"
 """The PatchCore and PaDiM papers' WideResNet-50-2 with the torchvision ImageNet weights."""
@@ -35,6 +39,12 @@ class BackboneConfig(ClosedModel):
         resize: side the shorter image edge is resized to; None: from the weights' own
             config (crop / crop_pct, e.g. 256 for a 224 crop).
         crop: side of the centre crop fed to the network; None: the weights' input size.
+        precision: `float32` (default, exact) or `bfloat16`, an opt-in approximation: the
+            forward pass runs under bf16 autocast (features are returned as float32). It is
+            about 1.2x faster on a CPU with AVX-512 and several times faster on a GPU, and
+            changes features by about 1e-2 relative, so it is part of the backbone's digest
+            and of every cache key. Left out of dumps while float32, so the keys of
+            configurations written before the option existed do not change.
     """
 
     config_name: ClassVar[str] = "backbone config"
@@ -44,6 +54,16 @@ class BackboneConfig(ClosedModel):
     weights_file: Path | None = None
     resize: int | None = None
     crop: int | None = None
+    precision: Precision = "float32"
+
+    @model_serializer(mode="wrap")
+    def _drop_default_precision(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        dumped: dict[str, object] = handler(self)
+        if dumped.get("precision") == "float32":
+            del dumped["precision"]
+        return dumped
 
     @model_validator(mode="after")
     def _check_consistency(self) -> BackboneConfig:
