@@ -8,6 +8,7 @@ import json
 import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,18 @@ class FeatureCache:
     of an image share a sample id but not their bytes), the preprocessing, the backbone name
     and weights digest, and the layer union. Entries live in an in-memory LRU bounded in bytes
     and, with `cache_dir`, in one .npz per input written atomically, so a run never holds all
-    features in RAM and a second request never repeats a forward pass.
+    features in RAM and a second request never repeats a forward pass. A backbone on a device
+    other than the CPU adds its device type to the key (its features differ in the last bits);
+    on the CPU the key is what it always was.
+
+    With `disk_budget_bytes`, the on-disk store is kept under that many bytes: after each
+    batch written, the least recently used .npz entries are deleted (in the order this
+    instance used them; entries it never touched go first, oldest modification time first),
+    never those of the batch being served. An evicted entry is recomputed if it is needed
+    again, so `forward_passes` may then exceed `distinct_inputs`. The budget covers the
+    features folder (`cache_dir`) only, nothing else of a run's output. The bytes are those
+    of the store's files as this instance last listed them; other processes writing to the
+    same store are seen at the next listing, which happens whenever the budget looks exceeded.
 
     Args:
         backbone: the network.
@@ -39,11 +51,18 @@ class FeatureCache:
         cache_dir: optional on-disk store.
         batch_size: images per forward pass.
         memory_bytes: bound of the in-memory LRU.
+        disk_budget_bytes: optional bound of the on-disk store (needs `cache_dir`).
+
+    Raises:
+        ConfigError: a layer the backbone lacks, or a negative budget or one without
+            `cache_dir`.
 
     Attributes:
         input_size: (H, W) of the network input.
         forward_passes: images pushed through the backbone so far.
         distinct_inputs: distinct entries requested so far.
+        disk_bytes_written: bytes of .npz entries this instance wrote.
+        evictions: .npz entries this instance deleted to keep within `disk_budget_bytes`.
     """
 
     def __init__(
@@ -53,6 +72,7 @@ class FeatureCache:
         cache_dir: Path | None = None,
         batch_size: int = 16,
         memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        disk_budget_bytes: int | None = None,
     ) -> None:
         backbone.channels(layers)
         self.backbone = backbone
@@ -67,14 +87,21 @@ class FeatureCache:
         self._held_bytes = 0
         self._seen: set[str] = set()
         self._content: dict[Path, tuple[int, int, str]] = {}
-        self._context = json.dumps(
-            {
-                "backbone": backbone.digest,
-                "preprocessing": backbone.preprocessing.to_dict(),
-                "layers": list(self.layers),
-            },
-            sort_keys=True,
-        )
+        context: dict[str, Any] = {
+            "backbone": backbone.digest,
+            "preprocessing": backbone.preprocessing.to_dict(),
+            "layers": list(self.layers),
+        }
+        if backbone.device.type != "cpu":
+            context["device"] = backbone.device.type
+        self._context = json.dumps(context, sort_keys=True)
+        self.disk_budget_bytes = disk_budget_bytes
+        self.disk_bytes_written = 0
+        self.evictions = 0
+        self._store = DiskUsage()
+        self._protected: set[str] = set()
+        if disk_budget_bytes is not None:
+            self._check_budget(disk_budget_bytes)
 
     @property
     def distinct_inputs(self) -> int:
@@ -85,6 +112,23 @@ class FeatureCache:
     def backbone_name(self) -> str:
         """The timm name of the backbone the features come from."""
         return self.backbone.config.name
+
+    def bytes_per_input(self) -> int:
+        """Bytes of one input's features (the layer union, float32), from shapes alone.
+
+        The sum over layers of C * ceil(crop / stride)^2 * 4; no forward pass is run. The .npz
+        file of an entry is this plus a few hundred bytes of headers.
+        """
+        crop = self.backbone.preprocessing.crop
+        strides = self.backbone.strides(self.layers)
+        channels = self.backbone.channels(self.layers)
+        return sum(4 * channels[layer] * (-(-crop // strides[layer])) ** 2 for layer in self.layers)
+
+    def disk_bytes(self) -> int:
+        """Bytes of the .npz entries now in the on-disk store (0 without one), by listing it."""
+        if self.cache_dir is None:
+            return 0
+        return sum(entry.size for entry in _list_store(self.cache_dir))
 
     def channels(self, layers: Sequence[str]) -> dict[str, int]:
         """Channels of each layer's feature map (ConfigError for a layer not in the union)."""
@@ -112,7 +156,11 @@ class FeatureCache:
             batch = samples[start : start + batch_size]
             keys = [self.key(sample.path) for sample in batch]
             self._seen.update(keys)
-            found = self._lookup(batch, keys)
+            self._protected = set(keys)
+            try:
+                found = self._lookup(batch, keys)
+            finally:
+                self._protected = set()
             yield {layer: torch.stack([found[key][layer] for key in keys]) for layer in layers}
 
     def key(self, path: Path) -> str:
@@ -147,6 +195,7 @@ class FeatureCache:
         for sample, key in zip(batch, keys, strict=True):
             if key in found or key in missing:
                 continue
+            self._store.touch(key)
             features = self._from_memory(key)
             if features is None:
                 features = self._from_disk(key)
@@ -173,6 +222,7 @@ class FeatureCache:
                 self._remember(key, features)
                 self._to_disk(key, features)
                 computed[key] = features
+            self._enforce_budget()
         return computed
 
     def _from_memory(self, key: str) -> Features | None:
@@ -214,7 +264,95 @@ class FeatureCache:
         buffer = io.BytesIO()
         arrays: dict[str, Any] = {layer: tensor.numpy() for layer, tensor in features.items()}
         np.savez(buffer, **arrays)
-        write_bytes(path, buffer.getvalue(), durable=False)
+        data = buffer.getvalue()
+        write_bytes(path, data, durable=False)
+        self.disk_bytes_written += len(data)
+        self._store.wrote(key, len(data))
+
+    def _check_budget(self, budget: int) -> None:
+        if self.cache_dir is None:
+            raise ConfigError(
+                f"disk_budget_bytes={budget} needs an on-disk store; give cache_dir or drop it"
+            )
+        if budget < 0:
+            raise ConfigError(
+                f"disk_budget_bytes={budget} is negative; give a byte count, e.g. "
+                f"{100 * self.bytes_per_input()} for about 100 inputs"
+            )
+
+    def _enforce_budget(self) -> None:
+        """Delete least recently used entries until the store is within the budget."""
+        budget = self.disk_budget_bytes
+        if budget is None or self.cache_dir is None or self._store.total <= budget:
+            return
+        entries = _list_store(self.cache_dir)
+        total = sum(entry.size for entry in entries)
+        for entry in sorted(entries, key=self._store.eviction_order):
+            if total <= budget:
+                break
+            if entry.key in self._protected:
+                continue
+            entry.path.unlink(missing_ok=True)
+            total -= entry.size
+            self.evictions += 1
+            self._store.forget(entry.key)
+        self._store.total = total
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One .npz file of an on-disk store."""
+
+    key: str
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+class DiskUsage:
+    """What a FeatureCache knows of its on-disk store: use order and a running byte total.
+
+    Attributes:
+        total: bytes of the store as last listed plus what was written since; starts at
+            infinity, so the first check lists the store.
+    """
+
+    def __init__(self) -> None:
+        self.total: float = float("inf")
+        self._order: dict[str, int] = {}
+        self._clock = 0
+
+    def touch(self, key: str) -> None:
+        """Record a use of `key` (a hit in memory or on disk, or a computation)."""
+        self._clock += 1
+        self._order[key] = self._clock
+
+    def wrote(self, key: str, size: int) -> None:
+        """Record a written entry of `size` bytes."""
+        self.touch(key)
+        self.total += size
+
+    def forget(self, key: str) -> None:
+        """Drop an evicted entry from the use order."""
+        self._order.pop(key, None)
+
+    def eviction_order(self, entry: StoredEntry) -> tuple[int, int]:
+        """Sort key: entries never used by this instance first (oldest file first), then
+        used ones, least recently used first."""
+        used = self._order.get(entry.key)
+        return (0, entry.mtime_ns) if used is None else (1, used)
+
+
+def _list_store(cache_dir: Path) -> list[StoredEntry]:
+    """The .npz entries of a store (`<cache_dir>/<key[:2]>/<key>.npz`), with size and mtime."""
+    entries = []
+    for path in cache_dir.glob("??/*.npz"):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # deleted meanwhile by another process
+            continue
+        entries.append(StoredEntry(path.stem, path, stat.st_size, stat.st_mtime_ns))
+    return entries
 
 
 def _nbytes(features: Features) -> int:

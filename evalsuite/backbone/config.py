@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import (
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from evalsuite.closed_model import ClosedModel
 
 WeightsSource = Literal["file", "hub_cache", "download", "bundled", "random"]
+Precision = Literal["float32", "bfloat16"]
 
 PAPER_BACKBONE = "wide_resnet50_2.tv_in1k"
 """The PatchCore and PaDiM papers' WideResNet-50-2 with the torchvision ImageNet weights."""
@@ -35,6 +39,13 @@ class BackboneConfig(ClosedModel):
         resize: side the shorter image edge is resized to; None: from the weights' own
             config (crop / crop_pct, e.g. 256 for a 224 crop).
         crop: side of the centre crop fed to the network; None: the weights' input size.
+        precision: `float32` (default, exact) or `bfloat16`, an opt-in approximation: the
+            forward pass runs under bf16 autocast (features are returned as float32).
+            Measured on a CPU with AMX/AVX-512-BF16 (WRN50, random weights, 8 images at
+            224 px, 2 threads): 1.5x faster, features off by up to 6e-3 of their largest
+            magnitude. It is part of the backbone's digest and so of every cache key. Left
+            out of dumps while float32, so the keys of configurations written before the
+            option existed do not change.
     """
 
     config_name: ClassVar[str] = "backbone config"
@@ -44,6 +55,16 @@ class BackboneConfig(ClosedModel):
     weights_file: Path | None = None
     resize: int | None = None
     crop: int | None = None
+    precision: Precision = "float32"
+
+    @model_serializer(mode="wrap")
+    def _drop_default_precision(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        dumped: dict[str, object] = handler(self)
+        if dumped.get("precision") == "float32":
+            del dumped["precision"]
+        return dumped
 
     @model_validator(mode="after")
     def _check_consistency(self) -> BackboneConfig:

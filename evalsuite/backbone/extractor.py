@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ from torch import nn
 
 from evalsuite.backbone.checkpoint import StateDict
 from evalsuite.backbone.config import BackboneConfig, WeightsInfo
+from evalsuite.backbone.device import configure_determinism
 from evalsuite.backbone.preprocessing import Preprocessing
 from evalsuite.backbone.weights import resolve_weights
 from evalsuite.errors import ConfigError, WeightsError
@@ -27,8 +29,12 @@ class Backbone:
     ResNets, `blocks.1`, `blocks.2`, `blocks.4`, ... for EfficientNets), listed in
     `layer_names`.
 
+    The extractors live on `device`; `forward` takes and returns CPU tensors whatever the
+    device. On the CPU in float32 (the defaults) it is exactly the plain timm forward pass.
+
     Attributes:
         config: the configuration it was built from.
+        device: where the forward pass runs (CPU unless given to `from_config`).
         weights: where the weights came from (source, file, SHA-256).
         preprocessing: the input pipeline of those weights.
         layer_names: the layers features can be taken from, shallowest first.
@@ -41,8 +47,10 @@ class Backbone:
         weights: WeightsInfo,
         preprocessing: Preprocessing,
         feature_info: Sequence[Mapping[str, Any]],
+        device: torch.device | None = None,
     ) -> None:
         self.config = config
+        self.device = device if device is not None else torch.device("cpu")
         self.weights = weights
         self.preprocessing = preprocessing
         self.layer_names: tuple[str, ...] = tuple(str(info["module"]) for info in feature_info)
@@ -53,8 +61,13 @@ class Backbone:
         self._unused: dict[tuple[int, ...], tuple[str, ...]] = {}
 
     @classmethod
-    def from_config(cls, config: BackboneConfig) -> Backbone:
+    def from_config(cls, config: BackboneConfig, device: torch.device | None = None) -> Backbone:
         """Build the network, resolve and strictly load its weights, derive preprocessing.
+
+        Args:
+            config: the backbone configuration.
+            device: where the forward pass runs; None is the CPU. On CUDA this calls
+                `configure_determinism` first.
 
         Raises:
             ConfigError: unknown timm model, or one without feature maps.
@@ -67,13 +80,21 @@ class Backbone:
             resolve_data_config({}, model=model), config.resize, config.crop
         )
         feature_info = cast("Sequence[Mapping[str, Any]]", model.feature_info)
-        return cls(config, model.state_dict(), resolved.info, preprocessing, feature_info)
+        if device is not None:
+            configure_determinism(device)
+        state = model.state_dict()
+        return cls(config, state, resolved.info, preprocessing, feature_info, device)
 
     @property
     def digest(self) -> str:
-        """Identifies the network function: name plus weights SHA-256 (or the random seed)."""
+        """Identifies the network function: name plus weights SHA-256 (or the random seed).
+
+        A bfloat16 backbone adds `+bfloat16-autocast` (its features differ); float32 adds
+        nothing, so digests and the cache keys built on them stay as they were.
+        """
         weights = self.weights.sha256 or f"random-init-seed-{RANDOM_INIT_SEED}"
-        return f"{self.config.name}@{weights}"
+        suffix = "" if self.config.precision == "float32" else f"+{self.config.precision}-autocast"
+        return f"{self.config.name}@{weights}{suffix}"
 
     def state_dict(self) -> StateDict:
         """The full network's weights (head included), as loaded; tensors are shared."""
@@ -98,18 +119,33 @@ class Backbone:
     def forward(self, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """Feature maps of a batch, without gradients.
 
+        The images move to `device`; with `precision: bfloat16` the pass runs under
+        `torch.autocast(device.type, dtype=torch.bfloat16)`. On the CPU in float32 no copy
+        or cast happens.
+
         Args:
             images: (B, 3, H, W) float32, as made by `preprocessing.load_image`.
             layers: layer names from `layer_names`.
 
         Returns:
-            layer -> (B, C, H / stride, W / stride) float32, in the order of `layers`.
+            layer -> (B, C, H / stride, W / stride) float32 CPU tensors, in the order of
+            `layers`.
         """
         indices = self._indices(layers)
-        with torch.no_grad():
-            outputs = self._extractor(indices)(images)
-        by_name = {self.layer_names[i]: out for i, out in zip(indices, outputs, strict=True)}
+        extractor = self._extractor(indices)
+        images = images.to(self.device)
+        with torch.no_grad(), self._autocast():
+            outputs = extractor(images)
+        by_name = {
+            self.layer_names[i]: out.float().cpu() for i, out in zip(indices, outputs, strict=True)
+        }
         return {layer: by_name[layer] for layer in layers}
+
+    def _autocast(self) -> contextlib.AbstractContextManager[object]:
+        """bf16 autocast on the device when the configuration asks for it, else nothing."""
+        if self.config.precision == "bfloat16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _check(self, layers: Sequence[str]) -> None:
         unknown = [layer for layer in layers if layer not in self._channels]
@@ -138,6 +174,8 @@ class Backbone:
                     f"backbone {self.config.name!r}: the features_only model needs keys the "
                     f"weights lack: {', '.join(result.missing_keys[:5])}"
                 )
+            if self.device.type != "cpu":
+                model = model.to(self.device)
             self._extractors[indices] = model.eval()
             self._unused[indices] = unused
         return self._extractors[indices]

@@ -8,6 +8,10 @@ come from our FeatureSource, so weights are resolved once, by `evalsuite.backbon
 anomalib never reaches for the hub. Only the fit differs: anomalib stacks the embeddings of all
 training images and computes every covariance at once (about 21 GB for WR50 at 256 px); here
 the moments are accumulated batch by batch and inverted in chunks of positions, in place.
+
+On a CUDA device the embeddings, the moments, the inversion and the anomaly maps run on the
+GPU; saved statistics are CPU tensors either way. Without a device (or on the CPU) it is the
+CPU code path, bit for bit.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +32,7 @@ from pydantic import (
 
 from evalsuite import progress
 from evalsuite.atomic import write_json
+from evalsuite.backbone.device import as_device, configure_determinism
 from evalsuite.closed_model import ClosedModel, distinct_layers
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
@@ -98,25 +103,46 @@ class Padim:
         features: the backbone features (a FeatureCache in runs).
         seed: seeds the random channel subset `idx`.
         batch_size: images per feature batch.
+        device: where embeddings, the fit and the anomaly maps are computed: a torch device,
+            `auto`/`cpu`/`cuda` (see `resolve_device`), or None for the CPU.
 
     Raises:
-        ConfigError: layers unknown to the feature source, or n_features above their channels.
+        ConfigError: layers unknown to the feature source, n_features above their channels, or
+            an unknown device name.
+        WeightsError: `cuda` without a visible CUDA device.
+
+    Class attributes:
+        SEARCH_PARAMS: parameters of `search` (none: the Gaussians are the whole evidence).
+        SCORING_PARAMS: parameters of `scores_from` (none).
 
     Attributes:
+        device: the torch device computations run on.
+        searched_images: images scored (searched) by this instance so far.
         backbone: timm name of the backbone the features come from.
         channels: layer -> channels of the feature maps read.
         idx: (d,) int64, the random channel subset (saved with the model).
         grid: (h, w) of the first layer's feature map once fitted, else None.
     """
 
+    SEARCH_PARAMS: ClassVar[frozenset[str]] = frozenset()
+    SCORING_PARAMS: ClassVar[frozenset[str]] = frozenset()
+
     def __init__(
-        self, params: PadimParams, features: FeatureSource, seed: int, *, batch_size: int = 16
+        self,
+        params: PadimParams,
+        features: FeatureSource,
+        seed: int,
+        *,
+        batch_size: int = 16,
+        device: torch.device | str | None = None,
     ) -> None:
         if not isinstance(features, DescribedFeatureSource):
             raise ConfigError(
                 "padim needs a feature source that names its backbone and channels "
                 "(evalsuite.backbone.FeatureCache)"
             )
+        self.device = as_device(device)
+        configure_determinism(self.device)
         self.params = params
         self.features = features
         self.seed = seed
@@ -125,7 +151,10 @@ class Padim:
         self.channels = features.channels(params.layers)
         self._model = _anomalib_model(self.backbone, params, sum(self.channels.values()))
         self._model.idx = feature_subset(sum(self.channels.values()), params.n_features, seed)
+        if self.device.type != "cpu":
+            self._model.to(self.device)
         self.grid: tuple[int, int] | None = None
+        self.searched_images = 0
 
     @property
     def idx(self) -> torch.Tensor:
@@ -153,7 +182,27 @@ class Padim:
         self._model.gaussian.inv_covariance = inv_covariance
 
     def score(self, samples: Sequence[Sample]) -> Scores:
-        """Mahalanobis anomaly maps (N, H, W) at the input size; image score = max of the map."""
+        """Mahalanobis anomaly maps (N, H, W) at the input size; image score = max of the map.
+
+        The same as `scores_from(search(samples))`.
+        """
+        return self.scores_from(self.search(samples))
+
+    def search(self, samples: Sequence[Sample], params: Mapping[str, Any] | None = None) -> Scores:
+        """The evidence scoring reads: here the anomaly maps and image scores themselves.
+
+        Args:
+            samples: the samples to score.
+            params: search parameters; PaDiM has none (`SEARCH_PARAMS` is empty), the argument
+                is accepted for the interface detectors share and ignored.
+
+        Returns:
+            image (N,) float32 and maps (N, H, W) float32 at the input size.
+
+        Raises:
+            ResultsError: the model is not fitted.
+            ConfigError: features on another grid than the fitted one.
+        """
         mean, inv_covariance = self._fitted()
         height, width = self.features.input_size
         image = np.empty(len(samples), dtype=np.float32)
@@ -174,18 +223,35 @@ class Padim:
                     image_size=(height, width),
                 )[:, 0]
             size = batch_maps.shape[0]
-            maps[start : start + size] = batch_maps.numpy()
-            image[start : start + size] = torch.amax(batch_maps, dim=(-2, -1)).numpy()
+            maps[start : start + size] = batch_maps.cpu().numpy()
+            image[start : start + size] = torch.amax(batch_maps, dim=(-2, -1)).cpu().numpy()
             start += size
         if start != len(samples):
             raise EvalsuiteError("padim score: the feature source did not yield every sample")
+        self.searched_images += start
         return Scores(image=image, maps=maps)
+
+    def scores_from(self, evidence: Scores, params: Mapping[str, Any] | None = None) -> Scores:
+        """Scores from `search`'s evidence: PaDiM's evidence already is its scores.
+
+        Args:
+            evidence: what `search` returned.
+            params: scoring parameters; none for PaDiM (`SCORING_PARAMS`), ignored.
+
+        Returns:
+            `evidence` itself.
+        """
+        return evidence
 
     def save(self, directory: Path) -> None:
         """Write padim_stats.pt (idx, mean, inverse covariances) then padim.json."""
         mean, inv_covariance = self._fitted()
         directory.mkdir(parents=True, exist_ok=True)
-        stats = {"idx": self.idx, "mean": mean, "inv_covariance": inv_covariance}
+        stats = {
+            "idx": self.idx.cpu(),
+            "mean": mean.cpu(),
+            "inv_covariance": inv_covariance.cpu(),
+        }
         handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{STATS_FILE}.", suffix=".tmp")
         os.close(handle)
         try:
@@ -208,8 +274,21 @@ class Padim:
         )
 
     @classmethod
-    def load(cls, directory: Path, features: FeatureSource, *, batch_size: int = 16) -> Padim:
+    def load(
+        cls,
+        directory: Path,
+        features: FeatureSource,
+        *,
+        batch_size: int = 16,
+        device: torch.device | str | None = None,
+    ) -> Padim:
         """A fitted Padim from `save`'s files, checked against `features`.
+
+        Args:
+            directory: the folder `save` wrote.
+            features: the feature source to score with.
+            batch_size: images per feature batch.
+            device: where to compute (see the constructor); the statistics are moved there.
 
         Raises:
             ResultsError: missing or incomplete files.
@@ -218,7 +297,11 @@ class Padim:
         state = _read_state(directory / STATE_FILE)
         try:
             model = cls(
-                PadimParams(**state["params"]), features, int(state["seed"]), batch_size=batch_size
+                PadimParams(**state["params"]),
+                features,
+                int(state["seed"]),
+                batch_size=batch_size,
+                device=device,
             )
             saved = (state["backbone"], state["channels"], list(state["input_size"]))
             model.grid = (int(state["grid"][0]), int(state["grid"][1]))
@@ -232,7 +315,10 @@ class Padim:
                 f"{directory}: fitted on backbone/channels/input size {saved}, "
                 f"but the feature source gives {current}; use the same backbone configuration"
             )
-        stats = _read_stats(directory / STATS_FILE)
+        stats = {
+            name: tensor.to(model.device)
+            for name, tensor in _read_stats(directory / STATS_FILE).items()
+        }
         model._model.idx = stats["idx"]
         model._model.gaussian.mean = stats["mean"]
         model._model.gaussian.inv_covariance = stats["inv_covariance"]
@@ -241,7 +327,8 @@ class Padim:
     def _embeddings(self, samples: Sequence[Sample]) -> Iterator[torch.Tensor]:
         """Embeddings batch by batch: (B, d, h, w) float32 (anomalib's generate_embedding)."""
         layers = self.params.layers
-        for batch in self.features.iter_features(samples, layers, self.batch_size):
+        for features in self.features.iter_features(samples, layers, self.batch_size):
+            batch = {layer: tensor.to(self.device) for layer, tensor in features.items()}
             sizes = [batch[layer].shape[-2] * batch[layer].shape[-1] for layer in layers]
             if sizes[0] != max(sizes):
                 raise ConfigError(
@@ -262,7 +349,8 @@ class GaussianMoments:
 
     Sums are taken around `shift` (the first image's embedding) so float32 outer products do
     not cancel catastrophically; the (P, d, d) float32 accumulator later holds the inverse
-    covariances in place, so a fit peaks near one copy of the model's statistics.
+    covariances in place, so a fit peaks near one copy of the model's statistics. Everything
+    lives on `shift`'s device.
 
     Args:
         shift: (d, P) the embedding of one training image.
@@ -272,8 +360,8 @@ class GaussianMoments:
         dim, positions = shift.shape
         self.shift = shift.clone()
         self.count = 0
-        self.sum = torch.zeros(dim, positions, dtype=torch.float64)
-        self.outer = torch.zeros(positions, dim, dim, dtype=torch.float32)
+        self.sum = torch.zeros(dim, positions, dtype=torch.float64, device=shift.device)
+        self.outer = torch.zeros(positions, dim, dim, dtype=torch.float32, device=shift.device)
         self.chunk = max(1, CHUNK_BYTES // (dim * dim * 8))
 
     def add(self, embedding: torch.Tensor) -> None:
@@ -299,7 +387,7 @@ class GaussianMoments:
         """
         n = self.count
         mean_shifted = self.sum / n  # (d, P)
-        identity = torch.eye(self.shift.shape[0], dtype=torch.float64)
+        identity = torch.eye(self.shift.shape[0], dtype=torch.float64, device=self.shift.device)
         for start in range(0, self.outer.shape[0], self.chunk):
             stop = start + self.chunk
             mu = mean_shifted[:, start:stop].T  # (p, d)

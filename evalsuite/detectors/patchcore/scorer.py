@@ -7,7 +7,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch.nn import functional as F
 
-from evalsuite.detectors.patchcore.memory_bank import MemoryBank
+from evalsuite.detectors.patchcore.memory_bank import MemoryBank, SearchSettings
 
 GAUSSIAN_TRUNCATE = 4.0
 
@@ -18,6 +18,7 @@ def image_scores(
     patches: np.ndarray,
     bank: MemoryBank,
     num_neighbors: int,
+    settings: SearchSettings | None = None,
 ) -> np.ndarray:
     """Image anomaly scores s (Eq. 6-7) of a batch.
 
@@ -27,18 +28,59 @@ def image_scores(
         patches: (N, P, D) the test patch features.
         bank: the memory bank M.
         num_neighbors: b of Eq. 7; 1 gives the plain maximum s*.
+        settings: the search for N_b(m*); None means the bank's.
 
     Returns:
         (N,) float32.
     """
     rows = np.arange(patch_scores.shape[0])
-    worst = patch_scores.argmax(axis=1)  # position of m^{test,*}
-    s_star = patch_scores[rows, worst]  # s* = ||m^{test,*} - m*||, Eq. 6
+    worst = worst_positions(patch_scores)
+    return scores_of_worst(
+        patch_scores[rows, worst],
+        nn_indices[rows, worst],
+        patches[rows, worst],
+        bank,
+        num_neighbors,
+        settings,
+    )
+
+
+def worst_positions(patch_scores: np.ndarray) -> np.ndarray:
+    """Position of m^{test,*} in every image (Eq. 6's argmax; the first one on ties).
+
+    Args:
+        patch_scores: (N, P) nearest-neighbour distances.
+
+    Returns:
+        (N,) int64 patch positions.
+    """
+    return patch_scores.argmax(axis=1)
+
+
+def scores_of_worst(
+    s_star: np.ndarray,
+    nn_index: np.ndarray,
+    worst_patches: np.ndarray,
+    bank: MemoryBank,
+    num_neighbors: int,
+    settings: SearchSettings | None = None,
+) -> np.ndarray:
+    """Image scores from each image's worst patch alone: s* (Eq. 6), re-weighted by Eq. 7.
+
+    Args:
+        s_star: (N,) s* = ||m^{test,*} - m*||, the largest nearest-neighbour distance.
+        nn_index: (N,) bank row of m*.
+        worst_patches: (N, D) m^{test,*}.
+        bank: the memory bank M.
+        num_neighbors: b of Eq. 7; 1 gives s* itself.
+        settings: the search for N_b(m*); None means the bank's.
+
+    Returns:
+        (N,) float32.
+    """
     if num_neighbors == 1:
         return s_star.astype(np.float32)
-    return reweighted_scores(
-        patches[rows, worst], s_star, nn_indices[rows, worst], bank, num_neighbors
-    )
+    return reweighted_scores(worst_patches, s_star, nn_index, bank, num_neighbors, settings)
 
 
 def reweighted_scores(
@@ -47,6 +89,7 @@ def reweighted_scores(
     nn_index: np.ndarray,
     bank: MemoryBank,
     num_neighbors: int,
+    settings: SearchSettings | None = None,
 ) -> np.ndarray:
     """Eq. 7: s = w * s*, down-weighting s* when m* lies in a dense region of M.
 
@@ -66,11 +109,12 @@ def reweighted_scores(
         nn_index: (N,) bank row of m*.
         bank: the memory bank M.
         num_neighbors: b.
+        settings: the search for N_b(m*); None means the bank's.
 
     Returns:
         (N,) float32 s.
     """
-    _, support = bank.search(bank.features[nn_index], num_neighbors)  # N_b(m*): (N, b)
+    _, support = bank.search(bank.features[nn_index], num_neighbors, settings)  # N_b(m*)
     diffs = bank.features[support] - test_patches[:, None, :].astype(np.float32)
     support_distances = np.linalg.norm(diffs.astype(np.float64), axis=2)  # (N, b)
     s_star64 = s_star.astype(np.float64)
