@@ -52,9 +52,21 @@ def test_fits_are_shared_as_the_regimes_prescribe() -> None:
 def test_fit_count_with_seeds_and_sweeps() -> None:
     plan = _plan()
     # baseline per seed and detector: per_class 3 clean + 3 shift fits, unified 1 + 1 = 8
-    # b sweep: 2 values x 3 clean per_class fits (kinds clean/none and shift/none share them)
-    # severity sweep of padim: its clean fits are the baseline's, so no new fit
-    assert len(plan.fits) == 2 * (2 * 8 + 2 * 3)
+    # b sweep: num_neighbors changes the scoring only, so its cells read the baseline's
+    # clean fits; severity sweep of padim: its clean fits are the baseline's too
+    assert len(plan.fits) == 2 * 2 * 8
+    b_cells = [c for c in plan.cells if c.variant.sweep and c.variant.sweep[0].endswith("bors")]
+    assert len(b_cells) == 2 * 2 * 2 * 3  # seeds x values x kinds x categories
+    baseline = {
+        (c.fit.seed, c.category): c.fit.id
+        for c in plan.cells
+        if c.variant.sweep is None
+        and c.fit.scope == "per_class"
+        and c.fit.condition == "clean"
+        and c.variant.spec.label == "patchcore"
+    }
+    assert all(c.fit.id == baseline[(c.fit.seed, c.category)] for c in b_cells)
+    assert {c.variant.spec.params["num_neighbors"] for c in b_cells} == {3, 9}
     severity_cells = [c for c in plan.cells if c.variant.sweep == ("shift.severity", 3)]
     assert len(severity_cells) == 2 * 2 * 3
     assert all(c.variant.severity == 3 for c in severity_cells)
@@ -90,3 +102,38 @@ def test_shards_partition_whole_fits() -> None:
     for shard in shards:
         ids = {f.id for f in shard.fits}
         assert all(c.fit.id in ids for c in shard.cells)
+
+
+def test_a_coreset_sweep_is_one_unit_per_selection() -> None:
+    plan = _plan(
+        seeds=[0],
+        sweeps=[{"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.01, 0.25]}],
+    )
+    clean = [
+        f
+        for f in plan.fits
+        if f.variant.spec.name == "patchcore" and f.scope == "per_class" and f.condition == "clean"
+    ]
+    assert len(clean) == 3 * 3  # categories x (baseline 0.1, 0.01, 0.25)
+    units = [u for u in plan.units if u.fits[0] in clean]
+    assert len(units) == 3  # one greedy selection per category, shared by the three ratios
+    for unit in units:
+        assert sorted(f.variant.spec.params["coreset_ratio"] for f in unit.fits) == [
+            0.01,
+            0.1,
+            0.25,
+        ]
+        assert len({f.categories for f in unit.fits}) == 1
+    # padim fits, shifted fits and unified fits stay units of their own
+    assert sum(len(u.fits) for u in plan.units) == len(plan.fits)
+    assert len(plan.units) == len(plan.fits) - 3 * 2
+
+
+def test_cost_balanced_shards_partition_units() -> None:
+    plan = _plan()
+    costs = {unit.id: float(len(unit.id) + i % 5) for i, unit in enumerate(plan.units)}
+    shards = [plan.shard(i, 3, costs) for i in (1, 2, 3)]
+    assert sorted(f.id for s in shards for f in s.fits) == sorted(f.id for f in plan.fits)
+    loads = [sum(costs[u.id] for u in s.units) for s in shards]
+    assert max(loads) - min(loads) <= max(costs.values())  # greedy balance bound
+    assert [f.id for f in plan.shard(2, 3, costs).fits] == [f.id for f in shards[1].fits]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -74,6 +74,16 @@ class Detector(Protocol):
 
     def score(self, samples: Sequence[Sample]) -> Scores:
         """Score samples: image scores (N,) and maps (N, H, W)."""
+        ...
+
+    def search(self, samples: Sequence[Sample], params: Any = None) -> Any:
+        """The expensive half of `score`: the evidence (nearest neighbours, distances) of
+        samples under `params`' search settings (None: the detector's own params)."""
+        ...
+
+    def scores_from(self, evidence: Any, params: Any = None) -> Scores:
+        """The cheap half of `score`: image scores (N,) and maps (N, H, W) from `search`'s
+        evidence under `params`' scoring settings; `score(s) == scores_from(search(s))`."""
         ...
 
     def save(self, directory: Path) -> None:

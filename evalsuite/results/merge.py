@@ -122,7 +122,7 @@ def _merged_manifest(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
     merged.update(
         created=min(starts).isoformat(),
         wall_time_s=(max(ends) - min(starts)).total_seconds(),
-        counts={key: sum(m["counts"][key] for m in manifests) for key in first["counts"]},
+        counts={key: sum(m["counts"].get(key, 0) for m in manifests) for key in first["counts"]},
         failed=[entry for m in manifests for entry in m["failed"]],
         shards=sorted(shards, key=_shard_order) if shards else None,
     )

@@ -318,9 +318,9 @@ def _distinct_inputs(plan: Plan, data: StudyData) -> dict[str, int]:
         chosen.update(s.path for s in train)
         for cell in plan.cells_of(fit):
             severity, seed = cell.variant.severity, fit.seed
-            for condition, split in ((cell.threshold_condition, "val"), (cell.condition, "test")):
-                samples = data.samples(condition, severity, split, [cell.category], seed)
-                chosen.update(s.path for s in samples)
+            val = data.samples(cell.threshold_condition, severity, "val", [cell.category], seed)
+            test = data.samples(cell.condition, severity, "test", [cell.category], seed)
+            chosen.update(s.path for s in val + test)
     return {key: len(paths) for key, paths in wanted.items()}
 
 

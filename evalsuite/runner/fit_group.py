@@ -2,14 +2,15 @@
 
 Each fit returns its outcome (fitted, cached or failed, with its cells); nothing is inferred
 from counters. A failing fit or cell becomes a `failed` record with its error; nothing is
-caught silently. The fits of a unit share one greedy coreset selection (see `plan.Unit`),
-computed once to the largest size any of them needs and kept beside the fits, so a resumed
-unit does not select again.
+caught silently. The fits of a unit share one greedy coreset selection (see `plan.Unit`): the
+fit with the largest coreset runs first and stores its selection beside the fits; the others
+take prefixes of it, and a resumed unit does not select again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 import traceback
@@ -21,6 +22,7 @@ from typing import Any
 from evalsuite import results
 from evalsuite.atomic import write_json
 from evalsuite.detectors.base import Detector
+from evalsuite.detectors.patchcore.selection_store import FileSelectionStore
 from evalsuite.detectors.registry import build_detector, load_detector, selection_param
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.runner.artifacts import render_artifacts
@@ -74,7 +76,7 @@ def run_unit(ctx: RunContext, unit: Unit, plan: Plan) -> UnitOutcome:
     pending = {fit.id: _pending(ctx, plan.cells_of(fit)) for fit in unit.fits}
     to_fit = [fit for fit in unit.fits if pending[fit.id][0] and not _fit_cached(ctx, fit)]
     selection = _selection(ctx, unit, to_fit)
-    for fit in unit.fits:
+    for fit in _largest_first(unit):
         todo, done = pending[fit.id]
         if not todo:
             outcome.fits.append(FitOutcome(fit.id, "cached", done))
@@ -85,7 +87,7 @@ def run_unit(ctx: RunContext, unit: Unit, plan: Plan) -> UnitOutcome:
             outcome.score_passes += sum(scorer.searched.values())
             outcome.distinct_fit_inputs += _distinct_inputs(scorer, todo)
     if selection is not None and all(f.state != "failed" for f in outcome.fits):
-        shutil.rmtree(selection[0], ignore_errors=True)  # every fit of the unit is saved
+        shutil.rmtree(selection, ignore_errors=True)  # every fit of the unit is saved
     outcome.forward_passes = (
         sum(source.forward_passes for source in ctx.features.values()) - forward_before
     )
@@ -108,16 +110,21 @@ def _fit_cached(ctx: RunContext, fit: FitPlan) -> bool:
     return not ctx.force and (results.fit_dir(ctx.out, fit.id) / FIT_DONE).is_file()
 
 
-def _selection(
-    ctx: RunContext, unit: Unit, to_fit: list[FitPlan]
-) -> tuple[Path, int | float] | None:
-    """(folder of the unit's shared selection, the largest selection param value to fit), when
-    more than one fit of the unit shares it; else None."""
+def _selection(ctx: RunContext, unit: Unit, to_fit: list[FitPlan]) -> Path | None:
+    """The folder of the unit's shared greedy selection, when more than one fit of the unit
+    shares it and some are to be fitted; else None."""
     param = selection_param(unit.fits[0].variant.spec.name)
     if param is None or len(unit.fits) < 2 or not to_fit:
         return None
-    largest = max(fit.variant.spec.params[param] for fit in to_fit)
-    return results.fit_dir(ctx.out, unit.id).with_suffix(".selection"), largest
+    return results.fit_dir(ctx.out, unit.id).with_suffix(".selection")
+
+
+def _largest_first(unit: Unit) -> list[FitPlan]:
+    """The unit's fits, the largest selection first (the others are its prefixes)."""
+    param = selection_param(unit.fits[0].variant.spec.name)
+    if param is None:
+        return list(unit.fits)
+    return sorted(unit.fits, key=lambda fit: -fit.variant.spec.params[param])
 
 
 def _run_fit(
@@ -125,7 +132,7 @@ def _run_fit(
     fit: FitPlan,
     todo: list[CellPlan],
     done: list[CellResult],
-    selection: tuple[Path, int | float] | None,
+    selection: Path | None,
 ) -> tuple[FitOutcome, FitScorer | None]:
     started = time.perf_counter()
     try:
@@ -170,12 +177,14 @@ def _artifacts(ctx: RunContext, cell: CellPlan, result: dict[str, Any]) -> list[
 
 def _distinct_inputs(scorer: FitScorer, cells: Sequence[CellPlan]) -> int:
     """Distinct (search settings, image file) pairs the cells of one fit read, from the plan."""
-    pairs = set()
+    pairs: set[tuple[str, Path]] = set()
     for cell in cells:
         spec, severity = cell.variant.spec, cell.variant.severity
         search = str(sorted((k, v) for k, v in spec.params.items() if k in _search_keys(scorer)))
-        for condition, split in ((cell.threshold_condition, "val"), (cell.condition, "test")):
-            samples, _ = scorer.inputs(input_key(condition, severity, split, cell.category))
+        val = input_key(cell.threshold_condition, severity, "val", cell.category)
+        test = input_key(cell.condition, severity, "test", cell.category)
+        for key in (val, test):
+            samples, _ = scorer.inputs(key)
             pairs.update((search, sample.path) for sample in samples)
     return len(pairs)
 
@@ -185,9 +194,7 @@ def _search_keys(scorer: FitScorer) -> frozenset[str]:
     return keys
 
 
-def _fitted(
-    ctx: RunContext, fit: FitPlan, selection: tuple[Path, int | float] | None
-) -> tuple[Detector, float, str]:
+def _fitted(ctx: RunContext, fit: FitPlan, selection: Path | None) -> tuple[Detector, float, str]:
     """The fit's detector, its fit seconds and how it was obtained (fitted or cached)."""
     spec = fit.variant.spec
     features = ctx.features_of(spec)
@@ -205,10 +212,8 @@ def _fitted(
     with limit_threads(DETECTOR_THREADS):
         if selection is None:
             detector.fit(train)
-        else:
-            detector.fit(
-                train, selection=selection_store(selection[0]), selection_ratio=selection[1]
-            )  # type: ignore[call-arg]
+        else:  # PatchCore: the unit's shared greedy selection (see `_largest_first`)
+            detector.fit(train, selection=FileSelectionStore(selection))  # type: ignore[call-arg]
     seconds = time.perf_counter() - started
     _save(
         detector,
@@ -228,18 +233,9 @@ def _fitted(
     return detector, seconds, "fitted"
 
 
-def selection_store(folder: Path) -> Any:
-    """The on-disk store of a unit's greedy selection (PatchCore's FileSelectionStore)."""
-    from evalsuite.detectors.patchcore.coreset import FileSelectionStore
-
-    return FileSelectionStore(folder)
-
-
 def _save(detector: Detector, directory: Path, state: dict[str, Any]) -> None:
     """Save a fitted model all or nothing: into a staging folder unique to this process, then
     one rename."""
-    import os
-
     staging = directory.with_name(f"{directory.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -40,7 +40,7 @@ give the same bits in every executor (Dask workers run with OMP_NUM_THREADS=1), 
 shared machine one thread per process is also the faster choice. Parallelism comes from
 `--workers` (units side by side); feature extraction keeps every thread."""
 
-InputKey = tuple[str, int | None, str, str]
+InputKey = tuple[str, int | None, Split, str]
 """(condition, shift severity or None for clean images, split, category)."""
 
 
