@@ -1,16 +1,24 @@
-"""Greedy coreset (Algorithm 1): determinism, covering radii against brute force, JL projection."""
+"""Greedy coreset (Algorithm 1): determinism, covering radii against brute force, JL projection,
+the numpy-buffer loop against a copy of the old loop, the torch loop against the numpy one."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 import torch
 
 from evalsuite.detectors.patchcore.coreset import (
+    ALIGNMENT,
+    aligned_empty,
     coreset_size,
+    greedy_bytes_per_iteration,
     greedy_k_center,
     random_projection,
     select_coreset,
 )
+from evalsuite.detectors.patchcore.torch_ops import greedy_k_center_torch
 
 
 def _features(n: int = 400, d: int = 256, seed: int = 0) -> np.ndarray:
@@ -81,3 +89,92 @@ def test_random_projection_preserves_distances_and_is_seeded() -> None:
     ratio = (reduced / original).numpy()
     assert abs(ratio.mean() - 1.0) < 0.05  # Johnson-Lindenstrauss: distances kept on average
     assert ratio.min() > 0.6 and ratio.max() < 1.4
+
+
+def _old_random_projection(features: np.ndarray, dim: int, seed: int) -> np.ndarray:
+    """random_projection as it was before numpy buffers: torch-allocated output."""
+    generator = torch.Generator().manual_seed(seed)
+    matrix = torch.randn(features.shape[1], dim, generator=generator) / math.sqrt(dim)
+    projected = torch.empty(features.shape[0], dim)
+    for start in range(0, features.shape[0], 65536):
+        chunk = torch.from_numpy(np.ascontiguousarray(features[start : start + 65536]))
+        torch.matmul(chunk, matrix, out=projected[start : start + 65536])
+    return projected.numpy()
+
+
+def _old_greedy_k_center(points: np.ndarray, size: int, start: int) -> tuple[np.ndarray, ...]:
+    """greedy_k_center as it was before numpy buffers (torch-allocated distances)."""
+    points -= points.mean(axis=0)
+    x = torch.from_numpy(points)
+    squared_norms = torch.from_numpy(np.einsum("nk,nk->n", points, points))
+    min_distances = np.full(points.shape[0], np.inf, dtype=np.float32)
+    distances = torch.empty(points.shape[0])
+    distances_np = distances.numpy()
+    indices = np.empty(size, dtype=np.int64)
+    radii = np.empty(size, dtype=np.float32)
+    index = start
+    for step in range(size):
+        indices[step] = index
+        torch.addmv(squared_norms, x, x[index], alpha=-2.0, out=distances)
+        distances_np += squared_norms[index].item()
+        np.minimum(min_distances, distances_np, out=min_distances)
+        min_distances[index] = 0.0
+        index = int(min_distances.argmax())
+        radii[step] = math.sqrt(max(float(min_distances[index]), 0.0))
+    return indices, radii
+
+
+def _old_select_coreset(features: np.ndarray, ratio: float, dim: int, seed: int) -> tuple:
+    size = coreset_size(features.shape[0], ratio)
+    if features.shape[1] > dim:
+        points = _old_random_projection(features, dim, seed)
+    else:
+        points = np.array(features, dtype=np.float32, copy=True)
+    start = int(np.random.default_rng(seed).integers(features.shape[0]))
+    return _old_greedy_k_center(points, size, start)
+
+
+@pytest.mark.parametrize(("n", "d"), [(3000, 256), (2000, 64)])
+def test_numpy_buffers_give_the_old_selection_bit_for_bit(n: int, d: int) -> None:
+    features = _features(n=n, d=d, seed=11)
+    old_indices, old_radii = _old_select_coreset(features, 0.1, 128, seed=5)
+    new = select_coreset(features, 0.1, 128, seed=5)
+    np.testing.assert_array_equal(new.indices, old_indices)
+    np.testing.assert_array_equal(new.radii, old_radii)
+    np.testing.assert_array_equal(
+        random_projection(features, 32, seed=2), _old_random_projection(features, 32, seed=2)
+    )
+
+
+def test_aligned_empty_is_aligned_and_shaped() -> None:
+    for count in (1, 7, 1000):
+        array = aligned_empty((count, 3))
+        assert array.shape == (count, 3) and array.dtype == np.float32
+        assert array.ctypes.data % ALIGNMENT == 0 and array.flags.c_contiguous
+
+
+def test_greedy_bytes_per_iteration_counts_points_once_and_the_buffers() -> None:
+    assert greedy_bytes_per_iteration(200_000, 128) == 4 * 200_000 * 128 + 32 * 200_000
+    assert greedy_bytes_per_iteration(0, 128) == 0
+    with pytest.raises(ValueError, match="num_points=-1"):
+        greedy_bytes_per_iteration(-1, 128)
+
+
+def test_torch_greedy_on_cpu_selects_exactly_what_the_numpy_loop_does() -> None:
+    points = _features(n=1500, d=32, seed=4)
+    numpy_result = greedy_k_center(points.copy(), size=150, start=17)
+    torch_result = greedy_k_center_torch(points.copy(), 150, 17, torch.device("cpu"))
+    np.testing.assert_array_equal(torch_result.indices, numpy_result.indices)
+    np.testing.assert_array_equal(torch_result.radii, numpy_result.radii)
+    via_select = select_coreset(_features(), 0.1, 128, seed=7, device=torch.device("cpu"))
+    np.testing.assert_array_equal(
+        via_select.indices, select_coreset(_features(), 0.1, 128, 7).indices
+    )
+
+
+def test_selection_is_a_prefix_of_any_longer_one() -> None:
+    features = _features(n=600, d=200, seed=9)
+    short = select_coreset(features, 0.05, 128, seed=1)
+    long = select_coreset(features, 0.25, 128, seed=1)
+    np.testing.assert_array_equal(long.indices[: short.indices.shape[0]], short.indices)
+    np.testing.assert_array_equal(long.radii[: short.radii.shape[0]], short.radii)

@@ -66,3 +66,26 @@ def test_bad_values_raise_config_error(key: str, value: object, expected: str) -
 def test_params_are_frozen_and_round_trip_through_json() -> None:
     params = PatchCoreParams(layers=("layer2", "layer3"), target_dim=None, num_neighbors=9)
     assert PatchCoreParams.model_validate(params.model_dump(mode="json")) == params
+
+
+def test_search_defaults_to_exact_and_hnsw_is_opt_in() -> None:
+    params = PatchCoreParams()
+    assert params.search == "exact"
+    assert (params.hnsw_m, params.hnsw_ef_search, params.hnsw_ef_construction) == (32, 64, 80)
+    assert PatchCoreParams(search="hnsw").search == "hnsw"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("search", "ivf", "search"),
+        ("hnsw_m", 1, "hnsw_m=1 is outside [2, 256]"),
+        ("hnsw_m", 1000, "hnsw_m=1000"),
+        ("hnsw_ef_search", 0, "hnsw_ef_search=0 is outside [1, 4096]"),
+        ("hnsw_ef_construction", 5000, "hnsw_ef_construction=5000"),
+    ],
+)
+def test_bad_search_settings_name_value_and_range(key: str, value: object, expected: str) -> None:
+    with pytest.raises(ConfigError, match="patchcore params") as caught:
+        PatchCoreParams.model_validate({key: value})
+    assert expected in str(caught.value)

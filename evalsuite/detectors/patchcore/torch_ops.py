@@ -58,8 +58,9 @@ def greedy_k_center_torch(
         min_distances.index_fill_(0, index, 0.0)  # a selected point covers itself exactly
         index = min_distances.argmax().view(1)
         squared_radii[step : step + 1] = min_distances.index_select(0, index)
-    radii = squared_radii.clamp_(min=0.0).sqrt_()
-    return Coreset(indices=indices.cpu().numpy(), radii=radii.cpu().numpy())
+    # numpy's float32 sqrt is correctly rounded, as the CPU loop's math.sqrt; torch's is not
+    radii = np.sqrt(np.maximum(squared_radii.cpu().numpy(), np.float32(0.0)))
+    return Coreset(indices=indices.cpu().numpy(), radii=radii.astype(np.float32, copy=False))
 
 
 def exact_search_torch(
@@ -100,8 +101,10 @@ def exact_search_torch(
         chunk = torch.from_numpy(np.ascontiguousarray(queries[start:stop], np.float32))
         query = chunk.to(bank.device)
         best, found = _chunk_top_k(bank, bank_squared_norms, query, k, bank_chunk)
-        distances[start:stop] = best.clamp_(min=0.0).sqrt_().cpu().numpy()
+        distances[start:stop] = best.cpu().numpy()
         indices[start:stop] = found.cpu().numpy()
+    np.maximum(distances, 0.0, out=distances)
+    np.sqrt(distances, out=distances)  # as MemoryBank does with faiss's squared distances
     return distances, indices
 
 
