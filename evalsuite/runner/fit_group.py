@@ -83,8 +83,8 @@ def run_unit(ctx: RunContext, unit: Unit, plan: Plan) -> UnitOutcome:
             continue
         fitted, scorer = _run_fit(ctx, fit, todo, done, selection)
         outcome.fits.append(fitted)
-        if scorer is not None:
-            outcome.score_passes += sum(scorer.searched.values())
+        if scorer is not None:  # counted by the detector itself: images it searched
+            outcome.score_passes += scorer.detector.searched_images  # type: ignore[attr-defined]
             outcome.distinct_fit_inputs += _distinct_inputs(scorer, todo)
     if selection is not None and all(f.state != "failed" for f in outcome.fits):
         shutil.rmtree(selection, ignore_errors=True)  # every fit of the unit is saved

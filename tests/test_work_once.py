@@ -1,0 +1,133 @@
+"""Work done once: one backbone pass per distinct input of a shard, one search per distinct
+(fit, input), coreset selections shared across a coreset sweep, scoring-only sweeps on the
+baseline's fit; and the numbers are those of doing the work separately."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from studies import SMALL
+
+from evalsuite import results
+from evalsuite.config import StudyConfig
+from evalsuite.digest import file_sha256
+from evalsuite.runner import run_study
+from evalsuite.runner.context import prepare
+
+SWEEPS = [
+    {"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.5]},
+    {"detector": "patchcore", "param": "params.num_neighbors", "values": [3]},
+    {"detector": "patchcore", "param": "shift.severity", "values": [1]},
+]
+
+
+def _study(**changes: Any) -> dict[str, Any]:
+    study = json.loads(json.dumps(SMALL))
+    study.update(changes)
+    return study
+
+
+def _run(study: dict[str, Any], base: Path, name: str, **options: Any) -> Any:
+    config = StudyConfig.model_validate(study)
+    return run_study(
+        config, base / name, cache_dir=base / f"cache-{name}", progress=False, **options
+    )
+
+
+def _outputs(out: Path) -> dict[str, Any]:
+    """Per cell path: everything computed (ids, timings and provenance aside)."""
+    return {
+        str(path): [record[k] for k in ("status", "metrics", "threshold", "scores", "roc")]
+        for path, record in results.iter_cells(out)
+    }
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    base = tmp_path_factory.mktemp("once")
+    return base, _run(_study(sweeps=SWEEPS), base, "full")
+
+
+def test_one_forward_pass_and_one_search_per_distinct_input(swept) -> None:
+    base, summary = swept
+    counts = results.read_manifest(base / "full")["counts"]
+    assert counts["cells_failed"] == 0 and counts["cells_total"] == 36 + 2 * 2 * 2
+    # inputs: both categories' clean and severity-2 trees (8 train + 15 test images each);
+    # the severity-1 sweep (kinds clean/none and shift/none: thresholds from clean val) reads
+    # only its test images. Inputs are keyed by content: identical files count once.
+    config = StudyConfig.model_validate(_study(sweeps=SWEEPS))
+    data = prepare(config, base / "cache-full", progress=False)[0]
+    read = [
+        s.path
+        for category in ("hazelnut", "zipper")
+        for condition, severity, split in [
+            (c, 2, split) for c in ("clean", "shift") for split in ("train", "val", "test")
+        ]
+        + [("shift", 1, "test")]
+        for s in data.samples(condition, severity, split, [category], 0)
+    ]
+    distinct = len({file_sha256(path) for path in read})
+    assert counts["forward_passes"] == counts["distinct_inputs"] == distinct
+    # every detector counts the images it searched: each (fit, input) pair exactly once,
+    # although the b sweep, the severity sweep and the shortcut analysis read them again
+    assert counts["score_passes"] == counts["distinct_fit_inputs"] == summary.score_passes
+    assert counts["feature_cache_bytes"] > 0
+
+
+def test_scoring_only_and_coreset_sweeps_equal_separate_runs(swept, tmp_path: Path) -> None:
+    base, _ = swept
+    full = _outputs(base / "full")
+    detector = SMALL["detectors"][0]
+    for param, value in (("num_neighbors", 3), ("coreset_ratio", 0.5)):
+        alone = _study(
+            detectors=[{**detector, "params": {**detector["params"], param: value}}],
+            sweeps=[],
+            scopes=["per_class"],
+            kinds=["clean/none", "shift/none"],
+        )
+        _run(alone, tmp_path, param)
+        separate = _outputs(tmp_path / param)
+        for path, numbers in separate.items():
+            swept_path = path.replace(".json", f"__params.{param}={value}.json")
+            assert full[swept_path] == numbers, swept_path
+    # the b sweep reads the baseline's fitted model; the coreset sweep has its own
+    cells = base / "full/cells/patchcore/per_class/none/clean"
+    baseline = results.read_cell(cells / "zipper.json")
+    assert (
+        results.read_cell(cells / "zipper__params.num_neighbors=3.json")["fit_id"]
+        == baseline["fit_id"]
+    )
+    assert (
+        results.read_cell(cells / "zipper__params.coreset_ratio=0.5.json")["fit_id"]
+        != baseline["fit_id"]
+    )
+    assert not list((base / "full/fits").glob("*.selection"))  # shared selections are cleaned up
+
+
+def test_shards_extract_only_their_own_inputs(swept, tmp_path: Path) -> None:
+    base, whole = swept
+    study = _study(sweeps=SWEEPS)
+    config = StudyConfig.model_validate(study)
+    shards = []
+    for index in (1, 2):  # one data cache (the same dataset root), an empty feature cache each
+        shutil.rmtree(tmp_path / "cache" / "features", ignore_errors=True)
+        shards.append(
+            run_study(
+                config,
+                tmp_path / f"shard{index}",
+                cache_dir=tmp_path / "cache",
+                progress=False,
+                shard=(index, 2),
+            )
+        )
+    for shard in shards:
+        assert shard.forward_passes == shard.distinct_inputs < whole.forward_passes
+        assert shard.score_passes == shard.distinct_fit_inputs
+    assert sum(s.score_passes for s in shards) == whole.score_passes
+    merged = tmp_path / "merged"
+    results.merge([tmp_path / "shard1", tmp_path / "shard2"], merged)
+    assert _outputs(merged) == _outputs(base / "full")
