@@ -262,7 +262,8 @@ def test_device_names_are_checked(features: FeatureCache, monkeypatch: pytest.Mo
 def test_search_then_scores_from_is_score(
     fitted: Padim, features: FeatureCache, data: dict[str, list[Sample]]
 ) -> None:
-    assert Padim.SEARCH_PARAMS == frozenset() and Padim.SCORING_PARAMS == frozenset()
+    for names in (Padim.SEARCH_PARAMS, Padim.SCORING_PARAMS):
+        assert isinstance(names, frozenset) and not names
     before = fitted.searched_images
     evidence = fitted.search(data["test"])
     assert fitted.searched_images == before + len(data["test"])
