@@ -2,7 +2,9 @@
 
 A run builds one `Backbone.from_config(BackboneConfig(...))` and one `FeatureCache(backbone,
 layers=<union of the layers its fits and cells read>, cache_dir=...)`; detectors read features
-through the cache's `iter_features(samples, layers)`.
+through the cache's `iter_features(samples, layers)`. `resolve_device("auto" | "cpu" | "cuda")`
+gives the device for `Backbone.from_config(config, device)`; CPU is the default and the
+reference.
 """
 
 from evalsuite.backbone.cache import FeatureCache
@@ -13,6 +15,7 @@ from evalsuite.backbone.config import (
     WeightsInfo,
     WeightsSource,
 )
+from evalsuite.backbone.device import configure_determinism, device_name, resolve_device
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.backbone.preprocessing import Preprocessing
 
@@ -25,4 +28,7 @@ __all__ = [
     "Preprocessing",
     "WeightsInfo",
     "WeightsSource",
+    "configure_determinism",
+    "device_name",
+    "resolve_device",
 ]

@@ -41,8 +41,9 @@ class BackboneConfig(ClosedModel):
         crop: side of the centre crop fed to the network; None: the weights' input size.
         precision: `float32` (default, exact) or `bfloat16`, an opt-in approximation: the
             forward pass runs under bf16 autocast (features are returned as float32).
-            Measured on a CPU with AMX/AVX-512-BF16 (WRN50, random weights, 8 images at
-            224 px, 2 threads): 1.5x faster, features off by up to 6e-3 of their largest
+            Measured on a CPU with AMX/AVX-512-BF16 (WRN50 layers 1-3, random weights, 8
+            images at 224 px): 1.9x faster on one thread (0.64 s against 1.21 s), 1.0-1.7x
+            on two threads of a busy machine; features off by up to 6e-3 of their largest
             magnitude. It is part of the backbone's digest and so of every cache key. Left
             out of dumps while float32, so the keys of configurations written before the
             option existed do not change.

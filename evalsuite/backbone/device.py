@@ -50,18 +50,22 @@ def resolve_device(name: str) -> torch.device:
 
 
 def configure_determinism(device: torch.device) -> None:
-    """Make CUDA kernels deterministic where torch can; a no-op on the CPU.
+    """Make CUDA kernels deterministic where torch can, in full float32; a no-op on the CPU.
 
     On CUDA: `torch.use_deterministic_algorithms(True, warn_only=True)` (a kernel without a
     deterministic version warns instead of failing), `cudnn.benchmark = False` (no timing-based
-    algorithm choice) and `CUBLAS_WORKSPACE_CONFIG=:4096:8` unless already set. These are
-    process-wide; call before the first CUDA computation (the cuBLAS variable is read then).
+    algorithm choice) and `CUBLAS_WORKSPACE_CONFIG=:4096:8` unless already set. TF32 is turned
+    off for convolutions and matmuls (cuDNN convolutions default to it, which moves float32
+    features by about 1e-3); bf16 stays available through the backbone's `precision`. These
+    are process-wide; call before the first CUDA computation (the cuBLAS variable is read then).
     """
     if device.type != "cuda":
         return
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def device_name(device: torch.device) -> str:

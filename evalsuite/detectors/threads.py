@@ -1,4 +1,4 @@
-"""CPU thread limits for PatchCore's compute (torch and faiss), scoped to a block."""
+"""CPU thread limits for PatchCore's and PaDiM's compute (torch and faiss), scoped to a block."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from evalsuite.backbone import Backbone, BackboneConfig, FeatureCache
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.padim import GaussianMoments, Padim, PadimParams, feature_subset
 from evalsuite.detectors.registry import build_detector, load_detector
-from evalsuite.errors import ConfigError, DatasetError, ResultsError
+from evalsuite.errors import ConfigError, DatasetError, ResultsError, WeightsError
 
 LAYERS = ("layer1", "layer2", "layer3")  # ResNet-18: 64 + 128 + 256 = 448 channels
 SIZE = 64
@@ -225,3 +225,59 @@ def test_misuse_is_reported(
     )
     with pytest.raises(ConfigError, match="resnet34"):
         Padim.load(tmp_path / "model", other)
+
+
+def test_explicit_cpu_device_gives_the_default_bits(
+    fitted: Padim, features: FeatureCache, data: dict[str, list[Sample]], tmp_path: Path
+) -> None:
+    """The device code path on the CPU: the same fit, statistics and scores, bit for bit."""
+    expected = fitted.score(data["test"])
+    mean, inv_covariance = fitted._fitted()
+    for device in (torch.device("cpu"), "cpu"):
+        model = Padim(PadimParams(layers=LAYERS, n_features=24), features, seed=7, device=device)
+        assert model.device == torch.device("cpu")
+        model.fit(data["train"])
+        got_mean, got_inv = model._fitted()
+        assert torch.equal(got_mean, mean) and torch.equal(got_inv, inv_covariance)
+        scores = model.score(data["test"])
+        np.testing.assert_array_equal(scores.image, expected.image)
+        np.testing.assert_array_equal(scores.maps, expected.maps)
+    fitted.save(tmp_path / "model")
+    loaded = Padim.load(tmp_path / "model", features, device=torch.device("cpu"))
+    assert loaded.device == torch.device("cpu") and loaded._fitted()[0].device.type == "cpu"
+    np.testing.assert_array_equal(loaded.score(data["test"]).maps, expected.maps)
+
+
+def test_device_names_are_checked(features: FeatureCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = PadimParams(layers=LAYERS, n_features=8)
+    with pytest.raises(ConfigError, match="choose one of auto, cpu, cuda"):
+        Padim(params, features, seed=0, device="gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(WeightsError, match="no CUDA device is visible"):
+        Padim(params, features, seed=0, device="cuda")
+    assert Padim(params, features, seed=0, device="auto").device == torch.device("cpu")
+    assert Padim(params, features, seed=0).device == torch.device("cpu")
+
+
+def test_search_then_scores_from_is_score(
+    fitted: Padim, features: FeatureCache, data: dict[str, list[Sample]]
+) -> None:
+    for names in (Padim.SEARCH_PARAMS, Padim.SCORING_PARAMS):
+        assert isinstance(names, frozenset) and not names
+    before = fitted.searched_images
+    evidence = fitted.search(data["test"])
+    assert fitted.searched_images == before + len(data["test"])
+    assert fitted.scores_from(evidence) is evidence
+    assert fitted.scores_from(evidence, {}) is evidence
+    scores = fitted.score(data["test"])
+    assert fitted.searched_images == before + 2 * len(data["test"])
+    np.testing.assert_array_equal(scores.image, evidence.image)
+    np.testing.assert_array_equal(scores.maps, evidence.maps)
+    again = fitted.search(data["test"][:3], params={})
+    np.testing.assert_array_equal(again.image, evidence.image[:3])
+    assert fitted.searched_images == before + 2 * len(data["test"]) + 3
+    fresh = Padim(PadimParams(layers=LAYERS, n_features=8), features, seed=0)
+    assert fresh.searched_images == 0
+    with pytest.raises(ResultsError, match="call fit"):
+        fresh.search(data["test"])
+    assert fresh.searched_images == 0
