@@ -1,0 +1,90 @@
+"""`evalsuite plan --estimate`, the cost model, and the device option."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from studies import SMALL
+
+from evalsuite.cli import main
+from evalsuite.config import StudyConfig
+from evalsuite.runner.context import prepare
+from evalsuite.runner.estimate import REFERENCE_RATES, estimate, makespan, unit_costs
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("estimate")
+    path = base / "tiny.yaml"
+    path.write_text(json.dumps(SMALL))
+    return base, path
+
+
+def test_makespan_deals_largest_first() -> None:
+    assert makespan([4.0, 3.0, 3.0, 2.0], 2) == 6.0  # 4+2 and 3+3
+    assert makespan([3.0, 3.0, 2.0, 2.0, 2.0], 2) == 7.0  # largest first is not optimal (6)
+    assert makespan([5.0, 1.0], 4) == 5.0 and makespan([], 2) == 0.0
+
+
+def test_estimate_counts_the_plan(study) -> None:
+    base, _ = study
+    config = StudyConfig.model_validate(SMALL)
+    data, sources, plan, _ = prepare(config, base / "cache", progress=False)
+    one = estimate(plan, data, sources, REFERENCE_RATES, workers=1, bootstrap=20)
+    two = estimate(plan, data, sources, REFERENCE_RATES, workers=2, bootstrap=20)
+    assert [f.fit_id for f in one.fits] == [f.id for f in plan.fits]
+    assert one.wall_s >= two.wall_s >= one.features_s + max(one.units.values())
+    # per category 8 train + 15 test images, clean and severity 2, for the one Lite0 backbone
+    assert sum(one.distinct_inputs.values()) == 2 * 23 * 2
+    assert one.cache_bytes == 2 * 23 * 2 * next(iter(sources.values())).bytes_per_input()
+    patchcore = [f for f in one.fits if f.label == "patchcore" and f.scope == "per_class"]
+    assert all(f.fit_s > 0 and f.score_s > 0 and f.peak_bytes > 0 for f in patchcore)
+    # a unit's smaller coreset selections are prefixes of its largest: priced once
+    shared = [u for u in plan.units if len(u.fits) > 1]
+    assert shared
+    for unit in shared:
+        alone = sum(next(f for f in one.fits if f.fit_id == x.id).total_s for x in unit.fits)
+        assert one.units[unit.id] < alone
+    assert unit_costs(plan, data, sources, 20) == one.units  # reference rates: machine-free
+
+
+def test_plan_estimate_command(study) -> None:
+    base, path = study
+    args = ["plan", "--config", str(path), "--cache", str(base / "cache"), "--estimate"]
+    shown = CliRunner().invoke(main, [*args, "--workers", "2"])
+    assert shown.exit_code == 0, shown.output
+    assert "projected wall time with 2 worker(s)" in shown.output
+    assert "feature cache" in shown.output and "peak memory" in shown.output
+    as_json = CliRunner().invoke(main, [*args, "--json"])
+    report = json.loads(as_json.output[as_json.output.index("{") :])
+    assert report["estimate"]["rates"]["source"] == "measured"
+    assert len(report["estimate"]["fits"]) == report["counts"]["fits"]
+    assert report["device"] == "cpu"
+
+
+def test_device_option(study) -> None:
+    base, path = study
+    shown = CliRunner().invoke(main, ["config", "show", "--config", str(path)])
+    assert json.loads(shown.output)["device"] == "auto"
+    refused = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--config",
+            str(path),
+            "--cache",
+            str(base / "cache"),
+            "--out",
+            str(base / "out"),
+            "--device",
+            "cuda",
+            "--quiet",
+        ],
+    )
+    assert refused.exit_code == 3 and "no CUDA device" in refused.output
+    assert not (base / "out").exists()
+    wrong = CliRunner().invoke(main, ["plan", "--config", str(path), "--device", "tpu"])
+    assert wrong.exit_code == 2
