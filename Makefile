@@ -10,7 +10,7 @@ IMAGE ?= evalsuite
 TORCH_VARIANT ?= cpu
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint all paper site bench docker clean lock
+.PHONY: help install test test-slow lint all paper site bench bench-paper docker clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ site: $(STAMP) ## the results site of the demo study (results/demo) in site/
 
 bench: $(STAMP) ## benchmarks (speed, memory) — not tests
 	$(BIN)/python benchmarks/patchcore_vs_anomalib.py
+
+bench-paper: $(STAMP) ## the paper preset at MVTec AD scale: fits, cost-model error, projections (~30 min)
+	$(BIN)/python benchmarks/paper_scale.py
 
 docker: ## build the container image (IMAGE=evalsuite, TORCH_VARIANT=cpu or e.g. cu130)
 	docker build --build-arg TORCH_VARIANT=$(TORCH_VARIANT) -t $(IMAGE) .

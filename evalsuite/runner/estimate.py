@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from evalsuite import progress
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit, backbone_key
@@ -332,11 +333,16 @@ def measure_rates(sources: Mapping[str, FeatureCache], seconds: float = 0.3) -> 
         seconds: the least time each timed kernel runs.
     """
     forward = {key: _time_forward(source) for key, source in sources.items()}
-    with limit_threads(1):
-        greedy = _time_greedy(seconds)
-        search = _time_search(seconds)
-        moments, inverse, score = _time_padim(seconds)
-        pixel, resample = _time_eval()
+    shown = progress.enabled()
+    progress.set_enabled(False)
+    try:
+        with limit_threads(1):
+            greedy = _time_greedy(seconds)
+            search = _time_search(seconds)
+            moments, inverse, score = _time_padim(seconds)
+            pixel, resample = _time_eval()
+    finally:
+        progress.set_enabled(shown)
     return Rates(
         forward_s=forward,
         forward_default_s=max(forward.values(), default=REFERENCE_RATES.forward_default_s),
