@@ -50,6 +50,7 @@ class Rates:
         padim_moments_s: seconds per multiply-add of PaDiM's moment accumulation.
         padim_inverse_s: seconds per d^3 of one position's Cholesky inverse.
         padim_score_s: seconds per multiply-add of the Mahalanobis distances.
+        map_pixel_s: seconds per output pixel of an anomaly map (upsampling and Gaussian blur).
         eval_pixel_s: seconds per test pixel of a cell's metrics.
         eval_resample_s: seconds per test image and bootstrap resample.
         source: "measured" (this machine) or "reference" (the development machine).
@@ -62,6 +63,7 @@ class Rates:
     padim_moments_s: float
     padim_inverse_s: float
     padim_score_s: float
+    map_pixel_s: float
     eval_pixel_s: float
     eval_resample_s: float
     source: str
@@ -75,6 +77,7 @@ REFERENCE_RATES = Rates(
     padim_moments_s=1.0e-10,
     padim_inverse_s=3.0e-10,
     padim_score_s=1.0e-10,
+    map_pixel_s=5.0e-8,
     eval_pixel_s=2.0e-8,
     eval_resample_s=2.0e-6,
     source="reference",
@@ -221,6 +224,7 @@ def _fit_cost(
     )
     height, width = source.input_size
     cost.eval_s = tests * (height * width * rates.eval_pixel_s + bootstrap * rates.eval_resample_s)
+    maps_s = searched * height * width * rates.map_pixel_s
     shape = _shape(spec.name, spec.params, source)
     positions, dim = shape["positions"], shape["dim"]
     if spec.name == "patchcore":
@@ -228,7 +232,7 @@ def _fit_cost(
         bank = max(1, int(points * spec.params["coreset_ratio"]))
         k = min(dim, spec.params["coreset_projection_dim"])
         cost.fit_s = bank * points * k * rates.greedy_s + points * dim * k * rates.search_s
-        cost.score_s = searched * positions * bank * dim * rates.search_s
+        cost.score_s = searched * positions * bank * dim * rates.search_s + maps_s
         cost.peak_bytes = PROCESS_BASE_BYTES + 4 * (points * (dim + k) + bank * dim)
     else:
         d = spec.params["n_features"]
@@ -236,7 +240,7 @@ def _fit_cost(
             len(train) * positions * d * d * rates.padim_moments_s
             + positions * d**3 * rates.padim_inverse_s
         )
-        cost.score_s = searched * positions * d * d * rates.padim_score_s
+        cost.score_s = searched * positions * d * d * rates.padim_score_s + maps_s
         cost.peak_bytes = PROCESS_BASE_BYTES + 4 * positions * d * d + 8 * positions * d * d // 4
     return cost
 
@@ -340,6 +344,7 @@ def measure_rates(sources: Mapping[str, FeatureCache], seconds: float = 0.3) -> 
             greedy = _time_greedy(seconds)
             search = _time_search(seconds)
             moments, inverse, score = _time_padim(seconds)
+            maps = _time_maps(seconds)
             pixel, resample = _time_eval()
     finally:
         progress.set_enabled(shown)
@@ -351,6 +356,7 @@ def measure_rates(sources: Mapping[str, FeatureCache], seconds: float = 0.3) -> 
         padim_moments_s=moments,
         padim_inverse_s=inverse,
         padim_score_s=score,
+        map_pixel_s=maps,
         eval_pixel_s=pixel,
         eval_resample_s=resample,
         source="measured",
@@ -411,6 +417,13 @@ def _time_padim(seconds: float) -> tuple[float, float, float]:
         inverse / (8 * d**3),
         score / (batch * positions * d * d),
     )
+
+
+def _time_maps(seconds: float) -> float:
+    from evalsuite.detectors.patchcore.scorer import anomaly_maps
+
+    grid = np.random.default_rng(0).random((8, 28, 28), dtype=np.float32)
+    return _timed(lambda: anomaly_maps(grid, (224, 224), 4.0), seconds) / (8 * 224 * 224)
 
 
 def _time_eval() -> tuple[float, float]:
