@@ -171,7 +171,7 @@ def estimate(
     features_s = sum(
         count * rates.forward_s.get(key, rates.forward_default_s) for key, count in inputs.items()
     )
-    cache = sum(count * _bytes_per_input(sources[key]) for key, count in inputs.items())
+    cache = sum(count * sources[key].bytes_per_input() for key, count in inputs.items())
     return Estimate(
         fits=costs,
         units=units,
@@ -301,17 +301,6 @@ def _shape(name: str, params: Mapping[str, Any], source: FeatureCache) -> dict[s
     else:
         dim = int(params["n_features"])
     return {"positions": positions, "dim": dim}
-
-
-def _bytes_per_input(source: FeatureCache) -> int:
-    """Bytes of one input's features on disk (float32, every layer of the union)."""
-    height, width = source.input_size
-    strides = source.backbone.strides(source.layers)
-    channels = source.backbone.channels(source.layers)
-    return sum(
-        4 * channels[layer] * -(-height // strides[layer]) * -(-width // strides[layer])
-        for layer in source.layers
-    )
 
 
 def _distinct_inputs(plan: Plan, data: StudyData) -> dict[str, int]:
