@@ -91,6 +91,7 @@ class FeatureCache:
             "backbone": backbone.digest,
             "preprocessing": backbone.preprocessing.to_dict(),
             "layers": list(self.layers),
+            "batch": batch_size,  # every pass has this many images (see `_compute`)
         }
         if backbone.device.type != "cpu":
             context["device"] = backbone.device.type
@@ -210,10 +211,13 @@ class FeatureCache:
     def _compute(self, missing: dict[str, Path]) -> dict[str, Features]:
         """Run the backbone on the missing inputs, `batch_size` images per pass.
 
-        A lone image is passed twice: on the CPU, oneDNN takes another code path for a batch of
-        one (EfficientNet-Lite0's features then differ by up to 3e-5), while every batch of two
-        or more gives each image the same bits. So an image's features never depend on which
-        other images are extracted with it (the order of a shard, a resume, a cache hit).
+        Every pass has exactly `batch_size` images: a short last batch is padded by repeating
+        its last image (the padding's outputs are dropped and not counted). On the CPU, oneDNN
+        picks its convolution path by batch size and thread count (EfficientNet-Lite0's
+        features differ by up to 3e-5 between a batch of 2 and one of 16 on one thread), while
+        at a fixed batch size each image gets the same bits whatever its companions. So an
+        image's features never depend on which other images are extracted with it (the order
+        of a shard, a resume, a cache hit).
         """
         computed: dict[str, Features] = {}
         items = list(missing.items())
@@ -221,8 +225,9 @@ class FeatureCache:
             chunk = items[start : start + self.batch_size]
             loader = self.backbone.preprocessing.load_image
             images = torch.stack([loader(path) for _, path in chunk])
-            if len(chunk) == 1:
-                images = images.repeat(2, 1, 1, 1)
+            if len(chunk) < self.batch_size:
+                padding = images[-1:].expand(self.batch_size - len(chunk), -1, -1, -1)
+                images = torch.cat([images, padding])
             outputs = self.backbone.forward(images, self.layers)
             self.forward_passes += len(chunk)
             for row, (key, _) in enumerate(chunk):

@@ -77,12 +77,14 @@ def test_bfloat16_is_close_float32_and_on_the_cpu(resnet18: Backbone, bf16: Back
 
 
 def _todays_key(cache: FeatureCache, sample: Sample) -> str:
-    """The cache key as computed before devices and precisions existed."""
+    """The cache key of a CPU float32 entry: content, backbone, preprocessing, layers and the
+    fixed batch size of every forward pass (no device, no precision)."""
     context = json.dumps(
         {
             "backbone": cache.backbone.digest,
             "preprocessing": cache.backbone.preprocessing.to_dict(),
             "layers": list(cache.layers),
+            "batch": cache.batch_size,
         },
         sort_keys=True,
     )
