@@ -32,7 +32,7 @@ from evalsuite import progress
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit, backbone_key
-from evalsuite.runner.study_data import StudyData
+from evalsuite.runner.study_data import StudyData, fit_inputs
 
 PROCESS_BASE_BYTES = 1_200_000_000
 """Resident memory of a worker before any fit: Python, torch, timm, faiss and anomalib loaded."""
@@ -308,13 +308,7 @@ def _distinct_inputs(plan: Plan, data: StudyData) -> dict[str, int]:
     wanted: dict[str, set[Any]] = {}
     for fit in plan.fits:
         chosen = wanted.setdefault(backbone_key(fit.variant.spec.backbone), set())
-        train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
-        chosen.update(s.path for s in train)
-        for cell in plan.cells_of(fit):
-            severity, seed = cell.variant.severity, fit.seed
-            val = data.samples(cell.threshold_condition, severity, "val", [cell.category], seed)
-            test = data.samples(cell.condition, severity, "test", [cell.category], seed)
-            chosen.update(s.path for s in val + test)
+        chosen.update(s.path for s in fit_inputs(data, fit, plan.cells_of(fit)))
     return {key: len(paths) for key, paths in wanted.items()}
 
 

@@ -23,7 +23,12 @@ from evalsuite import results
 from evalsuite.atomic import write_json
 from evalsuite.detectors.base import Detector
 from evalsuite.detectors.patchcore.selection_store import FileSelectionStore
-from evalsuite.detectors.registry import build_detector, load_detector, selection_param
+from evalsuite.detectors.registry import (
+    build_detector,
+    load_detector,
+    search_params,
+    selection_param,
+)
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.runner.artifacts import render_artifacts
 from evalsuite.runner.context import RunContext
@@ -180,18 +185,13 @@ def _distinct_inputs(scorer: FitScorer, cells: Sequence[CellPlan]) -> int:
     pairs: set[tuple[str, Path]] = set()
     for cell in cells:
         spec, severity = cell.variant.spec, cell.variant.severity
-        search = str(sorted((k, v) for k, v in spec.params.items() if k in _search_keys(scorer)))
+        search = str(sorted(search_params(spec.name, spec.params).items()))
         val = input_key(cell.threshold_condition, severity, "val", cell.category)
         test = input_key(cell.condition, severity, "test", cell.category)
         for key in (val, test):
             samples, _ = scorer.inputs(key)
             pairs.update((search, sample.path) for sample in samples)
     return len(pairs)
-
-
-def _search_keys(scorer: FitScorer) -> frozenset[str]:
-    keys: frozenset[str] = getattr(type(scorer.detector), "SEARCH_PARAMS", frozenset())
-    return keys
 
 
 def _fitted(ctx: RunContext, fit: FitPlan, selection: Path | None) -> tuple[Detector, float, str]:

@@ -28,7 +28,7 @@ from evalsuite.runner.fit_group import UnitOutcome
 from evalsuite.runner.manifest import RunSummary, build_manifest, folder_bytes
 from evalsuite.runner.plan import Plan, backbone_key
 from evalsuite.runner.records import is_done
-from evalsuite.runner.study_data import StudyData
+from evalsuite.runner.study_data import StudyData, fit_inputs
 
 
 def run_study(
@@ -114,26 +114,9 @@ def shard_inputs(ctx: RunContext, plan: Plan) -> dict[str, list[Sample]]:
     wanted: dict[str, dict[Path, Sample]] = {}
     for fit in plan.fits:
         cells = [c for c in plan.cells_of(fit) if ctx.force or not is_done(ctx, c)]
-        if not cells:
-            continue
-        spec = fit.variant.spec
-        chosen = wanted.setdefault(backbone_key(spec.backbone), {})
-        train = ctx.data.samples(
-            fit.condition, fit.variant.severity, "train", fit.categories, fit.seed
-        )
-        sets = [train]
-        for cell in cells:
-            severity = cell.variant.severity
-            sets.append(
-                ctx.data.samples(
-                    cell.threshold_condition, severity, "val", [cell.category], fit.seed
-                )
-            )
-            sets.append(
-                ctx.data.samples(cell.condition, severity, "test", [cell.category], fit.seed)
-            )
-        for samples in sets:
-            for sample in samples:
+        if cells:
+            chosen = wanted.setdefault(backbone_key(fit.variant.spec.backbone), {})
+            for sample in fit_inputs(ctx.data, fit, cells):
                 chosen.setdefault(sample.path, sample)
     return {key: list(samples.values()) for key, samples in wanted.items()}
 

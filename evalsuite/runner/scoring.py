@@ -50,11 +50,7 @@ def input_key(condition: str, severity: int, split: Split, category: str) -> Inp
 
 
 class FitScorer:
-    """Scores a fitted detector's input sets once and turns them into cell outcomes.
-
-    Attributes:
-        searched: input sets searched, as (input key, search params) -> image count.
-    """
+    """Scores a fitted detector's input sets once and turns them into cell outcomes."""
 
     def __init__(self, ctx: RunContext, fit: FitPlan, detector: Detector) -> None:
         self.ctx, self.fit, self.detector = ctx, fit, detector
@@ -62,7 +58,6 @@ class FitScorer:
         self._evidence: dict[tuple[InputKey, str], Any] = {}
         self._scores: dict[tuple[InputKey, str], Scores] = {}
         self._params: dict[str, BaseModel] = {}
-        self.searched: dict[tuple[InputKey, str], int] = {}
 
     def inputs(self, key: InputKey) -> tuple[list[Sample], np.ndarray | None]:
         """(samples in id order, masks (N, H, W) or None) of an input set."""
@@ -86,7 +81,6 @@ class FitScorer:
             with limit_threads(DETECTOR_THREADS):
                 found = self.detector.search(samples, self._resolved(spec))
             self._evidence[(key, search)] = found
-            self.searched[(key, search)] = len(samples)
         return self._evidence[(key, search)]
 
     def scores(self, key: InputKey, spec: DetectorSpec) -> Scores:

@@ -16,7 +16,7 @@ from evalsuite.data.reader import check_files, fingerprint, problem_text, read_d
 from evalsuite.data.samples import Dataset, Sample
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
-from evalsuite.runner.plan import RESULTS_VERSION, content_key, variants
+from evalsuite.runner.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
 
 
 def default_cache_dir() -> Path:
@@ -177,3 +177,17 @@ def _shift_root(
         severity=severity,
         progress=progress,
     )
+
+
+def fit_inputs(data: StudyData, fit: FitPlan, cells: Sequence[CellPlan]) -> list[Sample]:
+    """The images a fit and the given cells of it read, each once: the fit's train images and
+    each cell's val (of its threshold condition) and test images, in that order."""
+    sets = [data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)]
+    for cell in cells:
+        severity = cell.variant.severity
+        sets.append(
+            data.samples(cell.threshold_condition, severity, "val", [cell.category], fit.seed)
+        )
+        sets.append(data.samples(cell.condition, severity, "test", [cell.category], fit.seed))
+    unique = {sample.path: sample for samples in sets for sample in samples}
+    return list(unique.values())
