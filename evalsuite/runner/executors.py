@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,17 +69,28 @@ class PoolExecutor:
         self.workers = workers
 
     def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
-        """Run every task on the pool."""
+        """Run every task on the pool, at most `workers` at a time.
+
+        Units are submitted one per free worker rather than all at once: the pool hands
+        submitted work to its call queue ahead of time, where Ctrl-C can no longer cancel it.
+        """
         # spawn, not fork: a forked child inherits torch's thread pools in a state that can deadlock
         context = multiprocessing.get_context("spawn")
+        waiting = list(reversed(tasks))
         with ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_ignore_sigint
         ) as pool:
-            futures = [pool.submit(run_task, task) for task in tasks]
+            running = {
+                pool.submit(run_task, waiting.pop()) for _ in range(min(self.workers, len(tasks)))
+            }
             try:
-                for future in as_completed(futures):
-                    done(future.result())
-            except KeyboardInterrupt:  # Ctrl-C: drop queued units; finished cells are on disk
+                while running:
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done(future.result())
+                        if waiting:
+                            running.add(pool.submit(run_task, waiting.pop()))
+            except KeyboardInterrupt:  # Ctrl-C: submit no more; finished cells are on disk
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
 
