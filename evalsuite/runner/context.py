@@ -151,9 +151,11 @@ def make_context(
     )
 
 
-def approximations(spec: DetectorSpec) -> list[str]:
-    """The opt-in approximations a detector configuration uses ([] when exact)."""
+def approximations(spec: DetectorSpec, scope: str = "per_class") -> list[str]:
+    """The opt-in approximations a detector configuration uses in `scope` ([] when exact)."""
     found = []
+    if scope == "unified" and spec.params.get("coreset_scope", "pooled") != "pooled":
+        found.append("unified bank from per-category coresets")
     if spec.backbone.precision != "float32":
         found.append(f"backbone {spec.backbone.precision} autocast")
     if spec.params.get("search", "exact") != "exact":

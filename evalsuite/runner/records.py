@@ -77,7 +77,7 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
         "provenance": {
             **ctx.provenance,
             "weights": features.backbone.weights.to_dict(),
-            "approximations": approximations(spec),
+            "approximations": approximations(spec, cell.fit.scope),
         },
         "artifacts": [],
         "shortcut": None,
