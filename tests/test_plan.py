@@ -91,6 +91,9 @@ def test_keys_follow_what_determines_them() -> None:
     bootstrap = _plan(evaluation={"bootstrap": 10})
     assert {f.id for f in bootstrap.fits} == {f.id for f in a.fits}  # evaluation: cells only
     assert not {c.id for c in bootstrap.cells} & {c.id for c in a.cells}
+    rounded = _plan(feature_cache_storage="float16")  # other features: other fits
+    assert not {f.id for f in rounded.fits} & {f.id for f in a.fits}
+    assert _plan(feature_cache_storage="float32").fits == a.fits
 
 
 def test_shards_partition_whole_fits() -> None:

@@ -209,6 +209,8 @@ def make_plan(
         device: the kind of device fits run on ("cpu" or "cuda"); part of fit keys when not
             "cpu", since results on a GPU equal the CPU's only within a tolerance.
     """
+    if config.feature_cache_storage != "float32":  # features rounded: other fits and cells
+        data_key = {**data_key, "feature_storage": config.feature_cache_storage}
     fits: dict[str, FitPlan] = {}
     cells: list[CellPlan] = []
     for seed in config.seeds:

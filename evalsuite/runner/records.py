@@ -77,7 +77,9 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
         "provenance": {
             **ctx.provenance,
             "weights": features.backbone.weights.to_dict(),
-            "approximations": approximations(spec, cell.fit.scope),
+            "approximations": approximations(
+                spec, cell.fit.scope, ctx.config.feature_cache_storage
+            ),
         },
         "artifacts": [],
         "shortcut": None,

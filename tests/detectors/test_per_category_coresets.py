@@ -102,6 +102,10 @@ def test_records_label_it_only_where_it_changes_the_method() -> None:
     assert approximations(spec, "unified") == ["unified bank from per-category coresets"]
     assert approximations(spec, "per_class") == []
     assert approximations(DetectorSpec(name="patchcore"), "unified") == []
+    assert approximations(spec, "unified", "float16") == [
+        "float16 feature cache",
+        "unified bank from per-category coresets",
+    ]
 
 
 def test_the_cost_model_prices_the_greedy_per_category(source: ArrayFeatures) -> None:
