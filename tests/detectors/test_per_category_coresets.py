@@ -9,12 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from evalsuite.config import DetectorSpec
-from evalsuite.detectors.patchcore import FileSelectionStore, PatchCore, PatchCoreParams
-from evalsuite.runner.context import approximations
-from evalsuite.runner.estimate import _greedy_work
-from tests.detectors.test_patchcore_model import (
+from test_patchcore_model import (
     LAYERS,
     ArrayFeatures,
     _count_greedy,
@@ -22,6 +17,11 @@ from tests.detectors.test_patchcore_model import (
     _test,
     _train,
 )
+
+from evalsuite.config import DetectorSpec
+from evalsuite.detectors.patchcore import FileSelectionStore, PatchCore, PatchCoreParams
+from evalsuite.runner.context import approximations
+from evalsuite.runner.estimate import _greedy_work
 
 CATEGORIES = ("carpet", "hazelnut", "zipper")
 
