@@ -3,7 +3,7 @@
 Implementations are imported inside each command so that `--help` is instant. Exit codes:
 0 success, 1 a run finished with failed cells or a check found problems, 2 bad input (usage,
 configuration, dataset), 3 environment (weights or downloads unavailable, a full disk), 130
-Ctrl-C.
+Ctrl-C, 143 SIGTERM (both leave no partial output; see evalsuite.signals).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from evalsuite import signals
 from evalsuite.errors import EvalsuiteError
 
 DEFAULT_CATEGORIES = "hazelnut,carpet,zipper"
@@ -28,6 +29,13 @@ class _Group(click.Group):
         except EvalsuiteError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: writers left nothing partial
+            click.echo(
+                f"\n{signals.describe(interrupt)}: stopped before finishing; nothing partial was "
+                "written and earlier output is unchanged",
+                err=True,
+            )
+            sys.exit(signals.exit_code(interrupt))
 
 
 def _categories(value: str) -> tuple[str, ...]:
@@ -44,6 +52,7 @@ def main(verbose: int) -> None:
     """evalsuite: PatchCore vs PaDiM on MVTec AD, clean and shifted."""
     import logging
 
+    signals.install()
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -414,13 +423,13 @@ def _execute(
             workers=workers,
             scheduler=scheduler,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM
         click.echo(
-            f"\ninterrupted: every finished cell is kept in {out}; run the same command again "
-            "to resume where it stopped",
+            f"\n{signals.describe(interrupt)}: every finished cell is kept in {out}; run the "
+            "same command again to resume where it stopped",
             err=True,
         )
-        sys.exit(130)
+        sys.exit(signals.exit_code(interrupt))
     except OSError as error:  # the environment: a full disk, a lost mount, permissions
         where = f"{error.filename}: " if error.filename else ""
         click.echo(

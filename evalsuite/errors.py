@@ -41,6 +41,12 @@ class ResultsError(EvalsuiteError):
     """A results folder or record is missing, unwritable or corrupt."""
 
 
+class BusyError(EvalsuiteError):
+    """A results folder is in use by another run (it holds the folder's lock)."""
+
+    exit_code = 3
+
+
 class EvaluationError(EvalsuiteError):
     """Evaluation inputs are invalid, or a metric is undefined for them.
 
