@@ -468,11 +468,14 @@ def _execute(
     type=click.Path(path_type=Path),
     default=Path("site"),
     show_default=True,
-    help="Site folder (its generated pages are replaced).",
+    help="Site folder (only files an earlier build wrote are replaced).",
 )
-def site(results_dir: Path, out: Path) -> None:
+@click.option(
+    "--force", is_flag=True, help="Build in a folder holding other files (they are kept)."
+)
+def site(results_dir: Path, out: Path, force: bool) -> None:
     """Build the static results site of --results into --out (opens from file://, offline)."""
     from evalsuite.site import build_site
 
-    index = build_site(results_dir, out)
+    index = build_site(results_dir, out, force=force)
     click.echo(f"site written to {out}; open {index}")

@@ -1,0 +1,152 @@
+"""One run per results folder (an OS lock released when its holder dies, SIGKILL included), and
+a results folder holding another configuration's records refused, or replaced with --force."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from evalsuite import results
+from evalsuite.cli import main
+from evalsuite.errors import BusyError
+from evalsuite.runner.lock import LOCK_NAME, results_lock
+
+STUDY = """
+name = "owned"
+kinds = ["clean/none"]
+scopes = ["per_class"]
+[data]
+categories = [{categories}]
+[data.synthetic]
+size = 64
+n_train = 6
+n_test_good = 4
+n_test_defect = 6
+[[detectors]]
+name = "patchcore"
+backbone = {{ resize = 64, crop = 64 }}
+params = {{ coreset_ratio = 0.25, target_dim = "none" }}
+[evaluation]
+bootstrap = {bootstrap}
+artifacts_per_cell = 1
+"""
+
+HOLDER = """
+import sys
+from pathlib import Path
+from evalsuite.runner.lock import results_lock
+with results_lock(Path(sys.argv[1])):
+    Path(sys.argv[2]).write_text("held")
+    sys.stdin.read()  # until the test kills it
+"""
+
+
+def _config(folder: Path, name: str, categories: str, bootstrap: int = 20) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(STUDY.format(categories=categories, bootstrap=bootstrap))
+    return path
+
+
+def _run(config: Path, out: Path, cache: Path, *extra: str) -> Any:
+    arguments = ["run", "--config", str(config), "--out", str(out), "--cache", str(cache)]
+    return CliRunner().invoke(main, [*arguments, "--quiet", *extra])
+
+
+def _cells(out: Path) -> dict[str, str]:
+    return {str(relpath): record["id"] for relpath, record in results.iter_cells(out)}
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        assert process.poll() is None, "the lock holder ended early"
+        assert time.monotonic() < deadline, "the lock holder never took the lock"
+        time.sleep(0.01)
+
+
+def test_a_second_run_exits_at_once_and_a_killed_holder_frees_the_folder(tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    out.mkdir()
+    config = _config(tmp_path, "a", '"carpet"')
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(out), str(ready)], stdin=subprocess.PIPE
+    )
+    try:
+        _wait_for(ready, holder)
+        busy = _run(config, out, cache)
+        assert busy.exit_code == 3, busy.output
+        assert f"results folder {out} is in use by another evalsuite run " in busy.output
+        assert f"(process {holder.pid})" in busy.output
+        assert not (out / "cells").exists()  # it stopped before any work
+    finally:
+        holder.kill()  # SIGKILL: no clean-up runs, the kernel drops the lock
+        holder.wait()
+    assert (out / LOCK_NAME).exists()  # left behind by the killed holder, and harmless:
+    done = _run(config, out, cache)
+    assert done.exit_code == 0, done.output
+    assert not (out / LOCK_NAME).exists()
+    assert len(_cells(out)) == 1
+
+
+def test_the_lock_is_exclusive_within_one_process_too(tmp_path: Path) -> None:
+    with (
+        results_lock(tmp_path),
+        pytest.raises(BusyError, match="is in use"),
+        results_lock(tmp_path),
+    ):
+        pass
+    with results_lock(tmp_path):  # released: free again
+        assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
+
+
+def test_records_of_another_configuration_are_refused_or_replaced_with_force(
+    tmp_path: Path,
+) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = _run(_config(tmp_path, "carpet", '"carpet"'), out, cache)
+    assert first.exit_code == 0, first.output
+    before = _cells(out)
+    carpet = "patchcore/per_class/none/clean/carpet.json"
+    assert list(before) == [carpet]
+    for config in (
+        _config(tmp_path, "zipper", '"zipper"'),  # a cell at another path
+        _config(tmp_path, "bootstrap", '"carpet"', bootstrap=30),  # same path, another cell id
+    ):
+        refused = _run(config, out, cache)
+        assert refused.exit_code == 2, refused.output
+        assert f"--out {out} holds 1 cell record(s) of another configuration" in refused.output
+        assert f"(cells/{carpet}); choose another --out, or pass --force" in refused.output
+        assert _cells(out) == before
+        assert results.read_manifest(out)["config"]["data"]["categories"] == ["carpet"]
+    wider = _run(_config(tmp_path, "both", '"carpet", "zipper"'), out, cache, "--shard", "1/2")
+    assert wider.exit_code == 0, wider.output  # a study that plans every record present: resumes
+    replaced = _run(_config(tmp_path, "zipper", '"zipper"'), out, cache, "--force")
+    assert replaced.exit_code == 0, replaced.output
+    assert list(_cells(out)) == ["patchcore/per_class/none/clean/zipper.json"]
+    assert not (out / "artifacts" / "patchcore/per_class/none/clean/carpet").exists()
+    assert results.read_manifest(out)["config"]["data"]["categories"] == ["zipper"]
+
+
+def test_a_run_killed_while_holding_the_lock_leaves_no_stale_refusal(tmp_path: Path) -> None:
+    """The lock file of a SIGKILLed `evalsuite run` names a dead process; the next run takes it."""
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    config = _config(tmp_path, "a", '"carpet"', bootstrap=2000)
+    command = [sys.executable, "-m", "evalsuite", "run", "--config", str(config)]
+    command += ["--out", str(out), "--cache", str(cache), "--quiet"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(out / LOCK_NAME, process)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    done = _run(_config(tmp_path, "b", '"carpet"'), out, cache, "--force")
+    assert done.exit_code == 0, done.output
