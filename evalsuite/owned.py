@@ -117,11 +117,14 @@ def _safe(name: str) -> bool:
 
 
 def _refusal(out: Path, foreign: list[str], what: str) -> str:
-    results = [
-        n
-        for n in foreign
-        if n == "manifest.json" or (n.startswith("cells/") and n.endswith(".json"))
-    ]
+    results = sorted(  # the manifest first: it names the folder for what it is
+        (
+            n
+            for n in foreign
+            if n == "manifest.json" or (n.startswith("cells/") and n.endswith(".json"))
+        ),
+        key=lambda n: n != "manifest.json",
+    )
     if results:
         holds = f"holds a results folder ({_names(out, results)})"
     else:

@@ -21,7 +21,7 @@ from evalsuite.runner.lock import LOCK_NAME, results_lock
 
 STUDY = """
 name = "owned"
-kinds = ["clean/none"]
+kinds = [{kinds}]
 scopes = ["per_class"]
 [data]
 categories = [{categories}]
@@ -49,9 +49,11 @@ with results_lock(Path(sys.argv[1])):
 """
 
 
-def _config(folder: Path, name: str, categories: str, bootstrap: int = 20) -> Path:
+def _config(
+    folder: Path, name: str, categories: str, bootstrap: int = 20, kinds: str = '"clean/none"'
+) -> Path:
     path = folder / f"{name}.toml"
-    path.write_text(STUDY.format(categories=categories, bootstrap=bootstrap))
+    path.write_text(STUDY.format(categories=categories, bootstrap=bootstrap, kinds=kinds))
     return path
 
 
@@ -127,8 +129,10 @@ def test_records_of_another_configuration_are_refused_or_replaced_with_force(
         assert f"(cells/{carpet}); choose another --out, or pass --force" in refused.output
         assert _cells(out) == before
         assert results.read_manifest(out)["config"]["data"]["categories"] == ["carpet"]
-    wider = _run(_config(tmp_path, "both", '"carpet", "zipper"'), out, cache, "--shard", "1/2")
-    assert wider.exit_code == 0, wider.output  # a study that plans every record present: resumes
+    kinds = '"clean/none", "shift/none"'
+    wider = _run(_config(tmp_path, "wider", '"carpet"', kinds=kinds), out, cache)
+    assert wider.exit_code == 0, wider.output  # it plans the record present: resumed, not refused
+    assert "1 cached" in wider.output and len(_cells(out)) == 2
     replaced = _run(_config(tmp_path, "zipper", '"zipper"'), out, cache, "--force")
     assert replaced.exit_code == 0, replaced.output
     assert list(_cells(out)) == ["patchcore/per_class/none/clean/zipper.json"]
