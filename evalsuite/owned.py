@@ -32,12 +32,13 @@ _INNER_STAGING = ".evalsuite-staging-"
 
 
 @contextmanager
-def owned_tree(out: Path, ledger: str, what: str, force: bool = False) -> Iterator[Path]:
+def owned_tree(out: Path, ledger: str | None, what: str, force: bool = False) -> Iterator[Path]:
     """Yield an empty staging folder; when the block ends, its files replace `out`'s owned ones.
 
     Args:
         out: the output folder (created if needed).
-        ledger: the ledger's file name at the root of `out`, e.g. ".evalsuite-site.json".
+        ledger: the ledger's file name at the root of `out`, e.g. ".evalsuite-site.json"; None
+            for a tree written once into a new folder (then nothing in `out` is owned).
         what: the command, for messages, e.g. "evalsuite site".
         force: build in a folder holding files not in the ledger (they are kept).
 
@@ -48,7 +49,7 @@ def owned_tree(out: Path, ledger: str, what: str, force: bool = False) -> Iterat
     """
     if out.exists() and not out.is_dir():
         raise OwnershipError(f"--out {out} is a file, not a folder; choose a folder")
-    owned = read_ledger(out / ledger) if out.is_dir() else set()
+    owned = read_ledger(out / ledger) if out.is_dir() and ledger else set()
     foreign = foreign_files(out, owned, ledger) if out.is_dir() else []
     if foreign and not force:
         raise OwnershipError(_refusal(out, foreign, what))
@@ -62,7 +63,8 @@ def owned_tree(out: Path, ledger: str, what: str, force: bool = False) -> Iterat
                 f"{what} would overwrite {_names(out, clash)} in --out {out}, which it did not "
                 "write; move them away or choose another folder"
             )
-        _write_ledger(staging / ledger, written)
+        if ledger:
+            _write_ledger(staging / ledger, written)
         if staging.parent == out:
             _move_in(staging, out, owned, written, ledger)
         else:
@@ -93,7 +95,7 @@ def read_ledger(path: Path) -> set[str]:
     return {name for name in files if isinstance(name, str) and _safe(name)}
 
 
-def foreign_files(out: Path, owned: set[str], ledger: str) -> list[str]:
+def foreign_files(out: Path, owned: set[str], ledger: str | None) -> list[str]:
     """Files (and links) under `out` not in `owned`, as sorted relative POSIX paths; the ledger
     and staging folders of interrupted builds do not count."""
     return sorted(
@@ -172,7 +174,9 @@ def _write_ledger(path: Path, files: list[str]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _swap(staging: Path, out: Path, owned: set[str], written: list[str], ledger: str) -> None:
+def _swap(
+    staging: Path, out: Path, owned: set[str], written: list[str], ledger: str | None
+) -> None:
     """Rename `out` away, `staging` into place, then delete the old tree."""
     if not out.exists():
         staging.rename(out)
@@ -193,7 +197,9 @@ def _swap(staging: Path, out: Path, owned: set[str], written: list[str], ledger:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _move_in(staging: Path, out: Path, owned: set[str], written: list[str], ledger: str) -> None:
+def _move_in(
+    staging: Path, out: Path, owned: set[str], written: list[str], ledger: str | None
+) -> None:
     """Move the staged files into `out` over the owned ones, delete the owned files the new
     tree lacks, and write the ledger last."""
     with signals.deferred():
@@ -204,7 +210,8 @@ def _move_in(staging: Path, out: Path, owned: set[str], written: list[str], ledg
         for name in sorted(owned - set(written)):
             (out / name).unlink(missing_ok=True)
             _prune(out, (out / name).parent)
-        os.replace(staging / ledger, out / ledger)
+        if ledger:
+            os.replace(staging / ledger, out / ledger)
 
 
 def _prune(out: Path, folder: Path) -> None:

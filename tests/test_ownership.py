@@ -1,5 +1,6 @@
-"""One run per results folder (an OS lock released when its holder dies, SIGKILL included), and
-a results folder holding another configuration's records refused, or replaced with --force."""
+"""One run per results folder (an OS lock released when its holder dies, SIGKILL included), a
+results folder holding another configuration's records refused or replaced with --force, and
+`merge` writing its folder all or nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evalsuite import results
+from evalsuite import atomic, results, signals
 from evalsuite.cli import main
 from evalsuite.errors import BusyError
 from evalsuite.runner.lock import LOCK_NAME, results_lock
@@ -154,3 +155,32 @@ def test_a_run_killed_while_holding_the_lock_leaves_no_stale_refusal(tmp_path: P
         process.wait()
     done = _run(_config(tmp_path, "b", '"carpet"'), out, cache, "--force")
     assert done.exit_code == 0, done.output
+
+
+@pytest.mark.parametrize(
+    ("interrupt", "code"), [(KeyboardInterrupt, 130), (signals.Terminated, 143)]
+)
+def test_an_interrupted_merge_leaves_no_partial_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interrupt: type[BaseException], code: int
+) -> None:
+    """Ctrl-C or SIGTERM as the last file (the manifest) is written: no `--out` at all."""
+    source, cache = tmp_path / "shard", tmp_path / "cache"
+    assert _run(_config(tmp_path, "a", '"carpet"'), source, cache).exit_code == 0
+    out = tmp_path / "merged"
+    real = atomic.write_json
+
+    def stop_at_the_manifest(path: Path, payload: Any) -> None:
+        if path.name == "manifest.json":
+            raise interrupt()
+        real(path, payload)
+
+    monkeypatch.setattr(atomic, "write_json", stop_at_the_manifest)
+    stopped = CliRunner().invoke(main, ["merge", "--out", str(out), str(source)])
+    assert stopped.exit_code == code, stopped.output
+    assert "nothing partial was written" in stopped.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "cache", "shard"]
+    monkeypatch.undo()
+    merged = CliRunner().invoke(main, ["merge", "--out", str(out), str(source)])
+    assert merged.exit_code == 0, merged.output
+    assert _cells(out) == _cells(source)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "cache", "merged", "shard"]
