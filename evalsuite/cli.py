@@ -31,8 +31,8 @@ class _Group(click.Group):
             sys.exit(error.exit_code)
         except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: writers left nothing partial
             click.echo(
-                f"\n{signals.describe(interrupt)}: stopped before finishing; nothing partial was "
-                "written and earlier output is unchanged",
+                f"\n{signals.describe(interrupt)}: stopped before finishing; earlier output is "
+                "unchanged and nothing half-written was left in place",
                 err=True,
             )
             sys.exit(signals.exit_code(interrupt))

@@ -268,7 +268,7 @@ def test_data_synth_stopped_leaves_no_partial_tree(
         finally:
             os.killpg(process.pid, signal.SIGKILL) if process.poll() is None else None
     message = log.read_text()
-    assert "nothing partial was written" in message and "Traceback" not in message
+    assert "nothing half-written was left in place" in message and "Traceback" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stderr"]  # no tree, no staging
 
 

@@ -177,7 +177,7 @@ def test_an_interrupted_merge_leaves_no_partial_folder(
     monkeypatch.setattr(atomic, "write_json", stop_at_the_manifest)
     stopped = CliRunner().invoke(main, ["merge", "--out", str(out), str(source)])
     assert stopped.exit_code == code, stopped.output
-    assert "nothing partial was written" in stopped.output
+    assert "nothing half-written was left in place" in stopped.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "cache", "shard"]
     monkeypatch.undo()
     merged = CliRunner().invoke(main, ["merge", "--out", str(out), str(source)])
