@@ -15,6 +15,7 @@ working directory) the staged files are moved in one by one, signals held back l
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from evalsuite import signals
 from evalsuite.errors import OwnershipError
+
+log = logging.getLogger(__name__)
 
 LEDGER_SCHEMA = "evalsuite.owned/1"
 SHOWN = 3
@@ -57,7 +60,7 @@ def owned_tree(out: Path, ledger: str | None, what: str, force: bool = False) ->
     try:
         yield staging
         written = sorted(_files(staging))
-        clash = sorted(set(written) & set(foreign))
+        clash = _clashes(written, set(foreign))
         if clash:
             raise OwnershipError(
                 f"{what} would overwrite {_names(out, clash)} in --out {out}, which it did not "
@@ -111,6 +114,17 @@ def _files(root: Path) -> Iterator[str]:
         yield from ((here / name).relative_to(root).as_posix() for name in names)
         links = [name for name in dirs if (here / name).is_symlink()]
         yield from ((here / name).relative_to(root).as_posix() for name in links)
+
+
+def _clashes(written: list[str], foreign: set[str]) -> list[str]:
+    """Foreign entries a new file would replace or write through (a link named as a folder)."""
+    found: set[str] = set()
+    for name in written:
+        parts = name.split("/")
+        found.update(
+            p for p in ("/".join(parts[:i]) for i in range(1, len(parts) + 1)) if p in foreign
+        )
+    return sorted(found)
 
 
 def _safe(name: str) -> bool:
@@ -194,6 +208,10 @@ def _swap(
         except BaseException:
             old.rename(out)
             raise
+    left = foreign_files(old, owned, ledger)
+    if left:  # written meanwhile by someone else: never deleted
+        log.warning("kept %s: it holds files no build wrote (%s)", old, ", ".join(left[:SHOWN]))
+        return
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -208,8 +226,9 @@ def _move_in(
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, target)
         for name in sorted(owned - set(written)):
-            (out / name).unlink(missing_ok=True)
-            _prune(out, (out / name).parent)
+            if (out / name).parent.resolve().is_relative_to(out.resolve()):  # no link outside
+                (out / name).unlink(missing_ok=True)
+                _prune(out, (out / name).parent)
         if ledger:
             os.replace(staging / ledger, out / ledger)
 

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from evalsuite import atomic, results, signals
 from evalsuite.cli import main
-from evalsuite.errors import BusyError
+from evalsuite.errors import BusyError, OwnershipError
+from evalsuite.owned import owned_tree
 from evalsuite.runner.lock import LOCK_NAME, results_lock
 
 STUDY = """
@@ -184,3 +185,54 @@ def test_an_interrupted_merge_leaves_no_partial_folder(
     assert merged.exit_code == 0, merged.output
     assert _cells(out) == _cells(source)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "cache", "merged", "shard"]
+
+
+# --- evalsuite.owned, the staged tree behind `site` and `merge` ----------------------------------
+
+
+def _build(out: Path, files: dict[str, str], force: bool = False) -> None:
+    with owned_tree(out, ".ledger.json", "the test", force) as staging:
+        for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_text(text)
+
+
+def test_a_tree_replaces_its_own_files_only(tmp_path: Path) -> None:
+    out = tmp_path / "tree"
+    _build(out, {"a.html": "1", "sub/b.html": "1"})
+    _build(out, {"a.html": "2"})
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        ".ledger.json",
+        "a.html",
+    ]
+    assert (out / "a.html").read_text() == "2"
+    (out / ".ledger.json").write_text('{"schema": "evalsuite.owned/1", "files": ["../x", "/y"]}')
+    (tmp_path / "x").write_text("not in the tree")
+    with pytest.raises(OwnershipError, match=r"holds 1 file\(s\) the test did not write"):
+        _build(out, {"a.html": "3"})  # a.html is no longer listed: foreign now
+    _build(out, {"b.html": "3"}, force=True)
+    assert (tmp_path / "x").read_text() == "not in the tree"  # a listed "../x" is never owned
+    assert (out / "a.html").read_text() == "2"
+
+
+def test_a_tree_never_writes_through_a_foreign_link(tmp_path: Path) -> None:
+    outside, out = tmp_path / "outside", tmp_path / "tree"
+    outside.mkdir()
+    out.mkdir()
+    (out / "cells").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(OwnershipError, match=rf"would overwrite {out / 'cells'} in --out"):
+        _build(out, {"cells/page.html": "x"}, force=True)
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == ["cells"]
+
+
+def test_a_file_written_during_the_build_is_kept(tmp_path: Path) -> None:
+    """A file that appears in the old tree after the check is never deleted with it."""
+    out = tmp_path / "tree"
+    _build(out, {"a.html": "1"})
+    with owned_tree(out, ".ledger.json", "the test") as staging:
+        (staging / "a.html").write_text("2")
+        (out / "late.txt").write_text("mine")
+    assert (out / "a.html").read_text() == "2"
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".tree.old-")]
+    assert len(kept) == 1 and (kept[0] / "late.txt").read_text() == "mine"
