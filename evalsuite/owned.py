@@ -8,8 +8,9 @@ naming them, unless `force`; even then they are kept, never overwritten.
 The new tree is written into a staging folder and swapped in at the end: the old folder is
 renamed away, the staging folder renamed into place, the old one deleted. Ctrl-C, SIGTERM or a
 crash before the swap leave the previous tree whole; the two renames run with both signals held
-back. Where the folder cannot be renamed (it holds foreign files, is a mount point or holds the
-working directory) the staged files are moved in one by one, signals held back likewise.
+back. Where the folder cannot be renamed (it holds foreign files, is a link, a mount point or
+holds the working directory) the staged files are moved in one by one, signals held back
+likewise.
 """
 
 from __future__ import annotations
@@ -157,8 +158,11 @@ def _names(out: Path, names: list[str]) -> str:
 
 
 def _renamable(out: Path) -> bool:
-    """Whether `out` can be swapped by renames: not a mount point, not holding the working
-    directory, and its parent takes a staging folder (checked by `_staging`)."""
+    """Whether `out` can be swapped by renames: not a link (it would be replaced by a folder),
+    not a mount point, not holding the working directory, and its parent takes a staging folder
+    (checked by `_staging`)."""
+    if out.is_symlink():
+        return False
     if not out.exists():
         return True
     target, here = out.resolve(), Path.cwd().resolve()

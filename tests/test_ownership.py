@@ -236,3 +236,13 @@ def test_a_file_written_during_the_build_is_kept(tmp_path: Path) -> None:
     assert (out / "a.html").read_text() == "2"
     kept = [p for p in tmp_path.iterdir() if p.name.startswith(".tree.old-")]
     assert len(kept) == 1 and (kept[0] / "late.txt").read_text() == "mine"
+
+
+def test_a_tree_behind_a_link_is_updated_where_the_link_points(tmp_path: Path) -> None:
+    """`--out` a link to the published folder: the link stays, its target gets the new files."""
+    target, out = tmp_path / "published", tmp_path / "tree"
+    _build(target, {"a.html": "1"})
+    out.symlink_to(target, target_is_directory=True)
+    _build(out, {"a.html": "2"})
+    assert out.is_symlink() and (target / "a.html").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["published", "tree"]
