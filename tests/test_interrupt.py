@@ -2,8 +2,10 @@
 
 A terminal sends SIGINT to the whole foreground process group, so the tests do too. The run
 must stop with exit code 130 and a message saying how to resume, keep every finished cell
-valid, and a rerun must complete with exactly the numbers of an uninterrupted run. SIGKILL at
-several moments, then resume, is tested in tests/test_resume_and_executors.py.
+valid, and a rerun must complete with exactly the numbers of an uninterrupted run. SIGTERM
+does the same with exit 143; a command started with SIGINT ignored still stops on Ctrl-C; the
+workers of a pool whose main process is SIGKILLed stop too; `data synth` stopped leaves no tree.
+SIGKILL at several moments, then resume, is tested in tests/test_resume_and_executors.py.
 """
 
 from __future__ import annotations
