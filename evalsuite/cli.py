@@ -3,7 +3,7 @@
 Implementations are imported inside each command so that `--help` is instant. Exit codes:
 0 success, 1 a run finished with failed cells or a check found problems, 2 bad input (usage,
 configuration, dataset), 3 environment (weights or downloads unavailable, a full disk), 130
-Ctrl-C.
+Ctrl-C, 143 SIGTERM (both leave no partial output; see evalsuite.signals).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from evalsuite import signals
 from evalsuite.errors import EvalsuiteError
 
 DEFAULT_CATEGORIES = "hazelnut,carpet,zipper"
@@ -28,6 +29,13 @@ class _Group(click.Group):
         except EvalsuiteError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: writers left nothing partial
+            click.echo(
+                f"\n{signals.describe(interrupt)}: stopped before finishing; earlier output is "
+                "unchanged and nothing half-written was left in place",
+                err=True,
+            )
+            sys.exit(signals.exit_code(interrupt))
 
 
 def _categories(value: str) -> tuple[str, ...]:
@@ -44,6 +52,7 @@ def main(verbose: int) -> None:
     """evalsuite: PatchCore vs PaDiM on MVTec AD, clean and shifted."""
     import logging
 
+    signals.install()
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -414,13 +423,13 @@ def _execute(
             workers=workers,
             scheduler=scheduler,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM
         click.echo(
-            f"\ninterrupted: every finished cell is kept in {out}; run the same command again "
-            "to resume where it stopped",
+            f"\n{signals.describe(interrupt)}: every finished cell is kept in {out}; run the "
+            "same command again to resume where it stopped",
             err=True,
         )
-        sys.exit(130)
+        sys.exit(signals.exit_code(interrupt))
     except OSError as error:  # the environment: a full disk, a lost mount, permissions
         where = f"{error.filename}: " if error.filename else ""
         click.echo(
@@ -459,11 +468,14 @@ def _execute(
     type=click.Path(path_type=Path),
     default=Path("site"),
     show_default=True,
-    help="Site folder (its generated pages are replaced).",
+    help="Site folder (only files an earlier build wrote are replaced).",
 )
-def site(results_dir: Path, out: Path) -> None:
+@click.option(
+    "--force", is_flag=True, help="Build in a folder holding other files (they are kept)."
+)
+def site(results_dir: Path, out: Path, force: bool) -> None:
     """Build the static results site of --results into --out (opens from file://, offline)."""
     from evalsuite.site import build_site
 
-    index = build_site(results_dir, out)
+    index = build_site(results_dir, out, force=force)
     click.echo(f"site written to {out}; open {index}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from evalsuite import atomic
 from evalsuite.errors import ResultsError
+from evalsuite.owned import owned_tree
 from evalsuite.results.cells import iter_cells
 from evalsuite.results.manifest import read_manifest, validate_manifest
 from evalsuite.results.paths import CELLS_DIR, MANIFEST_NAME, artifact_dir, cell_path
@@ -91,10 +92,11 @@ def merge(sources: Sequence[Path], out: Path) -> MergeReport:
     merged = _merged_manifest(manifests)
     validate_manifest(merged)
     artifacts = 0
-    for seen in picked:
-        atomic.write_bytes(cell_path(out, seen.relpath), seen.file.read_bytes())
-        artifacts += _copy_artifacts(seen.source, out, seen.relpath)
-    atomic.write_json(out / MANIFEST_NAME, merged)
+    with owned_tree(out, None, "evalsuite merge", force=True) as staging:  # all or nothing
+        for seen in picked:
+            atomic.write_bytes(cell_path(staging, seen.relpath), seen.file.read_bytes())
+            artifacts += _copy_artifacts(seen.source, staging, seen.relpath)
+        atomic.write_json(staging / MANIFEST_NAME, merged)
     return MergeReport(
         sources=len(sources),
         cells=len(picked),

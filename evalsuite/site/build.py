@@ -1,8 +1,9 @@
 """Build the static site from a results folder: a pure function of the records.
 
-Everything is rendered in memory first; only then is the output folder's generated content
-replaced, so a failure leaves the previous site intact. The same records give the same bytes:
-no build time is written, and every list is sorted.
+Everything is rendered in memory first, written into a staging folder and swapped in at the end
+(`evalsuite.owned`), so a failure, Ctrl-C or SIGTERM leaves the previous site intact. Only files
+an earlier build wrote (listed in the site's ledger `.evalsuite-site.json`) are ever removed.
+The same records give the same bytes: no build time is written, and every list is sorted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from evalsuite import __version__
 from evalsuite.errors import ResultsError
+from evalsuite.owned import owned_tree
 from evalsuite.site import assets, detail
 from evalsuite.site.exports import delta_tex, headline_tex, metrics_csv, summary_csv
 from evalsuite.site.gallery import artifact_files
@@ -22,18 +24,20 @@ from evalsuite.site.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.runinfo import run_info
 from evalsuite.site.tables import HEADLINE_METRICS, Grid, drop_rows, gap_rows, grid_of, metric_rows
 
-GENERATED_DIRS = ("artifacts", "assets", "cells", "downloads", "gallery")
-"""The folders the site owns in its output folder (replaced on every build); the HTML files at
-the top are replaced too, anything else is left alone (e.g. a README)."""
+LEDGER = ".evalsuite-site.json"
+"""The site's ledger: every file the last build wrote into its output folder."""
 
 
-def build_site(results_dir: Path, out: Path, templates: Path = TEMPLATES) -> Path:
+def build_site(
+    results_dir: Path, out: Path, templates: Path = TEMPLATES, force: bool = False
+) -> Path:
     """Build the site of the results folder `results_dir` into `out`.
 
     Args:
         results_dir: a results folder (finished, or partial: then it says so).
         out: the site folder; created if needed.
         templates: the Jinja templates and the site's own assets.
+        force: build in a folder holding files the site did not write (they are kept).
 
     Returns:
         the path of the site's index.html.
@@ -41,12 +45,14 @@ def build_site(results_dir: Path, out: Path, templates: Path = TEMPLATES) -> Pat
     Raises:
         ResultsError: the results folder is missing or holds a corrupt record (naming the
             file), or `out` would overwrite it.
+        OwnershipError: `out` holds a results folder or files no build wrote (without
+            `force`), naming them.
         EvalsuiteError: the templates or assets are missing.
     """
     _check_target(results_dir, out)
     results = load_results(results_dir)
     files = site_files(results, templates)
-    _replace(out, files, results)
+    _replace(out, files, results, force)
     return out / "index.html"
 
 
@@ -125,18 +131,14 @@ def _check_target(results_dir: Path, out: Path) -> None:
         )
 
 
-def _replace(out: Path, files: dict[str, bytes], results: Results) -> None:
-    """Remove the previous build's generated content of `out`, then write the new one."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name in GENERATED_DIRS:
-        shutil.rmtree(out / name, ignore_errors=True)
-    for old in out.glob("*.html"):
-        old.unlink()
-    for path, content in sorted(files.items()):
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    for path in artifact_files(results):
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(results.source / path, target)
+def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) -> None:
+    """Write the new site into a staging folder, then swap it for the previous build's files."""
+    with owned_tree(out, LEDGER, "evalsuite site", force) as staging:
+        for path, content in sorted(files.items()):
+            target = staging / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        for path in artifact_files(results):
+            target = staging / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(results.source / path, target)
