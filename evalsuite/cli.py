@@ -213,14 +213,22 @@ def _shard(value: str | None) -> tuple[int, int] | None:
 )
 @click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
 def merge(out: Path, shards: tuple[Path, ...]) -> None:
-    """Merge shard results folders SHARDS into OUT (cells copied, manifest rebuilt)."""
-    from evalsuite.results import merge as merge_results
+    """Merge shard results folders SHARDS into OUT (cells copied, manifest rebuilt); exit 1 when
+    cells of the plan are missing (OUT is written all the same)."""
+    from evalsuite.runner.completeness import merge_shards
 
-    report = merge_results(list(shards), out)
+    report = merge_shards(list(shards), out)
+    missing = report.missing or ()
     click.echo(
         f"merged {report.sources} folders into {out}: {report.cells} cells "
-        f"({report.duplicates} identical duplicates), {report.artifacts} artifacts"
+        f"({report.duplicates} identical duplicates), {report.artifacts} artifacts; "
+        f"{len(missing)} planned cells missing"
     )
+    if missing:
+        click.echo(f"{len(missing)} planned cells are missing (a shard never arrived?):", err=True)
+        for relpath in missing:
+            click.echo(f"  - {relpath}", err=True)
+        sys.exit(1)
 
 
 @main.group(cls=_Group, name="config")

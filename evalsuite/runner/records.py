@@ -26,6 +26,11 @@ class CellResult:
 
 def relpath_of(ctx: RunContext, cell: CellPlan) -> PurePosixPath:
     """Where a cell's record lives."""
+    return planned_relpath(cell, ctx.multi_seed)
+
+
+def planned_relpath(cell: CellPlan, multi_seed: bool) -> PurePosixPath:
+    """Where a planned cell's record lives; the seed is in the path of multi-seed studies."""
     variant = cell.variant
     return results.cell_relpath(
         variant.spec.label,
@@ -34,7 +39,7 @@ def relpath_of(ctx: RunContext, cell: CellPlan) -> PurePosixPath:
         cell.condition,
         cell.category,
         variant.sweep,
-        cell.fit.seed if ctx.multi_seed else None,
+        cell.fit.seed if multi_seed else None,
     )
 
 
