@@ -231,6 +231,39 @@ def merge(out: Path, shards: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write it as JSON.")
+@click.option(
+    "--min-delta",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Smallest |delta| that counts as improved or regressed.",
+)
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a cell regressed.")
+def diff(
+    base: Path, new: Path, json_path: Path | None, min_delta: float, fail_on_regression: bool
+) -> None:
+    """Compare the results folders BASE and NEW cell by cell: deltas, paired intervals,
+    verdicts, added/removed/failed cells and what changed in their provenance."""
+    from evalsuite.results.diff import diff_runs
+    from evalsuite.results.diff_report import diff_json, diff_lines
+
+    if json_path is not None and json_path.is_dir():
+        raise click.BadParameter(f"{json_path} is a folder; give a file name", param_hint="--json")
+    report = diff_runs(base, new, min_delta)
+    for line in diff_lines(report):
+        click.echo(line)
+    if json_path is not None:
+        from evalsuite import atomic
+
+        atomic.write_json(json_path, diff_json(report))
+    if fail_on_regression and report.regressions:
+        sys.exit(1)
+
+
 @main.group(cls=_Group, name="config")
 def config_group() -> None:
     """Inspect study configurations."""

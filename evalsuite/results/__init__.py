@@ -19,6 +19,7 @@ from evalsuite.results.cells import (
     cell_state,
     iter_cells,
     read_cell,
+    record_digest,
     write_cell,
 )
 from evalsuite.results.manifest import (
@@ -52,6 +53,7 @@ __all__ = [
     "merge",
     "read_cell",
     "read_manifest",
+    "record_digest",
     "validate_manifest",
     "write_cell",
     "write_manifest",

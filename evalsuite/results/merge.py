@@ -121,7 +121,9 @@ def merge(
     )
 
 
-def _merged_manifest(manifests: Sequence[dict[str, Any]], picked: Sequence[_Seen]) -> dict[str, Any]:
+def _merged_manifest(
+    manifests: Sequence[dict[str, Any]], picked: Sequence[_Seen]
+) -> dict[str, Any]:
     """One manifest for the union of the sources (assumed to agree on SAME_STUDY): cell counts
     and failures those of the merged cells `picked` (each counted once; cached cells at most
     all of them), other counts summed, shards listed, ENVIRONMENT from the first, `created` the
