@@ -396,11 +396,20 @@ def run(
         sys.exit(1)
 
 
+_BASELINE = click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results folder to compare with: adds a Changes page (as `evalsuite diff`).",
+)
+
+
 @main.command(name="all")
 @_run_options
 @click.option(
     "--site", "site_dir", type=click.Path(path_type=Path), default=Path("site"), show_default=True
 )
+@_BASELINE
 def all_command(
     preset: str | None,
     config_path: Path | None,
@@ -415,13 +424,14 @@ def all_command(
     scheduler: str | None,
     quiet: bool,
     site_dir: Path,
+    baseline: Path | None,
 ) -> None:
     """Run the study, then build its site (the site is built even when cells failed)."""
     from evalsuite.site import build_site
 
     config = _load(preset, config_path, data_root, device)
     failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
-    index = build_site(out or Path("results") / config.name, site_dir)
+    index = build_site(out or Path("results") / config.name, site_dir, baseline=baseline)
     click.echo(f"site written to {site_dir}; open {index}")
     if failed:
         sys.exit(1)
@@ -502,9 +512,10 @@ def _execute(
     show_default=True,
     help="Site folder (its generated pages are replaced).",
 )
-def site(results_dir: Path, out: Path) -> None:
+@_BASELINE
+def site(results_dir: Path, out: Path, baseline: Path | None) -> None:
     """Build the static results site of --results into --out (opens from file://, offline)."""
     from evalsuite.site import build_site
 
-    index = build_site(results_dir, out)
+    index = build_site(results_dir, out, baseline=baseline)
     click.echo(f"site written to {out}; open {index}")

@@ -5,7 +5,9 @@ bootstraps."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +195,57 @@ def test_diff_refuses_bad_input(runs: dict[str, Path], tmp_path: Path) -> None:
     assert result.exit_code == 2 and "holds no cell records" in result.output
     key = CellKey.of(next(iter_cells(runs["base"]))[1])
     assert key.name() == "padim per_class none/clean hazelnut seed 0"
+
+
+def test_site_changes_page_links_both_cells_and_ships_its_data(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    args = ["site", "--results", str(runs["coreset"]), "--out", str(site)]
+    result = CliRunner().invoke(main, [*args, "--baseline", str(runs["base"])])
+    assert result.exit_code == 0, result.output
+    page = (site / "changes.html").read_text()
+    links = re.findall(r'href="((?:baseline/)?cells/[^"]+)"', page)
+    assert len(links) == 2 * len(PATCHCORE)  # each changed cell: its page here and the baseline's
+    assert all((site / link).is_file() for link in links)
+    assert "padim" not in page and "config detector.params.coreset_ratio: 0.2 -&gt; 0.05" in page
+    base_ids = {r["id"] for _, r in iter_cells(runs["base"]) if r["label"] == "patchcore"}
+    for link in links:
+        shown = base_ids & set(re.findall(r"[0-9a-f]{16}", (site / link).read_text()))
+        assert bool(shown) == link.startswith("baseline/")  # baseline pages show baseline records
+    report = diff_runs(runs["base"], runs["coreset"])
+    with (site / "downloads/changes.csv").open() as stream:
+        assert len(list(csv.DictReader(stream))) == len(csv_rows(report))
+    assert json.loads((site / "downloads/changes.json").read_text()) == json.loads(
+        json.dumps(diff_json(report))
+    )
+    index = (site / "index.html").read_text()
+    assert re.search(r'<a href="changes.html">0 cells regressed since \d{4}-\d\d-\d\d', index)
+    assert '<a href="changes.html">Changes</a>' in index
+    failing = tmp_path / "failing-site"
+    args = ["site", "--results", str(runs["failing"]), "--out", str(failing)]
+    assert CliRunner().invoke(main, [*args, "--baseline", str(runs["base"])]).exit_code == 0
+    assert "0 cells regressed since" in (failing / "index.html").read_text()
+    assert "(4 newly failed)" in (failing / "index.html").read_text()
+    plain = tmp_path / "plain"
+    args = ["site", "--results", str(runs["coreset"]), "--out", str(plain)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert (
+        not (plain / "changes.html").exists()
+        and "Changes" not in (plain / "index.html").read_text()
+    )
+
+
+def test_site_of_a_merge_missing_a_shard_is_marked_partial(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "merged"
+    assert (
+        CliRunner().invoke(main, ["merge", "--out", str(out), str(runs["shard1"])]).exit_code == 1
+    )
+    site = tmp_path / "site"
+    assert (
+        CliRunner().invoke(main, ["site", "--results", str(out), "--out", str(site)]).exit_code == 0
+    )
+    missing = len(list(iter_cells(runs["shard2"])))
+    assert f"{missing} cells of the study's plan are missing" in (site / "index.html").read_text()

@@ -7,12 +7,14 @@ no build time is written, and every list is sorted.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 from evalsuite import __version__
 from evalsuite.errors import ResultsError
 from evalsuite.site import assets, detail
+from evalsuite.site.changes import changes
 from evalsuite.site.exports import delta_tex, headline_tex, metrics_csv, summary_csv
 from evalsuite.site.gallery import artifact_files
 from evalsuite.site.load import load_results
@@ -22,18 +24,21 @@ from evalsuite.site.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.runinfo import run_info
 from evalsuite.site.tables import HEADLINE_METRICS, Grid, drop_rows, gap_rows, grid_of, metric_rows
 
-GENERATED_DIRS = ("artifacts", "assets", "cells", "downloads", "gallery")
+GENERATED_DIRS = ("artifacts", "assets", "baseline", "cells", "downloads", "gallery")
 """The folders the site owns in its output folder (replaced on every build); the HTML files at
 the top are replaced too, anything else is left alone (e.g. a README)."""
 
 
-def build_site(results_dir: Path, out: Path, templates: Path = TEMPLATES) -> Path:
+def build_site(
+    results_dir: Path, out: Path, templates: Path = TEMPLATES, baseline: Path | None = None
+) -> Path:
     """Build the site of the results folder `results_dir` into `out`.
 
     Args:
         results_dir: a results folder (finished, or partial: then it says so).
         out: the site folder; created if needed.
         templates: the Jinja templates and the site's own assets.
+        baseline: a results folder to compare with: adds the Changes page (see `changes`).
 
     Returns:
         the path of the site's index.html.
@@ -45,12 +50,14 @@ def build_site(results_dir: Path, out: Path, templates: Path = TEMPLATES) -> Pat
     """
     _check_target(results_dir, out)
     results = load_results(results_dir)
-    files = site_files(results, templates)
+    files = site_files(results, templates, baseline)
     _replace(out, files, results)
     return out / "index.html"
 
 
-def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes]:
+def site_files(
+    results: Results, templates: Path = TEMPLATES, baseline: Path | None = None
+) -> dict[str, bytes]:
     """Path in the site -> content, for every generated file except the copied artifacts."""
     grid = grid_of(results)
     env = environment(templates)
@@ -68,8 +75,15 @@ def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes
         detail.downloads_page(headline),
     ]
     site = _site_info(results)
+    found = None if baseline is None else changes(results, baseline)
+    if found is not None:
+        index = next(page for page in pages if page.path == "index.html")
+        index.data["changes"] = found.summary  # the one-line summary on the overview
+        pages += found.pages
+        site = dataclasses.replace(site, nav=(NAV[0], ("changes.html", "Changes"), *NAV[1:]))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
     files.update(_downloads(results, grid, headline))
+    files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     return files
 
