@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,29 @@ def test_site_of_a_merge_missing_a_shard_is_marked_partial(
     )
     missing = len(list(iter_cells(runs["shard2"])))
     assert f"{missing} cells of the study's plan are missing" in (site / "index.html").read_text()
+
+
+def test_all_with_a_baseline_builds_the_changes_page(runs: dict[str, Path], tmp_path: Path) -> None:
+    """`all --baseline`: the (cached) run of the coreset study, then its site against base."""
+    detectors = json.loads(json.dumps(SMALL["detectors"]))
+    detectors[0]["params"]["coreset_ratio"] = 0.05
+    config = tmp_path / "study.yaml"
+    config.write_text(json.dumps(_study(detectors=detectors).model_dump(mode="json")))
+    out = tmp_path / "out"
+    shutil.copytree(runs["coreset"], out)
+    site = tmp_path / "site"
+    args = ["all", "--config", str(config), "--out", str(out), "--quiet", "--site", str(site)]
+    cache = ["--cache", str(runs["base"].parent / "cache")]
+    result = CliRunner().invoke(main, [*args, *cache, "--baseline", str(runs["base"])])
+    assert result.exit_code == 0, result.output
+    assert "4 cached" in result.output
+    page = (site / "changes.html").read_text()
+    assert page.count("config detector.params.coreset_ratio: 0.2 -&gt; 0.05") == len(PATCHCORE)
+
+
+def test_merge_cli_refuses_a_file_as_out(runs: dict[str, Path], tmp_path: Path) -> None:
+    target = tmp_path / "merged"
+    target.write_text("not a folder")
+    result = CliRunner().invoke(main, ["merge", "--out", str(target), str(runs["shard1"])])
+    assert result.exit_code == 2 and "is a file, not a folder" in result.output
+    assert target.read_text() == "not a folder"
