@@ -23,7 +23,8 @@ two-sided bootstrap p-value of delta != 0 with a +1 correction (Davison and Hink
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +60,7 @@ class Difference:
         n_images: paired test images.
         n_resamples: bootstrap resamples.
         seed: resampling seed.
+        deltas: (B,) the resampled differences (for pooling over seeds).
     """
 
     metric: str
@@ -70,6 +72,7 @@ class Difference:
     n_images: int
     n_resamples: int
     seed: int
+    deltas: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def excludes_zero(self) -> bool:
@@ -181,6 +184,48 @@ def paired_difference(
         n_images=int(y.size),
         n_resamples=n,
         seed=seed,
+        deltas=deltas,
+    )
+
+
+def pool_differences(differences: Sequence[Difference], level: float = 0.95) -> Difference:
+    """The difference of the mean over seeds, its interval from the seeds' resamples averaged.
+
+    Each seed has its own test images and resamples; resample k of the pooled difference is the
+    mean over seeds of each seed's resample k, so the interval reflects the test images of
+    every seed (not the seed-to-seed spread, which `mean ± sd` over seeds shows).
+
+    Args:
+        differences: one per seed, of one metric, each with its `deltas` and the same B.
+        level: confidence level.
+
+    Returns:
+        a Difference whose a, b, delta are means over seeds, n_images the sum, seed the first.
+    """
+    check_level(level)
+    if not differences:
+        raise EvaluationError("pooling needs at least one difference")
+    if len(differences) == 1:
+        return differences[0]
+    stacked = [d.deltas for d in differences]
+    if any(d is None for d in stacked) or len({np.size(d) for d in stacked}) != 1:
+        raise EvaluationError(
+            "pooling needs the resampled differences of every seed with the same resample count"
+        )
+    deltas = np.mean(np.stack([np.asarray(d) for d in stacked]), axis=0)
+    a = float(np.mean([d.a for d in differences]))
+    b = float(np.mean([d.b for d in differences]))
+    return Difference(
+        metric=differences[0].metric,
+        a=a,
+        b=b,
+        delta=float(np.mean([d.delta for d in differences])),
+        ci95=percentile_interval(deltas, level),
+        p_value=bootstrap_p_value(deltas),
+        n_images=sum(d.n_images for d in differences),
+        n_resamples=differences[0].n_resamples,
+        seed=differences[0].seed,
+        deltas=deltas,
     )
 
 
