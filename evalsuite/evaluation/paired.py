@@ -22,8 +22,7 @@ two-sided bootstrap p-value of delta != 0 with a +1 correction (Davison and Hink
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -207,12 +206,12 @@ def pool_differences(differences: Sequence[Difference], level: float = 0.95) -> 
         raise EvaluationError("pooling needs at least one difference")
     if len(differences) == 1:
         return differences[0]
-    stacked = [d.deltas for d in differences]
-    if any(d is None for d in stacked) or len({np.size(d) for d in stacked}) != 1:
+    stacked = [d.deltas for d in differences if d.deltas is not None]
+    if len(stacked) != len(differences) or len({d.size for d in stacked}) != 1:
         raise EvaluationError(
             "pooling needs the resampled differences of every seed with the same resample count"
         )
-    deltas = np.mean(np.stack([np.asarray(d) for d in stacked]), axis=0)
+    deltas = np.mean(np.stack(stacked), axis=0)
     a = float(np.mean([d.a for d in differences]))
     b = float(np.mean([d.b for d in differences]))
     return Difference(

@@ -44,7 +44,8 @@ def write_evidence(out: Path, relpath: PurePosixPath, outcome: dict[str, Any]) -
         log.warning("no pixel evidence for %s: %s", relpath, error)
         return None
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **evidence.to_arrays())
+    arrays: dict[str, Any] = dict(evidence.to_arrays())
+    np.savez_compressed(buffer, **arrays)
     path = results.evidence_relpath(relpath)
     write_bytes(out / path, buffer.getvalue())
     return str(path)

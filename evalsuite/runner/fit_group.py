@@ -31,8 +31,8 @@ from evalsuite.detectors.registry import (
 )
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.runner.artifacts import render_artifacts
-from evalsuite.runner.evidence import write_evidence
 from evalsuite.runner.context import RunContext
+from evalsuite.runner.evidence import write_evidence
 from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit
 from evalsuite.runner.records import CellResult, is_done, relpath_of, write_failed, write_ok
 from evalsuite.runner.scoring import DETECTOR_THREADS, FitScorer, input_key
