@@ -3,6 +3,7 @@ exported .tex compiling with pdflatex inside a two-column document without an ov
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import subprocess
@@ -44,18 +45,36 @@ def _exports(site_dir: Path) -> list[Path]:
 
 
 def test_every_export_is_ascii_and_says_what_it_holds(site_dir: Path) -> None:
+    rows = list(csv.DictReader((site_dir / "downloads" / "differences.csv").open()))
     for path in _exports(site_dir):
         text = path.read_bytes().decode("ascii")  # raises on any non-ASCII byte
-        caption = re.search(r"\\caption\{(.*)\}\n", text)
-        assert caption is not None, path.name
-        assert "sd over seeds" not in caption.group(1), path.name  # the tiny study: one seed
-        if path.name != "headline.tex":
-            assert "paired 95\\% bootstrap interval" in caption.group(1)
-            assert re.search(r"\d+ of the \d+ comparisons", caption.group(1))
-    headline = (site_dir / "downloads" / "headline.tex").read_text()
-    assert "95\\% stratified bootstrap interval over test images" in headline
-    shift = (site_dir / "downloads" / "shift.tex").read_text()
-    assert "[" in shift and r"\shortstack" in shift  # values carry their intervals
+        captions = re.findall(r"\\caption\{(.*)\}\n", text)
+        assert len(captions) == 2, path.name  # image level and pixel level
+        for caption in captions:
+            assert "sd over seeds" not in caption, path.name  # the tiny study: one seed
+        if path.name == "headline.tex":
+            assert "95\\% stratified bootstrap interval over test images" in captions[0]
+            continue
+        family = [r for r in rows if _tex_name(r["family"]) == path.name]
+        with_p = [r for r in family if r["p"]]
+        assert with_p, path.name
+        holds = re.search(r"The family holds (\d+) comparisons .* (\d+) of which exclude 0", text)
+        assert holds is not None, path.name
+        assert int(holds.group(1)) == len(with_p) == int(family[0]["family_size"])
+        assert int(holds.group(2)) == sum(r["excludes_zero"] == "1" for r in with_p)
+        shown = [
+            r
+            for r in with_p
+            if r["metric"] in ("image_auroc", "image_f1", "pixel_auroc", "aupro_0.3")
+        ]
+        marked = len(re.findall(r"\d\*", text))
+        assert marked == sum(r["excludes_zero"] == "1" for r in shown), path.name
+        assert "paired 95\\% bootstrap interval" in captions[0]
+        assert r"\shortstack" in text  # values carry their intervals
+
+
+def _tex_name(family: str) -> str:
+    return family.replace(":", "-") + ".tex"
 
 
 def test_every_export_compiles_in_a_two_column_paper(site_dir: Path, tmp_path: Path) -> None:
