@@ -2,14 +2,16 @@
 
 Records keep image scores but no anomaly maps; `evalsuite.evaluation.pixel_evidence` reduces a
 cell's test maps to per-image statistics (pair matrix, AU-PRO grid counts, pixel F1 counts),
-written here as `<out>/artifacts/<cell path>/evidence.npz` (float32, compressed, atomic) and named
-by the record's `evidence` field. Cells without masks have none.
+written here as `<out>/artifacts/<cell path>/evidence.npz` (float32, compressed, atomic; the
+same arrays give the same bytes) and named by the record's `evidence` field. Cells without masks
+have none.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -43,9 +45,19 @@ def write_evidence(out: Path, relpath: PurePosixPath, outcome: dict[str, Any]) -
     except EvaluationError as error:  # e.g. non-finite maps: the metrics say why already
         log.warning("no pixel evidence for %s: %s", relpath, error)
         return None
-    buffer = io.BytesIO()
-    arrays: dict[str, Any] = dict(evidence.to_arrays())
-    np.savez_compressed(buffer, **arrays)
     path = results.evidence_relpath(relpath)
-    write_bytes(out / path, buffer.getvalue())
+    write_bytes(out / path, npz_bytes(evidence.to_arrays()))
     return str(path)
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """A compressed `.npz` (what `numpy.load` reads) with fixed entry times and order, so the
+    same arrays give the same bytes (`numpy.savez_compressed` stamps the current time)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w") as stream:
+                np.lib.format.write_array(stream, np.asarray(arrays[name]), allow_pickle=False)
+    return buffer.getvalue()
