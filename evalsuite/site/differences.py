@@ -11,6 +11,7 @@ sd over seeds is shown beside it. p-values are Holm-adjusted within each table (
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -313,6 +314,6 @@ class _EvidenceLoader:
             try:
                 with np.load(self.source / path, allow_pickle=False) as data:
                     self._memo[path] = PixelEvidence.from_arrays(dict(data))
-            except (OSError, ValueError) as error:
+            except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
                 raise EvaluationError(f"cannot read pixel evidence {path}: {error}") from error
         return self._memo[path]

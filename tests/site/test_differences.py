@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from site_helpers import copy_results, read_json, write_json
 
 from evalsuite import results
 from evalsuite.evaluation.paired import holm, paired_pixel_difference
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
+from evalsuite.site import build_site
 
 FAMILIES = {"shift", "threshold", "retrain", "unified", "sweep:patchcore:params.coreset_ratio"}
 METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1", "pixel_f1")
@@ -113,3 +115,24 @@ def test_pages_show_every_difference_with_its_interval_and_the_family_size(
     for name in ("differences.csv", "shift.tex", "threshold.tex", "retrain.tex", "unified.tex"):
         assert f'href="downloads/{name}"' in downloads
         assert (site_dir / "downloads" / name).is_file()
+
+
+def test_a_corrupt_or_absent_evidence_file_costs_only_the_pixel_intervals(
+    results_dir: Path, tmp_path: Path
+) -> None:
+    root = copy_results(results_dir, tmp_path / "out")
+    clean = "patchcore/per_class/none/clean/hazelnut"
+    (root / "artifacts" / clean / "evidence.npz").write_bytes(b"PK\x03\x04 truncated")
+    older = root / "cells" / "patchcore/per_class/none/shift/zipper.json"
+    record = read_json(older)
+    del record["evidence"]  # a record from before evidence.npz
+    write_json(older, record)
+    build_site(root, tmp_path / "site")
+    rows = [r for r in _rows(tmp_path / "site") if r["family"] == "shift"]
+    for row in rows:
+        touched = f"{clean}.json" in row["paths_a"] or "shift/zipper.json" in row["paths_b"]
+        touched = touched and row["label"] == "patchcore" and row["scope_a"] == "per_class"
+        if touched and row["metric"] in ("pixel_auroc", "aupro_0.3", "pixel_f1"):
+            assert not row["p"] and "evidence" in row["reason"], row
+        else:
+            assert row["p"], row
