@@ -22,8 +22,8 @@ two-sided bootstrap p-value of delta != 0 with a +1 correction (Davison and Hink
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,7 @@ class Difference:
         n_images: paired test images.
         n_resamples: bootstrap resamples.
         seed: resampling seed.
+        deltas: (B,) the resampled differences (for pooling over seeds).
     """
 
     metric: str
@@ -70,6 +71,7 @@ class Difference:
     n_images: int
     n_resamples: int
     seed: int
+    deltas: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def excludes_zero(self) -> bool:
@@ -126,7 +128,8 @@ def paired_pixel_difference(
     Args:
         metric: "pixel_auroc", "aupro_0.3" or "pixel_f1".
         labels: (N,) True = anomalous image (the strata); the same images as both evidences.
-        evidence_a: the reference cell's; evidence_b: the compared cell's.
+        evidence_a: the reference cell's; evidence_b: the compared cell's (each with its own
+            masks: a shifted test image's mask may be transformed with the image).
         n: resamples; seed: resampling seed; level: confidence level.
     """
     y = _checks.as_bool(labels, "labels")
@@ -136,8 +139,6 @@ def paired_pixel_difference(
                 f"pixel evidence of {evidence.n_images} images does not match the {y.size} "
                 "labels; pair the two cells on the same test images"
             )
-    if not np.array_equal(evidence_a.n_defect, evidence_b.n_defect):
-        raise EvaluationError("the two cells' masks differ; a paired difference needs the same")
     value_a, value_b = (_pixel_value(metric, e) for e in (evidence_a, evidence_b))
     return paired_difference(metric, y, value_a, value_b, n=n, seed=seed, level=level)
 
@@ -181,6 +182,48 @@ def paired_difference(
         n_images=int(y.size),
         n_resamples=n,
         seed=seed,
+        deltas=deltas,
+    )
+
+
+def pool_differences(differences: Sequence[Difference], level: float = 0.95) -> Difference:
+    """The difference of the mean over seeds, its interval from the seeds' resamples averaged.
+
+    Each seed has its own test images and resamples; resample k of the pooled difference is the
+    mean over seeds of each seed's resample k, so the interval reflects the test images of
+    every seed (not the seed-to-seed spread, which `mean ± sd` over seeds shows).
+
+    Args:
+        differences: one per seed, of one metric, each with its `deltas` and the same B.
+        level: confidence level.
+
+    Returns:
+        a Difference whose a, b, delta are means over seeds, n_images the sum, seed the first.
+    """
+    check_level(level)
+    if not differences:
+        raise EvaluationError("pooling needs at least one difference")
+    if len(differences) == 1:
+        return differences[0]
+    stacked = [d.deltas for d in differences if d.deltas is not None]
+    if len(stacked) != len(differences) or len({d.size for d in stacked}) != 1:
+        raise EvaluationError(
+            "pooling needs the resampled differences of every seed with the same resample count"
+        )
+    deltas = np.mean(np.stack(stacked), axis=0)
+    a = float(np.mean([d.a for d in differences]))
+    b = float(np.mean([d.b for d in differences]))
+    return Difference(
+        metric=differences[0].metric,
+        a=a,
+        b=b,
+        delta=float(np.mean([d.delta for d in differences])),
+        ci95=percentile_interval(deltas, level),
+        p_value=bootstrap_p_value(deltas),
+        n_images=sum(d.n_images for d in differences),
+        n_resamples=differences[0].n_resamples,
+        seed=differences[0].seed,
+        deltas=deltas,
     )
 
 

@@ -62,6 +62,24 @@ class PixelEvidence:
         """N, the number of test images."""
         return int(self.n_defect.size)
 
+    def subset(self, index: np.ndarray) -> PixelEvidence:
+        """The evidence of the images `index` (M,), in that order (for pairing by sample id)."""
+        rows = np.asarray(index, dtype=np.int64)
+
+        def take(part: np.ndarray | None) -> np.ndarray | None:
+            return None if part is None else part[rows]
+
+        return PixelEvidence(
+            n_defect=self.n_defect[rows],
+            n_normal=self.n_normal[rows],
+            pairs=None if self.pairs is None else self.pairs[np.ix_(rows, rows)],
+            pro_fp=take(self.pro_fp),
+            pro_overlap=take(self.pro_overlap),
+            n_regions=self.n_regions[rows],
+            f1_counts=take(self.f1_counts),
+            fpr_limit=self.fpr_limit,
+        )
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The defined parts as float32 arrays, for `numpy.savez_compressed`."""
         parts = {

@@ -113,8 +113,10 @@ def write_ok(
     outcome: dict[str, Any],
     timing: dict[str, float],
     artifacts: list[dict[str, str]],
+    evidence: str | None = None,
 ) -> CellResult:
-    """Write the `ok` record of a cell from its evaluated outcome (see `scoring.CellScorer`)."""
+    """Write the `ok` record of a cell from its evaluated outcome (see `scoring.CellScorer`);
+    `evidence` is the path of its pixel evidence (see `runner.evidence`), if any."""
     record = base_record(ctx, cell)
     evaluated = outcome["evaluated"]
     pixel_t = outcome["pixel_threshold"]
@@ -134,6 +136,7 @@ def write_ok(
         shortcut=outcome.get("shortcut"),
         timing_s=timing,
         artifacts=artifacts,
+        evidence=evidence,
     )
     relpath = relpath_of(ctx, cell)
     results.write_cell(ctx.out, relpath, record)

@@ -15,14 +15,17 @@ from evalsuite import __version__
 from evalsuite.errors import ResultsError
 from evalsuite.site import assets, detail
 from evalsuite.site.changes import changes
-from evalsuite.site.exports import delta_tex, headline_tex, metrics_csv, summary_csv
+from evalsuite.site.differences import DiffTable, difference_tables
+from evalsuite.site.exports import metrics_csv, summary_csv
 from evalsuite.site.gallery import artifact_files
+from evalsuite.site.latex import headline_tex
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import NAV, Page, gallery_index, main_pages
+from evalsuite.site.paired_exports import difference_tex, differences_csv, tex_name
 from evalsuite.site.records import Results
 from evalsuite.site.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.runinfo import run_info
-from evalsuite.site.tables import HEADLINE_METRICS, Grid, drop_rows, gap_rows, grid_of, metric_rows
+from evalsuite.site.tables import HEADLINE_METRICS, grid_of, metric_rows
 
 GENERATED_DIRS = ("artifacts", "assets", "baseline", "cells", "downloads", "gallery")
 """The folders the site owns in its output folder (replaced on every build); the HTML files at
@@ -65,14 +68,16 @@ def site_files(
         metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds),
         _study(results),
         results.synthetic,
+        results.multi_seed,
     )
+    paired = difference_tables(results, grid)
     pages: list[Page] = [
-        *main_pages(results, grid),
+        *main_pages(results, grid, paired),
         *gallery_index(results, grid),
         detail.listing_page(results),
         *detail.cell_pages(results),
         detail.failures_page(results),
-        detail.downloads_page(headline),
+        detail.downloads_page(headline, _tex_downloads(paired)),
     ]
     site = _site_info(results)
     found = None if baseline is None else changes(results, baseline)
@@ -82,7 +87,7 @@ def site_files(
         pages += found.pages
         site = dataclasses.replace(site, nav=(NAV[0], ("changes.html", "Changes"), *NAV[1:]))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
-    files.update(_downloads(results, grid, headline))
+    files.update(_downloads(results, headline, paired))
     files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     return files
@@ -105,29 +110,31 @@ def _site_info(results: Results) -> SiteInfo:
     )
 
 
-def _downloads(results: Results, grid: Grid, headline: str) -> dict[str, bytes]:
+def _downloads(results: Results, headline: str, paired: list[DiffTable]) -> dict[str, bytes]:
     study = _study(results)
-    shift = delta_tex(
-        drop_rows(results, grid),
-        study,
-        results.synthetic,
-        what="drop under shift, shift/none − clean/none",
-        middle="scope",
-    )
     texts = {
         "downloads/metrics.csv": metrics_csv(results),
         "downloads/summary.csv": summary_csv(results),
+        "downloads/differences.csv": differences_csv(paired),
         "downloads/headline.tex": headline,
-        "downloads/shift.tex": shift,
-        "downloads/unified.tex": delta_tex(
-            gap_rows(results, grid) if {"per_class", "unified"} <= set(grid.scopes) else [],
-            study,
-            results.synthetic,
-            what="unified − per_class gap",
-            middle="kind",
-        ),
     }
+    for table in paired:
+        texts[f"downloads/{tex_name(table)}"] = difference_tex(
+            table, study, results.synthetic, results.multi_seed
+        )
     return {path: text.encode("utf-8") for path, text in texts.items()}
+
+
+def _tex_downloads(paired: list[DiffTable]) -> list[detail.Download]:
+    """The downloads page's entries of the differences' LaTeX tables."""
+    return [
+        detail.Download(
+            f"downloads/{tex_name(t)}",
+            tex_name(t),
+            f"Paired differences {t.title} with their 95% intervals, LaTeX booktabs.",
+        )
+        for t in paired
+    ]
 
 
 def _check_target(results_dir: Path, out: Path) -> None:

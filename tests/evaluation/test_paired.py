@@ -24,6 +24,7 @@ from evalsuite.evaluation.paired import (
     holm,
     paired_image_difference,
     paired_pixel_difference,
+    pool_differences,
 )
 from evalsuite.evaluation.pixel_evidence import PixelEvidence, pixel_evidence
 
@@ -199,3 +200,38 @@ def test_bad_inputs_are_refused(blobs: BlobFactory) -> None:
         paired_pixel_difference("pixel_auroc", np.ones(3, bool), e, e, seed=0)
     with pytest.raises(EvaluationError, match="unknown pixel metric"):
         paired_pixel_difference("aupro_0.05", masks.reshape(4, -1).any(1), e, e, seed=0)
+
+
+def test_pooling_over_seeds_averages_resample_by_resample() -> None:
+    first = paired_image_difference("image_auroc", *_two(0), n=300, seed=1)
+    second = paired_image_difference("image_auroc", *_two(1), n=300, seed=2)
+    pooled = pool_differences([first, second])
+    assert pooled.delta == pytest.approx((first.delta + second.delta) / 2)
+    assert pooled.a == pytest.approx((first.a + second.a) / 2)
+    assert first.deltas is not None and second.deltas is not None
+    mean = (first.deltas + second.deltas) / 2
+    assert pooled.ci95 == pytest.approx(tuple(np.quantile(mean, [0.025, 0.975])))
+    assert pooled.p_value == pytest.approx(bootstrap_p_value(mean))
+    assert pooled.n_images == first.n_images + second.n_images
+    assert pool_differences([first]) is first
+    short = paired_image_difference("image_auroc", *_two(1), n=100, seed=2)
+    with pytest.raises(EvaluationError, match="same resample count"):
+        pool_differences([first, short])
+
+
+def _two(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a, y = _scores(60, seed, 1.0)
+    return y, a, a + 0.5 * y
+
+
+def test_subset_evidence_equals_evidence_of_the_subset(blobs: BlobFactory) -> None:
+    maps, masks = blobs(6, n=8, size=12, n_normal=3, ties=True)
+    index = np.array([6, 0, 2, 7, 3])
+    whole = pixel_evidence(maps, masks, 0.9, max_thresholds=10**6).subset(index)
+    part = pixel_evidence(maps[index], masks[index], 0.9, max_thresholds=10**6)
+    assert whole.pairs is not None and part.pairs is not None
+    assert np.array_equal(whole.pairs, part.pairs)
+    y = masks[index].reshape(5, -1).any(axis=1)
+    for metric in ("pixel_auroc", "pixel_f1"):
+        d = paired_pixel_difference(metric, y, whole, part, n=50, seed=0)
+        assert d.delta == 0.0 and d.ci95 == (0.0, 0.0)
