@@ -76,9 +76,9 @@ def test_identical_runs_show_no_change(runs: dict[str, Path]) -> None:
     assert _by_status(report) == {"unchanged": PATCHCORE | PADIM}
     for cell in report.cells:
         assert cell.changes == [] and len(cell.metrics) == 4
-        auroc = cell.metrics[0]
-        assert auroc.metric == "image_auroc" and auroc.delta == 0.0
-        assert auroc.ci95 == (0.0, 0.0) and auroc.p_value == 1.0 and auroc.n_images > 0
+        for metric in cell.metrics:
+            assert metric.delta == 0.0 and metric.verdict == "unchanged"
+            assert metric.ci95 == (0.0, 0.0) and metric.p_value == 1.0 and metric.n_images > 0
     assert report.regressions == 0
 
 
@@ -101,8 +101,25 @@ def test_a_changed_setting_flags_exactly_its_cells_and_explains_them(
         assert auroc.base == base[cell.key.category]["metrics"]["image_auroc"]["value"]
         assert auroc.ci95 is not None and auroc.ci95[0] <= auroc.delta <= auroc.ci95[1]
         assert auroc.verdict == verdict(auroc.delta, auroc.ci95, 0.0)
-        pixel = cell.metrics[2]
-        assert pixel.metric == "pixel_auroc" and pixel.ci95 is None and pixel.verdict is None
+        pixel = cell.metrics[2]  # from each cell's evidence.npz
+        assert pixel.metric == "pixel_auroc" and pixel.delta is not None and pixel.ci95 is not None
+        assert pixel.ci95[0] <= pixel.delta <= pixel.ci95[1]
+        assert pixel.verdict == verdict(pixel.delta, pixel.ci95, 0.0)
+
+
+def test_pixel_metrics_without_evidence_get_their_delta_only(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Results without readable evidence.npz (older runs): pixel deltas without interval."""
+    base = shutil.copytree(runs["base"], tmp_path / "base", ignore=shutil.ignore_patterns("fits"))
+    removed = [path.unlink() for path in base.rglob("evidence.npz")]
+    assert removed
+    report = diff_runs(base, runs["coreset"])
+    for cell in report.cells:
+        image, _, pixel, aupro = cell.metrics
+        assert image.ci95 is not None
+        assert pixel.delta is not None and pixel.ci95 is None and pixel.verdict is None
+        assert aupro.ci95 is None and aupro.verdict is None
 
 
 def test_failed_cells_are_newly_failed_and_fail_on_regression(
@@ -221,7 +238,9 @@ def test_site_changes_page_links_both_cells_and_ships_its_data(
         json.dumps(diff_json(report))
     )
     index = (site / "index.html").read_text()
-    assert re.search(r'<a href="changes.html">0 cells regressed since \d{4}-\d\d-\d\d', index)
+    regressed = report.count("regressed")
+    line = rf'<a href="changes.html">{regressed} cells? regressed since \d{{4}}-\d\d-\d\d'
+    assert re.search(line, index)
     assert '<a href="changes.html">Changes</a>' in index
     failing = tmp_path / "failing-site"
     args = ["site", "--results", str(runs["failing"]), "--out", str(failing)]

@@ -3,22 +3,24 @@ and why.
 
 Cells are matched by what they are (`CellKey`: label, scope, regime, condition, category,
 sweep, seed), not by id, so a new code version or new weights still pair them. For each pair of
-ok cells and each headline metric: the delta new - base; for the image metrics (`IMAGE_METRICS`)
-a paired stratified bootstrap 95% interval over the test images both records scored
-(`evaluation.paired`), and a verdict:
+ok cells and each headline metric: the delta new - base, a paired stratified bootstrap 95%
+interval over the test images both records scored (`evaluation.paired`: image metrics from the
+records' per-image scores, pixel metrics from each cell's `evidence.npz`), and a verdict:
 
 - regressed: the interval lies entirely below 0 and delta <= -min_delta;
 - improved: the interval lies entirely above 0 and delta >= min_delta;
 - unchanged: otherwise.
 
-Pixel metrics (`PIXEL_METRICS`) get their delta only (records hold no per-image pixel
-statistics), and no verdict. A cell whose metric values differ at all has "moved"; for moved,
+A pixel metric of a cell without evidence (results written before evidence.npz existed, or
+unreadable evidence) gets its delta only, and no verdict. A cell whose metric values differ at
+all has "moved"; for moved,
 newly failed and newly fixed cells the differences of their provenance are listed
 (`evalsuite.results.provenance_diff`).
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -27,7 +29,8 @@ from typing import Any, Literal
 import numpy as np
 
 from evalsuite.errors import EvaluationError, ResultsError
-from evalsuite.evaluation.paired import paired_image_difference
+from evalsuite.evaluation.paired import Difference, paired_image_difference, paired_pixel_difference
+from evalsuite.evaluation.pixel_evidence import PixelEvidence
 from evalsuite.results.cells import iter_cells
 from evalsuite.results.manifest import read_manifest
 from evalsuite.results.paths import MANIFEST_NAME, render_value
@@ -184,7 +187,10 @@ def diff_runs(base: Path, new: Path, min_delta: float = 0.0, n: int = 1000) -> R
     if min_delta < 0 or not np.isfinite(min_delta):
         raise ResultsError(f"--min-delta {min_delta} must be a number >= 0, e.g. 0.01")
     a, b = _records(base), _records(new)
-    cells = [_compare(key, a.get(key), b.get(key), min_delta, n) for key in a.keys() | b.keys()]
+    folders = (base, new)
+    cells = [
+        _compare(key, a.get(key), b.get(key), folders, min_delta, n) for key in a.keys() | b.keys()
+    ]
     cells.sort(key=lambda c: (ORDER.index(c.status), _order(c.key)))
     return RunDiff(base, new, _created(base), _created(new), min_delta, cells)
 
@@ -215,7 +221,9 @@ def _order(key: CellKey) -> tuple[Any, ...]:
 Found = tuple[PurePosixPath, dict[str, Any]] | None
 
 
-def _compare(key: CellKey, base: Found, new: Found, min_delta: float, n: int) -> CellDiff:
+def _compare(
+    key: CellKey, base: Found, new: Found, folders: tuple[Path, Path], min_delta: float, n: int
+) -> CellDiff:
     """One cell's diff from its base and new records (either may be absent)."""
     if base is None or new is None:
         status: Status = "added" if base is None else "removed"
@@ -231,7 +239,7 @@ def _compare(key: CellKey, base: Found, new: Found, min_delta: float, n: int) ->
         status = failures.get(ok, "still_failed")
         changes = provenance_changes(a, b) if status != "still_failed" else []
         return CellDiff(key, status, a_path, b_path, changes=changes, error=error)
-    metrics = list(_metric_deltas(a, b, min_delta, n))
+    metrics = list(_metric_deltas(a, b, folders, min_delta, n))
     verdicts = {m.verdict for m in metrics}
     moved = any(m.delta != 0 for m in metrics if m.delta is not None) or any(
         (m.base is None) != (m.new is None) for m in metrics
@@ -247,24 +255,20 @@ def _compare(key: CellKey, base: Found, new: Found, min_delta: float, n: int) ->
 
 
 def _metric_deltas(
-    a: dict[str, Any], b: dict[str, Any], min_delta: float, n: int
+    a: dict[str, Any], b: dict[str, Any], folders: tuple[Path, Path], min_delta: float, n: int
 ) -> Iterator[MetricDelta]:
-    labels, scores_a, scores_b = paired_scores(a, b)
+    index_a, index_b, labels = paired_images(a, b)
     for metric in HEADLINE:
         value_a, value_b = a["metrics"][metric]["value"], b["metrics"][metric]["value"]
         if value_a is None or value_b is None:
             yield MetricDelta(metric, value_a, value_b, None, None, None, 0, None)
             continue
         delta = value_b - value_a
-        if metric not in IMAGE_METRICS or labels.size == 0:
-            yield MetricDelta(metric, value_a, value_b, delta, None, None, 0, None)
-            continue
-        thresholds = (a["threshold"]["image"]["value"], b["threshold"]["image"]["value"])
         try:
-            found = paired_image_difference(
-                metric, labels, scores_a, scores_b, thresholds=thresholds, n=n, seed=BOOTSTRAP_SEED
-            )
-        except EvaluationError:  # the paired images hold one class only: no interval
+            found = _difference(metric, (a, b), folders, (index_a, index_b), labels, n)
+        except EvaluationError:  # one class only, or no readable evidence: no interval
+            found = None
+        if found is None:
             yield MetricDelta(metric, value_a, value_b, delta, None, None, 0, None)
             continue
         yield MetricDelta(
@@ -279,6 +283,57 @@ def _metric_deltas(
         )
 
 
+def _difference(
+    metric: str,
+    records: tuple[dict[str, Any], dict[str, Any]],
+    folders: tuple[Path, Path],
+    index: tuple[np.ndarray, np.ndarray],
+    labels: np.ndarray,
+    n: int,
+) -> Difference | None:
+    """The paired difference of `metric` between the two records over the paired images;
+    None without paired images or (pixel metrics) without evidence."""
+    if labels.size == 0:
+        return None
+    a, b = records
+    if metric in IMAGE_METRICS:
+        scores = [np.array([s["score"] for s in r["scores"]], dtype=np.float64) for r in records]
+        thresholds = (a["threshold"]["image"]["value"], b["threshold"]["image"]["value"])
+        return paired_image_difference(
+            metric,
+            labels,
+            scores[0][index[0]],
+            scores[1][index[1]],
+            thresholds=thresholds,
+            n=n,
+            seed=BOOTSTRAP_SEED,
+        )
+    evidence = [_evidence(folder, record) for folder, record in zip(folders, records, strict=True)]
+    if evidence[0] is None or evidence[1] is None:
+        return None
+    return paired_pixel_difference(
+        metric,
+        labels,
+        evidence[0].subset(index[0]),
+        evidence[1].subset(index[1]),
+        n=n,
+        seed=BOOTSTRAP_SEED,
+    )
+
+
+def _evidence(folder: Path, record: dict[str, Any]) -> PixelEvidence | None:
+    """A cell's pixel evidence (`evidence.npz` beside its artifacts), None when it has none or
+    it cannot be read."""
+    path = record.get("evidence")
+    if not path:
+        return None
+    try:
+        with np.load(folder / path, allow_pickle=False) as data:
+            return PixelEvidence.from_arrays(dict(data))
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None
+
+
 def verdict(delta: float, ci95: tuple[float, float], min_delta: float) -> Verdict:
     """improved / regressed when the interval excludes 0 on that side and |delta| >= min_delta
     (every headline metric is higher-is-better); unchanged otherwise."""
@@ -289,18 +344,21 @@ def verdict(delta: float, ci95: tuple[float, float], min_delta: float) -> Verdic
     return "unchanged"
 
 
-def paired_scores(
+def paired_images(
     a: dict[str, Any], b: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The test images both records scored, with the same label in both, in `a`'s order.
 
     Returns:
-        labels (N,) bool, scores of a (N,), scores of b (N,).
+        indices into a's scores (N,), into b's scores (N,), labels (N,) bool.
     """
-    of_b = {s["id"]: s for s in b["scores"]}
-    pairs = [(s, of_b[s["id"]]) for s in a["scores"] if s["id"] in of_b]
-    pairs = [(sa, sb) for sa, sb in pairs if sa["label"] == sb["label"]]
-    labels = np.array([sa["label"] == 1 for sa, _ in pairs], dtype=bool)
-    scores_a = np.array([sa["score"] for sa, _ in pairs], dtype=np.float64)
-    scores_b = np.array([sb["score"] for _, sb in pairs], dtype=np.float64)
-    return labels, scores_a, scores_b
+    position_b = {s["id"]: j for j, s in enumerate(b["scores"])}
+    pairs = [
+        (i, position_b[s["id"]])
+        for i, s in enumerate(a["scores"])
+        if s["id"] in position_b and b["scores"][position_b[s["id"]]]["label"] == s["label"]
+    ]
+    index_a = np.array([i for i, _ in pairs], dtype=np.int64)
+    index_b = np.array([j for _, j in pairs], dtype=np.int64)
+    labels = np.array([a["scores"][i]["label"] == 1 for i in index_a], dtype=bool)
+    return index_a, index_b, labels

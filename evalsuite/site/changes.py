@@ -100,7 +100,8 @@ def index_line(run_diff: RunDiff, since: str) -> str:
         if run_diff.count(status)
     ]
     tail = f" ({', '.join(others)})" if others else ""
-    return f"{run_diff.count('regressed')} cells regressed since {since}{tail}"
+    regressed = run_diff.count("regressed")
+    return f"{regressed} cell{'' if regressed == 1 else 's'} regressed since {since}{tail}"
 
 
 def _when(created: str) -> str:
