@@ -90,6 +90,7 @@ def _records(out: Path) -> dict[str, dict[str, Any]]:
         record = json.loads(path.read_text())
         assert record["status"] == "ok", path
         record.pop("timing_s")
+        record.pop("digest")  # the content digest covers the timings
         record["provenance"].pop("git_commit")
         found[str(path.relative_to(out))] = record
     return found
