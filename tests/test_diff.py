@@ -237,6 +237,9 @@ def test_site_changes_page_links_both_cells_and_ships_its_data(
     assert json.loads((site / "downloads/changes.json").read_text()) == json.loads(
         json.dumps(diff_json(report))
     )
+    downloads = (site / "downloads.html").read_text()
+    assert 'href="downloads/changes.csv"' in downloads
+    assert 'href="downloads/changes.json"' in downloads
     index = (site / "index.html").read_text()
     regressed = report.count("regressed")
     line = rf'<a href="changes.html">{regressed} cells? regressed since \d{{4}}-\d\d-\d\d'
@@ -250,6 +253,7 @@ def test_site_changes_page_links_both_cells_and_ships_its_data(
     plain = tmp_path / "plain"
     args = ["site", "--results", str(runs["coreset"]), "--out", str(plain)]
     assert CliRunner().invoke(main, args).exit_code == 0
+    assert "changes.csv" not in (plain / "downloads.html").read_text()
     assert (
         not (plain / "changes.html").exists()
         and "Changes" not in (plain / "index.html").read_text()

@@ -71,16 +71,18 @@ def site_files(
         results.multi_seed,
     )
     paired = difference_tables(results, grid)
+    found = None if baseline is None else changes(results, baseline)
     pages: list[Page] = [
         *main_pages(results, grid, paired),
         *gallery_index(results, grid),
         detail.listing_page(results),
         *detail.cell_pages(results),
         detail.failures_page(results),
-        detail.downloads_page(headline, _tex_downloads(paired)),
+        detail.downloads_page(
+            headline, (*_tex_downloads(paired), *(found.downloads if found else ()))
+        ),
     ]
     site = _site_info(results)
-    found = None if baseline is None else changes(results, baseline)
     if found is not None:
         index = next(page for page in pages if page.path == "index.html")
         index.data["changes"] = found.summary  # the one-line summary on the overview

@@ -26,6 +26,20 @@ BASELINE_DIR = "baseline"
 """The site folder holding the baseline's pages of the changed cells."""
 CHANGES_CSV = "downloads/changes.csv"
 CHANGES_JSON = "downloads/changes.json"
+DOWNLOADS = (
+    detail.Download(
+        CHANGES_CSV,
+        "changes.csv",
+        "This run against its baseline (the Changes page): one row per cell and headline metric "
+        "with both values, the delta, its paired 95% interval, p-value and verdict, and what "
+        "changed in the cell's provenance; one row per added, removed or failed cell.",
+    ),
+    detail.Download(
+        CHANGES_JSON,
+        "changes.json",
+        "The same comparison as data, as `evalsuite diff --json` writes it.",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,7 @@ class Changes:
     pages: list[Page]
     summary: str
     files: dict[str, bytes]
+    downloads: tuple[detail.Download, ...]
 
 
 def changes(results: Results, baseline: Path) -> Changes:
@@ -89,6 +104,7 @@ def changes(results: Results, baseline: Path) -> Changes:
         [page, *_baseline_pages(base, changed)],
         summary,
         {path: text.encode("utf-8") for path, text in files.items()},
+        DOWNLOADS,
     )
 
 
