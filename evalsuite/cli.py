@@ -259,7 +259,13 @@ def diff(
     if json_path is not None:
         from evalsuite import atomic
 
-        atomic.write_json(json_path, diff_json(report))
+        try:
+            atomic.write_json(json_path, diff_json(report))
+        except OSError as error:
+            raise click.BadParameter(
+                f"cannot write {json_path} ({error.strerror or error}); give a writable file",
+                param_hint="--json",
+            ) from error
     if fail_on_regression and report.regressions:
         sys.exit(1)
 

@@ -211,6 +211,14 @@ def test_diff_refuses_bad_input(runs: dict[str, Path], tmp_path: Path) -> None:
     empty.mkdir()
     result = CliRunner().invoke(main, ["diff", str(runs["base"]), str(empty)])
     assert result.exit_code == 2 and "holds no cell records" in result.output
+    same = ["diff", str(runs["base"]), str(runs["base"])]
+    result = CliRunner().invoke(main, [*same, "--json", str(empty)])
+    assert result.exit_code == 2 and "is a folder" in result.output
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, [*same, "--json", str(blocker / "diff.json")])
+    assert result.exit_code == 2 and "cannot write" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     key = CellKey.of(next(iter_cells(runs["base"]))[1])
     assert key.name() == "padim per_class none/clean hazelnut seed 0"
 
