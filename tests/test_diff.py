@@ -22,7 +22,8 @@ from evalsuite.config import StudyConfig
 from evalsuite.errors import ResultsError
 from evalsuite.evaluation.paired import paired_image_difference
 from evalsuite.results import iter_cells
-from evalsuite.results.diff import CellKey, diff_runs, verdict
+from evalsuite.results.diff import CellKey, diff_runs
+from evalsuite.results.diff_metrics import verdict
 from evalsuite.results.diff_report import csv_rows, diff_json
 from evalsuite.runner import run_study
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalsuite.results.diff import ORDER, CellDiff, MetricDelta, RunDiff
+from evalsuite.results.diff import ORDER, CellDiff, RunDiff
+from evalsuite.results.diff_metrics import MetricDelta
 
 CSV_COLUMNS = (
     "status",
