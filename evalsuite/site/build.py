@@ -8,6 +8,7 @@ The same records give the same bytes: no build time is written, and every list i
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -15,21 +16,29 @@ from evalsuite import __version__
 from evalsuite.errors import ResultsError
 from evalsuite.owned import owned_tree
 from evalsuite.site import assets, detail
-from evalsuite.site.exports import delta_tex, headline_tex, metrics_csv, summary_csv
+from evalsuite.site.changes import changes
+from evalsuite.site.differences import DiffTable, difference_tables
+from evalsuite.site.exports import metrics_csv, summary_csv
 from evalsuite.site.gallery import artifact_files
+from evalsuite.site.latex import headline_tex
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import NAV, Page, gallery_index, main_pages
+from evalsuite.site.paired_exports import difference_tex, differences_csv, tex_name
 from evalsuite.site.records import Results
 from evalsuite.site.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.runinfo import run_info
-from evalsuite.site.tables import HEADLINE_METRICS, Grid, drop_rows, gap_rows, grid_of, metric_rows
+from evalsuite.site.tables import HEADLINE_METRICS, grid_of, metric_rows
 
 LEDGER = ".evalsuite-site.json"
 """The site's ledger: every file the last build wrote into its output folder."""
 
 
 def build_site(
-    results_dir: Path, out: Path, templates: Path = TEMPLATES, force: bool = False
+    results_dir: Path,
+    out: Path,
+    templates: Path = TEMPLATES,
+    force: bool = False,
+    baseline: Path | None = None,
 ) -> Path:
     """Build the site of the results folder `results_dir` into `out`.
 
@@ -38,6 +47,7 @@ def build_site(
         out: the site folder; created if needed.
         templates: the Jinja templates and the site's own assets.
         force: build in a folder holding files the site did not write (they are kept).
+        baseline: a results folder to compare with: adds the Changes page (see `changes`).
 
     Returns:
         the path of the site's index.html.
@@ -51,12 +61,14 @@ def build_site(
     """
     _check_target(results_dir, out)
     results = load_results(results_dir)
-    files = site_files(results, templates)
+    files = site_files(results, templates, baseline)
     _replace(out, files, results, force)
     return out / "index.html"
 
 
-def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes]:
+def site_files(
+    results: Results, templates: Path = TEMPLATES, baseline: Path | None = None
+) -> dict[str, bytes]:
     """Path in the site -> content, for every generated file except the copied artifacts."""
     grid = grid_of(results)
     env = environment(templates)
@@ -64,18 +76,29 @@ def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes
         metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds),
         _study(results),
         results.synthetic,
+        results.multi_seed,
     )
+    paired = difference_tables(results, grid)
+    found = None if baseline is None else changes(results, baseline)
     pages: list[Page] = [
-        *main_pages(results, grid),
+        *main_pages(results, grid, paired),
         *gallery_index(results, grid),
         detail.listing_page(results),
         *detail.cell_pages(results),
         detail.failures_page(results),
-        detail.downloads_page(headline),
+        detail.downloads_page(
+            headline, (*_tex_downloads(paired), *(found.downloads if found else ()))
+        ),
     ]
     site = _site_info(results)
+    if found is not None:
+        index = next(page for page in pages if page.path == "index.html")
+        index.data["changes"] = found.summary  # the one-line summary on the overview
+        pages += found.pages
+        site = dataclasses.replace(site, nav=(NAV[0], ("changes.html", "Changes"), *NAV[1:]))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
-    files.update(_downloads(results, grid, headline))
+    files.update(_downloads(results, headline, paired))
+    files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     return files
 
@@ -97,29 +120,31 @@ def _site_info(results: Results) -> SiteInfo:
     )
 
 
-def _downloads(results: Results, grid: Grid, headline: str) -> dict[str, bytes]:
+def _downloads(results: Results, headline: str, paired: list[DiffTable]) -> dict[str, bytes]:
     study = _study(results)
-    shift = delta_tex(
-        drop_rows(results, grid),
-        study,
-        results.synthetic,
-        what="drop under shift, shift/none − clean/none",
-        middle="scope",
-    )
     texts = {
         "downloads/metrics.csv": metrics_csv(results),
         "downloads/summary.csv": summary_csv(results),
+        "downloads/differences.csv": differences_csv(paired),
         "downloads/headline.tex": headline,
-        "downloads/shift.tex": shift,
-        "downloads/unified.tex": delta_tex(
-            gap_rows(results, grid) if {"per_class", "unified"} <= set(grid.scopes) else [],
-            study,
-            results.synthetic,
-            what="unified − per_class gap",
-            middle="kind",
-        ),
     }
+    for table in paired:
+        texts[f"downloads/{tex_name(table)}"] = difference_tex(
+            table, study, results.synthetic, results.multi_seed
+        )
     return {path: text.encode("utf-8") for path, text in texts.items()}
+
+
+def _tex_downloads(paired: list[DiffTable]) -> list[detail.Download]:
+    """The downloads page's entries of the differences' LaTeX tables."""
+    return [
+        detail.Download(
+            f"downloads/{tex_name(t)}",
+            tex_name(t),
+            f"Paired differences {t.title} with their 95% intervals, LaTeX booktabs.",
+        )
+        for t in paired
+    ]
 
 
 def _check_target(results_dir: Path, out: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,20 +240,18 @@ DOWNLOADS = (
         "The headline table (per_class): detector × category × condition/regime, LaTeX booktabs.",
     ),
     Download(
-        "downloads/shift.tex",
-        "shift.tex",
-        "The drop under shift (shift/none − clean/none) per detector, scope and category, "
-        "LaTeX booktabs.",
-    ),
-    Download(
-        "downloads/unified.tex",
-        "unified.tex",
-        "The unified − per_class gap per detector, condition/regime and category, LaTeX booktabs.",
+        "downloads/differences.csv",
+        "differences.csv",
+        "Every paired difference b − a the site reports (shift − clean, threshold − none, "
+        "retrain − none, unified − per_class, swept value − baseline) per metric: both cells' "
+        "ids and paths, a, b, delta, the paired 95% bootstrap interval, p, Holm-adjusted p "
+        "within its table, images, resamples, seed; fractions 0–1.",
     ),
 )
 
 
-def downloads_page(headline_tex: str) -> Page:
-    """The downloads page, with the headline LaTeX table shown."""
-    data = {"downloads": DOWNLOADS, "preview": headline_tex}
+def downloads_page(headline_tex: str, extra: Sequence[Download] = ()) -> Page:
+    """The downloads page, with the headline LaTeX table shown; `extra`: the study's other
+    downloads (the LaTeX tables of its differences)."""
+    data = {"downloads": (*DOWNLOADS, *extra), "preview": headline_tex}
     return Page("downloads.html", "downloads.html.j2", "Downloads", "downloads.html", data)
