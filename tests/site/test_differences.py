@@ -119,6 +119,10 @@ def test_pages_show_every_difference_with_its_interval_and_the_family_size(
         marked = html.count("delta excl")
         assert marked == sum(r["excludes_zero"] == "1" for r in rows if r["family"] in families)
         assert html.count('<span class="p">p ') == sum(r["family"] in families for r in rows)
+        paired = html[html.index("Paired differences") :]
+        links = re.findall(r'<td class="kind"><a href="(cells/[^"]+)"', paired)
+        assert len(links) == 2 * sum(r["family"] in families for r in rows) // len(METRICS)
+        assert all((site_dir / link).is_file() for link in links)
     downloads = (site_dir / "downloads.html").read_text(encoding="utf-8")
     for name in ("differences.csv", "shift.tex", "threshold.tex", "retrain.tex", "unified.tex"):
         assert f'href="downloads/{name}"' in downloads
