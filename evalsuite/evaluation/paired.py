@@ -262,7 +262,7 @@ def _auroc_of(s: np.ndarray, y: np.ndarray) -> ValueOf:
     def value(c: np.ndarray) -> np.ndarray:
         cp, cn = c[:, y], c[:, ~y]
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(((cp @ pairs) * cn).sum(axis=1) / (cp.sum(1) * cn.sum(1)))
+            return np.asarray((_dot(cp, pairs) * cn).sum(axis=1) / (cp.sum(1) * cn.sum(1)))
 
     return value
 
@@ -271,7 +271,7 @@ def _f1_of(s: np.ndarray, y: np.ndarray, threshold: float) -> ValueOf:
     """Image F1 at `threshold` as a function of counts."""
     pred = s >= threshold
     per_image = np.stack([pred & y, pred & ~y, ~pred & y], axis=1).astype(np.float64)
-    return lambda c: _f1(c @ per_image)
+    return lambda c: _f1(_dot(c, per_image))
 
 
 def _f1(counts: np.ndarray) -> np.ndarray:
@@ -288,7 +288,7 @@ def _pixel_value(metric: str, e: PixelEvidence) -> ValueOf:
         def auroc(c: np.ndarray) -> np.ndarray:
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.asarray(
-                    ((c @ pairs) * c).sum(axis=1) / ((c @ e.n_defect) * (c @ e.n_normal))
+                    (_dot(c, pairs) * c).sum(axis=1) / (_dot(c, e.n_defect) * _dot(c, e.n_normal))
                 )
 
         return auroc
@@ -300,15 +300,15 @@ def _pixel_value(metric: str, e: PixelEvidence) -> ValueOf:
         return lambda c: _aupro(c, fp, overlap, e)
     if metric == "pixel_f1":
         f1_counts = _need(e.f1_counts, metric, "a pixel threshold")
-        return lambda c: _f1(c @ f1_counts)
+        return lambda c: _f1(_dot(c, f1_counts))
     raise EvaluationError(f"unknown pixel metric {metric!r}; use one of {PIXEL_METRICS}")
 
 
 def _aupro(c: np.ndarray, fp: np.ndarray, overlap: np.ndarray, e: PixelEvidence) -> np.ndarray:
     """AU-PRO of each resample from the grid statistics, the curve closed with (1, 1)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        fpr = (c @ fp) / (c @ e.n_normal)[:, None]
-        pro = np.minimum((c @ overlap) / (c @ e.n_regions)[:, None], 1.0)
+        fpr = _dot(c, fp) / _dot(c, e.n_normal)[:, None]
+        pro = np.minimum(_dot(c, overlap) / _dot(c, e.n_regions)[:, None], 1.0)
     zeros, ones = np.zeros((c.shape[0], 1)), np.ones((c.shape[0], 1))
     fpr, pro = np.hstack((zeros, fpr, ones)), np.hstack((zeros, pro, ones))
     return np.array(
@@ -317,6 +317,13 @@ def _aupro(c: np.ndarray, fp: np.ndarray, overlap: np.ndarray, e: PixelEvidence)
             for f, p in zip(fpr, pro, strict=True)
         ]
     )
+
+
+def _dot(counts: np.ndarray, per_image: np.ndarray) -> np.ndarray:
+    """counts (B, N) times per-image statistics (N,) or (N, K): a single-threaded product
+    (`einsum` without BLAS: the matrices are small, and BLAS threads on a busy machine cost
+    several times the work; the sums are also the same bits on every machine)."""
+    return np.einsum("bn,n...->b...", counts, per_image)
 
 
 def _need(part: np.ndarray | None, metric: str, what: str) -> np.ndarray:

@@ -155,6 +155,12 @@ class DiffTable:
         return sum(v.diff is not None for r in self.rows for v in r.values)
 
     @property
+    def min_p(self) -> float | None:
+        """The smallest p-value the resamples allow, 2 / (B + 1) (None without a difference)."""
+        counts = [v.diff.n_resamples for r in self.rows for v in r.values if v.diff is not None]
+        return 2.0 / (max(counts) + 1) if counts else None
+
+    @property
     def n_excluding_zero(self) -> int:
         """Comparisons whose interval excludes 0."""
         return sum(v.excludes_zero for r in self.rows for v in r.values)

@@ -3,18 +3,26 @@ records, Holm within each family, and the tables on the pages."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import re
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
 from site_helpers import copy_results, read_json, write_json
 
 from evalsuite import results
+from evalsuite.evaluation.metrics import image_auroc
 from evalsuite.evaluation.paired import holm, paired_pixel_difference
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
 from evalsuite.site import build_site
+from evalsuite.site.differences import difference_tables
+from evalsuite.site.load import load_results
+from evalsuite.site.paired_exports import difference_tex
+from evalsuite.site.records import Cell, cell_from_record
+from evalsuite.site.tables import grid_of
 
 FAMILIES = {"shift", "threshold", "retrain", "unified", "sweep:patchcore:params.coreset_ratio"}
 METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1", "pixel_f1")
@@ -111,6 +119,10 @@ def test_pages_show_every_difference_with_its_interval_and_the_family_size(
         marked = html.count("delta excl")
         assert marked == sum(r["excludes_zero"] == "1" for r in rows if r["family"] in families)
         assert html.count('<span class="p">p ') == sum(r["family"] in families for r in rows)
+        paired = html[html.index("Paired differences") :]
+        links = re.findall(r'<td class="kind"><a href="(cells/[^"]+)"', paired)
+        assert len(links) == 2 * sum(r["family"] in families for r in rows) // len(METRICS)
+        assert all((site_dir / link).is_file() for link in links)
     downloads = (site_dir / "downloads.html").read_text(encoding="utf-8")
     for name in ("differences.csv", "shift.tex", "threshold.tex", "retrain.tex", "unified.tex"):
         assert f'href="downloads/{name}"' in downloads
@@ -136,3 +148,47 @@ def test_a_corrupt_or_absent_evidence_file_costs_only_the_pixel_intervals(
             assert not row["p"] and "evidence" in row["reason"], row
         else:
             assert row["p"], row
+
+
+def test_several_seeds_pool_the_interval_and_show_mean_and_sd(results_dir: Path) -> None:
+    """Seed 1 is seed 0's cells with the shifted scores moved: the pooled delta is the mean of
+    the seeds' deltas, its interval pools their resamples, and the sd over seeds is shown."""
+    one = load_results(results_dir)
+    cells = []
+    for cell in one.cells:
+        group = cell.key.group
+        if (group.label, group.scope, group.category) != ("patchcore", "per_class", "hazelnut"):
+            continue
+        if group.sweep is not None or group.kind not in ("clean/none", "shift/none"):
+            continue
+        cells.append(cell)
+        twin = copy.deepcopy(cell.record)
+        twin["seed"] = 1
+        if group.kind == "shift/none":
+            for score in twin["scores"]:
+                score["score"] += 0.5 * score["label"]  # defects easier on seed 1
+            scores = [(s["score"], s["label"]) for s in twin["scores"]]
+            twin["metrics"]["image_auroc"]["value"] = image_auroc(*np.array(scores).T)
+        cells.append(cell_from_record(PurePosixPath(cell.relpath), twin))
+    assert len(cells) == 4
+    two = replace(one, cells=tuple(cells), missing=(), multi_seed=True)
+    grid = replace(grid_of(two), kinds=("clean/none", "shift/none"), sweeps=())
+    shift = next(t for t in difference_tables(two, grid) if t.family == "shift")
+    row = next(r for r in shift.rows if r.pairs)
+    assert len(row.pairs) == 2
+    value = row.values[0]  # image AUROC
+    assert value.diff is not None and value.seeds.n == 2 and value.seeds.sd is not None
+    per_seed = [image_auroc(*_scores(b)) - image_auroc(*_scores(a)) for a, b in row.pairs]
+    assert per_seed[1] > per_seed[0]
+    assert value.diff.delta == pytest.approx(np.mean(per_seed))
+    assert value.seeds.mean == pytest.approx(np.mean(per_seed))
+    assert value.seeds.sd == pytest.approx(np.std(per_seed, ddof=1))
+    assert value.diff.n_images == sum(len(a.record["scores"]) for a, _ in row.pairs)
+    assert "(n=2)" in value.seeds_text
+    tex = difference_tex(shift, "tiny", True, multi_seed=True)
+    assert r"\textpm{}" in tex and "sd of the difference over seeds" in tex
+
+
+def _scores(cell: Cell) -> tuple[np.ndarray, np.ndarray]:
+    scores = cell.record["scores"]
+    return np.array([s["score"] for s in scores]), np.array([s["label"] for s in scores])
