@@ -15,6 +15,8 @@ from evalsuite.errors import ResultsError
 from evalsuite.site import assets, detail
 from evalsuite.site.exports import delta_tex, headline_tex, metrics_csv, summary_csv
 from evalsuite.site.gallery import artifact_files
+from evalsuite.site.heatmaps import recolour
+from evalsuite.site.links import CellLinks
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import NAV, Page, gallery_index, main_pages
 from evalsuite.site.records import Results
@@ -59,11 +61,12 @@ def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes
         _study(results),
         results.synthetic,
     )
+    recoloured = recolour(results)
     pages: list[Page] = [
         *main_pages(results, grid),
-        *gallery_index(results, grid),
+        *gallery_index(results, grid, recoloured),
         detail.listing_page(results),
-        *detail.cell_pages(results),
+        *detail.cell_pages(results, recoloured),
         detail.failures_page(results),
         detail.downloads_page(headline),
     ]
@@ -71,6 +74,7 @@ def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
     files.update(_downloads(results, grid, headline))
     files.update(assets.asset_files(templates))
+    files.update(recoloured.files)
     return files
 
 
@@ -88,6 +92,7 @@ def _site_info(results: Results) -> SiteInfo:
         counts=(ok, len(results.failed), len(results.missing)),
         evalsuite=__version__,
         vega=assets.versions(),
+        links=CellLinks(results),
     )
 
 
@@ -137,6 +142,8 @@ def _replace(out: Path, files: dict[str, bytes], results: Results) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     for path in artifact_files(results):
+        if path in files:
+            continue
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(results.source / path, target)

@@ -11,6 +11,7 @@ from evalsuite.site import figures
 from evalsuite.site.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
 from evalsuite.site.charts import Chart
 from evalsuite.site.gallery import GalleryPage, gallery_pages
+from evalsuite.site.heatmaps import Recoloured
 from evalsuite.site.records import METRIC_NAMES, GroupKey, Results
 from evalsuite.site.runinfo import run_info
 from evalsuite.site.shortcut import shortcut_view
@@ -85,6 +86,7 @@ class AnchorRow:
         values: percentages per ANCHOR_METRICS (None where not given).
         cis: our 95% intervals in percent (None for published rows).
         first_of_category: the first row of its category.
+        label: our detector label ("" for a published row).
     """
 
     category: str
@@ -95,6 +97,7 @@ class AnchorRow:
     values: tuple[float | None, ...]
     cis: tuple[tuple[float, float] | None, ...]
     first_of_category: bool
+    label: str = ""
 
 
 def anchor_rows(results: Results, grid: Grid) -> list[AnchorRow]:
@@ -117,7 +120,9 @@ def anchor_rows(results: Results, grid: Grid) -> list[AnchorRow]:
                 )
                 first = not rows or rows[-1].category != category
                 rows.append(
-                    AnchorRow(category, f"ours: {label}", scope, "", True, values, cis, first)
+                    AnchorRow(
+                        category, f"ours: {label}", scope, "", True, values, cis, first, label
+                    )
                 )
             for anchor in published:
                 values = tuple(anchor.values[category][m] for m in ANCHOR_METRICS)
@@ -172,6 +177,7 @@ def main_pages(results: Results, grid: Grid) -> list[Page]:
             "regimes": regime_rows(results, grid),
             "regime_titles": titles(REGIME_METRICS),
             "shift_regimes": SHIFT_REGIMES,
+            "shift_kinds": [f"shift/{regime}" for regime in SHIFT_REGIMES],
             "regime_chart": figures.regimes(results, grid),
         },
         charts=True,
@@ -226,9 +232,9 @@ def sweeps_page(results: Results, grid: Grid) -> Page:
     )
 
 
-def gallery_index(results: Results, grid: Grid) -> list[Page]:
+def gallery_index(results: Results, grid: Grid, recoloured: Recoloured) -> list[Page]:
     """The galleries' index page and one page per detector and scope."""
-    galleries: list[GalleryPage] = gallery_pages(results, grid.labels, grid.scopes)
+    galleries: list[GalleryPage] = gallery_pages(results, grid.labels, grid.scopes, recoloured)
     pages = [
         Page(
             "galleries.html",
