@@ -553,13 +553,14 @@ def _full_disk_at(
     return calls
 
 
-# The tiny study renames 22 files into its results folder (fitted models, cells, artifacts, the
-# manifest last) and fsyncs 12 of them (fits' metadata, cells, manifest).
+# The tiny study renames 30 files into its results folder (fitted models, cells, artifacts: each
+# strip and its raw map, the manifest last) and fsyncs 12 of them (fits' metadata, cells,
+# manifest).
 FULL_DISK = [
     ("replace", 1, False),  # the first file of the first fitted model
     ("replace", 9, False),  # an artifact of the first cell
-    ("replace", 16, False),  # a cell of the second fit
-    ("replace", 22, False),  # the manifest, after every cell
+    ("replace", 29, False),  # a cell of the second fit
+    ("replace", 30, False),  # the manifest, after every cell
     ("fsync", 3, False),  # the first cell's record, while flushing
     ("replace", 2, True),  # one failed write while saving a fit; then space again
     ("fsync", 10, True),  # one failed flush of a later cell; then space again

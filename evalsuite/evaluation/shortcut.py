@@ -83,22 +83,27 @@ def patch_mask(masks: np.ndarray, grid: tuple[int, int], min_fraction: float = 0
 
 def nn_provenance(
     nn_by_category: Mapping[str, np.ndarray],
-    masks_by_category: Mapping[str, np.ndarray],
+    masks_by_category: Mapping[str, np.ndarray | None],
     memory_categories: Sequence[str],
     *,
+    labels_by_category: Mapping[str, np.ndarray] | None = None,
     min_fraction: float = 0.5,
 ) -> dict[str, object]:
     """Share of test patches whose nearest memory-bank patch comes from each category.
 
     Defect patches are patches of the grid with at least `min_fraction` defect pixels (see
     `patch_mask`); normal patches are all patches of normal test images (no defect pixel at all),
-    because patches next to a defect see it through their receptive field.
+    because patches next to a defect see it through their receptive field. A category without
+    masks (None) has no defect patches (its defect row is None) and its normal images are those
+    labelled normal in `labels_by_category`: image labels suffice for the normal row.
 
     Args:
         nn_by_category: test category -> (N, h, w) int, index into `memory_categories` of the
             category of each patch's nearest memory-bank patch.
-        masks_by_category: test category -> (N, H, W) pixel masks of the same images.
+        masks_by_category: test category -> (N, H, W) pixel masks of the same images, or None.
         memory_categories: the categories of the memory bank, in index order.
+        labels_by_category: test category -> (N,) image labels (1 = anomalous); required for
+            the categories without masks.
         min_fraction: defect share that makes a patch a defect patch.
 
     Returns:
@@ -108,10 +113,14 @@ def nn_provenance(
     """
     n_mem = len(memory_categories)
     rows = list(nn_by_category)
-    picked = [
-        _picked_patches(nn_by_category[a], masks_by_category[a], n_mem, a, min_fraction)
-        for a in rows
-    ]
+    picked = []
+    for a in rows:
+        masks = masks_by_category[a]
+        picked.append(
+            _picked_patches(nn_by_category[a], masks, n_mem, a, min_fraction)
+            if masks is not None
+            else _normal_patches(nn_by_category[a], _labels(labels_by_category, a), n_mem, a)
+        )
     return {
         "categories": rows,
         "memory_categories": list(memory_categories),
@@ -132,6 +141,25 @@ def _picked_patches(
     defect_patches = patch_mask(masks, (nn.shape[1], nn.shape[2]), min_fraction)
     normal_images = ~masks.reshape(masks.shape[0], -1).any(axis=1)
     return nn[defect_patches], nn[normal_images].ravel()
+
+
+def _labels(labels_by_category: Mapping[str, np.ndarray] | None, category: str) -> np.ndarray:
+    if labels_by_category is None or category not in labels_by_category:
+        raise EvaluationError(
+            f"{category} has no masks: give its image labels (labels_by_category) so that its "
+            "normal images are known"
+        )
+    return labels_by_category[category]
+
+
+def _normal_patches(
+    nn: np.ndarray, labels: np.ndarray, n_mem: int, category: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """No defect patch (no masks) and the nearest-neighbour indices of the normal images."""
+    nn = np.asarray(nn)
+    normal = ~_checks.as_bool(np.asarray(labels), f"labels of {category}")
+    _check_nn(nn, np.zeros((normal.size, 1, 1), bool), n_mem, category)
+    return nn[:0].ravel(), nn[normal].ravel()
 
 
 def score_distributions(

@@ -5,7 +5,8 @@ A results folder is the only interface between running and reporting:
 ```
 <out>/manifest.json                      run manifest (schema "evalsuite.manifest/1")
 <out>/cells/<label>/<scope>/<regime>/<condition>/<category>[__<param>=<value>][__seed<N>].json
-<out>/artifacts/<cell path without .json>/<kind>/<sample id>.png
+<out>/artifacts/<cell path without .json>/<kind>/<sample id>.png      heatmap strip (`heatmap`)
+<out>/artifacts/<cell path without .json>/<kind>/<sample id>.map.png  its raw anomaly map
 <out>/artifacts/<cell path without .json>/evidence.npz   per-image pixel evidence (paired diffs)
 <out>/fits/<fit_id>/                     fitted models (a cache)
 ```

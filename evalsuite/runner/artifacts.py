@@ -1,4 +1,5 @@
-"""Heatmap overlays for the gallery: image | ground truth | anomaly-map overlay | thresholded."""
+"""Heatmap strips for the gallery: image | overlay | ground truth | thresholded (see
+`evalsuite.results.heatmap`), each with its raw map beside it for the site's shared scales."""
 
 from __future__ import annotations
 
@@ -8,68 +9,45 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from evalsuite import results
+from evalsuite.atomic import write_bytes
 from evalsuite.backbone.preprocessing import Preprocessing
 from evalsuite.data.imageio import write_png
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import Scores
-
-# A perceptually ordered colormap (dark blue -> teal -> yellow), as RGB anchors in [0, 1].
-_ANCHORS = np.array(
-    [
-        [0.27, 0.00, 0.33],
-        [0.23, 0.32, 0.55],
-        [0.13, 0.57, 0.55],
-        [0.37, 0.79, 0.38],
-        [0.99, 0.91, 0.14],
-    ]
-)
-
-
-def colormap(values: np.ndarray) -> np.ndarray:
-    """Map values in [0, 1] (H, W) to colours (H, W, 3) uint8."""
-    x = np.clip(values, 0.0, 1.0) * (len(_ANCHORS) - 1)
-    low = np.floor(x).astype(int).clip(0, len(_ANCHORS) - 2)
-    frac = (x - low)[..., None]
-    rgb = _ANCHORS[low] * (1 - frac) + _ANCHORS[low + 1] * frac
-    return (rgb * 255).round().astype(np.uint8)
+from evalsuite.results.heatmap import GAP_PX, encode_map, map_relpath, overlay
 
 
 def overlay_strip(
     image: np.ndarray,
     mask: np.ndarray | None,
     amap: np.ndarray,
-    threshold: float,
+    threshold: float | None,
     scale: tuple[float, float],
 ) -> np.ndarray:
-    """Four panels side by side.
+    """The panels of one strip side by side: image | overlay | ground truth | thresholded.
 
     Args:
         image: (H, W, 3) uint8, the network input as seen (resized and cropped).
-        mask: (H, W) bool ground truth, or None.
+        mask: (H, W) bool ground truth, or None: then the strip has no ground-truth panel (a
+            dataset without masks is not shown as one whose images are all defect-free).
         amap: (H, W) anomaly map.
-        threshold: the pixel threshold (from val).
-        scale: (low, high) map values mapped to the colormap's ends (shared by a cell).
+        threshold: the pixel threshold (from val), or None: then no thresholded panel (no
+            threshold is made up from the test maps).
+        scale: (low, high) map values mapped to the colormap's ends.
 
     Returns:
-        (H, 4W + 6, 3) uint8.
+        (H, k W + 2 (k - 1), 3) uint8 with k = 2, 3 or 4 panels.
     """
-    low, high = scale
-    norm = (amap - low) / max(high - low, 1e-12)
-    heat = colormap(norm).astype(np.float32)
-    blended = (0.5 * image.astype(np.float32) + 0.5 * heat).round().astype(np.uint8)
-    truth = np.zeros_like(image) if mask is None else np.repeat(mask[..., None] * 255, 3, axis=2)
-    predicted = np.repeat((amap >= threshold)[..., None] * 255, 3, axis=2).astype(np.uint8)
-    gap = np.full((image.shape[0], 2, 3), 255, np.uint8)
-    panels: Sequence[np.ndarray] = (
-        image,
-        gap,
-        truth.astype(np.uint8),
-        gap,
-        blended,
-        gap,
-        predicted,
-    )
-    return np.concatenate(panels, axis=1)
+    panels = [image, overlay(image, amap, scale)]
+    if mask is not None:
+        panels.append(np.repeat(mask[..., None] * 255, 3, axis=2).astype(np.uint8))
+    if threshold is not None:
+        panels.append(np.repeat((amap >= threshold)[..., None] * 255, 3, axis=2).astype(np.uint8))
+    gap = np.full((image.shape[0], GAP_PX, 3), 255, np.uint8)
+    spaced: list[np.ndarray] = []
+    for panel in panels:
+        spaced.extend([gap, panel] if spaced else [panel])
+    return np.concatenate(spaced, axis=1)
 
 
 def pick_examples(
@@ -110,25 +88,27 @@ def render_artifacts(
         masks: (N, H, W) ground truth, or None.
         labels: (N,) 0 normal, 1 anomalous.
         thresholds: (image threshold, pixel threshold or None) from val; without a pixel
-            threshold the maps' 0.99 quantile marks the thresholded panel.
+            threshold (a dataset without masks) the strips have no thresholded panel.
         per_kind: examples per kind; 0 writes nothing.
 
     Returns:
-        one entry per strip written: sample id, kind and path relative to `out`.
+        one entry per strip written: sample id, kind and path relative to `out`. Beside each
+        strip its raw map (`heatmap.map_relpath`), which the site colours on a scale shared by
+        the category's cells; the strip's own overlay uses this cell's scale.
     """
     if per_kind == 0:
         return []
     image_t, pixel_t = thresholds
-    pixel_cut = pixel_t if pixel_t is not None else float(np.quantile(test.maps, 0.99))
     scale = (float(np.quantile(test.maps, 0.01)), float(np.quantile(test.maps, 0.999)))
     written = []
     for index, kind in pick_examples(test.image, labels, image_t, per_kind):
         sample = samples[index]
         picture = _as_uint8(prep.load_image(sample.path).numpy(), prep.mean, prep.std)
         strip = overlay_strip(
-            picture, None if masks is None else masks[index], test.maps[index], pixel_cut, scale
+            picture, None if masks is None else masks[index], test.maps[index], pixel_t, scale
         )
         path = results.artifact_relpath(relpath, sample.id, kind)
+        write_bytes(out / map_relpath(path), encode_map(test.maps[index]), durable=False)
         write_png(out / path, strip)
         written.append({"id": sample.id, "kind": kind, "path": str(path)})
     return written

@@ -175,8 +175,7 @@ class FitScorer:
             "nn_provenance": None,
         }
         nearest = getattr(self.detector, "nearest_categories_from", None)
-        masks_known = all(outcomes[c.id]["masks"] is not None for c in group)
-        if nearest is not None and masks_known:
+        if nearest is not None:  # a memory bank; masks only add the defect patches
             spec = group[0].variant.spec
             shortcut["nn_provenance"] = nn_provenance(
                 {
@@ -185,6 +184,7 @@ class FitScorer:
                 },
                 {c.category: outcomes[c.id]["masks"] for c in group},
                 self.detector.categories,  # type: ignore[attr-defined]
+                labels_by_category={c.category: outcomes[c.id]["labels"] for c in group},
             )
         return shortcut
 

@@ -119,6 +119,7 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
     data = config.data
     if data.source == "synthetic":
         from evalsuite.data.synthetic import SyntheticConfig, generate
+        from evalsuite.data.synthetic.config import GENERATOR_VERSION
 
         settings = data.synthetic
         synthetic = SyntheticConfig(
@@ -130,7 +131,14 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
             n_test_defect=settings.n_test_defect,
             difficulty=settings.difficulty,
         )
-        key = content_key({"synthetic": settings.model_dump(), "categories": data.categories})
+        # the generator's version is in the key: a new generator draws into a new folder
+        key = content_key(
+            {
+                "synthetic": settings.model_dump(),
+                "categories": data.categories,
+                "generator": GENERATOR_VERSION,
+            }
+        )
         return generate(cache_dir / "synthetic" / key, synthetic)
     assert data.root is not None
     root = Path(data.root)

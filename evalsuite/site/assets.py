@@ -16,6 +16,7 @@ import altair as alt
 import vl_convert
 
 from evalsuite.errors import EvalsuiteError
+from evalsuite.site.palette import stylesheet
 
 SNIPPET = "window.vegaEmbed = vegaEmbed;"
 """What the bundle runs: expose Vega-Embed (which carries Vega and Vega-Lite) to charts.js."""
@@ -29,7 +30,7 @@ vega.js bundles, for file:// use:
 Vega, Vega-Lite and Vega-Embed are BSD-3-Clause licensed, copyright the University of
 Washington Interactive Data Lab; vl-convert is BSD-3-Clause licensed, copyright Jon Mease.
 
-charts.js and site.css are evalsuite's own.
+charts.js, site.css and palette.css are evalsuite's own.
 """
 
 
@@ -76,4 +77,5 @@ def asset_files(templates: Path) -> dict[str, bytes]:
     vega, vegalite, embed = (version for _, version in versions())
     notice = NOTICE.format(vega=vega, vegalite=vegalite, embed=embed)
     found["assets/VENDORED.txt"] = notice.encode("utf-8")
+    found["assets/palette.css"] = stylesheet().encode("utf-8")
     return found

@@ -20,7 +20,9 @@ from evalsuite.site.changes import changes
 from evalsuite.site.differences import DiffTable, difference_tables
 from evalsuite.site.exports import metrics_csv, summary_csv
 from evalsuite.site.gallery import artifact_files
+from evalsuite.site.heatmaps import recolour
 from evalsuite.site.latex import headline_tex
+from evalsuite.site.links import CellLinks
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import NAV, Page, gallery_index, main_pages
 from evalsuite.site.paired_exports import difference_tex, differences_csv, tex_name
@@ -80,11 +82,12 @@ def site_files(
     )
     paired = difference_tables(results, grid)
     found = None if baseline is None else changes(results, baseline)
+    recoloured = recolour(results)
     pages: list[Page] = [
         *main_pages(results, grid, paired),
-        *gallery_index(results, grid),
+        *gallery_index(results, grid, recoloured),
         detail.listing_page(results),
-        *detail.cell_pages(results),
+        *detail.cell_pages(results, recoloured),
         detail.failures_page(results),
         detail.downloads_page(
             headline, (*_tex_downloads(paired), *(found.downloads if found else ()))
@@ -100,6 +103,7 @@ def site_files(
     files.update(_downloads(results, headline, paired))
     files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
+    files.update(recoloured.files)
     return files
 
 
@@ -117,6 +121,7 @@ def _site_info(results: Results) -> SiteInfo:
         counts=(ok, len(results.failed), len(results.missing)),
         evalsuite=__version__,
         vega=assets.versions(),
+        links=CellLinks(results),
     )
 
 
@@ -164,6 +169,8 @@ def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) 
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         for path in artifact_files(results):
+            if path in files:  # recoloured on the category's shared scale
+                continue
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(results.source / path, target)

@@ -16,12 +16,9 @@ from typing import Any
 
 import altair as alt
 
-from evalsuite.site.records import KINDS
+from evalsuite.site.palette import colors_for
 
 Rows = list[dict[str, Any]]
-KIND_COLORS = ("#4c78a8", "#e45756", "#f58518", "#54a24b")
-"""clean/none, shift/none, shift/threshold, shift/retrain."""
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d", "#eeca3b")
 PANEL = {"width": 170, "height": 150}
 DATA = alt.Data(name="rows")
 """Every chart's data source: the dataset `with_rows` puts in the spec."""
@@ -43,12 +40,8 @@ class Chart:
 
 
 def palette(domain: Sequence[str]) -> alt.Scale:
-    """A colour scale with a fixed colour per value: kinds get theirs, others cycle PALETTE."""
-    if domain and all(value in KINDS for value in domain):
-        colors = [KIND_COLORS[KINDS.index(value)] for value in domain]
-    else:
-        colors = [PALETTE[i % len(PALETTE)] for i in range(len(domain))]
-    return alt.Scale(domain=list(domain), range=colors)
+    """A colour scale with a fixed colour per value (see `palette.colors_for`)."""
+    return alt.Scale(domain=list(domain), range=colors_for(domain))
 
 
 def finish(chart: alt.TopLevelMixin) -> dict[str, Any]:
@@ -146,12 +139,14 @@ def roc_curves(
     panels: Sequence[str] | None,
     kinds: Sequence[str],
 ) -> dict[str, Any]:
-    """ROC curves per `col` (and `row`) panel, one colour per kind, operating points as dots.
+    """ROC curves per `col` (and `row`) panel, one colour per kind, operating points as dots,
+    and in each panel's lower right a legend naming each kind with its AUROC.
 
     Args:
-        rows: {"layer": "curve" | "point" | "chance", "col", "row", "kind", "seed", "i", "fpr",
-            "tpr"}: curve points in order `i`, the operating point at the threshold, and the two
-            ends of the chance diagonal of each panel.
+        rows: {"layer": "curve" | "point" | "chance" | "legend", "col", "row", "kind", "seed",
+            "i", "fpr", "tpr", "text" (legend rows)}: curve points in order `i`, the operating
+            point at the threshold, the two ends of the chance diagonal of each panel, and the
+            legend's lines placed at (fpr, tpr).
         columns: the panel columns' order.
         panels: the panel rows' order, None for one row.
         kinds: the kinds (colours) present.
@@ -196,7 +191,13 @@ def _roc_curves(
             ],
         )
     )
-    layered = alt.layer(chance, curves, points, data=DATA).properties(width=160, height=160)
+    legend = (
+        alt.Chart()
+        .transform_filter("datum.layer == 'legend'")
+        .mark_text(align="right", baseline="middle", fontSize=10, fontWeight="bold")
+        .encode(x=x, y=y, text="text:N", color=color)
+    )
+    layered = alt.layer(chance, curves, points, legend, data=DATA).properties(width=160, height=160)
     column = alt.Column("col:N", sort=list(columns), title=None)
     if panels is None:
         return finish(layered.facet(column=column))

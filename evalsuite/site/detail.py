@@ -9,7 +9,8 @@ from pathlib import Path
 
 from evalsuite.site import figures
 from evalsuite.site.charts import Chart
-from evalsuite.site.gallery import StripGroup, strip_groups
+from evalsuite.site.gallery import StripView, strip_view
+from evalsuite.site.heatmaps import Recoloured
 from evalsuite.site.pages import Page
 from evalsuite.site.records import (
     KINDS,
@@ -60,7 +61,7 @@ class CellDetail:
     provenance: Rows
     config: str
     chart: Chart | None
-    strips: tuple[StripGroup, ...]
+    strips: StripView
     siblings: tuple[Sibling, ...]
     scores: tuple[tuple[str, str, str, str], ...]
 
@@ -118,7 +119,9 @@ def _siblings(cell: Cell, index: dict[CellKey, Cell]) -> tuple[Sibling, ...]:
     return tuple(s for s in found if s.page is not None)
 
 
-def cell_detail(cell: Cell, index: dict[CellKey, Cell], results_dir: Path) -> CellDetail:
+def cell_detail(
+    cell: Cell, index: dict[CellKey, Cell], results_dir: Path, recoloured: Recoloured
+) -> CellDetail:
     """The view model of one cell's page."""
     record = cell.record
     scores = sorted(record["scores"] or (), key=lambda s: (-s["score"], s["id"]))
@@ -132,7 +135,7 @@ def cell_detail(cell: Cell, index: dict[CellKey, Cell], results_dir: Path) -> Ce
         provenance=_provenance(cell),
         config=json.dumps(record["config"], indent=2, sort_keys=True),
         chart=figures.cell_roc(cell),
-        strips=strip_groups(cell, results_dir),
+        strips=strip_view(cell, results_dir, recoloured),
         siblings=_siblings(cell, index),
         scores=tuple(
             (s["id"], "defective" if s["label"] else "normal", s["defect"], f"{s['score']:.5g}")
@@ -141,12 +144,12 @@ def cell_detail(cell: Cell, index: dict[CellKey, Cell], results_dir: Path) -> Ce
     )
 
 
-def cell_pages(results: Results) -> list[Page]:
-    """One page per cell record."""
+def cell_pages(results: Results, recoloured: Recoloured) -> list[Page]:
+    """One page per cell record (`recoloured`: the strips' shared colour scales)."""
     index = {cell.key: cell for cell in results.cells}
     pages = []
     for cell in results.cells:
-        detail = cell_detail(cell, index, results.source)
+        detail = cell_detail(cell, index, results.source, recoloured)
         g = cell.key.group
         title = f"{g.label} · {g.scope} · {g.kind} · {g.category}"
         if g.sweep:

@@ -193,15 +193,50 @@ def _chance(columns: Sequence[str], panels: Sequence[str]) -> Rows:
     ]
 
 
+def _legend(cells_by_kind: dict[str, list[Cell]], level: str, col: str, row: str) -> Rows:
+    """A panel's legend: one line per kind with its AUROC at `level` (mean over its finished
+    seeds), stacked upwards from the lower right corner."""
+    rows: Rows = []
+    for kind, cells in cells_by_kind.items():
+        values = [
+            value
+            for cell in cells
+            if cell.ok and (value := cell.metrics[f"{level}_auroc"].value) is not None
+        ]
+        if not values:
+            continue
+        auroc = sum(values) / len(values)
+        rows.append(
+            {
+                "layer": "legend",
+                "col": col,
+                "row": row,
+                "kind": kind,
+                "seed": 0,
+                "text": f"{kind} ({auroc:.3f})",
+            }
+        )
+    for i, line in enumerate(reversed(rows)):
+        line.update(i=i, fpr=0.97, tpr=0.06 + 0.1 * i)
+    return rows
+
+
 def roc(results: Results, grid: Grid, label: str, scope: str) -> Chart | None:
     """ROC curves of one detector and scope: a column per category, a row per level."""
     groups = results.groups()
     data: Rows = []
     for category in grid.categories:
-        for kind in grid.kinds:
-            for cell in groups.get(GroupKey(label, scope, kind, category, None), []):
-                for level in LEVELS:
-                    data.extend(_roc_rows(cell, level, category, f"{level} level"))
+        by_kind = {
+            kind: groups.get(GroupKey(label, scope, kind, category, None), [])
+            for kind in grid.kinds
+        }
+        for level in LEVELS:
+            panel: Rows = []
+            for cells in by_kind.values():
+                for cell in cells:
+                    panel.extend(_roc_rows(cell, level, category, f"{level} level"))
+            if panel:
+                data.extend(panel + _legend(by_kind, level, category, f"{level} level"))
     if not data:
         return None
     columns = [c for c in grid.categories if any(r["col"] == c for r in data)]
@@ -211,16 +246,28 @@ def roc(results: Results, grid: Grid, label: str, scope: str) -> Chart | None:
     spec = roc_curves(
         data + _chance(columns, panels), columns=columns, panels=panels, kinds=grid.kinds
     )
-    return Chart(f"{label} · {scope}", "", spec)
+    return Chart(
+        f"{label} · {scope}",
+        "Each panel names every condition/regime with its AUROC (mean over seeds).",
+        spec,
+    )
 
 
 def cell_roc(cell: Cell) -> Chart | None:
     """The image- and pixel-level ROC curves of one cell."""
-    data = [row for level in LEVELS for row in _roc_rows(cell, level, level, "")]
+    data: Rows = []
+    for level in LEVELS:
+        panel = _roc_rows(cell, level, level, "")
+        if panel:
+            data.extend(panel + _legend({cell.key.group.kind: [cell]}, level, level, ""))
     if not data:
         return None
     columns = [level for level in LEVELS if any(row["col"] == level for row in data)]
     spec = roc_curves(
         data + _chance(columns, [""]), columns=columns, panels=None, kinds=[cell.key.group.kind]
     )
-    return Chart("ROC curves", "Image level (dot: the operating point) and pixel level.", spec)
+    return Chart(
+        "ROC curves",
+        "Image level (dot: the operating point) and pixel level; each legend line gives the AUROC.",
+        spec,
+    )

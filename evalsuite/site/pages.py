@@ -13,6 +13,7 @@ from evalsuite.site.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
 from evalsuite.site.charts import Chart
 from evalsuite.site.differences import DIFF_METRICS, DiffTable
 from evalsuite.site.gallery import GalleryPage, gallery_pages
+from evalsuite.site.heatmaps import Recoloured
 from evalsuite.site.records import METRIC_NAMES, GroupKey, Results
 from evalsuite.site.runinfo import run_info
 from evalsuite.site.shortcut import shortcut_view
@@ -87,6 +88,7 @@ class AnchorRow:
         values: percentages per ANCHOR_METRICS (None where not given).
         cis: our 95% intervals in percent (None for published rows).
         first_of_category: the first row of its category.
+        label: our detector label ("" for a published row).
     """
 
     category: str
@@ -97,6 +99,7 @@ class AnchorRow:
     values: tuple[float | None, ...]
     cis: tuple[tuple[float, float] | None, ...]
     first_of_category: bool
+    label: str = ""
 
 
 def anchor_rows(results: Results, grid: Grid) -> list[AnchorRow]:
@@ -119,7 +122,9 @@ def anchor_rows(results: Results, grid: Grid) -> list[AnchorRow]:
                 )
                 first = not rows or rows[-1].category != category
                 rows.append(
-                    AnchorRow(category, f"ours: {label}", scope, "", True, values, cis, first)
+                    AnchorRow(
+                        category, f"ours: {label}", scope, "", True, values, cis, first, label
+                    )
                 )
             for anchor in published:
                 values = tuple(anchor.values[category][m] for m in ANCHOR_METRICS)
@@ -175,6 +180,7 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
             "regimes": regime_rows(results, grid),
             "regime_titles": titles(REGIME_METRICS),
             "shift_regimes": SHIFT_REGIMES,
+            "shift_kinds": [f"shift/{regime}" for regime in SHIFT_REGIMES],
             "regime_chart": figures.regimes(results, grid),
             "paired": [t for t in paired if t.family in ("shift", "threshold", "retrain")],
             "paired_titles": titles(DIFF_METRICS),
@@ -238,9 +244,9 @@ def sweeps_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) 
     )
 
 
-def gallery_index(results: Results, grid: Grid) -> list[Page]:
+def gallery_index(results: Results, grid: Grid, recoloured: Recoloured) -> list[Page]:
     """The galleries' index page and one page per detector and scope."""
-    galleries: list[GalleryPage] = gallery_pages(results, grid.labels, grid.scopes)
+    galleries: list[GalleryPage] = gallery_pages(results, grid.labels, grid.scopes, recoloured)
     pages = [
         Page(
             "galleries.html",

@@ -11,6 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from evalsuite.errors import EvalsuiteError
+from evalsuite.site.links import CellLinks
 from evalsuite.site.pages import Page
 from evalsuite.site.stats import Delta, Summary
 
@@ -35,11 +36,13 @@ class SiteInfo:
     Attributes:
         study: the study's name.
         synthetic: the data is synthetic (a banner on every page).
-        finished: the results folder has a manifest (else a partial-results banner).
+        finished: the results folder has a manifest (else a partial-results banner, also shown
+            when a cell failed or is missing).
         nav: (page, title) of the navigation bar.
         counts: (ok, failed, missing) cells.
         evalsuite: the evalsuite version that built the site.
         vega: (library, version) of the vendored chart libraries.
+        links: the cells behind each table row (every row links to its cell pages).
     """
 
     study: str
@@ -49,6 +52,7 @@ class SiteInfo:
     counts: tuple[int, int, int]
     evalsuite: str
     vega: tuple[tuple[str, str], ...]
+    links: CellLinks
 
 
 def pct(summary: Summary) -> str:

@@ -41,7 +41,7 @@ class ShortcutView:
         label: the detector.
         seed: the seed the matrices come from (None when no cell has them).
         transfer, provenance, distributions: the charts (None when the data is absent;
-            provenance needs a memory bank, i.e. PatchCore, and masks).
+            provenance needs a memory bank, i.e. PatchCore; its defect patches need masks).
         overlaps: the distributions' overlap per kind and category.
     """
 
@@ -163,24 +163,30 @@ def _transfer_chart(rows: Rows, grid: Grid, kinds: Sequence[str]) -> Chart | Non
 
 
 def _provenance_chart(rows: Rows, grid: Grid, kinds: Sequence[str]) -> Chart | None:
+    """The defect and normal matrices; without masks (no defect patch known) only normal."""
+    with_masks = any(r["row"] == "defect" and r["v"] is not None for r in rows)
+    rows = rows if with_masks else [r for r in rows if r["row"] == "normal"]
     if not rows:
         return None
     spec = matrices(
         rows,
         axis_order=grid.categories,
         columns=kinds,
-        panels=["defect", "normal"],
+        panels=["defect", "normal"] if with_masks else ["normal"],
         x_title="memory-bank category of the nearest neighbour",
         y_title="test patches of category",
     )
-    return Chart(
-        "Nearest-neighbour provenance",
+    what = (
         "Share (%) of test patches (defect: patches of ground-truth defects; normal: patches of "
-        "normal images) whose nearest memory-bank patch comes from each category. "
-        "A defect patch matched to another category's normal patch is the memory-bank analogue "
-        "of the identical shortcut.",
-        spec,
+        "normal images) whose nearest memory-bank patch comes from each category. A defect "
+        "patch matched to another category's normal patch is the memory-bank analogue of the "
+        "identical shortcut."
+        if with_masks
+        else "Share (%) of the patches of normal test images whose nearest memory-bank patch "
+        "comes from each category. The data has no ground-truth masks, so defect patches are "
+        "unknown and only normal images are shown."
     )
+    return Chart("Nearest-neighbour provenance", what, spec)
 
 
 def _histogram_chart(rows: Rows, grid: Grid, kinds: Sequence[str]) -> Chart | None:

@@ -10,6 +10,7 @@ from typing import Any
 import altair as alt
 
 from evalsuite.site.charts import DATA, Rows, finish, with_rows
+from evalsuite.site.palette import LABEL_COLORS
 
 
 def matrices(
@@ -94,7 +95,7 @@ def _histograms(columns: tuple[str, ...], panels: tuple[str, ...]) -> dict[str, 
             y2=alt.datum(0),
             color=alt.Color(
                 "label:N",
-                scale=alt.Scale(domain=labels, range=["#4c78a8", "#e45756"]),
+                scale=alt.Scale(domain=labels, range=[LABEL_COLORS[label] for label in labels]),
                 legend=alt.Legend(title="test images", orient="top"),
             ),
             tooltip=[

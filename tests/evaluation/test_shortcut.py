@@ -81,6 +81,30 @@ def test_nn_provenance_hand_made() -> None:
     assert result["normal_patches"] == [4, 0]
 
 
+def test_nn_provenance_without_masks_uses_image_labels_for_the_normal_row() -> None:
+    """The hand-made case above with alpha's masks withheld: the normal row is the same (its
+    normal images are known from the labels), the defect row is unknown; beta keeps its masks."""
+    memory = ["alpha", "beta", "gamma"]
+    nn = np.array([[[1, 0], [0, 0]], [[0, 0], [2, 0]]])
+    beta_masks = np.zeros((1, 4, 4), dtype=bool)
+    beta_masks[0, :, :2] = True
+    beta_nn = np.array([[[0, 1], [0, 1]]])
+    result = nn_provenance(
+        {"alpha": nn, "beta": beta_nn},
+        {"alpha": None, "beta": beta_masks},
+        memory,
+        labels_by_category={"alpha": np.array([1, 0]), "beta": np.array([1])},
+    )
+    assert result["normal"] == [[0.75, 0.0, 0.25], [None, None, None]]
+    assert result["defect"] == [[None, None, None], [1.0, 0.0, 0.0]]
+    assert result["normal_patches"] == [4, 0]
+    assert result["defect_patches"] == [0, 2]
+    with pytest.raises(EvaluationError, match="alpha has no masks: give its image labels"):
+        nn_provenance({"alpha": nn}, {"alpha": None}, memory)
+    with pytest.raises(EvaluationError, match="same N images"):
+        nn_provenance({"alpha": nn}, {"alpha": None}, memory, labels_by_category={"alpha": [0]})
+
+
 def test_nn_provenance_rows_sum_to_one_on_random_input() -> None:
     rng = np.random.default_rng(1)
     masks = rng.random((5, 16, 16)) < 0.3

@@ -90,8 +90,8 @@ def test_no_remote_script_or_stylesheet_anywhere(site_dir: Path) -> None:
             if tag == "script" and "src" in attrs:
                 assert attrs["src"].endswith(("assets/vega.js", "assets/charts.js")), page
             if tag == "link":
-                assert attrs["href"].endswith("assets/site.css"), page
-    for own in ("site.css", "charts.js"):
+                assert attrs["href"].endswith(("assets/site.css", "assets/palette.css")), page
+    for own in ("site.css", "palette.css", "charts.js"):
         text = (site_dir / "assets" / own).read_text(encoding="utf-8")
         assert "http" not in text and "@import" not in text and "url(" not in text
 
@@ -156,14 +156,15 @@ def test_same_results_give_the_same_bytes(results_dir: Path, tmp_path: Path) -> 
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
 
 
-def test_gallery_strips_are_lazy_links_to_copied_pngs(site_dir: Path, results_dir: Path) -> None:
+def test_gallery_strips_are_lazy_links_to_shipped_pngs(site_dir: Path, results_dir: Path) -> None:
     page = site_dir / "gallery" / "patchcore--per_class.html"
     images = [a for t, a in parse(page).tags if t == "img"]
     assert images and all(a["loading"] == "lazy" for a in images)
     for image in images:
-        copied = (page.parent / image["src"]).resolve()
-        original = results_dir / copied.relative_to(site_dir.resolve())
-        assert copied.read_bytes() == original.read_bytes()
+        shipped = (page.parent / image["src"]).resolve()
+        original = results_dir / shipped.relative_to(site_dir.resolve())
+        # the same strip (its overlay recoloured on the category's scale: test_site_fixes)
+        assert shipped.read_bytes()[:24] == original.read_bytes()[:24]  # PNG header and size
     links = {a["href"] for t, a in parse(page).tags if t == "a"}
     assert {image["src"] for image in images} <= links
 

@@ -42,7 +42,7 @@ def draw(
 
 def _weave(rng: np.random.Generator, size: int, difficulty: float) -> Field:
     """The defect-free carpet. Returns (size, size, 3) float32 in [0, 1]."""
-    vary = 0.6 + 0.8 * difficulty
+    vary = defects.variation(difficulty)
     period = size / 256 * 9.5 * (1 + rng.uniform(-0.04, 0.04) * vary)
     angle = np.deg2rad(rng.normal(0.0, 1.5 * vary))
     yy, xx = coordinates(size)

@@ -27,24 +27,38 @@ EDGE_PX = 2
 MIN_RADIUS_PX = 2.0
 
 
+def _easy(difficulty: float) -> float:
+    """How far below 0.5 the difficulty is, in [0, 0.5]: the easy half is calibrated apart,
+    so that difficulties from 0.5 up draw what they always drew."""
+    return max(0.0, 0.5 - difficulty)
+
+
 def strength(rng: np.random.Generator, difficulty: float) -> float:
     """Per-sample contrast factor in (0, 1]: log-uniform, lower and wider as difficulty grows.
 
-    At difficulty 0 it lies in [0.5, 1]; at 0.5 in [0.25, 0.75]; at 1 in [0.1, 0.5].
+    At difficulty 0 it lies in [0.8, 1]; at 0.5 in [0.25, 0.75]; at 1 in [0.1, 0.5].
     """
     high = 1.0 - 0.5 * difficulty
-    low = high * (0.5 - 0.3 * difficulty)
+    low = high * (0.5 - 0.3 * difficulty + 0.6 * _easy(difficulty))
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
 def extent(rng: np.random.Generator, difficulty: float) -> float:
     """Per-sample size factor around 1: uniform, smaller as difficulty grows.
 
-    At difficulty 0 it lies in [0.9, 1.5]; at 0.5 in [0.65, 1.15]; at 1 in [0.4, 0.8].
+    At difficulty 0 it lies in [1.2, 1.8]; at 0.5 in [0.7, 1.2]; at 1 in [0.5, 0.9].
     """
-    centre = 1.2 - 0.5 * difficulty
+    centre = 1.2 - 0.5 * difficulty + 0.6 * _easy(difficulty)
     half = 0.3 - 0.1 * difficulty
     return float(rng.uniform(centre - half, centre + half))
+
+
+def variation(difficulty: float) -> float:
+    """How much normal images vary (lighting, noise, pose), relative to difficulty 0.5's 1.0.
+
+    0.3 at difficulty 0, 1.0 at 0.5, 1.4 at 1.
+    """
+    return 0.6 + 0.8 * difficulty - 0.6 * _easy(difficulty)
 
 
 def blob(

@@ -49,7 +49,7 @@ def draw(
 
 def _render_nut(rng: np.random.Generator, size: int, difficulty: float) -> _Nut:
     """Draw pose, shape, surface and lighting of one nut and composite it on the background."""
-    vary = 0.6 + 0.8 * difficulty
+    vary = defects.variation(difficulty)
     centre = size / 2 + np.clip(rng.normal(0.0, 0.035 * size * vary, 2), -0.1 * size, 0.1 * size)
     angle = rng.uniform(0.0, 2 * np.pi)
     length = 0.3 * size * (1 + rng.uniform(-0.06, 0.06) * vary)

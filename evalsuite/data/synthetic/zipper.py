@@ -73,7 +73,7 @@ def draw(
 
 def _build(rng: np.random.Generator, size: int, difficulty: float) -> _Zipper:
     """Draw the layout and the tapes of a normal zipper."""
-    vary = 0.6 + 0.8 * difficulty
+    vary = defects.variation(difficulty)
     yy, xx = coordinates(size)
     centre = size / 2 + rng.normal(0.0, 0.012 * size * vary)
     tilt = np.tan(np.deg2rad(rng.normal(0.0, 0.8 * vary)))
