@@ -18,6 +18,7 @@ from pathlib import Path
 from evalsuite.results.diff import CellDiff, RunDiff, diff_runs
 from evalsuite.results.diff_report import CSV_COLUMNS, csv_rows, diff_json, summary_line
 from evalsuite.site import detail
+from evalsuite.site.heatmaps import Recoloured
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import Page
 from evalsuite.site.records import Results, cell_page
@@ -137,7 +138,7 @@ def _baseline_pages(base: Results, relpaths: set[str]) -> list[Page]:
     """The baseline's pages of the cells at `relpaths`, under BASELINE_DIR; without heatmap
     strips (the baseline's images are not copied) or links to other conditions."""
     pages = []
-    for page in detail.cell_pages(base):
+    for page in detail.cell_pages(base, Recoloured(files={}, scales={})):
         cell = page.data["detail"].cell
         if cell.relpath not in relpaths:
             continue
