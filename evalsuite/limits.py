@@ -29,4 +29,4 @@ MIN_IMAGE_SIDE = 32
 """Shortest side, in pixels, of a dataset image: the backbone's feature maps and the
 MVTec-Shift warp need at least this much."""
 MAX_INPUT_SIDE = 4096
-"""Largest backbone `resize` / `crop` and synthetic image side."""
+"""Largest backbone `resize` / `crop`, in pixels."""
