@@ -5,6 +5,7 @@ option values name the option; progress without a terminal is a few plain lines.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 from tests.conftest import TreeFactory
 
 HEAVY = ("torch", "timm", "faiss", "anomalib")
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's evalsuite, wherever run from
 
 # Runs `evalsuite ARGS...` in this interpreter, then prints what it imported and the log level.
 PROBE = """
@@ -37,6 +40,7 @@ def probe(*args: str | Path) -> tuple[dict[str, object], str]:
         capture_output=True,
         text=True,
         timeout=300,
+        env=ENV,
     )
     lines = done.stderr.splitlines()
     found = [line for line in lines if line.startswith("PROBE ")]
@@ -123,7 +127,7 @@ def test_progress_without_a_terminal_is_a_few_lines(make_tree: TreeFactory, tmp_
     done = subprocess.run(
         [sys.executable, "-m", "evalsuite", "data", "shift", "--src", str(tree), "--out",
          str(tmp_path / "shifted")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=ENV,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr

@@ -26,6 +26,7 @@ LAUGHS = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\
 )
 """The "billion laughs": under 400 bytes that expand to 9**8 strings if aliases were followed."""
 
+ROOT = Path(__file__).resolve().parents[1]
 STUDY = 'name = "{name}"\n[[detectors]]\nname = "patchcore"\n'
 
 
@@ -86,7 +87,9 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (base / "tiny.toml").write_text(
         _study(f'[data]\nsource = "mvtec"\nroot = "{tiny}"\ncategories = ["alpha"]\n')
     )
-    return {"base": str(base), "tree": str(tree), "tiny": str(tiny)}
+    work = base / "work" / "dir"
+    work.mkdir(parents=True)
+    return {"base": str(base), "tree": str(tree), "tiny": str(tiny), "work": str(work)}
 
 
 CASES: dict[str, Case] = {
@@ -255,7 +258,12 @@ def test_no_traceback(name: str, places: dict[str, str]) -> None:
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "EVALSUITE_CACHE": str(Path(places["base"]) / "cache")},
+        cwd=places["work"],  # a default `results/<name>` lands in the test's folder
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "EVALSUITE_CACHE": str(Path(places["base"]) / "cache"),
+        },
     )
     output = done.stdout + done.stderr
     assert "Traceback" not in output, output
