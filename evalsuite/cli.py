@@ -3,7 +3,8 @@
 Implementations are imported inside each command so that `--help` is instant. Exit codes:
 0 success, 1 a run finished with failed cells or a check found problems, 2 bad input (usage,
 configuration, dataset), 3 environment (weights or downloads unavailable, a full disk), 130
-Ctrl-C, 143 SIGTERM (both leave no partial output; see evalsuite.signals).
+Ctrl-C, 143 SIGTERM (both leave no partial output; see evalsuite.signals). `-v` is accepted
+before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import click
 
 from evalsuite import signals
 from evalsuite.errors import EvalsuiteError
+from evalsuite.limits import MAX_COUNT, MAX_SEED
 
 DEFAULT_CATEGORIES = "hazelnut,carpet,zipper"
+_COUNT = click.IntRange(0, MAX_COUNT)
 
 
 class _Group(click.Group):
-    """A group that turns an `EvalsuiteError` into one line on stderr and its exit code."""
+    """A group that turns an `EvalsuiteError` or an `OSError` into one line on stderr and its
+    exit code, and gives each of its commands the `-v` option too."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -36,9 +40,43 @@ class _Group(click.Group):
                 err=True,
             )
             sys.exit(signals.exit_code(interrupt))
+        except OSError as error:  # the environment: a path that cannot be read or written
+            from evalsuite.failures import os_error_line
+
+            click.echo(os_error_line(error), err=True)
+            sys.exit(3)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Add `cmd`, with `-v/--verbose` when it is a command (not a group)."""
+        if not isinstance(cmd, click.Group) and not any(p.name == "verbose" for p in cmd.params):
+            cmd.params.append(_verbose_option())
+        super().add_command(cmd, name)
 
 
-def _categories(value: str) -> tuple[str, ...]:
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    """Raise the log level by `-v` given after a subcommand (never lowers it)."""
+    import logging
+
+    if value:
+        level = logging.INFO if value == 1 else logging.DEBUG
+        root = logging.getLogger()
+        root.setLevel(min(root.level, level))
+
+
+def _verbose_option() -> click.Option:
+    return click.Option(
+        ["-v", "--verbose"],
+        count=True,
+        expose_value=False,
+        callback=_set_verbosity,
+        help="Log progress (-v) or everything (-vv); also accepted before the command.",
+    )
+
+
+def _categories(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """The comma list of an option as a tuple of names (None stays None)."""
+    if value is None:
+        return None
     names = tuple(name.strip() for name in value.split(",") if name.strip())
     if not names:
         raise click.BadParameter("give at least one category, e.g. hazelnut,carpet")
@@ -64,16 +102,30 @@ def data() -> None:
 
 @data.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option("--categories", default=DEFAULT_CATEGORIES, show_default=True, help="Comma list.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--size", default=256, show_default=True, type=int, help="Image side in pixels.")
-@click.option("--train", "n_train", default=60, show_default=True, type=int)
-@click.option("--test-good", "n_test_good", default=20, show_default=True, type=int)
-@click.option("--test-defect", "n_test_defect", default=24, show_default=True, type=int)
-@click.option("--difficulty", default=0.5, show_default=True, type=float, help="0 easy, 1 hard.")
+@click.option(
+    "--categories",
+    default=DEFAULT_CATEGORIES,
+    show_default=True,
+    callback=_categories,
+    help="Comma list.",
+)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED))
+@click.option(
+    "--size", default=256, show_default=True, type=click.IntRange(64, 2048), help="Image side, px."
+)
+@click.option("--train", "n_train", default=60, show_default=True, type=_COUNT)
+@click.option("--test-good", "n_test_good", default=20, show_default=True, type=_COUNT)
+@click.option("--test-defect", "n_test_defect", default=24, show_default=True, type=_COUNT)
+@click.option(
+    "--difficulty",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="0 easy, 1 hard.",
+)
 def synth(
     out: Path,
-    categories: str,
+    categories: tuple[str, ...],
     seed: int,
     size: int,
     n_train: int,
@@ -85,7 +137,7 @@ def synth(
     from evalsuite.data.synthetic import SyntheticConfig, generate
 
     config = SyntheticConfig(
-        categories=_categories(categories),
+        categories=categories,
         seed=seed,
         size=size,
         n_train=n_train,
@@ -100,7 +152,7 @@ def synth(
 @data.command()
 @click.option("--src", required=True, type=click.Path(path_type=Path), help="MVTec-layout tree.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED))
 @click.option("--severity", default="2", show_default=True, type=click.Choice(["1", "2", "3"]))
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def shift(src: Path, out: Path, seed: int, severity: str, quiet: bool) -> None:
@@ -113,12 +165,17 @@ def shift(src: Path, out: Path, seed: int, severity: str, quiet: bool) -> None:
 
 @data.command()
 @click.argument("root", type=click.Path(path_type=Path))
-@click.option("--categories", default=None, help="Comma list (default: all in the tree).")
-def check(root: Path, categories: str | None) -> None:
+@click.option(
+    "--categories",
+    default=None,
+    callback=_categories,
+    help="Comma list (default: all in the tree).",
+)
+def check(root: Path, categories: tuple[str, ...] | None) -> None:
     """Validate the MVTec-layout tree ROOT and print its counts."""
     from evalsuite.data.reader import check_dataset, counts
 
-    report = check_dataset(root, _categories(categories) if categories else None)
+    report = check_dataset(root, categories)
     if report.dataset is not None:
         dataset = report.dataset
         kind = "synthetic" if dataset.synthetic else "real"
@@ -138,21 +195,35 @@ def check(root: Path, categories: str | None) -> None:
 
 @data.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option("--categories", default=DEFAULT_CATEGORIES, show_default=True, help="Comma list.")
+@click.option(
+    "--categories",
+    default=DEFAULT_CATEGORIES,
+    show_default=True,
+    callback=_categories,
+    help="Comma list.",
+)
 @click.option(
     "--sources",
     type=click.Path(path_type=Path, dir_okay=False),
     help="JSON file of archive URLs and SHA-256 sums replacing the built-in MVTec AD sources.",
 )
-@click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds.")
+@click.option(
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 3600.0, min_open=True),
+    help="Seconds.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def download(out: Path, categories: str, sources: Path | None, timeout: float, quiet: bool) -> None:
+def download(
+    out: Path, categories: tuple[str, ...], sources: Path | None, timeout: float, quiet: bool
+) -> None:
     """Download MVTec AD categories into OUT (SHA-256 verified, resumable)."""
     from evalsuite.data.download import download as run_download
     from evalsuite.data.download import load_sources
 
     folders = run_download(
-        out, _categories(categories), load_sources(sources), timeout=timeout, progress=not quiet
+        out, categories, load_sources(sources), timeout=timeout, progress=not quiet
     )
     for folder in folders:
         click.echo(f"ready: {folder}")
@@ -204,7 +275,8 @@ def _cache_option(function: Any) -> Any:
     )(function)
 
 
-def _shard(value: str | None) -> tuple[int, int] | None:
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """`--shard i/n` as (i, n), or None."""
     if value is None:
         return None
     try:
@@ -319,11 +391,11 @@ def plan(
 ) -> None:
     """List the fits and the cells they serve, what is cached in --out, and (--estimate) the
     projected cost."""
-    from evalsuite.runner.report import plan_report
-
     if workers < 1:
         raise click.BadParameter(f"{workers}: must be >= 1", param_hint="--workers")
     config = _load(preset, config_path, data_root, device)
+    from evalsuite.runner.report import plan_report
+
     report = plan_report(config, out, cache_dir, with_estimate=with_estimate, workers=workers)
     if as_json:
         import json
@@ -361,7 +433,12 @@ _RUN_OPTIONS = [
         help="Results folder [default: results/<study name>].",
     ),
     click.option("--force", is_flag=True, help="Recompute cached fits and cells."),
-    click.option("--shard", default=None, help="Run only shard i of n (i/n), for CI job matrices."),
+    click.option(
+        "--shard",
+        default=None,
+        callback=_shard,
+        help="Run only shard i of n (i/n), for CI job matrices.",
+    ),
     click.option(
         "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True
     ),
@@ -398,7 +475,7 @@ def run(
     device: str | None,
     out: Path | None,
     force: bool,
-    shard: str | None,
+    shard: tuple[int, int] | None,
     executor: str,
     workers: int,
     scheduler: str | None,
@@ -433,7 +510,7 @@ def all_command(
     device: str | None,
     out: Path | None,
     force: bool,
-    shard: str | None,
+    shard: tuple[int, int] | None,
     executor: str,
     workers: int,
     scheduler: str | None,
@@ -457,7 +534,7 @@ def _execute(
     out: Path | None,
     cache_dir: Path | None,
     force: bool,
-    shard: str | None,
+    shard: tuple[int, int] | None,
     executor: str,
     workers: int,
     scheduler: str | None,
@@ -474,7 +551,7 @@ def _execute(
             out,
             cache_dir=cache_dir or default_cache_dir(),
             force=force,
-            shard=_shard(shard),
+            shard=shard,
             progress=not quiet,
             executor=executor,
             workers=workers,

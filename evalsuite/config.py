@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,7 +23,15 @@ from pydantic import (
 from evalsuite.backbone.config import PAPER_BACKBONE, BackboneConfig
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError, ResultsError
-from evalsuite.results.paths import check_name
+from evalsuite.limits import (
+    MAX_ARTIFACTS,
+    MAX_BOOTSTRAP,
+    MAX_COUNT,
+    MAX_NAME_LENGTH,
+    MAX_SEED,
+    MAX_SEEDS,
+)
+from evalsuite.results.paths import check_name, render_value, sanitise
 
 PRESETS = ("demo", "paper")
 CellKind = Literal["clean/none", "shift/none", "shift/threshold", "shift/retrain"]
@@ -38,18 +44,23 @@ ALL_CELL_KINDS: tuple[CellKind, ...] = (
 
 
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+"""A seed of numpy's and torch's generators."""
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 class SyntheticSettings(_Closed):
     """The generated dataset (used when `data.source` is `synthetic`)."""
 
-    size: int = 128
-    n_train: int = 60
-    n_test_good: int = 30
-    n_test_defect: int = 40
-    difficulty: float = 0.5
-    seed: int = 0
+    size: int = Field(default=128, ge=64, le=2048)
+    n_train: Count = 60
+    n_test_good: Count = 30
+    n_test_defect: Count = 40
+    difficulty: float = Field(default=0.5, ge=0.0, le=1.0)
+    seed: Seed = 0
 
 
 class DataSettings(_Closed):
@@ -82,22 +93,22 @@ class ShiftSettings(_Closed):
     """MVTec-Shift: severity 1–3 and the seed of the per-image draws."""
 
     severity: Literal[1, 2, 3] = 2
-    seed: int = 0
+    seed: Seed = 0
 
 
 class SplitSettings(_Closed):
     """Shares moved into `val` (thresholds only)."""
 
-    val_normal_ratio: float = 0.2
-    val_anomaly_ratio: float = 0.3
+    val_normal_ratio: float = Field(default=0.2, ge=0.0, lt=1.0)
+    val_anomaly_ratio: float = Field(default=0.3, ge=0.0, lt=1.0)
 
 
 class ThresholdSettings(_Closed):
     """How thresholds are chosen on `val` (image and pixel level)."""
 
     strategy: Literal["f1", "quantile", "mean_std"] = "f1"
-    quantile: float = 0.99
-    k: float = 3.0
+    quantile: float = Field(default=0.99, gt=0.0, lt=1.0)
+    k: float = Field(default=3.0, ge=0.0, le=100.0)
 
 
 class EvaluationSettings(_Closed):
@@ -105,8 +116,10 @@ class EvaluationSettings(_Closed):
 
     image_threshold: ThresholdSettings = ThresholdSettings()
     pixel_threshold: ThresholdSettings = ThresholdSettings()
-    bootstrap: int = Field(default=1000, ge=0, description="resamples for 95% CIs; 0 = none")
-    artifacts_per_cell: int = Field(default=4, ge=0)
+    bootstrap: int = Field(
+        default=1000, ge=0, le=MAX_BOOTSTRAP, description="resamples for 95% CIs; 0 = none"
+    )
+    artifacts_per_cell: int = Field(default=4, ge=0, le=MAX_ARTIFACTS)
 
 
 class DetectorSpec(_Closed):
@@ -160,8 +173,31 @@ class SweepSpec(_Closed):
 
     detector: str
     param: str
-    values: list[Any] = Field(min_length=1)
+    values: list[Any] = Field(min_length=1, max_length=1000)
     kinds: tuple[CellKind, ...] = ("clean/none", "shift/none")
+
+    @model_validator(mode="after")
+    def _check_path_forms(self) -> SweepSpec:
+        """Each value names its own cell files (`__<param>=<value>`): refuse two values with
+        one path form (`"0.1"` and `0.1`, `"g 0"` and `"g#0"`) and overlong ones."""
+        seen: dict[str, Any] = {}
+        for value in self.values:
+            try:
+                form = f"{sanitise(self.param)}={sanitise(render_value(value))}"
+            except ResultsError as error:
+                raise ValueError(str(error)) from error
+            if len(form) > 2 * MAX_NAME_LENGTH:
+                raise ValueError(
+                    f"{self.param}={render_value(value)!r} is longer than {2 * MAX_NAME_LENGTH} "
+                    "characters and cannot name a cell file; shorten the value"
+                )
+            if form in seen:
+                raise ValueError(
+                    f"values {seen[form]!r} and {value!r} of {self.param} would name the same "
+                    f"cell files ({form}); keep one of them"
+                )
+            seen[form] = value
+        return self
 
 
 class StudyConfig(_Closed):
@@ -184,7 +220,7 @@ class StudyConfig(_Closed):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     feature_cache_budget_gb: float | None = Field(default=None, gt=0)
     feature_cache_storage: Literal["float32", "float16"] = "float32"
-    seeds: tuple[int, ...] = Field(default=(0,), min_length=1)
+    seeds: tuple[Seed, ...] = Field(default=(0,), min_length=1, max_length=MAX_SEEDS)
     data: DataSettings = DataSettings()
     shift: ShiftSettings = ShiftSettings()
     splits: SplitSettings = SplitSettings()
@@ -193,6 +229,18 @@ class StudyConfig(_Closed):
     kinds: tuple[CellKind, ...] = ALL_CELL_KINDS
     sweeps: tuple[SweepSpec, ...] = ()
     evaluation: EvaluationSettings = EvaluationSettings()
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        return _path_name("name", name)  # the default results folder is results/<name>
+
+    @field_validator("seeds")
+    @classmethod
+    def _check_seeds(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds {list(seeds)} repeat a seed; list each seed once")
+        return seeds
 
     @model_validator(mode="after")
     def _check(self) -> StudyConfig:
@@ -320,16 +368,9 @@ def load_config(
 
 
 def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        content = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except FileNotFoundError as error:
-        raise ConfigError(f"{path}: configuration file not found") from error
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: unreadable configuration ({error})") from error
-    if not isinstance(content, dict):
-        raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
-    return content
+    from evalsuite.config_file import read_config_file
+
+    return read_config_file(Path(path))
 
 
 def _describe(error: ValidationError, path: Path | None) -> str:

@@ -267,6 +267,56 @@ def _weights_pickled_object(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]
     return text, (f"weights file {path} cannot be read as tensors only", "state dict saved")
 
 
+def _escaping_name(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    text = study_text(tree).replace('name = "bad"', 'name = "../../elsewhere"')
+    return text, ("name: name '../../elsewhere' cannot name a results folder", "rename it")
+
+
+def _label_too_long(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    text = study_text(tree).replace(
+        'name = "patchcore"', f'name = "patchcore"\nlabel = "{"p" * 90}"'
+    )
+    return text, ("detectors.0.label", "90 characters long, more than the 64")
+
+
+def _sweep_values_alike(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    sweep = '[[sweeps]]\ndetector = "patchcore"\nparam = "params.coreset_ratio"\n'
+    text = study_text(tree, extra=sweep + 'values = [0.5, "0.5"]\n')
+    return text, ("values 0.5 and '0.5' of params.coreset_ratio would name the same cell",)
+
+
+def _seed_out_of_range(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    return study_text(tree, top="seeds = [0, 4294967296]\n"), ("seeds.1", "4294967295")
+
+
+def _quantile_of_one(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    extra = '[evaluation.pixel_threshold]\nstrategy = "quantile"\nquantile = 1.0\n'
+    return study_text(tree, extra=extra), ("evaluation.pixel_threshold.quantile", "less than 1")
+
+
+def _bootstrap_too_many(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    text = study_text(tree).replace("bootstrap = 10", "bootstrap = 100000000")
+    return text, ("evaluation.bootstrap", "less than or equal to 100000")
+
+
+def _tiny_image(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    bad = tree / "alpha/train/good/002.png"
+    Image.fromarray(np.zeros((20, 48, 3), np.uint8)).save(bad)
+    return study_text(tree), (f"{bad}: image of 48x20 pixels is smaller than 32", "too small")
+
+
+def _same_sample_id(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    twin = tree / "alpha/test/good/000.jpg"
+    Image.fromarray(np.zeros((48, 48, 3), np.uint8)).save(twin)
+    return study_text(tree), (str(twin), str(twin.with_suffix(".png")), "rename all but one")
+
+
+def _float_image(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
+    bad = tree / "alpha/train/good/100.tif"
+    Image.fromarray(np.ones((48, 48), np.float32)).save(bad)
+    return study_text(tree), (f"{bad}: floating-point pixels (mode F)",)
+
+
 def _unreadable_toml(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
     return "name = [unterminated\n", ("unreadable configuration", "line 1")
 
@@ -299,6 +349,15 @@ CASES = [
     Case("weights file of the wrong architecture", _weights_wrong_architecture, code=3),
     Case("weights file holding pickled objects", _weights_pickled_object, code=3),
     Case("unreadable TOML", _unreadable_toml),
+    Case("study name escaping the results folder", _escaping_name),
+    Case("label longer than 64 characters", _label_too_long),
+    Case("sweep values naming the same cells", _sweep_values_alike),
+    Case("seed above 2**32 - 1", _seed_out_of_range),
+    Case("quantile of 1", _quantile_of_one),
+    Case("bootstrap above 100000", _bootstrap_too_many),
+    Case("image smaller than 32 pixels", _tiny_image),
+    Case("two images with one sample id", _same_sample_id),
+    Case("floating-point image", _float_image),
 ]
 
 

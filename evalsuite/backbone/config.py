@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from evalsuite.closed_model import ClosedModel
+from evalsuite.limits import MAX_INPUT_SIDE
 
 WeightsSource = Literal["file", "hub_cache", "download", "bundled", "random"]
 Precision = Literal["float32", "bfloat16"]
@@ -90,6 +91,10 @@ class BackboneConfig(ClosedModel):
     def _check_size(cls, size: int | None) -> int | None:
         if size is not None and size < 8:
             raise ValueError(f"{size} is too small; use at least 8 pixels (paper: 256 / 224)")
+        if size is not None and size > MAX_INPUT_SIDE:
+            raise ValueError(
+                f"{size} is too large; use at most {MAX_INPUT_SIDE} pixels (paper: 256 / 224)"
+            )
         return size
 
 

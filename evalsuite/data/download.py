@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from tqdm import tqdm
-
 from evalsuite.atomic import write_json
 from evalsuite.digest import file_sha256
 from evalsuite.errors import ArchiveError, ConfigError, DownloadError
+from evalsuite.progress import bar as progress_bar
 
 RECORD = ".evalsuite-download.json"
 UNSAFE_HINT = (
@@ -159,13 +158,12 @@ def _transfer(url: str, partial: Path, timeout: float, progress: bool) -> None:
             total = response.headers.get("Content-Length")
             with (
                 partial.open("ab" if resumed else "wb") as stream,
-                tqdm(
-                    total=int(total) if total else None,
-                    initial=offset if resumed else 0,
-                    unit="B",
-                    unit_scale=True,
-                    desc=partial.name.removesuffix(".part"),
+                progress_bar(
+                    int(total) if total else None,
+                    partial.name.removesuffix(".part"),
+                    "B",
                     disable=not progress,
+                    initial=offset if resumed else 0,
                 ) as bar,
             ):
                 for block in iter(lambda: response.read(CHUNK), b""):

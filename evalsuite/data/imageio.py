@@ -1,43 +1,94 @@
-"""Reading and writing images and masks, with errors that name the file."""
+"""Reading and writing images and masks, with errors that name the file.
+
+An image is read faithfully or refused (see `evalsuite.data.pixels` for the modes): its EXIF
+orientation is applied (so image and mask agree as a viewer shows them), and an image of more
+than `MAX_IMAGE_PIXELS` pixels, or one Pillow flags as a decompression bomb, is refused from
+its header, before any pixel is decoded.
+"""
 
 from __future__ import annotations
 
 import io
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from evalsuite.atomic import write_bytes
+from evalsuite.data.pixels import PixelError, to_uint8
 from evalsuite.errors import DatasetError
+from evalsuite.limits import MAX_IMAGE_PIXELS
+
+_TRANSPOSED = (5, 6, 7, 8)
+"""EXIF orientations that swap width and height."""
+_ORIENTATION = 0x0112
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Read an image fully (a truncated file fails here, not later).
-
-    Returns:
-        (H, W, 3) uint8 for colour images, (H, W) uint8 for grayscale ones.
-    """
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """`Image.open(path)` with its size checked against the limit; errors name `path`."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode in ("L", "I;16", "I", "F", "1"):
-                return np.asarray(image.convert("L"), dtype=np.uint8)
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise DatasetError(
+                        f"{path}: image of {width}x{height} pixels is larger than the limit of "
+                        f"{MAX_IMAGE_PIXELS:,} pixels; downscale it or remove it"
+                    )
+                yield image
     except FileNotFoundError as error:
         raise DatasetError(f"{path}: image file not found") from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DatasetError(
+            f"{path}: refused as a decompression bomb ({error}); remove the file"
+        ) from error
+
+
+def _decoded(path: Path) -> Image.Image:
+    """The fully decoded image at `path`, EXIF orientation applied."""
+    try:
+        with _opened(path) as image:
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            upright.load()
+            return upright
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DatasetError(
             f"{path}: unreadable or truncated image ({error}); replace or delete the file"
         ) from error
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image, read from its header only."""
+def read_image(path: Path) -> np.ndarray:
+    """Read an image fully (a truncated file fails here, not later), converted faithfully.
+
+    Returns:
+        (H, W, 3) uint8 for colour images, (H, W) uint8 for grayscale ones (16-bit scaled).
+
+    Raises:
+        DatasetError: missing, unreadable, truncated, too large, or pixels without a faithful
+            8-bit form; naming the file.
+    """
+    image = _decoded(path)
     try:
-        with Image.open(path) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError) as error:
+        return to_uint8(image)
+    except PixelError as error:
+        raise DatasetError(f"{path}: {error}") from error
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image as it is shown (EXIF orientation applied), from its header."""
+    try:
+        with _opened(path) as image:
+            width, height = image.size
+            if image.getexif().get(_ORIENTATION) in _TRANSPOSED:
+                return height, width
+            return width, height
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DatasetError(f"{path}: unreadable image ({error})") from error
 
 
@@ -47,15 +98,22 @@ def read_mask(path: Path) -> np.ndarray:
     Returns:
         (H, W) bool, True on defect pixels.
     """
-    array = read_image(path)
+    image = _decoded(path)
+    if image.mode.startswith("I"):  # 16-bit: its raw values, so 0/1 and 0/65535 masks pass
+        array = np.asarray(image).astype(np.int64)
+    else:
+        try:
+            array = to_uint8(image)
+        except PixelError as error:
+            raise DatasetError(f"{path}: {error}") from error
     if array.ndim == 3:
         array = array.max(axis=2)
     values = np.unique(array)
-    if not set(values.tolist()) <= {0, 255} and not set(values.tolist()) <= {0, 1}:
+    if not any(set(values.tolist()) <= {0, top} for top in (1, 255, 65535)):
         shown = ", ".join(str(v) for v in values[:6])
         raise DatasetError(
             f"{path}: mask is not binary (values {shown}{', ...' if len(values) > 6 else ''}); "
-            "masks must hold only 0 and 255 (or 0 and 1)"
+            "masks must hold only 0 and 255 (or 0 and 1, or 0 and 65535 in 16 bits)"
         )
     return array > 0
 

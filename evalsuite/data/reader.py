@@ -14,6 +14,8 @@ from evalsuite.data.samples import IMAGE_SUFFIXES, NORMAL, Dataset, Folder, Samp
 from evalsuite.data.synthetic.writer import SYNTHETIC_MARKER
 from evalsuite.digest import file_sha256
 from evalsuite.errors import DatasetError
+from evalsuite.limits import MIN_IMAGE_SIDE
+from evalsuite.results.paths import sanitise
 
 SHIFT_MARKER = "evalsuite-shift.json"
 MAX_PROBLEMS_SHOWN = 20
@@ -134,6 +136,21 @@ def _sample(
     return Sample(sample_id, path, category, folder, 1, defect, mask_path)
 
 
+def name_clashes(samples: Sequence[Sample]) -> list[str]:
+    """One problem per group of images that would share a sample id or an artifact file name:
+    `000.png` beside `000.jpg` (one id), `g 0.png` beside `g#0.png` (one sanitised name)."""
+    groups: dict[str, list[Path]] = {}
+    for sample in samples:
+        groups.setdefault(sanitise(sample.id.replace("/", "__")), []).append(sample.path)
+    return [
+        f"{', '.join(str(p) for p in paths)}: these images would share the sample id or file "
+        f"name {name!r} in results (ids drop the suffix, other characters than letters, digits, "
+        "'.', '_', '=', '+' and '-' become '-'); rename all but one"
+        for name, paths in sorted(groups.items())
+        if len(paths) > 1
+    ]
+
+
 def read_dataset(root: Path, categories: Sequence[str] | None = None) -> Dataset:
     """Read an MVTec-layout tree (structure only; `check_dataset` also opens every file).
 
@@ -160,6 +177,7 @@ def _read(root: Path, categories: Sequence[str] | None) -> CheckReport:
     samples: list[Sample] = []
     for directory in directories:
         samples.extend(_read_category(directory, with_masks, relabelled, problems))
+    problems.extend(name_clashes(samples))
     if shift is not None:
         shift = {k: v for k, v in shift.items() if k != "images"}
     dataset = Dataset(
@@ -176,8 +194,9 @@ def _read(root: Path, categories: Sequence[str] | None) -> CheckReport:
 def check_dataset(root: Path, categories: Sequence[str] | None = None) -> CheckReport:
     """Validate a tree fully: structure, then every image and mask opened and compared.
 
-    Checks: unknown layout, empty folders, missing masks, unreadable or truncated images,
-    non-binary masks, mask/image size mismatch.
+    Checks: unknown layout, empty folders, missing masks, images sharing a sample id or file
+    name, unreadable, truncated, too large or too small images, non-binary masks, mask/image
+    size mismatch.
     """
     report = _read(root, categories)
     assert report.dataset is not None
@@ -188,15 +207,22 @@ def check_dataset(root: Path, categories: Sequence[str] | None = None) -> CheckR
 def check_files(dataset: Dataset) -> list[str]:
     """Open every image and mask of `dataset` fully; one problem (naming the file) per bad one.
 
-    Checks: unreadable or truncated images and masks, non-binary masks, mask/image size
-    mismatch.
+    Checks: unreadable or truncated images and masks, images too large (a decompression bomb)
+    or smaller than `MIN_IMAGE_SIDE` on a side, non-binary masks, mask/image size mismatch.
     """
     problems: list[str] = []
     for sample in dataset.samples:
         try:
-            read_image(sample.path)
+            pixels = read_image(sample.path)
         except DatasetError as error:
             problems.append(str(error))
+            continue
+        if min(pixels.shape[:2]) < MIN_IMAGE_SIDE:
+            problems.append(
+                f"{sample.path}: image of {pixels.shape[1]}x{pixels.shape[0]} pixels is smaller "
+                f"than {MIN_IMAGE_SIDE} pixels on a side, too small for the backbone and the "
+                "MVTec-Shift warp; use larger images or remove it"
+            )
             continue
         if sample.mask_path is None:
             continue

@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tqdm import tqdm
-
 from evalsuite.atomic import write_json
 from evalsuite.data.imageio import read_image, read_mask, write_png
 from evalsuite.data.reader import SHIFT_MARKER, SYNTHETIC_MARKER, read_dataset
@@ -14,6 +12,7 @@ from evalsuite.data.samples import Sample
 from evalsuite.data.shift import apply_shift, still_defective
 from evalsuite.data.shift_params import draw_params
 from evalsuite.data.tree import existing_matches, staged_tree
+from evalsuite.progress import bar
 
 SHIFT_VERSION = "1"
 
@@ -44,11 +43,14 @@ def shift_tree(
     images: dict[str, object] = {}
     relabelled: dict[str, str] = {}
     with staged_tree(out, SHIFT_MARKER, identity) as staging:
-        for sample in tqdm(dataset.samples, desc="shift", unit="img", disable=not progress):
+        shown = bar(len(dataset.samples), "shift", "img", disable=not progress)
+        for sample in dataset.samples:
             params, dropped = _shift_one(src, staging, sample, seed, severity)
             images[sample.id] = params
             if dropped:
                 relabelled[sample.id] = "defect pushed out of frame by the geometric shift"
+            shown.update()
+        shown.close()
         if (src / SYNTHETIC_MARKER).exists():
             shutil.copyfile(src / SYNTHETIC_MARKER, staging / SYNTHETIC_MARKER)
         marker = {**identity, "relabelled": relabelled, "images": images}

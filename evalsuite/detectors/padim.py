@@ -26,16 +26,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from pydantic import (
-    field_validator,
-)
 
 from evalsuite import progress
 from evalsuite.atomic import write_json
 from evalsuite.backbone.device import as_device, configure_determinism
-from evalsuite.closed_model import ClosedModel, distinct_layers
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
+from evalsuite.detectors.padim_params import PadimParams
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
 
@@ -53,36 +50,6 @@ STABILISER = 1e-5
 """anomalib's further diagonal term before inversion (kept, so the numbers match anomalib's)."""
 CHUNK_BYTES = 256 << 20
 """Scratch memory of one chunk of float64 covariances during the inversion."""
-
-
-class PadimParams(ClosedModel):
-    """PaDiM hyperparameters (paper: ResNet layers 1-3, d = 100 for R18, 550 for WR50).
-
-    Attributes:
-        layers: backbone layers (timm module names), highest resolution first; the others are
-            up-sampled to its grid. "Layers 1-3" are `("layer1", "layer2", "layer3")` on
-            ResNets and `("blocks.1", "blocks.2", "blocks.4")` on EfficientNet-Lite0 (default,
-            176 channels).
-        n_features: d, the size of the random channel subset (the paper's Rd); at most the
-            layers' total channels.
-    """
-
-    config_name: ClassVar[str] = "padim params"
-
-    layers: tuple[str, ...] = ("blocks.1", "blocks.2", "blocks.4")
-    n_features: int = 100
-
-    @field_validator("layers")
-    @classmethod
-    def _check_layers(cls, layers: tuple[str, ...]) -> tuple[str, ...]:
-        return distinct_layers(layers)
-
-    @field_validator("n_features")
-    @classmethod
-    def _check_n_features(cls, n_features: int) -> int:
-        if n_features < 1:
-            raise ValueError(f"n_features={n_features} must be >= 1 (paper: 100 or 550)")
-        return n_features
 
 
 def feature_subset(total: int, n_features: int, seed: int) -> torch.Tensor:
@@ -124,8 +91,8 @@ class Padim:
         grid: (h, w) of the first layer's feature map once fitted, else None.
     """
 
-    SEARCH_PARAMS: ClassVar[frozenset[str]] = frozenset()
-    SCORING_PARAMS: ClassVar[frozenset[str]] = frozenset()
+    SEARCH_PARAMS: ClassVar[frozenset[str]] = PadimParams.SEARCH_PARAMS
+    SCORING_PARAMS: ClassVar[frozenset[str]] = PadimParams.SCORING_PARAMS
 
     def __init__(
         self,

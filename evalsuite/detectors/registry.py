@@ -1,11 +1,12 @@
 """Detectors by name: build one from a params mapping, or load a saved one.
 
 Detector modules are imported lazily, so naming `patchcore` never imports anomalib (which
-only `evalsuite.detectors.padim` imports). Every detector class is built in one step as
-`Class(params, features, seed, device=...)` and loaded with `Class.load(directory, features,
-device=...)`; its params class is a pydantic model that rejects unknown keys. A detector class
-names the params that change only its search (`SEARCH_PARAMS`) or only its scoring
-(`SCORING_PARAMS`): they are not part of what a fit is keyed by.
+only `evalsuite.detectors.padim` imports), and params are validated from their own modules
+without importing torch (`config show` stays instant). Every detector class is built in one
+step as `Class(params, features, seed, device=...)` and loaded with `Class.load(directory, features,
+device=...)`; its params class is a pydantic model that rejects unknown keys. A detector's
+params class names the params that change only its search (`SEARCH_PARAMS`) or only its
+scoring (`SCORING_PARAMS`): they are not part of what a fit is keyed by.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from evalsuite.detectors.base import Detector, FeatureSource
 from evalsuite.errors import ConfigError, EvalsuiteError
 
 if TYPE_CHECKING:
     import torch
+
+    from evalsuite.detectors.base import Detector, FeatureSource
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,9 @@ class DetectorEntry:
     """Where a detector lives.
 
     Attributes:
-        module: the module to import.
+        module: the module of the detector class.
         detector_class: the Detector class in it.
+        params_module: the module of its params class (importing neither torch nor anomalib).
         params_class: its pydantic params class.
         selection_param: the param whose values select nested subsets of one greedy selection
             (PatchCore's coreset_ratio: smaller coresets are prefixes of larger ones), or None.
@@ -39,23 +42,30 @@ class DetectorEntry:
 
     module: str
     detector_class: str
+    params_module: str
     params_class: str
     selection_param: str | None = None
 
 
 DETECTORS: dict[str, DetectorEntry] = {
     "patchcore": DetectorEntry(
-        "evalsuite.detectors.patchcore", "PatchCore", "PatchCoreParams", "coreset_ratio"
+        "evalsuite.detectors.patchcore.model",
+        "PatchCore",
+        "evalsuite.detectors.patchcore.params",
+        "PatchCoreParams",
+        "coreset_ratio",
     ),
-    "padim": DetectorEntry("evalsuite.detectors.padim", "Padim", "PadimParams"),
+    "padim": DetectorEntry(
+        "evalsuite.detectors.padim", "Padim", "evalsuite.detectors.padim_params", "PadimParams"
+    ),
 }
 
 
 def fit_free_params(name: str) -> frozenset[str]:
     """The params of detector `name` that change only its search or scoring, not the fit."""
-    detector_class = _attribute(name, "detector_class")
-    search: frozenset[str] = getattr(detector_class, "SEARCH_PARAMS", frozenset())
-    scoring: frozenset[str] = getattr(detector_class, "SCORING_PARAMS", frozenset())
+    params_class = _attribute(name, "params_class")
+    search: frozenset[str] = getattr(params_class, "SEARCH_PARAMS", frozenset())
+    scoring: frozenset[str] = getattr(params_class, "SCORING_PARAMS", frozenset())
     return search | scoring
 
 
@@ -74,9 +84,7 @@ def scoring_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 def search_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The params of `params` that change the search evidence of detector `name`."""
-    search: frozenset[str] = getattr(
-        _attribute(name, "detector_class"), "SEARCH_PARAMS", frozenset()
-    )
+    search: frozenset[str] = getattr(_attribute(name, "params_class"), "SEARCH_PARAMS", frozenset())
     return {key: value for key, value in params.items() if key in search}
 
 
@@ -149,16 +157,15 @@ def _attribute(name: str, which: str) -> Any:
         raise ConfigError(
             f"unknown detector {name!r}; known detectors: {', '.join(sorted(DETECTORS))}"
         )
+    module_name = entry.params_module if which == "params_class" else entry.module
     try:
-        module = importlib.import_module(entry.module)
+        module = importlib.import_module(module_name)
     except ImportError as error:
         raise EvalsuiteError(
-            f"detector {name!r} is unavailable: importing {entry.module} failed ({error}); "
+            f"detector {name!r} is unavailable: importing {module_name} failed ({error}); "
             "reinstall the environment (make install)"
         ) from error
     attribute = getattr(module, getattr(entry, which), None)
     if attribute is None:
-        raise EvalsuiteError(
-            f"{entry.module} has no {getattr(entry, which)}; the install is broken"
-        )
+        raise EvalsuiteError(f"{module_name} has no {getattr(entry, which)}; the install is broken")
     return attribute

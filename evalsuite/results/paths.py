@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from evalsuite.errors import ResultsError
+from evalsuite.limits import MAX_NAME_LENGTH
 
 MANIFEST_NAME = "manifest.json"
 CELLS_DIR = "cells"
@@ -157,7 +158,8 @@ def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def check_name(what: str, value: str) -> str:
-    """`value` when it can name a folder or file of a results folder (no separators, no `..`).
+    """`value` when it can name a folder or file of a results folder: no separators, no `..`,
+    no control or other characters outside `[A-Za-z0-9._-]`, at most `MAX_NAME_LENGTH` long.
 
     Raises:
         ResultsError: naming `what` and the value, and how to rename it.
@@ -166,5 +168,10 @@ def check_name(what: str, value: str) -> str:
         raise ResultsError(
             f"{what} {value!r} cannot name a results folder: use letters, digits, '.', '_' or "
             f"'-', not starting with '.'; rename it in the configuration"
+        )
+    if len(value) > MAX_NAME_LENGTH:
+        raise ResultsError(
+            f"{what} {value[:20]!r}... is {len(value)} characters long, more than the "
+            f"{MAX_NAME_LENGTH} a results folder name may have; shorten it in the configuration"
         )
     return value

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:  # imported on first validation: `config show` and `--help` stay instant
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
 
 SchemaName = Literal["cell", "manifest"]
 MAX_PROBLEMS = 5
@@ -56,11 +57,15 @@ def field_name(path: Iterator[Any] | Any) -> str:
 @cache
 def _validator(schema: SchemaName) -> Draft202012Validator:
     text = resources.files("evalsuite.schemas").joinpath(f"{schema}.schema.json").read_text()
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(json.loads(text), format_checker=_formats())
 
 
 def _formats() -> FormatChecker:
     """Only the formats the schemas use, checked the same way whatever is installed."""
+    from jsonschema import FormatChecker
+
     checker = FormatChecker(formats=())
 
     @checker.checks("date-time", raises=ValueError)

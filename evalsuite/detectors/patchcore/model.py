@@ -59,11 +59,9 @@ class PatchCore:
             `nearest_categories`), for the runner to report work done.
     """
 
-    SEARCH_PARAMS: ClassVar[frozenset[str]] = frozenset(
-        {"search", "hnsw_m", "hnsw_ef_search", "hnsw_ef_construction"}
-    )
+    SEARCH_PARAMS: ClassVar[frozenset[str]] = PatchCoreParams.SEARCH_PARAMS
     """Params that change only the search evidence, never the fitted bank."""
-    SCORING_PARAMS: ClassVar[frozenset[str]] = frozenset({"num_neighbors", "sigma"})
+    SCORING_PARAMS: ClassVar[frozenset[str]] = PatchCoreParams.SCORING_PARAMS
     """Params that change only scoring from the evidence (Eq. 7's b, the map's sigma)."""
 
     def __init__(

@@ -49,6 +49,12 @@ class PatchCoreParams(ClosedModel):
     """
 
     config_name: ClassVar[str] = "patchcore params"
+    SEARCH_PARAMS: ClassVar[frozenset[str]] = frozenset(
+        {"search", "hnsw_m", "hnsw_ef_search", "hnsw_ef_construction"}
+    )
+    """Params that change only the search evidence, never the fitted bank."""
+    SCORING_PARAMS: ClassVar[frozenset[str]] = frozenset({"num_neighbors", "sigma"})
+    """Params that change only scoring from the evidence (Eq. 7's b, the map's sigma)."""
 
     layers: tuple[str, ...] = ("blocks.2", "blocks.4")
     neighbourhood: int = 3

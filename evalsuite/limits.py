@@ -1,0 +1,32 @@
+"""The documented bounds on every input, in one place (README, "Guarantees").
+
+Each is checked before any work starts, and a value outside it fails with exit 2 naming the key
+or option. The bounds keep a hostile or mistyped input from taking minutes, gigabytes or a path
+outside the results folder.
+"""
+
+from __future__ import annotations
+
+MAX_SEED = 2**32 - 1
+"""Seeds feed numpy's and torch's generators: integers 0 to 2**32 - 1."""
+MAX_COUNT = 100_000
+"""Image counts of the synthetic generator (per category and folder)."""
+MAX_BOOTSTRAP = 100_000
+"""Bootstrap resamples per cell."""
+MAX_ARTIFACTS = 1_000
+"""Gallery images per cell."""
+MAX_SEEDS = 100
+"""Seeds per study (each multiplies the cells)."""
+MAX_CONFIG_BYTES = 1 << 20
+"""A configuration file is at most 1 MiB."""
+MAX_NAME_LENGTH = 64
+"""Characters of one name that becomes a path component (study name, label, category); a
+swept `<param>=<value>` may have twice as many, so a cell file name stays under 255 bytes."""
+MAX_IMAGE_PIXELS = 64_000_000
+"""Pixels of one dataset image (64 MP; MVTec AD's largest is 1 MP, MVTec AD 2's about 5 MP).
+Larger images, and decompression bombs, are refused unread."""
+MIN_IMAGE_SIDE = 32
+"""Shortest side, in pixels, of a dataset image: the backbone's feature maps and the
+MVTec-Shift warp need at least this much."""
+MAX_INPUT_SIDE = 4096
+"""Largest backbone `resize` / `crop`, in pixels."""

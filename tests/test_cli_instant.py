@@ -1,0 +1,136 @@
+"""The CLI answers instantly: commands that need no model import no torch, timm, faiss or
+anomalib (checked in a fresh interpreter per command); `-v` works after the subcommand; bad
+option values name the option; progress without a terminal is a few plain lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TreeFactory
+
+HEAVY = ("torch", "timm", "faiss", "anomalib")
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's evalsuite, wherever run from
+
+# Runs `evalsuite ARGS...` in this interpreter, then prints what it imported and the log level.
+PROBE = """
+import json, logging, sys
+from evalsuite.cli import main
+code = 0
+try:
+    main(sys.argv[1:], prog_name="evalsuite")
+except SystemExit as stop:
+    code = stop.code
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+level = logging.getLogger().getEffectiveLevel()
+print("PROBE " + json.dumps({{"code": code, "heavy": heavy, "level": level}}), file=sys.stderr)
+"""
+
+
+def probe(*args: str | Path) -> tuple[dict[str, object], str]:
+    """(exit code, heavy modules imported, root log level) of one command, and its output."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=set(HEAVY)), *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=ENV,
+    )
+    lines = done.stderr.splitlines()
+    found = [line for line in lines if line.startswith("PROBE ")]
+    assert found, done.stdout + done.stderr
+    return json.loads(found[-1].removeprefix("PROBE ")), done.stdout + done.stderr
+
+
+def test_config_show_imports_no_model_library() -> None:
+    for args in (("config", "show"), ("config", "show", "--preset", "paper")):
+        report, output = probe(*args)
+        assert report["code"] == 0, output
+        assert report["heavy"] == [], f"`{' '.join(args)}` imported {report['heavy']}"
+        assert '"detectors"' in output
+
+
+def test_commands_without_a_model_import_no_model_library(
+    make_tree: TreeFactory, tmp_path: Path
+) -> None:
+    tree = make_tree(categories=("alpha",))
+    synth = tmp_path / "synth"
+    small = ("--size", "64", "--train", "1", "--test-good", "1", "--test-defect", "1")
+    commands: list[tuple[tuple[str | Path, ...], int]] = [
+        (("--help",), 0),
+        (("data", "synth", "--out", synth, "--categories", "carpet", *small), 0),
+        (("data", "check", tree), 0),
+        (("data", "shift", "--src", tree, "--out", tmp_path / "shifted", "--quiet"), 0),
+        (("site", "--results", tmp_path / "none", "--out", tmp_path / "site"), 2),
+        (("merge", "--out", tmp_path / "merged", tmp_path / "none"), 2),
+        (("plan", "--config", tmp_path / "missing.toml"), 2),
+        (("run", "--config", tmp_path / "missing.toml"), 2),
+    ]
+    for args, code in commands:
+        report, output = probe(*args)
+        assert report["code"] == code, output
+        assert report["heavy"] == [], f"`{' '.join(map(str, args))}` imported {report['heavy']}"
+
+
+def test_verbose_is_accepted_after_the_subcommand(make_tree: TreeFactory) -> None:
+    tree = make_tree(categories=("alpha",))
+    for args, level in (
+        (("data", "check", tree), 30),
+        (("data", "check", tree, "-v"), 20),
+        (("data", "check", "-vv", tree), 10),
+        (("-v", "data", "check", tree), 20),
+        (("config", "show", "--verbose"), 20),
+    ):
+        report, output = probe(*args)
+        assert report["code"] == 0, output
+        assert report["level"] == level, (args, report)
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("run", "--shard", "3/2"), "--shard"),
+        (("run", "--shard", "two"), "--shard"),
+        (("all", "--shard", "0/4"), "--shard"),
+        (("data", "synth", "--out", "x", "--categories", ","), "--categories"),
+        (("data", "check", ".", "--categories", " , "), "--categories"),
+        (("data", "synth", "--out", "x", "--size", "8"), "--size"),
+        (("data", "synth", "--out", "x", "--train", "-1"), "--train"),
+        (("data", "synth", "--out", "x", "--seed", str(2**32)), "--seed"),
+        (("data", "synth", "--out", "x", "--difficulty", "1.5"), "--difficulty"),
+        (("data", "shift", "--src", "a", "--out", "b", "--seed", "-3"), "--seed"),
+        (("data", "download", "--out", "x", "--timeout", "0"), "--timeout"),
+        (("plan", "--workers", "0"), "--workers"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, tuple) else value,
+)
+def test_invalid_option_values_name_the_option(args: tuple[str, ...], option: str) -> None:
+    from click.testing import CliRunner
+
+    from evalsuite.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert option in result.output.partition("Error:")[2], result.output
+
+
+def test_progress_without_a_terminal_is_a_few_lines(make_tree: TreeFactory, tmp_path: Path) -> None:
+    """`data shift` of 44 images with stderr a pipe: no carriage returns, at most 11 lines."""
+    tree = make_tree(n_train=20, n_good=6, n_defect=9)
+    done = subprocess.run(
+        [sys.executable, "-m", "evalsuite", "data", "shift", "--src", str(tree), "--out",
+         str(tmp_path / "shifted")],
+        capture_output=True, text=True, timeout=300, env=ENV,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("shift: ")]
+    assert lines[-1] == "shift: 88/88 img (100%)"
+    assert 2 <= len(lines) <= 11 and len(done.stderr.splitlines()) == len(lines), done.stderr
