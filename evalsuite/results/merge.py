@@ -94,6 +94,8 @@ def merge(sources: Sequence[Path], out: Path) -> MergeReport:
     for seen in picked:
         atomic.write_bytes(cell_path(out, seen.relpath), seen.file.read_bytes())
         artifacts += _copy_artifacts(seen.source, out, seen.relpath)
+    for relpath in (merged.get("splits") or {}).values():  # the same split in every source
+        atomic.write_bytes(out / relpath, (sources[0] / relpath).read_bytes())
     atomic.write_json(out / MANIFEST_NAME, merged)
     return MergeReport(
         sources=len(sources),
@@ -126,6 +128,8 @@ def _merged_manifest(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
         failed=[entry for m in manifests for entry in m["failed"]],
         shards=sorted(shards, key=_shard_order) if shards else None,
     )
+    if "splits" in first:
+        merged["splits"] = first["splits"]
     return merged
 
 

@@ -28,6 +28,7 @@ from evalsuite.runner.fit_group import UnitOutcome
 from evalsuite.runner.manifest import RunSummary, build_manifest, folder_bytes
 from evalsuite.runner.plan import Plan, backbone_key
 from evalsuite.runner.records import is_done
+from evalsuite.runner.splits_file import write_splits_files
 from evalsuite.runner.study_data import StudyData, fit_inputs
 
 
@@ -67,6 +68,7 @@ def run_study(
     if shard is not None:
         plan = plan.shard(*shard, costs=unit_costs(plan, data, sources))
     context = make_context(config, data, sources, device, out, force)
+    write_splits_files(out, data)
     summary = RunSummary(out)
     progress_bars.set_enabled(progress)
     warm_features(sources, shard_inputs(context, plan))

@@ -13,13 +13,18 @@ from pathlib import Path
 from evalsuite import __version__
 from evalsuite.errors import ResultsError
 from evalsuite.site import assets, detail
+from evalsuite.site.anonymise import anonymise, check_no_leaks, machine_identity
+from evalsuite.site.bundle import check_bundle_target, write_bundle
+from evalsuite.site.data_csv import data_downloads, data_files
 from evalsuite.site.exports import delta_tex, headline_tex, metrics_csv, summary_csv
+from evalsuite.site.figure_exports import figure_files, site_figures
 from evalsuite.site.gallery import artifact_files
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import NAV, Page, gallery_index, main_pages
 from evalsuite.site.records import Results
 from evalsuite.site.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.runinfo import run_info
+from evalsuite.site.shipped import record_files
 from evalsuite.site.tables import HEADLINE_METRICS, Grid, drop_rows, gap_rows, grid_of, metric_rows
 
 GENERATED_DIRS = ("artifacts", "assets", "cells", "downloads", "gallery")
@@ -27,13 +32,22 @@ GENERATED_DIRS = ("artifacts", "assets", "cells", "downloads", "gallery")
 the top are replaced too, anything else is left alone (e.g. a README)."""
 
 
-def build_site(results_dir: Path, out: Path, templates: Path = TEMPLATES) -> Path:
+def build_site(
+    results_dir: Path,
+    out: Path,
+    templates: Path = TEMPLATES,
+    *,
+    anonymous: bool = False,
+    bundle: Path | None = None,
+) -> Path:
     """Build the site of the results folder `results_dir` into `out`.
 
     Args:
         results_dir: a results folder (finished, or partial: then it says so).
         out: the site folder; created if needed.
         templates: the Jinja templates and the site's own assets.
+        anonymous: remove absolute paths, the user, host and git commit (see `anonymise`).
+        bundle: also write the site as this zip (see `bundle`).
 
     Returns:
         the path of the site's index.html.
@@ -44,9 +58,19 @@ def build_site(results_dir: Path, out: Path, templates: Path = TEMPLATES) -> Pat
         EvalsuiteError: the templates or assets are missing.
     """
     _check_target(results_dir, out)
+    if bundle is not None:
+        check_bundle_target(bundle, results_dir, out)
     results = load_results(results_dir)
+    identity = machine_identity(results_dir) if anonymous else None
+    if identity is not None:
+        results = anonymise(results, identity)
     files = site_files(results, templates)
+    if identity is not None:
+        check_no_leaks(files, identity)
     _replace(out, files, results)
+    if bundle is not None:
+        copies = {path: results.source / path for path in artifact_files(results)}
+        write_bundle(bundle, files, copies, study=_study(results), version=__version__)
     return out / "index.html"
 
 
@@ -65,12 +89,16 @@ def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes
         detail.listing_page(results),
         *detail.cell_pages(results),
         detail.failures_page(results),
-        detail.downloads_page(headline),
     ]
+    figures = site_figures(pages)
+    pages.append(detail.downloads_page(headline, data_downloads(results), figures))
     site = _site_info(results)
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
     files.update(_downloads(results, grid, headline))
     files.update(assets.asset_files(templates))
+    files.update(figure_files(figures))
+    files.update({path: text.encode("utf-8") for path, text in data_files(results).items()})
+    files.update(record_files(results))
     return files
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from evalsuite.site import figures
 from evalsuite.site.charts import Chart
+from evalsuite.site.figure_exports import Figure
 from evalsuite.site.gallery import StripGroup, strip_groups
 from evalsuite.site.pages import Page
 from evalsuite.site.records import (
@@ -226,7 +228,7 @@ DOWNLOADS = (
         "metrics.csv",
         "Every metric of every cell (one row per cell and metric; failed and missing cells "
         "as rows without metric), with the bootstrap 95% interval and the reason when a "
-        "metric is undefined.",
+        "metric is undefined; path: the cell's record.",
     ),
     Download(
         "downloads/summary.csv",
@@ -252,7 +254,10 @@ DOWNLOADS = (
 )
 
 
-def downloads_page(headline_tex: str) -> Page:
-    """The downloads page, with the headline LaTeX table shown."""
-    data = {"downloads": DOWNLOADS, "preview": headline_tex}
+def downloads_page(
+    headline_tex: str, more: Sequence[Download] = (), figures: Sequence[Figure] = ()
+) -> Page:
+    """The downloads page: the files (DOWNLOADS, then `more`), the exported figures, and the
+    headline LaTeX table shown."""
+    data = {"downloads": (*DOWNLOADS, *more), "preview": headline_tex, "figures": figures}
     return Page("downloads.html", "downloads.html.j2", "Downloads", "downloads.html", data)

@@ -1,0 +1,126 @@
+"""Every chart of the study pages as a figure for a paper: SVG, PDF and PNG (300 dpi) in
+`downloads/figures/`, rendered offline by vl-convert from the very spec the page embeds.
+
+The figures are found by walking the pages' view models, so a chart added to a study page is
+exported without being listed here. Cell pages are left out (one ROC chart per cell; their
+points are in `downloads/roc_points.csv`). The page's chart configuration (`assets/charts.js`)
+is applied, with a font every machine has and a white background; legends and axis titles are
+those of the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+import vl_convert
+
+from evalsuite.site.assets import vegalite_version
+from evalsuite.site.charts import Chart
+from evalsuite.site.pages import Page
+from evalsuite.site.records import Cell
+
+FIGURES = "downloads/figures"
+FORMATS = ("svg", "pdf", "png")
+PNG_DPI = 300
+CONFIG: dict[str, Any] = {
+    "background": "white",
+    "font": "Liberation Sans, DejaVu Sans, Arial, Helvetica, sans-serif",
+    "view": {"stroke": "#ddd"},
+    "axis": {"labelFontSize": 11, "titleFontSize": 11, "titleFontWeight": "normal"},
+    "header": {"labelFontSize": 12, "labelFontWeight": "bold"},
+    "legend": {"labelFontSize": 11, "titleFontSize": 11},
+}
+"""The page's Vega-Embed configuration (assets/charts.js), for print."""
+_IDENTS = ("label", "scope", "param")
+"""Attributes that tell apart the view models of a list (a detector's, a sweep's)."""
+_GENERIC = frozenset({"chart", "charts", "rocs", "shortcuts", "sweeps"})
+"""Names of view-model fields that say nothing about the chart (left out of file names)."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One exported chart.
+
+    Attributes:
+        name: the file stem under `downloads/figures/` (ASCII, no spaces or `=`).
+        title: the chart's heading, or its page's title when it has none.
+        caption: how to read it (the page's caption).
+        page: the page that shows it.
+        spec: the Vega-Lite spec the page embeds.
+    """
+
+    name: str
+    title: str
+    caption: str
+    page: str
+    spec: dict[str, Any]
+
+    def path(self, fmt: str) -> str:
+        """The site path of the figure in format `fmt` (svg, pdf or png)."""
+        return f"{FIGURES}/{self.name}.{fmt}"
+
+
+def slug(text: str) -> str:
+    """`text` as a portable file-name part: letters, digits, `.`, `_` and `-` only."""
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.").lower() or "chart"
+
+
+def _charts(value: Any, names: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Chart]]:
+    """(names, chart) of every Chart in a view model (lists, tuples and dataclasses)."""
+    if isinstance(value, Chart):
+        yield names, value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            title = item.title if isinstance(item, Chart) else ""
+            yield from _charts(item, (*names, title) if title else names)
+    elif is_dataclass(value) and not isinstance(value, type | Cell):
+        own = tuple(getattr(value, a) for a in _IDENTS if isinstance(getattr(value, a, None), str))
+        for field in fields(value):
+            yield from _charts(getattr(value, field.name), (*names, *own, field.name))
+
+
+def site_figures(pages: Sequence[Page]) -> list[Figure]:
+    """Every chart of the pages that draw charts, except the cell pages, in page order."""
+    found: list[Figure] = []
+    taken: set[str] = set()
+    for page in pages:
+        if not page.charts or page.path.startswith("cells/"):
+            continue
+        stem = page.path.removesuffix(".html")
+        for key, value in page.data.items():
+            for names, chart in _charts(value, (key,)):
+                parts = [n.removesuffix("_chart") for n in names if n not in _GENERIC]
+                base = slug("-".join([stem, *parts]))
+                name, n = base, 1
+                while name in taken:
+                    n += 1
+                    name = f"{base}-{n}"
+                taken.add(name)
+                found.append(
+                    Figure(name, chart.title or page.title, chart.caption, page.path, chart.spec)
+                )
+    return found
+
+
+def render(figure: Figure, fmt: str) -> bytes:
+    """The figure in `fmt`: svg, pdf, or png at PNG_DPI."""
+    version = vegalite_version()
+    if fmt == "svg":
+        text = vl_convert.vegalite_to_svg(figure.spec, vl_version=version, config=CONFIG)
+        return str(text).encode("utf-8")
+    if fmt == "pdf":
+        return bytes(vl_convert.vegalite_to_pdf(figure.spec, vl_version=version, config=CONFIG))
+    if fmt == "png":
+        png = vl_convert.vegalite_to_png(
+            figure.spec, vl_version=version, scale=PNG_DPI / 72, ppi=PNG_DPI, config=CONFIG
+        )
+        return bytes(png)
+    raise ValueError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def figure_files(figures: Sequence[Figure]) -> dict[str, bytes]:
+    """Site path -> content of every figure in every format."""
+    return {figure.path(fmt): render(figure, fmt) for figure in figures for fmt in FORMATS}
