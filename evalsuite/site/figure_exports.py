@@ -105,22 +105,34 @@ def site_figures(pages: Sequence[Page]) -> list[Figure]:
     return found
 
 
-def render(figure: Figure, fmt: str) -> bytes:
-    """The figure in `fmt`: svg, pdf, or png at PNG_DPI."""
-    version = vegalite_version()
-    if fmt == "svg":
-        text = vl_convert.vegalite_to_svg(figure.spec, vl_version=version, config=CONFIG)
-        return str(text).encode("utf-8")
-    if fmt == "pdf":
-        return bytes(vl_convert.vegalite_to_pdf(figure.spec, vl_version=version, config=CONFIG))
-    if fmt == "png":
-        png = vl_convert.vegalite_to_png(
-            figure.spec, vl_version=version, scale=PNG_DPI / 72, ppi=PNG_DPI, config=CONFIG
-        )
-        return bytes(png)
-    raise ValueError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
+def render(figure: Figure) -> dict[str, bytes]:
+    """The figure in every format: the SVG Vega draws, and the PDF and PNG (PNG_DPI) made from
+    that SVG (one Vega run; PDF points and PNG inches both count one SVG pixel as 1/72 inch).
+    """
+    svg = str(vl_convert.vegalite_to_svg(figure.spec, vl_version=vegalite_version(), config=CONFIG))
+    return {
+        "svg": svg.encode("utf-8"),
+        "pdf": stable_pdf(bytes(vl_convert.svg_to_pdf(svg))),
+        "png": bytes(vl_convert.svg_to_png(svg, scale=1.0, ppi=PNG_DPI)),
+    }
+
+
+_RESOURCES = re.compile(rb"(<<\n)((?: +/[^\s/]+ \d+ 0 R\n)+)( *>>)")
+
+
+def stable_pdf(pdf: bytes) -> bytes:
+    """`pdf` with the entries of its resource dictionaries (`/xo3 15 0 R` lines) sorted.
+
+    vl-convert writes them in hash-map order, which changes from call to call; their order means
+    nothing, and sorting lines within a dictionary keeps every object's byte offset, so the
+    cross-reference table stays valid.
+    """
+    return _RESOURCES.sub(lambda m: m[1] + b"".join(sorted(m[2].splitlines(True))) + m[3], pdf)
 
 
 def figure_files(figures: Sequence[Figure]) -> dict[str, bytes]:
     """Site path -> content of every figure in every format."""
-    return {figure.path(fmt): render(figure, fmt) for figure in figures for fmt in FORMATS}
+    files = {}
+    for figure in figures:
+        files.update({figure.path(fmt): content for fmt, content in render(figure).items()})
+    return files
