@@ -77,11 +77,12 @@ def _last_part(match: re.Match[str]) -> str:
 
 
 def scrub(value: Any, identity: Identity) -> Any:
-    """A copy of JSON-like `value` with every string scrubbed (keys too)."""
+    """A copy of JSON-like `value` with every string value scrubbed (keys are the schema's
+    names, categories and sample ids: a user named `root` must not rename `dataset.root`)."""
     if isinstance(value, str):
         return scrub_text(value, identity)
     if isinstance(value, Mapping):
-        return {scrub_text(str(k), identity): scrub(v, identity) for k, v in value.items()}
+        return {k: scrub(v, identity) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [scrub(item, identity) for item in value]
     return value

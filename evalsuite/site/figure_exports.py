@@ -112,22 +112,66 @@ def render(figure: Figure) -> dict[str, bytes]:
     svg = str(vl_convert.vegalite_to_svg(figure.spec, vl_version=vegalite_version(), config=CONFIG))
     return {
         "svg": svg.encode("utf-8"),
-        "pdf": stable_pdf(bytes(vl_convert.svg_to_pdf(svg))),
+        "pdf": pdf_of(svg),
         "png": bytes(vl_convert.svg_to_png(svg, scale=1.0, ppi=PNG_DPI)),
     }
 
 
+_FONTS = re.compile(rb"/DescendantFonts \[(\d+) 0 R\]")
+PDF_TRIES = 32
+
+
+def pdf_of(svg: str) -> bytes:
+    """The PDF of an SVG, the same bytes on every call.
+
+    vl-convert numbers the objects of the embedded fonts in hash-map order, which changes from
+    call to call; of the k! numberings of k fonts, the one whose fonts' descendants are numbered
+    in font order is taken (one try in k! finds it; a PDF with more than four fonts is taken as
+    it comes after PDF_TRIES tries).
+    """
+    pdf = b""
+    for _ in range(PDF_TRIES):
+        pdf = stable_pdf(bytes(vl_convert.svg_to_pdf(svg)))
+        numbers = [int(n) for n in _FONTS.findall(pdf)]
+        if numbers == sorted(numbers):
+            break
+    return pdf
+
+
 _RESOURCES = re.compile(rb"(<<\n)((?: +/[^\s/]+ \d+ 0 R\n)+)( *>>)")
+_XREF = re.compile(rb"\nxref\n0 (\d+)\n")
 
 
 def stable_pdf(pdf: bytes) -> bytes:
-    """`pdf` with the entries of its resource dictionaries (`/xo3 15 0 R` lines) sorted.
+    """`pdf` in a canonical form: objects in number order, resource dictionaries sorted.
 
-    vl-convert writes them in hash-map order, which changes from call to call; their order means
-    nothing, and sorting lines within a dictionary keeps every object's byte offset, so the
-    cross-reference table stays valid.
+    vl-convert writes fonts and resource entries (`/xo3 15 0 R` lines) in hash-map order, which
+    changes from call to call; neither order means anything. The objects are cut out at the
+    offsets of the cross-reference table and written in number order, with a new table. A PDF
+    of another shape (several table sections, free objects) is returned with its resources
+    sorted only.
     """
-    return _RESOURCES.sub(lambda m: m[1] + b"".join(sorted(m[2].splitlines(True))) + m[3], pdf)
+    pdf = _RESOURCES.sub(lambda m: m[1] + b"".join(sorted(m[2].splitlines(True))) + m[3], pdf)
+    found = list(_XREF.finditer(pdf))
+    if len(found) != 1:
+        return pdf
+    table, count = found[0].end(), int(found[0][1])
+    rows = [pdf[table + 20 * i : table + 20 * (i + 1)] for i in range(count)]
+    if count < 2 or any(row[17:18] != b"n" for row in rows[1:]):
+        return pdf
+    offsets = [int(row[:10]) for row in rows[1:]]
+    starts = sorted(offsets)
+    ends = [*starts[1:], found[0].start() + 1]  # an object runs to the next one, or the table
+    cut = {start: pdf[start:end] for start, end in zip(starts, ends, strict=True)}
+    body = bytearray(pdf[: min(offsets)])
+    new_rows = [rows[0]]
+    for offset in offsets:  # object 1, 2, ... in number order
+        new_rows.append(b"%010d 00000 n\r\n" % len(body))
+        body += cut[offset]
+    tail = pdf[table + 20 * count :]
+    start = len(body)
+    body += b"xref\n0 %d\n" % count + b"".join(new_rows) + tail
+    return re.sub(rb"startxref\n\d+\n", b"startxref\n%d\n" % start, bytes(body))
 
 
 def figure_files(figures: Sequence[Figure]) -> dict[str, bytes]:

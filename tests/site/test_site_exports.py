@@ -184,6 +184,13 @@ def test_every_study_chart_is_exported_in_three_formats(site_dir: Path) -> None:
         assert PORTABLE.fullmatch(name)
         pdf = (figures / f"{name}.pdf").read_bytes()
         assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-64:]
+        table = pdf.index(b"\nxref\n0 ") + 1  # every offset names its object: a valid table
+        count = int(pdf[table:].split(b"\n")[1].split()[1])
+        start = pdf.index(b"\n", pdf.index(b"\n", table) + 1) + 1
+        for number in range(1, count):
+            offset = int(pdf[start + 20 * number : start + 20 * number + 10])
+            assert pdf[offset:].startswith(b"%d 0 obj" % number), (name, number)
+        assert b"startxref\n%d\n" % table in pdf[-64:]
         png = (figures / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         at = png.index(b"pHYs")
