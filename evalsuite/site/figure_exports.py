@@ -109,12 +109,23 @@ def render(figure: Figure) -> dict[str, bytes]:
     """The figure in every format: the SVG Vega draws, and the PDF and PNG (PNG_DPI) made from
     that SVG (one Vega run; PDF points and PNG inches both count one SVG pixel as 1/72 inch).
     """
-    svg = str(vl_convert.vegalite_to_svg(figure.spec, vl_version=vegalite_version(), config=CONFIG))
+    drawn = vl_convert.vegalite_to_svg(figure.spec, vl_version=vegalite_version(), config=CONFIG)
+    svg = stable_ids(str(drawn))
     return {
         "svg": svg.encode("utf-8"),
         "pdf": pdf_of(svg),
         "png": bytes(vl_convert.svg_to_png(svg, scale=1.0, ppi=PNG_DPI)),
     }
+
+
+_GRADIENT = re.compile(r"gradient_\d+")
+
+
+def stable_ids(svg: str) -> str:
+    """`svg` with its gradient ids numbered from 0 in order of appearance (Vega numbers them
+    with a counter that runs over every chart drawn in the process)."""
+    ids: dict[str, str] = {}
+    return _GRADIENT.sub(lambda m: ids.setdefault(m[0], f"gradient_{len(ids)}"), svg)
 
 
 _FONTS = re.compile(rb"/DescendantFonts \[(\d+) 0 R\]")

@@ -360,8 +360,8 @@ def test_anonymous_build_names_not_this_machine(results_dir: Path, tmp_path: Pat
         for needle in long:
             if len(needle) >= 8 or not binary:
                 assert needle.encode() not in content, (name, needle)
-        if binary:
-            continue
+        if binary or name.endswith(".svg"):  # Vega's SVG markup has classes like `root`; the
+            continue  # data it draws is in the pages, as each chart's spec
         text = content.decode("utf-8")
         for word in words:
             assert not re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", text), (
