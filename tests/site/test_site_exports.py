@@ -348,9 +348,11 @@ def test_anonymous_bundle_names_no_machine(identifying_results: Path, tmp_path: 
 
 
 def test_anonymous_build_names_not_this_machine(results_dir: Path, tmp_path: Path) -> None:
-    """The real identity: results path and home in every byte, the user and host names as
-    words in every text file (short names occur by chance in compressed bytes and in the
-    site's assets, whose bytes are the same on every machine: `:root` in the CSS)."""
+    """The real identity: the results path and the home folder in every text byte (in binary
+    files too when long enough not to occur by chance); the user and host names in every string
+    value of the JSON and CSV files, and in the pages wherever they would sit in a path or an
+    address (`/root/`, `pytest-of-root`, `user@host`); a user named `root` shares its name with
+    the manifest's `root` fields and Vega's SVG classes, which are no leak."""
     bundle = tmp_path / "anonymous.zip"
     build_site(results_dir, tmp_path / "site", anonymous=True, bundle=bundle)
     long = [str(results_dir.resolve()), str(Path.home())]
@@ -360,11 +362,27 @@ def test_anonymous_build_names_not_this_machine(results_dir: Path, tmp_path: Pat
         for needle in long:
             if len(needle) >= 8 or not binary:
                 assert needle.encode() not in content, (name, needle)
-        if binary or name.endswith(".svg"):  # Vega's SVG markup has classes like `root`; the
-            continue  # data it draws is in the pages, as each chart's spec
+        if binary:
+            continue
         text = content.decode("utf-8")
+        if name.endswith(".json"):
+            values = list(_strings(json.loads(text)))
+        elif name.endswith(".csv"):
+            values = [v for row in read_csv_text(text) for v in row.values()]
+        else:
+            values = []
         for word in words:
-            assert not re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", text), (
-                name,
-                word,
-            )
+            whole = re.compile(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])")
+            assert not any(whole.search(v) for v in values), (name, word)
+            address = re.compile(rf"[/\\@]{re.escape(word)}\b|\b{re.escape(word)}[/\\@]|-of-{word}")
+            assert not address.search(text), (name, word)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
