@@ -93,6 +93,7 @@ def _provenance(cell: Cell) -> Rows:
         ("dataset fingerprint", p["dataset_fingerprint"]),
         ("weights", f"{weights['source']}: {weights['path'] or '—'}"),
         ("weights SHA-256", weights["sha256"] or "— (random weights)"),
+        ("split file", p.get("splits") or "— (not recorded)"),
     ]
     rows += [(name, version) for name, version in sorted(p["versions"].items())]
     return tuple(rows)

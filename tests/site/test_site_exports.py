@@ -61,6 +61,14 @@ def test_the_run_writes_its_split_file_named_in_manifest_and_provenance(results_
     assert not list((results_dir / "splits").glob(".*"))  # no temp file left
 
 
+def test_merge_keeps_the_split_file(results_dir: Path, tmp_path: Path) -> None:
+    shard = copy_results(results_dir, tmp_path / "shard")
+    results.merge([shard], tmp_path / "merged")
+    assert results.read_manifest(tmp_path / "merged")["splits"] == {"0": "splits/seed0.json"}
+    merged = (tmp_path / "merged" / "splits" / "seed0.json").read_bytes()
+    assert merged == (results_dir / "splits" / "seed0.json").read_bytes()
+
+
 # --- CSV downloads -------------------------------------------------------------------------
 
 
