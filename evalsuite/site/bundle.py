@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalsuite.errors import ResultsError
-from evalsuite.site.anonymise import TEXT_SUFFIXES
+from evalsuite.site.anonymise import ASSETS, TEXT_SUFFIXES
 
 _UNPORTABLE = re.compile(r"[^A-Za-z0-9._/-]")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -84,17 +84,23 @@ def _renamed(names: list[str]) -> dict[str, str]:
     return renamed
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9._=+/-]*[=+][A-Za-z0-9._=+/-]*")
+"""A run of path characters holding `=` or `+`, the only unportable ones `results.paths` lets
+into a name: where a renamed path can occur in a text file."""
+
+
 def _rewrite(content: bytes, parts: Mapping[str, str]) -> bytes:
-    """A text file with every renamed path part replaced by its portable form."""
-    text = content.decode("utf-8")
-    for old in sorted(parts, key=len, reverse=True):
-        text = text.replace(old, parts[old])
-    return text.encode("utf-8")
+    """A text file with every renamed path component replaced by its portable form (one pass:
+    each token that could hold a path is split at `/` and its components looked up)."""
+
+    def fix(match: re.Match[str]) -> str:
+        return "/".join(parts.get(part, part) for part in match[0].split("/"))
+
+    return _TOKEN.sub(fix, content.decode("utf-8")).encode("utf-8")
 
 
 def _parts(renamed: Mapping[str, str]) -> dict[str, str]:
-    """The path components that change, old -> new (the replacement is character-wise, so
-    replacing a component wherever it occurs gives the portable form of any path holding it)."""
+    """The path components that change, old -> new."""
     found = {}
     for name in renamed:
         for part in name.split("/"):
@@ -133,7 +139,7 @@ def write_bundle(
             for name in names:
                 if name in files:
                     content = files[name]
-                    if name.endswith(TEXT_SUFFIXES) and parts:
+                    if name.endswith(TEXT_SUFFIXES) and parts and not name.startswith(ASSETS):
                         content = _rewrite(content, parts)
                 else:
                     content = copies[name].read_bytes()
