@@ -81,5 +81,7 @@ COPY --from=build /opt/huggingface /opt/huggingface
 USER 1000:1000
 WORKDIR /out
 VOLUME ["/data", "/out"]
+# exec form: evalsuite itself is PID 1 and handles SIGTERM like Ctrl-C, so `docker stop` keeps
+# the finished cells, removes temp files and exits 143
 ENTRYPOINT ["evalsuite"]
 CMD ["all"]

@@ -48,6 +48,7 @@ site: $(STAMP) ## the results site of the demo study (results/demo) in site/
 
 bench: $(STAMP) ## benchmarks (speed, memory) — not tests
 	$(BIN)/python benchmarks/patchcore_vs_anomalib.py
+	$(BIN)/python benchmarks/approximations.py
 
 bench-paper: $(STAMP) ## the paper preset at MVTec AD scale: fits, cost-model error, projections (~30 min)
 	$(BIN)/python benchmarks/paper_scale.py

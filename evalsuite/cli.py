@@ -3,7 +3,7 @@
 Implementations are imported inside each command so that `--help` is instant. Exit codes:
 0 success, 1 a run finished with failed cells or a check found problems, 2 bad input (usage,
 configuration, dataset), 3 environment (weights or downloads unavailable, a full disk), 130
-Ctrl-C.
+Ctrl-C, 143 SIGTERM (both leave no partial output; see evalsuite.signals).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from evalsuite import signals
 from evalsuite.errors import EvalsuiteError
 
 DEFAULT_CATEGORIES = "hazelnut,carpet,zipper"
@@ -28,6 +29,13 @@ class _Group(click.Group):
         except EvalsuiteError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: writers left nothing partial
+            click.echo(
+                f"\n{signals.describe(interrupt)}: stopped before finishing; earlier output is "
+                "unchanged and nothing half-written was left in place",
+                err=True,
+            )
+            sys.exit(signals.exit_code(interrupt))
 
 
 def _categories(value: str) -> tuple[str, ...]:
@@ -44,6 +52,7 @@ def main(verbose: int) -> None:
     """evalsuite: PatchCore vs PaDiM on MVTec AD, clean and shifted."""
     import logging
 
+    signals.install()
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -213,14 +222,61 @@ def _shard(value: str | None) -> tuple[int, int] | None:
 )
 @click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
 def merge(out: Path, shards: tuple[Path, ...]) -> None:
-    """Merge shard results folders SHARDS into OUT (cells copied, manifest rebuilt)."""
-    from evalsuite.results import merge as merge_results
+    """Merge shard results folders SHARDS into OUT (cells copied, manifest rebuilt); exit 1 when
+    cells of the plan are missing (OUT is written all the same)."""
+    from evalsuite.runner.completeness import merge_shards
 
-    report = merge_results(list(shards), out)
+    report = merge_shards(list(shards), out)
+    missing = report.missing or ()
     click.echo(
         f"merged {report.sources} folders into {out}: {report.cells} cells "
-        f"({report.duplicates} identical duplicates), {report.artifacts} artifacts"
+        f"({report.duplicates} identical duplicates), {report.artifacts} artifacts; "
+        f"{len(missing)} planned cells missing"
     )
+    if missing:
+        click.echo(f"{len(missing)} planned cells are missing (a shard never arrived?):", err=True)
+        for relpath in missing:
+            click.echo(f"  - {relpath}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write it as JSON.")
+@click.option(
+    "--min-delta",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Smallest |delta| that counts as improved or regressed.",
+)
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a cell regressed.")
+def diff(
+    base: Path, new: Path, json_path: Path | None, min_delta: float, fail_on_regression: bool
+) -> None:
+    """Compare the results folders BASE and NEW cell by cell: deltas, paired intervals,
+    verdicts, added/removed/failed cells and what changed in their provenance."""
+    from evalsuite.results.diff import diff_runs
+    from evalsuite.results.diff_report import diff_json, diff_lines
+
+    if json_path is not None and json_path.is_dir():
+        raise click.BadParameter(f"{json_path} is a folder; give a file name", param_hint="--json")
+    report = diff_runs(base, new, min_delta)
+    for line in diff_lines(report):
+        click.echo(line)
+    if json_path is not None:
+        from evalsuite import atomic
+
+        try:
+            atomic.write_json(json_path, diff_json(report))
+        except OSError as error:
+            raise click.BadParameter(
+                f"cannot write {json_path} ({error.strerror or error}); give a writable file",
+                param_hint="--json",
+            ) from error
+    if fail_on_regression and report.regressions:
+        sys.exit(1)
 
 
 @main.group(cls=_Group, name="config")
@@ -355,11 +411,20 @@ def run(
         sys.exit(1)
 
 
+_BASELINE = click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results folder to compare with: adds a Changes page (as `evalsuite diff`).",
+)
+
+
 @main.command(name="all")
 @_run_options
 @click.option(
     "--site", "site_dir", type=click.Path(path_type=Path), default=Path("site"), show_default=True
 )
+@_BASELINE
 def all_command(
     preset: str | None,
     config_path: Path | None,
@@ -374,13 +439,14 @@ def all_command(
     scheduler: str | None,
     quiet: bool,
     site_dir: Path,
+    baseline: Path | None,
 ) -> None:
     """Run the study, then build its site (the site is built even when cells failed)."""
     from evalsuite.site import build_site
 
     config = _load(preset, config_path, data_root, device)
     failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
-    index = build_site(out or Path("results") / config.name, site_dir)
+    index = build_site(out or Path("results") / config.name, site_dir, baseline=baseline)
     click.echo(f"site written to {site_dir}; open {index}")
     if failed:
         sys.exit(1)
@@ -414,13 +480,13 @@ def _execute(
             workers=workers,
             scheduler=scheduler,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM
         click.echo(
-            f"\ninterrupted: every finished cell is kept in {out}; run the same command again "
-            "to resume where it stopped",
+            f"\n{signals.describe(interrupt)}: every finished cell is kept in {out}; run the "
+            "same command again to resume where it stopped",
             err=True,
         )
-        sys.exit(130)
+        sys.exit(signals.exit_code(interrupt))
     except OSError as error:  # the environment: a full disk, a lost mount, permissions
         where = f"{error.filename}: " if error.filename else ""
         click.echo(
@@ -459,8 +525,12 @@ def _execute(
     type=click.Path(path_type=Path),
     default=Path("site"),
     show_default=True,
-    help="Site folder (its generated pages are replaced).",
+    help="Site folder (only files an earlier build wrote are replaced).",
 )
+@click.option(
+    "--force", is_flag=True, help="Build in a folder holding other files (they are kept)."
+)
+@_BASELINE
 @click.option(
     "--bundle",
     type=click.Path(path_type=Path),
@@ -472,11 +542,20 @@ def _execute(
     is_flag=True,
     help="Remove absolute paths, user and host names and the git commit from every file.",
 )
-def site(results_dir: Path, out: Path, bundle: Path | None, anonymous: bool) -> None:
+def site(
+    results_dir: Path,
+    out: Path,
+    force: bool,
+    baseline: Path | None,
+    bundle: Path | None,
+    anonymous: bool,
+) -> None:
     """Build the static results site of --results into --out (opens from file://, offline)."""
     from evalsuite.site import build_site
 
-    index = build_site(results_dir, out, anonymous=anonymous, bundle=bundle)
+    index = build_site(
+        results_dir, out, force=force, baseline=baseline, anonymous=anonymous, bundle=bundle
+    )
     click.echo(f"site written to {out}; open {index}")
     if bundle is not None:
         click.echo(f"bundle written to {bundle} ({bundle.stat().st_size / 1e6:.1f} MB)")

@@ -174,11 +174,16 @@ class StudyConfig(_Closed):
             equal them within a documented tolerance, and fits are keyed by the device kind.
         feature_cache_budget_gb: bound of the on-disk feature cache (GiB, least recently used
             entries evicted beyond it); None: unbounded.
+        feature_cache_storage: `float32` (exact, the default) or `float16`, an opt-in
+            approximation: features rounded to float16 as they are computed and stored so,
+            half the cache's disk; every record of such a run lists it in
+            `provenance.approximations`.
     """
 
     name: str = "demo"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     feature_cache_budget_gb: float | None = Field(default=None, gt=0)
+    feature_cache_storage: Literal["float32", "float16"] = "float32"
     seeds: tuple[int, ...] = Field(default=(0,), min_length=1)
     data: DataSettings = DataSettings()
     shift: ShiftSettings = ShiftSettings()

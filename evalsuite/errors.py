@@ -41,6 +41,16 @@ class ResultsError(EvalsuiteError):
     """A results folder or record is missing, unwritable or corrupt."""
 
 
+class OwnershipError(EvalsuiteError):
+    """An output folder holds files the command did not write (it never deletes those)."""
+
+
+class BusyError(EvalsuiteError):
+    """A results folder is in use by another run (it holds the folder's lock)."""
+
+    exit_code = 3
+
+
 class EvaluationError(EvalsuiteError):
     """Evaluation inputs are invalid, or a metric is undefined for them.
 

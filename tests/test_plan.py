@@ -91,6 +91,9 @@ def test_keys_follow_what_determines_them() -> None:
     bootstrap = _plan(evaluation={"bootstrap": 10})
     assert {f.id for f in bootstrap.fits} == {f.id for f in a.fits}  # evaluation: cells only
     assert not {c.id for c in bootstrap.cells} & {c.id for c in a.cells}
+    rounded = _plan(feature_cache_storage="float16")  # other features: other fits
+    assert not {f.id for f in rounded.fits} & {f.id for f in a.fits}
+    assert _plan(feature_cache_storage="float32").fits == a.fits
 
 
 def test_shards_partition_whole_fits() -> None:
@@ -137,3 +140,22 @@ def test_cost_balanced_shards_partition_units() -> None:
     loads = [sum(costs[u.id] for u in s.units) for s in shards]
     assert max(loads) - min(loads) <= max(costs.values())  # greedy balance bound
     assert [f.id for f in plan.shard(2, 3, costs).fits] == [f.id for f in shards[1].fits]
+
+
+def test_detectors_sharing_a_fit_keep_their_own_cells() -> None:
+    """Two labels whose fits coincide (search and scoring params are not in the fit key)
+    share the fit but each keeps every one of its cells (they were once merged into one)."""
+    detectors = [
+        {"name": "patchcore", "label": "exact"},
+        {"name": "patchcore", "label": "hnsw", "params": {"search": "hnsw"}},
+        {"name": "patchcore", "label": "b9", "params": {"num_neighbors": 9}},
+        {"name": "patchcore", "label": "twin"},  # the same configuration as `exact`
+    ]
+    plan = _plan(detectors=detectors, sweeps=[], seeds=[0])
+    per_label = {
+        label: [c for c in plan.cells if c.variant.spec.label == label]
+        for label in ("exact", "hnsw", "b9", "twin")
+    }
+    assert {len(cells) for cells in per_label.values()} == {2 * 4 * 3}
+    assert len({c.id for c in plan.cells}) == len(plan.cells) == 4 * 2 * 4 * 3
+    assert len(plan.fits) == len({c.fit.id for c in per_label["exact"]})  # one set of fits

@@ -30,6 +30,7 @@ from evalsuite.results import (
     merge,
     read_cell,
     read_manifest,
+    record_digest,
     validate_manifest,
     write_cell,
     write_manifest,
@@ -196,8 +197,8 @@ def _set(record: Record, dotted: str, value: Any) -> None:
 def test_realistic_record_round_trips(tmp_path: Path, good: Record) -> None:
     path = write_cell(tmp_path, HAZELNUT, good)
     assert path == tmp_path / "cells" / HAZELNUT
-    assert read_cell(path) == good
-    assert json.loads(path.read_text()) == good
+    assert read_cell(path) == good == read_cell(path, verify=True)
+    assert json.loads(path.read_text()) == good | {"digest": record_digest(good)}
     assert set(good["metrics"]) == {
         "image_auroc",
         "image_aupr",
@@ -628,3 +629,44 @@ def test_merge_refuses_different_studies_and_repeated_shards(tmp_path: Path, goo
         merge([a, b], a)
     with pytest.raises(ResultsError, match="already holds results"):
         merge([b], a)
+
+
+def test_merge_detects_a_tampered_record(tmp_path: Path, good: Record) -> None:
+    """A metric edited after the record was written fails the digest check, naming the file."""
+    a = _shard(tmp_path / "a", "1/2", [(HAZELNUT, good)])
+    b = _shard(tmp_path / "b", "2/2", [(CARPET, _failed())])
+    path = cell_path(a, HAZELNUT)
+    data = json.loads(path.read_text())
+    data["metrics"]["image_auroc"]["value"] = 0.99
+    path.write_text(json.dumps(data))
+    assert read_cell(path)["metrics"]["image_auroc"]["value"] == 0.99  # plain reads still work
+    with pytest.raises(ResultsError, match=re.escape(f"{path} does not match its content digest")):
+        merge([a, b], tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
+    del data["digest"]
+    data["metrics"]["image_auroc"]["value"] = good["metrics"]["image_auroc"]["value"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ResultsError, match="has no content digest"):
+        merge([a, b], tmp_path / "merged")
+
+
+def test_merge_counts_each_cell_once_and_lists_the_missing(tmp_path: Path, good: Record) -> None:
+    """A cell present in two shards (and in both manifests) is one cell in the merged counts;
+    planned cells that no shard holds are listed; the merged folder is still written."""
+    a = _shard(tmp_path / "a", "1/3", [(HAZELNUT, good), (CARPET, _failed())])
+    b = _shard(tmp_path / "b", "2/3", [(HAZELNUT, good)])
+    zipper = PurePosixPath("patchcore/per_class/none/clean/zipper.json")
+    report = merge([a, b], tmp_path / "merged", planned=[HAZELNUT, CARPET, zipper])
+    assert (report.cells, report.duplicates, report.missing) == (2, 1, (zipper,))
+    counts = read_manifest(tmp_path / "merged")["counts"]
+    assert (counts["cells_total"], counts["cells_ok"], counts["cells_failed"]) == (2, 1, 1)
+    assert merge([a], tmp_path / "other").missing is None  # no plan given: not checked
+
+
+def test_merge_refuses_an_out_that_is_a_file(tmp_path: Path, good: Record) -> None:
+    a = _shard(tmp_path / "a", "1/2", [(HAZELNUT, good)])
+    target = tmp_path / "merged.json"
+    target.write_text("{}")
+    with pytest.raises(ResultsError, match="is a file, not a folder") as caught:
+        merge([a], target)
+    assert caught.value.exit_code == 2 and target.read_text() == "{}"

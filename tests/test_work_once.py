@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from studies import SMALL
 
@@ -131,3 +132,38 @@ def test_shards_extract_only_their_own_inputs(swept, tmp_path: Path) -> None:
     merged = tmp_path / "merged"
     results.merge([tmp_path / "shard1", tmp_path / "shard2"], merged)
     assert _outputs(merged) == _outputs(base / "full")
+
+
+def test_a_unified_bank_from_per_category_coresets_is_labelled_and_is_their_union(
+    tmp_path: Path,
+) -> None:
+    """The opt-in approximation end to end: the unified fit's bank is the per-class fits'
+    banks side by side, and only the unified cells say they used it."""
+    study = _study(
+        kinds=["clean/none"],
+        detectors=[
+            {
+                "name": "patchcore",
+                "backbone": {"resize": 64, "crop": 64},
+                "params": {"coreset_ratio": 0.2, "coreset_scope": "per_category"},
+            }
+        ],
+        sweeps=[],
+    )
+    _run(study, tmp_path, "run")
+    records = [record for _, record in results.iter_cells(tmp_path / "run")]
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
+    label = "unified bank from per-category coresets"
+    for record in records:
+        expected = [label] if record["scope"] == "unified" else []
+        assert record["provenance"]["approximations"] == expected
+    banks = {
+        record["scope"] + "/" + record["category"]: np.load(
+            results.fit_dir(tmp_path / "run", record["fit_id"]) / "memory_bank.npy"
+        )
+        for record in records
+    }
+    np.testing.assert_array_equal(
+        banks["unified/hazelnut"],
+        np.concatenate([banks["per_class/hazelnut"], banks["per_class/zipper"]]),
+    )

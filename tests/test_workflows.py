@@ -4,9 +4,11 @@ workflows and the Makefile checked against the CLI."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -18,7 +20,7 @@ import pytest
 import yaml
 
 from evalsuite.cli import main as cli
-from evalsuite.results.manifest import write_manifest
+from evalsuite.results import iter_cells, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -92,7 +94,7 @@ def test_nightly_schedule_shards_merge_and_pages() -> None:
     assert {"actions/download-artifact", "actions/upload-pages-artifact"} <= set(
         uses(jobs["merge"])
     )
-    assert uses(jobs["deploy"]) == ["actions/deploy-pages"]
+    assert uses(jobs["deploy"])[0] == "actions/deploy-pages"
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
     caches = [s["with"]["path"] for s in jobs["prepare"]["steps"] if "cache@" in s.get("uses", "")]
     assert "data/mvtec" in caches
@@ -144,80 +146,149 @@ def test_shard_step_passes_failed_cells_on_and_stops_on_errors(
     assert arguments == ["run", "--preset", "paper", *shard, "--quiet"]
 
 
-def _manifest(failed: list[dict[str, str]]) -> dict[str, Any]:
-    """A valid merged manifest of 3 cells from shards 1/2 and 2/2, with `failed` among them."""
-    return {
-        "schema": "evalsuite.manifest/1",
-        "study": "paper",
-        "config": {},
-        "created": "2026-01-01T02:17:00+00:00",
-        "wall_time_s": 10.0,
-        "versions": {"evalsuite": "0.1.0"},
-        "git_commit": None,
-        "platform": {"python": "3.11", "system": "Linux", "machine": "x86_64", "processor": ""},
-        "seeds": [0],
-        "weights": {},
-        "dataset": {
-            "fingerprint_clean": "c" * 16,
-            "fingerprint_shift": None,
-            "synthetic": False,
-            "root": "data/mvtec",
-        },
-        "counts": {
-            "cells_total": 3,
-            "cells_ok": 3 - len(failed),
-            "cells_failed": len(failed),
-            "cells_cached": 0,
-            "fits": 2,
-            "fits_cached": 0,
-            "forward_passes": 10,
-            "distinct_inputs": 10,
-        },
-        "failed": failed,
-        "shards": ["1/2", "2/2"],
+def _nightly_steps() -> dict[str, dict[str, Any]]:
+    """The merge job's steps by id, its site step as "site", and the verdict job's step."""
+    jobs = load("nightly.yml")["jobs"]
+    steps = {step["id"]: step for step in jobs["merge"]["steps"] if "id" in step}
+    (site,) = [s for s in jobs["merge"]["steps"] if "evalsuite site" in s.get("run", "")]
+    (verdict,) = jobs["verdict"]["steps"]
+    return {**steps, "site": site, "verdict": verdict}
+
+
+def test_nights_survive_failed_shards_and_demo_runs_never_deploy() -> None:
+    jobs = load("nightly.yml")["jobs"]
+    assert "!cancelled()" in jobs["merge"]["if"]  # runs when some shards failed
+    assert "(inputs.preset || 'paper') == 'paper'" in jobs["deploy"]["if"]
+    (pages,) = [s for s in jobs["merge"]["steps"] if "upload-pages" in s.get("uses", "")]
+    assert pages["if"] == "env.PRESET == 'paper'"
+    assert set(jobs["verdict"]["needs"]) == {"merge", "deploy"}
+    assert "!cancelled()" in jobs["verdict"]["if"]
+    (restore,) = [s for s in jobs["merge"]["steps"] if "cache/restore" in s.get("uses", "")]
+    (save,) = [s for s in jobs["deploy"]["steps"] if "cache/save" in s.get("uses", "")]
+    assert restore["with"]["path"] == save["with"]["path"] == "baseline"
+    assert restore["with"]["key"] == save["with"]["key"]
+    assert "${{ github.ref_name }}" in save["with"]["key"]  # one baseline per branch
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+    order = [s.get("uses", "").split("@")[0] for s in jobs["deploy"]["steps"]]
+    assert order.index("actions/deploy-pages") < order.index("actions/cache/save")
+
+
+@pytest.fixture(scope="module")
+def shard_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 4-cell study run as shards 1/2 and 2/2, and whole (the last published night)."""
+    from studies import SMALL
+
+    from evalsuite.config import StudyConfig
+    from evalsuite.runner import run_study
+
+    study = {**SMALL, "kinds": ["clean/none"], "scopes": ["per_class"], "sweeps": []}
+    config = StudyConfig.model_validate(study)
+    root = tmp_path_factory.mktemp("nightly")
+    for index in (1, 2):
+        run_study(
+            config,
+            root / f"shard-{index}",
+            cache_dir=root / "cache",
+            progress=False,
+            shard=(index, 2),
+        )
+    run_study(config, root / "whole", cache_dir=root / "cache", progress=False)
+    return {name: root / name for name in ("shard-1", "shard-2", "whole")}
+
+
+def _night(
+    tmp_path: Path, shards: list[Path], baseline: Path | None
+) -> tuple[Path, dict[str, str]]:
+    """Run the merge job's steps (merge, diff, summary, site) as GitHub would, in a folder laid
+    out as the job's: the downloaded shards (without fits, as uploaded), the restored baseline,
+    and a .venv whose evalsuite is this checkout. Returns the folder and the step outputs."""
+    for name in ("evalsuite", "python"):
+        tool = tmp_path / ".venv" / "bin" / name
+        tool.parent.mkdir(parents=True, exist_ok=True)
+        module = " -m evalsuite" if name == "evalsuite" else ""
+        tool.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}"{module} "$@"\n')
+        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    (tmp_path / ".github").symlink_to(ROOT / ".github")
+    for shard in shards:
+        shutil.copytree(
+            shard, tmp_path / "shards" / shard.name, ignore=shutil.ignore_patterns("fits")
+        )
+    if baseline is not None:
+        shutil.copytree(baseline, tmp_path / "baseline", ignore=shutil.ignore_patterns("fits"))
+    summary, output = tmp_path / "summary.md", tmp_path / "output"
+    files = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
+    steps = _nightly_steps()
+    for name in ("merge", "diff", "summary", "site"):
+        done = run_step(steps[name], tmp_path, {}, **files)
+        assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    return tmp_path, outputs
+
+
+def test_first_night_with_a_missing_shard(shard_runs: dict[str, Path], tmp_path: Path) -> None:
+    """Shard 2 never arrived: merge lists its cells, the site is built and marked partial, the
+    summary names the shard, and says there is no baseline yet."""
+    folder, outputs = _night(tmp_path, [shard_runs["shard-1"]], None)
+    lost = sorted(str(p) for p, _ in iter_cells(shard_runs["shard-2"]))
+    assert outputs == {
+        "failed": "0",
+        "missing": str(len(lost)),
+        "regressed": "0",
+        "failed_shards": "2/2",
     }
+    text = (folder / "summary.md").read_text()
+    assert f"of 4 planned cells ok, 0 failed, {len(lost)} missing, from shards 1/2." in text
+    assert "**Failed shards** (never arrived): 2/2." in text
+    assert [f"- `{path}`" for path in lost] == sorted(
+        line for line in text.splitlines() if line.startswith("- `")
+    )
+    assert "First night: no baseline" in text
+    index = (folder / "site" / "index.html").read_text()
+    assert f"{len(lost)} cells of the study's plan are missing" in index
+    assert not (folder / "site" / "changes.html").exists()
 
 
-def _summary_steps() -> tuple[dict[str, Any], dict[str, Any]]:
-    """The merge job's summary step and the step after it that fails the night."""
-    steps = load("nightly.yml")["jobs"]["merge"]["steps"]
-    ids = [step.get("id") for step in steps]
-    summary = steps[ids.index("summary")]
-    (fail,) = [s for s in steps if s.get("if") == "steps.summary.outputs.failed != '0'"]
-    assert steps.index(fail) == len(steps) - 1  # after the site is built and uploaded
-    return summary, fail
+def test_next_night_compares_with_the_baseline(shard_runs: dict[str, Path], tmp_path: Path) -> None:
+    shards = [shard_runs["shard-1"], shard_runs["shard-2"]]
+    folder, outputs = _night(tmp_path, shards, shard_runs["whole"])
+    assert outputs == {"failed": "0", "missing": "0", "regressed": "0", "failed_shards": ""}
+    text = (folder / "summary.md").read_text()
+    assert "4 of 4 planned cells ok, 0 failed, 0 missing, from shards 1/2, 2/2." in text
+    created = read_manifest(shard_runs["whole"])["created"]
+    assert f"### Changes since the night of {created}" in text
+    assert "4 unchanged (min delta 0.0)." in text and "Failed shards" not in text
+    assert (folder / "site" / "changes.html").is_file()
+    assert json.loads((folder / "diff.json").read_text())["counts"]["unchanged"] == 4
 
 
-def test_failed_cells_are_listed_in_the_summary_and_fail_the_night(tmp_path: Path) -> None:
-    failed = [
-        {"path": "patchcore/per_class/none/clean/carpet.json", "error": "MemoryError: faiss"},
-        {"path": "padim_wr50/unified/none/shift/zipper.json", "error": "bad | value\nat line 2"},
-    ]
-    write_manifest(tmp_path / "results" / "nightly", _manifest(failed))
-    summary_step, fail_step = _summary_steps()
-    summary, output = tmp_path / "summary.md", tmp_path / "output"
-    files = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
-    done = run_step(summary_step, tmp_path, {}, **files)
-    assert done.returncode == 0, done.stderr
-    text = summary.read_text()
-    assert "1 of 3 cells ok, 2 failed, from shards 1/2, 2/2" in text
-    assert "| `patchcore/per_class/none/clean/carpet.json` | MemoryError: faiss |" in text
-    assert "| `padim_wr50/unified/none/shift/zipper.json` | bad \\| value at line 2 |" in text
-    assert output.read_text() == "failed=2\n"
-    context = {"steps.summary.outputs.failed": "2"}
-    failing = run_step(fail_step, tmp_path, context)
-    assert failing.returncode == 1 and "::error::2 cells failed" in failing.stdout
-
-
-def test_a_clean_night_has_no_failure_list(tmp_path: Path) -> None:
-    write_manifest(tmp_path / "results" / "nightly", _manifest([]))
-    summary, output = tmp_path / "summary.md", tmp_path / "output"
-    files = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
-    done = run_step(_summary_steps()[0], tmp_path, {}, **files)
-    assert done.returncode == 0, done.stderr
-    assert "3 of 3 cells ok, 0 failed" in summary.read_text()
-    assert "Failed cells" not in summary.read_text()
-    assert output.read_text() == "failed=0\n"
+@pytest.mark.parametrize(
+    ("outputs", "errors"),
+    [
+        ({"failed": "0", "missing": "0", "regressed": "0", "failed_shards": ""}, []),
+        (
+            {"failed": "2", "missing": "3", "regressed": "1", "failed_shards": "2/4 4/4"},
+            [
+                "shards 2/4 4/4 failed",
+                "3 planned cells are missing",
+                "2 cells failed",
+                "1 cells regressed beyond their interval",
+            ],
+        ),
+    ],
+)
+def test_verdict_fails_the_night_after_publishing(
+    tmp_path: Path, outputs: dict[str, str], errors: list[str]
+) -> None:
+    context = {f"needs.merge.outputs.{k}": v for k, v in outputs.items()}
+    context["needs.merge.result"] = "success"
+    done = run_step(_nightly_steps()["verdict"], tmp_path, context)
+    assert done.returncode == (1 if errors else 0)
+    reported = [line for line in done.stdout.splitlines() if line.startswith("::error::")]
+    assert len(reported) == len(errors)
+    assert all(error in line for error, line in zip(errors, reported, strict=True))
+    context["needs.merge.result"] = "failure"
+    failed = run_step(_nightly_steps()["verdict"], tmp_path, context)
+    assert failed.returncode == 1 and "the merge job did not finish (failure)" in failed.stdout
 
 
 def command_lines() -> list[tuple[str, list[str]]]:

@@ -23,6 +23,8 @@ from evalsuite.errors import ConfigError, DatasetError
 
 Features = dict[str, torch.Tensor]
 DEFAULT_MEMORY_BYTES = 2 << 30
+STORAGE_BYTES = {"float32": 4, "float16": 2}
+"""Bytes per stored feature value of each storage precision."""
 
 
 class FeatureCache:
@@ -45,6 +47,11 @@ class FeatureCache:
     of the store's files as this instance last listed them; other processes writing to the
     same store are seen at the next listing, which happens whenever the budget looks exceeded.
 
+    With `storage="float16"` (opt-in, an approximation) every entry is rounded to float16 as
+    soon as it is computed, kept in memory as float32 of those rounded values and stored as
+    float16: half the disk, and the same values whether an entry comes from the backbone, the
+    memory or the disk. The storage enters the key, so float32 entries are never reused for it.
+
     Args:
         backbone: the network.
         layers: the union of the layers any fit or cell of the run reads.
@@ -52,6 +59,7 @@ class FeatureCache:
         batch_size: images per forward pass.
         memory_bytes: bound of the in-memory LRU.
         disk_budget_bytes: optional bound of the on-disk store (needs `cache_dir`).
+        storage: `float32` (exact, the default) or `float16`.
 
     Raises:
         ConfigError: a layer the backbone lacks, or a negative budget or one without
@@ -73,8 +81,14 @@ class FeatureCache:
         batch_size: int = 16,
         memory_bytes: int = DEFAULT_MEMORY_BYTES,
         disk_budget_bytes: int | None = None,
+        storage: str = "float32",
     ) -> None:
         backbone.channels(layers)
+        if storage not in STORAGE_BYTES:
+            raise ConfigError(
+                f"feature cache storage={storage!r} is not one of {', '.join(STORAGE_BYTES)}"
+            )
+        self.storage = storage
         self.backbone = backbone
         self.layers: tuple[str, ...] = tuple(dict.fromkeys(layers))
         self.cache_dir = cache_dir
@@ -95,6 +109,8 @@ class FeatureCache:
         }
         if backbone.device.type != "cpu":
             context["device"] = backbone.device.type
+        if storage != "float32":
+            context["storage"] = storage
         self._context = json.dumps(context, sort_keys=True)
         self.disk_budget_bytes = disk_budget_bytes
         self.disk_bytes_written = 0
@@ -115,15 +131,19 @@ class FeatureCache:
         return self.backbone.config.name
 
     def bytes_per_input(self) -> int:
-        """Bytes of one input's features (the layer union, float32), from shapes alone.
+        """Bytes of one stored input's features (the layer union), from shapes alone.
 
-        The sum over layers of C * ceil(crop / stride)^2 * 4; no forward pass is run. The .npz
-        file of an entry is this plus a few hundred bytes of headers.
+        The sum over layers of C * ceil(crop / stride)^2 * (4 for float32 storage, 2 for
+        float16); no forward pass is run. The .npz file of an entry is this plus a few
+        hundred bytes of headers.
         """
         crop = self.backbone.preprocessing.crop
         strides = self.backbone.strides(self.layers)
         channels = self.backbone.channels(self.layers)
-        return sum(4 * channels[layer] * (-(-crop // strides[layer])) ** 2 for layer in self.layers)
+        size = STORAGE_BYTES[self.storage]
+        return sum(
+            size * channels[layer] * (-(-crop // strides[layer])) ** 2 for layer in self.layers
+        )
 
     def disk_bytes(self) -> int:
         """Bytes of the .npz entries now in the on-disk store (0 without one), by listing it."""
@@ -231,12 +251,18 @@ class FeatureCache:
             outputs = self.backbone.forward(images, self.layers)
             self.forward_passes += len(chunk)
             for row, (key, _) in enumerate(chunk):
-                features = {layer: outputs[layer][row].clone() for layer in self.layers}
+                features = {layer: self._stored(outputs[layer][row]) for layer in self.layers}
                 self._remember(key, features)
                 self._to_disk(key, features)
                 computed[key] = features
             self._enforce_budget()
         return computed
+
+    def _stored(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A float32 copy of one layer's features as the storage keeps them."""
+        if self.storage == "float16":
+            return tensor.to(torch.float16).to(torch.float32)
+        return tensor.clone()
 
     def _from_memory(self, key: str) -> Features | None:
         features = self._memory.get(key)
@@ -264,7 +290,10 @@ class FeatureCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as stored:
-                features = {layer: torch.from_numpy(stored[layer]) for layer in self.layers}
+                features = {
+                    layer: torch.from_numpy(stored[layer].astype(np.float32, copy=False))
+                    for layer in self.layers
+                }
         except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             return None
         self._remember(key, features)
@@ -275,7 +304,10 @@ class FeatureCache:
         if path is None:
             return
         buffer = io.BytesIO()
-        arrays: dict[str, Any] = {layer: tensor.numpy() for layer, tensor in features.items()}
+        dtype = np.float16 if self.storage == "float16" else np.float32
+        arrays: dict[str, Any] = {
+            layer: tensor.numpy().astype(dtype, copy=False) for layer, tensor in features.items()
+        }
         np.savez(buffer, **arrays)
         data = buffer.getvalue()
         write_bytes(path, data, durable=False)

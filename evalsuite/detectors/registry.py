@@ -65,6 +65,13 @@ def fit_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in params.items() if key not in free}
 
 
+def scoring_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The params of `params` that change detector `name`'s search or scoring but not its
+    fit: what tells apart cells that share a fit (e.g. exact and HNSW search)."""
+    free = fit_free_params(name)
+    return {key: value for key, value in params.items() if key in free}
+
+
 def search_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The params of `params` that change the search evidence of detector `name`."""
     search: frozenset[str] = getattr(

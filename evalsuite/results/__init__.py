@@ -6,6 +6,7 @@ A results folder is the only interface between running and reporting:
 <out>/manifest.json                      run manifest (schema "evalsuite.manifest/1")
 <out>/cells/<label>/<scope>/<regime>/<condition>/<category>[__<param>=<value>][__seed<N>].json
 <out>/artifacts/<cell path without .json>/<kind>/<sample id>.png
+<out>/artifacts/<cell path without .json>/evidence.npz   per-image pixel evidence (paired diffs)
 <out>/fits/<fit_id>/                     fitted models (a cache)
 ```
 
@@ -19,6 +20,7 @@ from evalsuite.results.cells import (
     cell_state,
     iter_cells,
     read_cell,
+    record_digest,
     write_cell,
 )
 from evalsuite.results.manifest import (
@@ -33,6 +35,7 @@ from evalsuite.results.paths import (
     artifact_relpath,
     cell_path,
     cell_relpath,
+    evidence_relpath,
     fit_dir,
 )
 
@@ -47,11 +50,13 @@ __all__ = [
     "cell_path",
     "cell_relpath",
     "cell_state",
+    "evidence_relpath",
     "fit_dir",
     "iter_cells",
     "merge",
     "read_cell",
     "read_manifest",
+    "record_digest",
     "validate_manifest",
     "write_cell",
     "write_manifest",

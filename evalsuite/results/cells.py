@@ -3,10 +3,16 @@
 A cell record is one JSON object with exactly the keys of `evalsuite/schemas/cell.schema.json`
 (schema "evalsuite.cell/1"). `metrics` and `roc` are what `evaluation.cell.evaluate_cell` returns
 under those keys; `threshold` holds `Threshold.to_dict()` for "image" and "pixel" (or None).
+
+The file also holds `digest`, the SHA-256 of the record's canonical JSON without that key:
+`write_cell` adds it, `read_cell(verify=True)` (what `merge` uses) checks it, so a record edited
+after it was written is detected. Records in memory never carry it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -20,6 +26,14 @@ CELL_SCHEMA = "evalsuite.cell/1"
 RERUN = "delete it and rerun `evalsuite run` to recompute it"
 
 CellState = Literal["missing", "corrupt", "stale", "failed", "done"]
+DIGEST = "digest"
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """Hex SHA-256 of a record's canonical JSON (sorted keys, no spaces), its `digest` left out."""
+    content = {key: value for key, value in record.items() if key != DIGEST}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_cell(out: Path, relpath: PurePosixPath, record: dict[str, Any]) -> Path:
@@ -50,16 +64,23 @@ def write_cell(out: Path, relpath: PurePosixPath, record: dict[str, Any]) -> Pat
             f"{relpath}; build the path with cell_relpath from the record's fields"
         )
     path = cell_path(out, relpath)
-    atomic.write_json(path, record)
+    content = {key: value for key, value in record.items() if key != DIGEST}
+    atomic.write_json(path, {**content, DIGEST: record_digest(content)})
     return path
 
 
-def read_cell(path: Path) -> dict[str, Any]:
-    """Read and check one cell file.
+def read_cell(path: Path, verify: bool = False) -> dict[str, Any]:
+    """Read and check one cell file; the record without its `digest`.
+
+    Args:
+        path: the cell file.
+        verify: also check the file's `digest` against its content (a record edited by hand,
+            or written by an evalsuite without digests, is refused).
 
     Raises:
         ResultsError: naming the file, when it is missing, unreadable, not JSON, not an object,
-            of another schema version or invalid; the message ends with the fix.
+            of another schema version, invalid, or (verify) its digest is absent or wrong; the
+            message ends with the fix.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -82,11 +103,19 @@ def read_cell(path: Path) -> dict[str, Any]:
     found = problems(record, "cell")
     if found:
         raise ResultsError(f"cell file {path} is invalid: {'; '.join(found)}; {RERUN}")
+    digest = record.pop(DIGEST, None)
+    if verify and digest != record_digest(record):
+        what = "has no content digest" if digest is None else "does not match its content digest"
+        raise ResultsError(
+            f"cell file {path} {what}: it was edited after evalsuite wrote it (or by an older "
+            f"version), so its numbers cannot be trusted; {RERUN}"
+        )
     return record
 
 
-def iter_cells(out: Path) -> Iterator[tuple[PurePosixPath, dict[str, Any]]]:
-    """Every cell of a results folder as (relpath under `cells/`, record), sorted by path.
+def iter_cells(out: Path, verify: bool = False) -> Iterator[tuple[PurePosixPath, dict[str, Any]]]:
+    """Every cell of a results folder as (relpath under `cells/`, record), sorted by path;
+    `verify` checks each file's digest (see `read_cell`).
 
     Raises:
         ResultsError: `out` is not a folder, or a cell file is corrupt (see `read_cell`).
@@ -96,7 +125,7 @@ def iter_cells(out: Path) -> Iterator[tuple[PurePosixPath, dict[str, Any]]]:
     root = out / CELLS_DIR
     files = sorted(root.rglob("*.json"), key=lambda p: p.relative_to(root).as_posix())
     for path in files:
-        yield PurePosixPath(path.relative_to(root).as_posix()), read_cell(path)
+        yield PurePosixPath(path.relative_to(root).as_posix()), read_cell(path, verify)
 
 
 def cell_state(out: Path, relpath: PurePosixPath, cell_id: str) -> CellState:

@@ -3,13 +3,16 @@
 Everything is checked before anything is written: a conflict leaves `out` untouched. Conflicts:
 the same cell path with different ids, the same cell id with a different status or different
 metric values, the same shard in two sources, or manifests that disagree on what was studied
-(study, config, seeds, dataset, weights). Identical duplicates are kept once. Fitted models
-(`fits/`) are a cache and are not copied.
+(study, config, seeds, dataset, weights), or a cell file that does not match its content digest
+(edited after it was written). Identical duplicates are kept once, and counted once: the merged
+manifest's cell counts and failures are those of the merged cells. Given the cells the study
+plans, the report lists those no source holds (a shard that never arrived); the merged folder
+is written all the same. Fitted models (`fits/`) are a cache and are not copied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -17,6 +20,7 @@ from typing import Any
 
 from evalsuite import atomic
 from evalsuite.errors import ResultsError
+from evalsuite.owned import owned_tree
 from evalsuite.results.cells import iter_cells
 from evalsuite.results.manifest import read_manifest, validate_manifest
 from evalsuite.results.paths import CELLS_DIR, MANIFEST_NAME, artifact_dir, cell_path
@@ -38,6 +42,8 @@ class MergeReport:
         artifacts: artifact files copied.
         shards: the shards "i/n" the merged folder holds (empty when no source was a shard).
         mixed: ENVIRONMENT keys whose values differed between sources.
+        missing: the planned cells (paths under `cells/`) that no source holds, sorted; None
+            when no plan was given.
     """
 
     sources: int
@@ -46,6 +52,7 @@ class MergeReport:
     artifacts: int
     shards: tuple[str, ...]
     mixed: tuple[str, ...]
+    missing: tuple[PurePosixPath, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,25 +63,30 @@ class _Seen:
     relpath: PurePosixPath
     id: str
     outcome: tuple[str, tuple[tuple[str, Any], ...] | None]
+    error: str | None
 
     @property
     def file(self) -> Path:
         return cell_path(self.source, self.relpath)
 
 
-def merge(sources: Sequence[Path], out: Path) -> MergeReport:
+def merge(
+    sources: Sequence[Path], out: Path, planned: Collection[PurePosixPath] | None = None
+) -> MergeReport:
     """Merge the results folders `sources` (shards of one study) into `out`.
 
     Args:
         sources: results folders, each with a manifest; earlier ones win among identical copies.
-        out: the merged folder; it must not hold results yet.
+        out: the merged folder; it must not hold results yet (nor be a file).
+        planned: the cell paths the study plans (see `evalsuite.runner.completeness`); those
+            missing from every source are listed in the report.
 
     Returns:
         the counts of what was merged.
 
     Raises:
         ResultsError: listing every conflict (nothing is written), or naming a source that is
-            not a results folder.
+            not a results folder or a cell file whose digest does not match.
     """
     _check_target(sources, out)
     manifests = [read_manifest(source) for source in sources]
@@ -88,15 +100,16 @@ def merge(sources: Sequence[Path], out: Path) -> MergeReport:
             + "\nleave out the folder with the stale results (or delete its conflicting cell "
             "files and rerun that shard), then merge again"
         )
-    merged = _merged_manifest(manifests)
+    merged = _merged_manifest(manifests, picked)
     validate_manifest(merged)
     artifacts = 0
-    for seen in picked:
-        atomic.write_bytes(cell_path(out, seen.relpath), seen.file.read_bytes())
-        artifacts += _copy_artifacts(seen.source, out, seen.relpath)
-    for relpath in (merged.get("splits") or {}).values():  # the same split in every source
-        atomic.write_bytes(out / relpath, (sources[0] / relpath).read_bytes())
-    atomic.write_json(out / MANIFEST_NAME, merged)
+    with owned_tree(out, None, "evalsuite merge", force=True) as staging:  # all or nothing
+        for seen in picked:
+            atomic.write_bytes(cell_path(staging, seen.relpath), seen.file.read_bytes())
+            artifacts += _copy_artifacts(seen.source, staging, seen.relpath)
+        for relpath in (merged.get("splits") or {}).values():  # the same split in every source
+            atomic.write_bytes(staging / relpath, (sources[0] / relpath).read_bytes())
+        atomic.write_json(staging / MANIFEST_NAME, merged)
     return MergeReport(
         sources=len(sources),
         cells=len(picked),
@@ -106,12 +119,18 @@ def merge(sources: Sequence[Path], out: Path) -> MergeReport:
         mixed=tuple(
             key for key in ENVIRONMENT if any(m[key] != manifests[0][key] for m in manifests)
         ),
+        missing=None
+        if planned is None
+        else tuple(sorted(set(planned) - {seen.relpath for seen in picked}, key=str)),
     )
 
 
-def _merged_manifest(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One manifest for the union of the sources (assumed to agree on SAME_STUDY): counts
-    summed, failed lists concatenated, shards listed, ENVIRONMENT from the first, `created` the
+def _merged_manifest(
+    manifests: Sequence[dict[str, Any]], picked: Sequence[_Seen]
+) -> dict[str, Any]:
+    """One manifest for the union of the sources (assumed to agree on SAME_STUDY): cell counts
+    and failures those of the merged cells `picked` (each counted once; cached cells at most
+    all of them), other counts summed, shards listed, ENVIRONMENT from the first, `created` the
     earliest start and `wall_time_s` the span from it to the latest end."""
     first = manifests[0]
     starts = [datetime.fromisoformat(m["created"]) for m in manifests]
@@ -121,11 +140,23 @@ def _merged_manifest(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
     ]
     shards = [shard for m in manifests for shard in m["shards"] or ()]
     merged = {key: first[key] for key in ("schema", *SAME_STUDY, *ENVIRONMENT)}
+    failed = [
+        {"path": str(seen.relpath), "error": seen.error or ""}
+        for seen in sorted(picked, key=lambda seen: str(seen.relpath))
+        if seen.outcome[0] == "failed"
+    ]
+    counts = {key: sum(m["counts"].get(key, 0) for m in manifests) for key in first["counts"]}
+    counts.update(
+        cells_total=len(picked),
+        cells_ok=len(picked) - len(failed),
+        cells_failed=len(failed),
+        cells_cached=min(counts["cells_cached"], len(picked)),
+    )
     merged.update(
         created=min(starts).isoformat(),
         wall_time_s=(max(ends) - min(starts)).total_seconds(),
-        counts={key: sum(m["counts"].get(key, 0) for m in manifests) for key in first["counts"]},
-        failed=[entry for m in manifests for entry in m["failed"]],
+        counts=counts,
+        failed=failed,
         shards=sorted(shards, key=_shard_order) if shards else None,
     )
     if "splits" in first:
@@ -136,6 +167,8 @@ def _merged_manifest(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def _check_target(sources: Sequence[Path], out: Path) -> None:
     if not sources:
         raise ResultsError("nothing to merge: give at least one results folder")
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"--out {out} is a file, not a folder; give a new or empty folder")
     resolved = [source.resolve() for source in sources]
     if out.resolve() in resolved:
         raise ResultsError(f"{out} is both a source and the target; merge into a new folder")
@@ -170,8 +203,9 @@ def _collect_cells(sources: Sequence[Path]) -> tuple[list[_Seen], int, list[str]
     duplicates = 0
     conflicts: list[str] = []
     for source in sources:
-        for relpath, record in iter_cells(source):
-            seen = _Seen(source, relpath, record["id"], _outcome(record))
+        for relpath, record in iter_cells(source, verify=True):
+            error = record["error"]["message"] if record["error"] else None
+            seen = _Seen(source, relpath, record["id"], _outcome(record), error)
             earlier = by_path.get(relpath) or by_id.get(seen.id)
             if earlier is not None and earlier.id != seen.id:
                 conflicts.append(f"{earlier.file} (id {earlier.id}) vs {seen.file} (id {seen.id})")

@@ -4,6 +4,7 @@
 <out>/manifest.json
 <out>/cells/<label>/<scope>/<regime>/<condition>/<category>[__<param>=<value>][__seed<N>].json
 <out>/artifacts/<cell path without .json>/<kind>/<sample id, "/" -> "__">.png
+<out>/artifacts/<cell path without .json>/evidence.npz
 <out>/fits/<fit_id>/
 ```
 
@@ -108,6 +109,12 @@ def cell_path(out: Path, relpath: PurePosixPath) -> Path:
 def artifact_dir(cell_relpath: PurePosixPath) -> PurePosixPath:
     """The artifacts folder of a cell, relative to the results folder."""
     return PurePosixPath(ARTIFACTS_DIR) / check_relpath(cell_relpath, ".json").with_suffix("")
+
+
+def evidence_relpath(cell_relpath: PurePosixPath) -> PurePosixPath:
+    """Where a cell's per-image pixel evidence (`evidence.npz`) goes, relative to the results
+    folder; this is the record's `evidence` field."""
+    return artifact_dir(cell_relpath) / "evidence.npz"
 
 
 def artifact_relpath(cell_relpath: PurePosixPath, sample_id: str, kind: str) -> PurePosixPath:

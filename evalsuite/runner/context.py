@@ -106,6 +106,7 @@ def feature_sources(
             list(dict.fromkeys(layers[key])),
             cache_dir=cache_dir / "features",
             disk_budget_bytes=None if budget is None else int(budget * GIB),
+            storage=config.feature_cache_storage,
         )
         for key in configs
     }
@@ -151,9 +152,16 @@ def make_context(
     )
 
 
-def approximations(spec: DetectorSpec) -> list[str]:
-    """The opt-in approximations a detector configuration uses ([] when exact)."""
+def approximations(
+    spec: DetectorSpec, scope: str = "per_class", cache_storage: str = "float32"
+) -> list[str]:
+    """The opt-in approximations a detector configuration uses in `scope`, with features
+    stored at `cache_storage` precision ([] when exact)."""
     found = []
+    if cache_storage != "float32":
+        found.append(f"{cache_storage} feature cache")
+    if scope == "unified" and spec.params.get("coreset_scope", "pooled") != "pooled":
+        found.append("unified bank from per-category coresets")
     if spec.backbone.precision != "float32":
         found.append(f"backbone {spec.backbone.precision} autocast")
     if spec.params.get("search", "exact") != "exact":

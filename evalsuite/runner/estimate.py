@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ import torch
 
 from evalsuite import progress
 from evalsuite.backbone.cache import FeatureCache
+from evalsuite.data.samples import Sample
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit, backbone_key
 from evalsuite.runner.study_data import StudyData, fit_inputs
@@ -231,7 +233,8 @@ def _fit_cost(
         points = len(train) * positions
         bank = max(1, int(points * spec.params["coreset_ratio"]))
         k = min(dim, spec.params["coreset_projection_dim"])
-        cost.fit_s = bank * points * k * rates.greedy_s + points * dim * k * rates.search_s
+        greedy = _greedy_work(spec.params, train, positions) * k * rates.greedy_s
+        cost.fit_s = greedy + points * dim * k * rates.search_s
         cost.score_s = searched * positions * bank * dim * rates.search_s + maps_s
         cost.peak_bytes = PROCESS_BASE_BYTES + 4 * (points * (dim + k) + bank * dim)
     else:
@@ -266,9 +269,19 @@ def _greedy_s(
     spec = fit.variant.spec
     shape = _shape(spec.name, spec.params, sources[backbone_key(spec.backbone)])
     train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
-    points = len(train) * shape["positions"]
     k = min(shape["dim"], spec.params["coreset_projection_dim"])
-    return max(1, int(points * spec.params["coreset_ratio"])) * points * k * rates.greedy_s
+    return _greedy_work(spec.params, train, shape["positions"]) * k * rates.greedy_s
+
+
+def _greedy_work(params: Mapping[str, Any], train: Sequence[Sample], positions: int) -> int:
+    """Point-iterations of PatchCore's greedy coreset on `train`: M x P for the pooled
+    selection, the sum over categories of M_k x P_k for `coreset_scope="per_category"`."""
+    if params.get("coreset_scope", "pooled") == "per_category":
+        counts = Counter(sample.category for sample in train)
+        groups = [count * positions for count in counts.values()]
+    else:
+        groups = [len(train) * positions]
+    return sum(max(1, int(points * params["coreset_ratio"])) * points for points in groups)
 
 
 def _scored(cells: list[CellPlan], data: StudyData) -> tuple[int, int]:

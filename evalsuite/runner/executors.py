@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import signal
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -23,10 +23,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
+from evalsuite import signals
 from evalsuite.errors import ConfigError
 from evalsuite.runner.context import RunContext, make_context, prepare
 from evalsuite.runner.fit_group import UnitOutcome, run_unit
 from evalsuite.runner.plan import Plan
+from evalsuite.runner.workers import exit_stopped, init_worker
 
 Done = Callable[[UnitOutcome], None]
 
@@ -78,7 +80,10 @@ class PoolExecutor:
         context = multiprocessing.get_context("spawn")
         waiting = list(reversed(tasks))
         with ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_ignore_sigint
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=init_worker,  # Ctrl-C to the parent; gone when the parent is
+            initargs=(os.getpid(),),
         ) as pool:
             running = {
                 pool.submit(run_task, waiting.pop()) for _ in range(min(self.workers, len(tasks)))
@@ -156,10 +161,9 @@ def run_task(task: UnitTask) -> UnitOutcome:
     from evalsuite import progress
 
     progress.set_enabled(False)
-    context, plan = _worker_state(task.config_json, task.out, task.cache_dir, task.force)
-    return run_unit(context, plan.unit(task.unit_id), plan)
-
-
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the pool cleanly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        context, plan = _worker_state(task.config_json, task.out, task.cache_dir, task.force)
+        return run_unit(context, plan.unit(task.unit_id), plan)
+    except signals.Terminated:  # SIGTERM, or the parent died: the unit has cleaned up
+        exit_stopped()
+        raise

@@ -32,6 +32,7 @@ from evalsuite.detectors.registry import (
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.runner.artifacts import render_artifacts
 from evalsuite.runner.context import RunContext
+from evalsuite.runner.evidence import write_evidence
 from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit
 from evalsuite.runner.records import CellResult, is_done, relpath_of, write_failed, write_ok
 from evalsuite.runner.scoring import DETECTOR_THREADS, FitScorer, input_key
@@ -161,7 +162,9 @@ def _run_fit(
         if "error" in result:
             written.append(write_failed(ctx, cell, result["error"], fit_seconds))
         else:
-            written.append(write_ok(ctx, cell, result, timing, _artifacts(ctx, cell, result)))
+            evidence = write_evidence(ctx.out, relpath_of(ctx, cell), result)
+            artifacts = _artifacts(ctx, cell, result)
+            written.append(write_ok(ctx, cell, result, timing, artifacts, evidence))
     return FitOutcome(fit.id, state, done + written), scorer
 
 

@@ -4,7 +4,8 @@ A fit is keyed by what determines the fitted model: detector, the params that ch
 (not those that only change the search or the scoring, such as PatchCore's `num_neighbors`),
 backbone and weights digest, the device kind when it is not the CPU, the training data
 (dataset fingerprint, condition, shift severity, categories, split settings) and the seed. A
-cell is keyed by its fit plus what it evaluates. The clean fit serves clean/none, shift/none
+cell is keyed by its fit plus what it evaluates (the detector's label, its search and scoring
+params, category, kind, sweep and evaluation settings). The clean fit serves clean/none, shift/none
 and shift/threshold; a unified fit serves every category.
 
 A unit of work is a family of fits that share a greedy coreset selection: fits that differ only
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalsuite.config import CellKind, DetectorSpec, StudyConfig
-from evalsuite.detectors.registry import fit_params, selection_param
+from evalsuite.detectors.registry import fit_params, scoring_params, selection_param
 from evalsuite.evaluation.regimes import plan_for
 
 RESULTS_VERSION = "2"
@@ -209,6 +210,8 @@ def make_plan(
         device: the kind of device fits run on ("cpu" or "cuda"); part of fit keys when not
             "cpu", since results on a GPU equal the CPU's only within a tolerance.
     """
+    if config.feature_cache_storage != "float32":  # features rounded: other fits and cells
+        data_key = {**data_key, "feature_storage": config.feature_cache_storage}
     fits: dict[str, FitPlan] = {}
     cells: list[CellPlan] = []
     for seed in config.seeds:
@@ -237,6 +240,8 @@ def make_plan(
                         for category in categories:
                             cell_key = {
                                 "fit": fit.id,
+                                "label": variant.spec.label,
+                                "scoring": scoring_params(variant.spec.name, variant.spec.params),
                                 "category": category,
                                 "kind": kind,
                                 "sweep": variant.sweep,

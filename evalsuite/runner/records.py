@@ -27,6 +27,11 @@ class CellResult:
 
 def relpath_of(ctx: RunContext, cell: CellPlan) -> PurePosixPath:
     """Where a cell's record lives."""
+    return planned_relpath(cell, ctx.multi_seed)
+
+
+def planned_relpath(cell: CellPlan, multi_seed: bool) -> PurePosixPath:
+    """Where a planned cell's record lives; the seed is in the path of multi-seed studies."""
     variant = cell.variant
     return results.cell_relpath(
         variant.spec.label,
@@ -35,7 +40,7 @@ def relpath_of(ctx: RunContext, cell: CellPlan) -> PurePosixPath:
         cell.condition,
         cell.category,
         variant.sweep,
-        cell.fit.seed if ctx.multi_seed else None,
+        cell.fit.seed if multi_seed else None,
     )
 
 
@@ -78,7 +83,9 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
         "provenance": {
             **ctx.provenance,
             "weights": features.backbone.weights.to_dict(),
-            "approximations": approximations(spec),
+            "approximations": approximations(
+                spec, cell.fit.scope, ctx.config.feature_cache_storage
+            ),
             "splits": str(splits_relpath(cell.fit.seed)),
         },
         "artifacts": [],
@@ -110,8 +117,10 @@ def write_ok(
     outcome: dict[str, Any],
     timing: dict[str, float],
     artifacts: list[dict[str, str]],
+    evidence: str | None = None,
 ) -> CellResult:
-    """Write the `ok` record of a cell from its evaluated outcome (see `scoring.CellScorer`)."""
+    """Write the `ok` record of a cell from its evaluated outcome (see `scoring.CellScorer`);
+    `evidence` is the path of its pixel evidence (see `runner.evidence`), if any."""
     record = base_record(ctx, cell)
     evaluated = outcome["evaluated"]
     pixel_t = outcome["pixel_threshold"]
@@ -131,6 +140,7 @@ def write_ok(
         shortcut=outcome.get("shortcut"),
         timing_s=timing,
         artifacts=artifacts,
+        evidence=evidence,
     )
     relpath = relpath_of(ctx, cell)
     results.write_cell(ctx.out, relpath, record)

@@ -12,8 +12,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import torch
-
 from evalsuite import progress as progress_bars
 from evalsuite import results
 from evalsuite.backbone.cache import FeatureCache
@@ -25,11 +23,13 @@ from evalsuite.runner.context import RunContext, make_context, prepare
 from evalsuite.runner.estimate import unit_costs
 from evalsuite.runner.executors import UnitTask, make_executor
 from evalsuite.runner.fit_group import UnitOutcome
+from evalsuite.runner.lock import results_lock
 from evalsuite.runner.manifest import RunSummary, build_manifest, folder_bytes
 from evalsuite.runner.plan import Plan, backbone_key
-from evalsuite.runner.records import is_done
+from evalsuite.runner.records import is_done, relpath_of
+from evalsuite.runner.reuse import check_reuse
 from evalsuite.runner.splits_file import write_splits_files
-from evalsuite.runner.study_data import StudyData, fit_inputs
+from evalsuite.runner.study_data import fit_inputs
 
 
 def run_study(
@@ -56,18 +56,50 @@ def run_study(
         executor: "local" (in process, or a pool when workers > 1) or "dask".
         workers: processes of the local pool or of the Dask LocalCluster.
         scheduler: address of a running Dask scheduler (executor "dask").
+
+    Raises:
+        BusyError: another run holds `out` (one run per results folder).
+        ResultsError: `out` holds cell records of another configuration (unless `force`:
+            then they are removed), or is not writable.
     """
     if executor not in ("local", "dask"):
         raise ConfigError(f"unknown executor {executor!r}; use local or dask")
     if workers < 1:
         raise ConfigError(f"--workers {workers}: must be >= 1")
-    started, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
     out, cache_dir = Path(out), Path(cache_dir)
-    data, sources, plan, device = _prepare_or_clean(config, out, cache_dir, progress)
+    _writable(cache_dir, "cache folder", "--cache")
+    fresh = not out.exists()
+    _writable(out)
+    try:
+        with results_lock(out):
+            return _run(
+                config, out, cache_dir, force, shard, progress, executor, workers, scheduler
+            )
+    except BaseException:  # bad data, weights or backbones leave no empty results folder behind
+        if fresh and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _run(
+    config: StudyConfig,
+    out: Path,
+    cache_dir: Path,
+    force: bool,
+    shard: tuple[int, int] | None,
+    progress: bool,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+) -> RunSummary:
+    """`run_study` on a held, writable results folder."""
+    started, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    data, sources, plan, device = prepare(config, cache_dir, progress)
     configure_determinism(device)
+    context = make_context(config, data, sources, device, out, force)
+    check_reuse(out, {relpath_of(context, cell): cell.id for cell in plan.cells}, force)
     if shard is not None:
         plan = plan.shard(*shard, costs=unit_costs(plan, data, sources))
-    context = make_context(config, data, sources, device, out, force)
     write_splits_files(out, data)
     summary = RunSummary(out)
     progress_bars.set_enabled(progress)
@@ -154,19 +186,3 @@ def _writable(folder: Path, what: str = "results folder", option: str = "--out")
         raise ResultsError(
             f"{folder}: {what} is not writable ({error.strerror}); choose another {option}"
         ) from error
-
-
-def _prepare_or_clean(
-    config: StudyConfig, out: Path, cache_dir: Path, progress: bool
-) -> tuple[StudyData, dict[str, FeatureCache], Plan, torch.device]:
-    """`prepare`, removing the results folder again if this run created it and it fails here:
-    bad data, weights or backbones leave no empty results folder behind."""
-    _writable(cache_dir, "cache folder", "--cache")
-    fresh = not out.exists()
-    _writable(out)
-    try:
-        return prepare(config, cache_dir, progress)
-    except BaseException:
-        if fresh and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        raise

@@ -1,41 +1,49 @@
 """Build the static site from a results folder: a pure function of the records.
 
-Everything is rendered in memory first; only then is the output folder's generated content
-replaced, so a failure leaves the previous site intact. The same records give the same bytes:
-no build time is written, and every list is sorted.
+Everything is rendered in memory first, written into a staging folder and swapped in at the end
+(`evalsuite.owned`), so a failure, Ctrl-C or SIGTERM leaves the previous site intact. Only files
+an earlier build wrote (listed in the site's ledger `.evalsuite-site.json`) are ever removed.
+The same records give the same bytes: no build time is written, and every list is sorted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 from evalsuite import __version__
 from evalsuite.errors import ResultsError
+from evalsuite.owned import owned_tree
 from evalsuite.site import assets, detail
 from evalsuite.site.anonymise import anonymise, check_no_leaks, machine_identity
 from evalsuite.site.bundle import check_bundle_target, write_bundle
+from evalsuite.site.changes import changes
 from evalsuite.site.data_csv import data_downloads, data_files
-from evalsuite.site.exports import delta_tex, headline_tex, metrics_csv, summary_csv
+from evalsuite.site.differences import DiffTable, difference_tables
+from evalsuite.site.exports import metrics_csv, summary_csv
 from evalsuite.site.figure_exports import figure_files, site_figures
 from evalsuite.site.gallery import artifact_files
+from evalsuite.site.latex import headline_tex
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import NAV, Page, gallery_index, main_pages
+from evalsuite.site.paired_exports import difference_tex, differences_csv, tex_name
 from evalsuite.site.records import Results
 from evalsuite.site.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.runinfo import run_info
 from evalsuite.site.shipped import record_files
-from evalsuite.site.tables import HEADLINE_METRICS, Grid, drop_rows, gap_rows, grid_of, metric_rows
+from evalsuite.site.tables import HEADLINE_METRICS, grid_of, metric_rows
 
-GENERATED_DIRS = ("artifacts", "assets", "cells", "downloads", "gallery")
-"""The folders the site owns in its output folder (replaced on every build); the HTML files at
-the top are replaced too, anything else is left alone (e.g. a README)."""
+LEDGER = ".evalsuite-site.json"
+"""The site's ledger: every file the last build wrote into its output folder."""
 
 
 def build_site(
     results_dir: Path,
     out: Path,
     templates: Path = TEMPLATES,
+    force: bool = False,
+    baseline: Path | None = None,
     *,
     anonymous: bool = False,
     bundle: Path | None = None,
@@ -46,6 +54,8 @@ def build_site(
         results_dir: a results folder (finished, or partial: then it says so).
         out: the site folder; created if needed.
         templates: the Jinja templates and the site's own assets.
+        force: build in a folder holding files the site did not write (they are kept).
+        baseline: a results folder to compare with: adds the Changes page (see `changes`).
         anonymous: remove absolute paths, the user, host and git commit (see `anonymise`).
         bundle: also write the site as this zip (see `bundle`).
 
@@ -55,26 +65,35 @@ def build_site(
     Raises:
         ResultsError: the results folder is missing or holds a corrupt record (naming the
             file), or `out` would overwrite it.
+        OwnershipError: `out` holds a results folder or files no build wrote (without
+            `force`), naming them.
         EvalsuiteError: the templates or assets are missing.
     """
     _check_target(results_dir, out)
+    if anonymous and baseline is not None:
+        raise ResultsError(
+            "--anonymous cannot anonymise the --baseline's records; build the Changes page "
+            "without --anonymous, or the anonymous site without --baseline"
+        )
     if bundle is not None:
         check_bundle_target(bundle, results_dir, out)
     results = load_results(results_dir)
     identity = machine_identity(results_dir) if anonymous else None
     if identity is not None:
         results = anonymise(results, identity)
-    files = site_files(results, templates)
+    files = site_files(results, templates, baseline)
     if identity is not None:
         check_no_leaks(files, identity)
-    _replace(out, files, results)
+    _replace(out, files, results, force)
     if bundle is not None:
         copies = {path: results.source / path for path in artifact_files(results)}
         write_bundle(bundle, files, copies, study=_study(results), version=__version__)
     return out / "index.html"
 
 
-def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes]:
+def site_files(
+    results: Results, templates: Path = TEMPLATES, baseline: Path | None = None
+) -> dict[str, bytes]:
     """Path in the site -> content, for every generated file except the copied artifacts."""
     grid = grid_of(results)
     env = environment(templates)
@@ -82,19 +101,29 @@ def site_files(results: Results, templates: Path = TEMPLATES) -> dict[str, bytes
         metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds),
         _study(results),
         results.synthetic,
+        results.multi_seed,
     )
+    paired = difference_tables(results, grid)
+    found = None if baseline is None else changes(results, baseline)
     pages: list[Page] = [
-        *main_pages(results, grid),
+        *main_pages(results, grid, paired),
         *gallery_index(results, grid),
         detail.listing_page(results),
         *detail.cell_pages(results),
         detail.failures_page(results),
     ]
     figures = site_figures(pages)
-    pages.append(detail.downloads_page(headline, data_downloads(results), figures))
+    more = (*_tex_downloads(paired), *(found.downloads if found else ()), *data_downloads(results))
+    pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
+    if found is not None:
+        index = next(page for page in pages if page.path == "index.html")
+        index.data["changes"] = found.summary  # the one-line summary on the overview
+        pages += found.pages
+        site = dataclasses.replace(site, nav=(NAV[0], ("changes.html", "Changes"), *NAV[1:]))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
-    files.update(_downloads(results, grid, headline))
+    files.update(_downloads(results, headline, paired))
+    files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     files.update(figure_files(figures))
     files.update({path: text.encode("utf-8") for path, text in data_files(results).items()})
@@ -119,29 +148,31 @@ def _site_info(results: Results) -> SiteInfo:
     )
 
 
-def _downloads(results: Results, grid: Grid, headline: str) -> dict[str, bytes]:
+def _downloads(results: Results, headline: str, paired: list[DiffTable]) -> dict[str, bytes]:
     study = _study(results)
-    shift = delta_tex(
-        drop_rows(results, grid),
-        study,
-        results.synthetic,
-        what="drop under shift, shift/none − clean/none",
-        middle="scope",
-    )
     texts = {
         "downloads/metrics.csv": metrics_csv(results),
         "downloads/summary.csv": summary_csv(results),
+        "downloads/differences.csv": differences_csv(paired),
         "downloads/headline.tex": headline,
-        "downloads/shift.tex": shift,
-        "downloads/unified.tex": delta_tex(
-            gap_rows(results, grid) if {"per_class", "unified"} <= set(grid.scopes) else [],
-            study,
-            results.synthetic,
-            what="unified − per_class gap",
-            middle="kind",
-        ),
     }
+    for table in paired:
+        texts[f"downloads/{tex_name(table)}"] = difference_tex(
+            table, study, results.synthetic, results.multi_seed
+        )
     return {path: text.encode("utf-8") for path, text in texts.items()}
+
+
+def _tex_downloads(paired: list[DiffTable]) -> list[detail.Download]:
+    """The downloads page's entries of the differences' LaTeX tables."""
+    return [
+        detail.Download(
+            f"downloads/{tex_name(t)}",
+            tex_name(t),
+            f"Paired differences {t.title} with their 95% intervals, LaTeX booktabs.",
+        )
+        for t in paired
+    ]
 
 
 def _check_target(results_dir: Path, out: Path) -> None:
@@ -153,18 +184,14 @@ def _check_target(results_dir: Path, out: Path) -> None:
         )
 
 
-def _replace(out: Path, files: dict[str, bytes], results: Results) -> None:
-    """Remove the previous build's generated content of `out`, then write the new one."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name in GENERATED_DIRS:
-        shutil.rmtree(out / name, ignore_errors=True)
-    for old in out.glob("*.html"):
-        old.unlink()
-    for path, content in sorted(files.items()):
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    for path in artifact_files(results):
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(results.source / path, target)
+def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) -> None:
+    """Write the new site into a staging folder, then swap it for the previous build's files."""
+    with owned_tree(out, LEDGER, "evalsuite site", force) as staging:
+        for path, content in sorted(files.items()):
+            target = staging / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        for path in artifact_files(results):
+            target = staging / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(results.source / path, target)

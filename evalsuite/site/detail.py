@@ -242,23 +242,21 @@ DOWNLOADS = (
         "The headline table (per_class): detector × category × condition/regime, LaTeX booktabs.",
     ),
     Download(
-        "downloads/shift.tex",
-        "shift.tex",
-        "The drop under shift (shift/none − clean/none) per detector, scope and category, "
-        "LaTeX booktabs.",
-    ),
-    Download(
-        "downloads/unified.tex",
-        "unified.tex",
-        "The unified − per_class gap per detector, condition/regime and category, LaTeX booktabs.",
+        "downloads/differences.csv",
+        "differences.csv",
+        "Every paired difference b − a the site reports (shift − clean, threshold − none, "
+        "retrain − none, unified − per_class, swept value − baseline) per metric: both cells' "
+        "ids and paths, a, b, delta, the paired 95% bootstrap interval, p, Holm-adjusted p "
+        "within its table, images, resamples, seed; fractions 0–1.",
     ),
 )
 
 
 def downloads_page(
-    headline_tex: str, more: Sequence[Download] = (), figures: Sequence[Figure] = ()
+    headline_tex: str, extra: Sequence[Download] = (), figures: Sequence[Figure] = ()
 ) -> Page:
-    """The downloads page: the files (DOWNLOADS, then `more`), the exported figures, and the
-    headline LaTeX table shown."""
-    data = {"downloads": (*DOWNLOADS, *more), "preview": headline_tex, "figures": figures}
+    """The downloads page, with the headline LaTeX table shown; `extra`: the study's other
+    downloads (the LaTeX tables of its differences, the data files); `figures`: the exported
+    figures."""
+    data = {"downloads": (*DOWNLOADS, *extra), "preview": headline_tex, "figures": figures}
     return Page("downloads.html", "downloads.html.j2", "Downloads", "downloads.html", data)

@@ -4,12 +4,14 @@ objects the template shows. Nothing here formats HTML.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evalsuite.site import figures
 from evalsuite.site.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
 from evalsuite.site.charts import Chart
+from evalsuite.site.differences import DIFF_METRICS, DiffTable
 from evalsuite.site.gallery import GalleryPage, gallery_pages
 from evalsuite.site.records import METRIC_NAMES, GroupKey, Results
 from evalsuite.site.runinfo import run_info
@@ -137,8 +139,9 @@ def anchor_rows(results: Results, grid: Grid) -> list[AnchorRow]:
     return rows
 
 
-def main_pages(results: Results, grid: Grid) -> list[Page]:
-    """Overview, shift, ROC, unified and hyperparameter pages."""
+def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> list[Page]:
+    """Overview, shift, ROC, unified and hyperparameter pages; `paired`: the study's paired
+    differences (`differences.difference_tables`), shown on the pages they belong to."""
     headline = metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds)
     anchors = anchor_rows(results, grid)
     index = Page(
@@ -173,6 +176,8 @@ def main_pages(results: Results, grid: Grid) -> list[Page]:
             "regime_titles": titles(REGIME_METRICS),
             "shift_regimes": SHIFT_REGIMES,
             "regime_chart": figures.regimes(results, grid),
+            "paired": [t for t in paired if t.family in ("shift", "threshold", "retrain")],
+            "paired_titles": titles(DIFF_METRICS),
         },
         charts=True,
     )
@@ -180,8 +185,8 @@ def main_pages(results: Results, grid: Grid) -> list[Page]:
         index,
         shift,
         roc_page(results, grid),
-        unified_page(results, grid),
-        sweeps_page(results, grid),
+        unified_page(results, grid, [t for t in paired if t.family == "unified"]),
+        sweeps_page(results, grid, [t for t in paired if t.family.startswith("sweep:")]),
     ]
 
 
@@ -196,7 +201,7 @@ def roc_page(results: Results, grid: Grid) -> Page:
     return Page("roc.html", "roc.html.j2", "ROC curves", "roc.html", {"rocs": charts}, charts=True)
 
 
-def unified_page(results: Results, grid: Grid) -> Page:
+def unified_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> Page:
     """per_class vs unified gap, shortcut matrices and score distributions."""
     has_unified = "unified" in grid.scopes
     gaps = gap_rows(results, grid) if has_unified and "per_class" in grid.scopes else []
@@ -207,15 +212,22 @@ def unified_page(results: Results, grid: Grid) -> Page:
         "gap_chart": figures.gap(gaps, grid) if gaps else None,
         "metric_titles": titles(HEADLINE_METRICS),
         "shortcuts": views,
+        "paired": paired,
+        "paired_titles": titles(DIFF_METRICS),
     }
     return Page(
         "unified.html", "unified.html.j2", "Unified model", "unified.html", data, charts=True
     )
 
 
-def sweeps_page(results: Results, grid: Grid) -> Page:
+def sweeps_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> Page:
     """Metric vs swept value for each sweep."""
-    data = {"sweeps": sweep_views(results, grid), "metric_titles": titles(HEADLINE_METRICS)}
+    data = {
+        "sweeps": sweep_views(results, grid),
+        "metric_titles": titles(HEADLINE_METRICS),
+        "paired": paired,
+        "paired_titles": titles(DIFF_METRICS),
+    }
     return Page(
         "hyperparameters.html",
         "hyperparameters.html.j2",

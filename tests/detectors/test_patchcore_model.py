@@ -5,12 +5,12 @@ coreset sweeps sharing one greedy run through a selection store."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from feature_sources import DictFeatures
 
 from evalsuite.data.samples import Folder, Sample
 from evalsuite.detectors.base import Detector, FeatureSource
@@ -30,25 +30,11 @@ LAYERS = ("shallow", "deep")
 DEFECT_AT = (5, 2)  # patch (row, column) of the shallow 8 x 8 grid that is anomalous
 
 
-class ArrayFeatures:
-    """A FeatureSource over precomputed feature tensors, keyed by sample path."""
+class ArrayFeatures(DictFeatures):
+    """A FeatureSource over precomputed feature tensors of INPUT_SIZE inputs."""
 
     def __init__(self) -> None:
-        self.features: dict[Path, dict[str, torch.Tensor]] = {}
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return INPUT_SIZE
-
-    def iter_features(
-        self, samples: Sequence[Sample], layers: Sequence[str], batch_size: int = 16
-    ) -> Iterator[dict[str, torch.Tensor]]:
-        for start in range(0, len(samples), batch_size):
-            chunk = samples[start : start + batch_size]
-            yield {
-                layer: torch.stack([self.features[sample.path][layer] for sample in chunk])
-                for layer in layers
-            }
+        super().__init__(INPUT_SIZE)
 
 
 def _base(category: str) -> dict[str, torch.Tensor]:

@@ -7,12 +7,12 @@ exactly on well-separated points, and image scores within 1e-3 relative.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from feature_sources import DictFeatures
 from sklearn.metrics import roc_auc_score
 
 from evalsuite.data.samples import Folder, Sample
@@ -26,26 +26,12 @@ INPUT_SIZE = (64, 64)
 LAYERS = ("shallow", "deep")
 
 
-class SyntheticFeatures:
+class SyntheticFeatures(DictFeatures):
     """A FeatureSource of constructed features: a category's smooth base maps plus noise, and
     for anomalous samples a bright 2 x 2 patch block at a sample-dependent place."""
 
     def __init__(self) -> None:
-        self.features: dict[Path, dict[str, torch.Tensor]] = {}
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return INPUT_SIZE
-
-    def iter_features(
-        self, samples: Sequence[Sample], layers: Sequence[str], batch_size: int = 16
-    ) -> Iterator[dict[str, torch.Tensor]]:
-        for start in range(0, len(samples), batch_size):
-            chunk = samples[start : start + batch_size]
-            yield {
-                layer: torch.stack([self.features[sample.path][layer] for sample in chunk])
-                for layer in layers
-            }
+        super().__init__(INPUT_SIZE)
 
     def add(self, name: str, label: int, seed: int) -> Sample:
         base = torch.Generator().manual_seed(7)

@@ -19,6 +19,7 @@ from altair.vegalite.v6.schema.core import load_schema
 
 from evalsuite import results
 from evalsuite.site.exports import metrics_csv
+from evalsuite.site.latex import number
 from evalsuite.site.load import load_results
 from evalsuite.site.records import METRICS, Cell, cell_from_record
 from evalsuite.site.stats import FAILED, MISSING, paired_delta, summarise
@@ -132,15 +133,18 @@ def test_headline_latex_is_booktabs_with_the_table_values(
     site_dir: Path, results_dir: Path
 ) -> None:
     tex = (site_dir / "downloads" / "headline.tex").read_text()
-    for command in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{lllcccc}"):
+    for command in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{llcc}"):
         assert command in tex
-    lines = [line for line in tex.splitlines() if line.endswith(r"\\") and "Detector" not in line]
-    assert len(lines) == 16
+    assert tex.count(r"\begin{table}") == 2  # image level, pixel level
+    lines = [line for line in tex.splitlines() if line.endswith(r"\\") and "Category" not in line]
+    assert len([line for line in lines if "multicolumn" not in line]) == 2 * 16
     record = results.read_cell(results_dir / "cells" / "padim/per_class/none/clean/hazelnut.json")
     auroc = record["metrics"]["image_auroc"]
-    expected = f"{100 * auroc['value']:.1f} {{\\scriptsize[{100 * auroc['ci95'][0]:.1f}, "
-    first = next(line for line in lines if line.startswith("padim & hazelnut & clean/none"))
-    assert first.split(" & ")[3].startswith(expected)
+    low, high = (number(v) for v in auroc["ci95"])
+    expected = rf"\shortstack{{{number(auroc['value'])}\\ {{\scriptsize [{low}, {high}]}}}}"
+    first = next(line for line in lines if line.startswith("hazelnut & clean/none"))
+    assert first.split(" & ")[2] == expected
+    assert r"\multicolumn{4}{@{}l}{\textbf{padim}}" in tex
     assert "Synthetic data" in tex
 
 

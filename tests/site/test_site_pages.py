@@ -208,19 +208,6 @@ def test_partial_results_without_manifest(results_dir: Path, tmp_path: Path) -> 
     assert "padim" not in cells and "patchcore/per_class/none/clean/hazelnut.json" in cells
 
 
-def test_a_rebuild_replaces_generated_files_and_keeps_others(
-    results_dir: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "site"
-    out.mkdir()
-    (out / "README.md").write_text("kept")
-    (out / "cells").mkdir()
-    (out / "cells" / "stale.html").write_text("old")
-    build_site(results_dir, out)
-    assert (out / "README.md").read_text() == "kept"
-    assert not (out / "cells" / "stale.html").exists()
-
-
 def test_refuses_to_write_into_the_results_folder(results_dir: Path) -> None:
     with pytest.raises(ResultsError, match="would overwrite the results folder"):
         build_site(results_dir, results_dir)

@@ -118,20 +118,67 @@ class PatchCore:
         )
         with limit_threads(self.threads):
             patches = self._collect(samples)
-            coreset = select_coreset(
-                patches,
-                self.params.coreset_ratio,
-                self.params.coreset_projection_dim,
-                self.seed,
-                device=self.device,
-                selection=selection,
-                selection_size=selection_size,
-            )
-        per_image = self.patch_grid[0] * self.patch_grid[1]
+            per_image = self.patch_grid[0] * self.patch_grid[1]
+            if self.params.coreset_scope == "per_category" and len(self.categories) > 1:
+                indices = self._per_category_coreset(
+                    patches, image_categories, per_image, selection, selection_size
+                )
+            else:
+                indices = self._coreset(patches, selection, selection_size)
         self.num_train_patches = patches.shape[0]
-        self.memory_categories = image_categories[coreset.indices // per_image]
-        keep_all = coreset.indices.shape[0] == patches.shape[0]  # ratio 1: no copy
-        self.bank = self._make_bank(patches if keep_all else patches[coreset.indices])
+        self.memory_categories = image_categories[indices // per_image]
+        keep_all = indices.shape[0] == patches.shape[0]  # ratio 1: no copy
+        self.bank = self._make_bank(patches if keep_all else patches[indices])
+
+    def _coreset(
+        self,
+        patches: np.ndarray,
+        selection: SelectionStore | None,
+        selection_size: int | None,
+    ) -> np.ndarray:
+        """Rows of `patches` (P, D) the greedy coreset keeps: (M,) int64."""
+        return select_coreset(
+            patches,
+            self.params.coreset_ratio,
+            self.params.coreset_projection_dim,
+            self.seed,
+            device=self.device,
+            selection=selection,
+            selection_size=selection_size,
+        ).indices
+
+    def _per_category_coreset(
+        self,
+        patches: np.ndarray,
+        image_categories: np.ndarray,
+        per_image: int,
+        selection: SelectionStore | None,
+        selection_size: int | None,
+    ) -> np.ndarray:
+        """`coreset_scope="per_category"`: each category's coreset, as its own per-class fit
+        (same patches in the same order, seed and ratio) would select it, concatenated in
+        category order.
+
+        Args:
+            patches: (P, D) patch features, image by image.
+            image_categories: (N,) category index of each training image.
+            per_image: patches per image (P = N * per_image).
+
+        Returns:
+            (M,) int64 rows of `patches`.
+        """
+        parts = []
+        for index, category in enumerate(self.categories):
+            images = np.flatnonzero(image_categories == index)
+            rows = (images[:, None] * per_image + np.arange(per_image)).ravel()
+            contiguous = images[-1] - images[0] + 1 == images.size
+            own = patches[rows[0] : rows[-1] + 1] if contiguous else patches[rows]
+            size = None
+            if selection_size is not None:  # the same fraction of this category's patches
+                size = max(1, selection_size * rows.size // patches.shape[0])
+            store = selection.child(category) if selection is not None else None
+            parts.append(rows[self._coreset(own, store, size)])
+        return np.concatenate(parts)
 
     def score(self, samples: Sequence[Sample]) -> Scores:
         """Image scores (N,) by Eq. 6-7 and anomaly maps (N, H, W) at the input size.

@@ -39,12 +39,18 @@ class SelectionStore(Protocol):
         """Keep `coreset`, a greedy selection over `num_points` points."""
         ...
 
+    def child(self, name: str) -> SelectionStore:
+        """A store of its own for one part of the points (one category's patches), kept
+        inside this one."""
+        ...
+
 
 class MemorySelectionStore:
     """A SelectionStore in memory (one process, e.g. a sweep in one worker; tests)."""
 
     def __init__(self) -> None:
         self._stored: dict[int, Coreset] = {}
+        self._children: dict[str, MemorySelectionStore] = {}
 
     def load(self, size: int, num_points: int) -> Coreset | None:
         """See `SelectionStore.load`."""
@@ -56,6 +62,10 @@ class MemorySelectionStore:
     def save(self, coreset: Coreset, num_points: int) -> None:
         """See `SelectionStore.save`."""
         self._stored[num_points] = coreset
+
+    def child(self, name: str) -> SelectionStore:
+        """See `SelectionStore.child`."""
+        return self._children.setdefault(name, MemorySelectionStore())
 
 
 class FileSelectionStore:
@@ -107,6 +117,10 @@ class FileSelectionStore:
                 "sha256": _digest(indices_bytes, radii_bytes),
             },
         )
+
+    def child(self, name: str) -> SelectionStore:
+        """See `SelectionStore.child`: the folder `part-<name>` inside this store's folder."""
+        return FileSelectionStore(self.directory / f"part-{name}")
 
 
 def _valid(indices: np.ndarray, radii: np.ndarray, size: int, num_points: int) -> bool:

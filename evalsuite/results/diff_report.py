@@ -1,0 +1,165 @@
+"""`evalsuite diff` as text (a table a person reads), as JSON data (the same content) and as
+CSV rows (the site's downloads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evalsuite.results.diff import ORDER, CellDiff, RunDiff
+from evalsuite.results.diff_metrics import MetricDelta
+
+CSV_COLUMNS = (
+    "status",
+    "label",
+    "scope",
+    "regime",
+    "condition",
+    "category",
+    "sweep",
+    "seed",
+    "metric",
+    "base",
+    "new",
+    "delta",
+    "ci95_low",
+    "ci95_high",
+    "p_value",
+    "verdict",
+    "base_path",
+    "new_path",
+    "changes",
+)
+
+
+def summary_line(diff: RunDiff) -> str:
+    """e.g. `3 regressed, 1 newly failed, 2 improved, 30 unchanged (36 cells)`; counts of zero
+    are left out."""
+    parts = [
+        f"{diff.count(status)} {status.replace('_', ' ')}" for status in ORDER if diff.count(status)
+    ]
+    return f"{', '.join(parts)} ({len(diff.cells)} cells)"
+
+
+def diff_lines(diff: RunDiff) -> list[str]:
+    """The readable report: a summary, then one block per cell that is not unchanged."""
+    lines = [
+        f"base {diff.base} ({diff.base_created or 'no manifest'}) -> new {diff.new} "
+        f"({diff.new_created or 'no manifest'}); min delta {diff.min_delta:g}",
+        summary_line(diff),
+    ]
+    for cell in diff.cells:
+        if cell.status == "unchanged":
+            continue
+        lines.append("")
+        lines.append(f"{cell.status.upper().replace('_', ' ')}  {cell.key.name()}")
+        if cell.error:
+            lines.append(f"    error: {' '.join(cell.error.split())}")
+        for m in cell.metrics:
+            if m.delta is not None and m.delta != 0:
+                lines.append(f"    {_metric_text(m)}")
+        lines += [f"    changed: {change.text()}" for change in cell.changes]
+    return lines
+
+
+def _metric_text(m: MetricDelta) -> str:
+    text = f"{m.metric:<12} {_num(m.base)} -> {_num(m.new)}  delta {m.delta:+.4f}"
+    if m.ci95 is None:
+        return f"{text}  (no interval)"
+    return (
+        text + f"  95% CI [{m.ci95[0]:+.4f}, {m.ci95[1]:+.4f}]  p={m.p_value:.3f}  "
+        f"n={m.n_images}  {m.verdict}"
+    )
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def diff_json(diff: RunDiff) -> dict[str, Any]:
+    """The report as data: folders, dates, counts by status, every cell."""
+    return {
+        "base": {"folder": str(diff.base), "created": diff.base_created},
+        "new": {"folder": str(diff.new), "created": diff.new_created},
+        "min_delta": diff.min_delta,
+        "counts": {status: diff.count(status) for status in ORDER},
+        "cells": [_cell_json(cell) for cell in diff.cells],
+    }
+
+
+def _cell_json(cell: CellDiff) -> dict[str, Any]:
+    key = cell.key
+    return {
+        "status": cell.status,
+        "key": {
+            "label": key.label,
+            "scope": key.scope,
+            "regime": key.regime,
+            "condition": key.condition,
+            "category": key.category,
+            "sweep": None if key.sweep is None else {"param": key.sweep[0], "value": key.sweep[1]},
+            "seed": key.seed,
+        },
+        "base_path": None if cell.base_path is None else str(cell.base_path),
+        "new_path": None if cell.new_path is None else str(cell.new_path),
+        "error": cell.error,
+        "metrics": [
+            {
+                "metric": m.metric,
+                "base": m.base,
+                "new": m.new,
+                "delta": m.delta,
+                "ci95": None if m.ci95 is None else list(m.ci95),
+                "p_value": m.p_value,
+                "n_images": m.n_images,
+                "verdict": m.verdict,
+            }
+            for m in cell.metrics
+        ],
+        "changes": [
+            {"kind": c.kind, "key": c.key, "base": c.base, "new": c.new} for c in cell.changes
+        ],
+    }
+
+
+def csv_rows(diff: RunDiff) -> list[dict[str, Any]]:
+    """One row per (cell, headline metric) of a pair of ok cells, one row per other cell;
+    columns `CSV_COLUMNS`."""
+    rows = []
+    for cell in diff.cells:
+        key = cell.key
+        common = {
+            "status": cell.status,
+            "label": key.label,
+            "scope": key.scope,
+            "regime": key.regime,
+            "condition": key.condition,
+            "category": key.category,
+            "sweep": "" if key.sweep is None else f"{key.sweep[0]}={key.sweep[1]}",
+            "seed": key.seed,
+            "base_path": cell.base_path or "",
+            "new_path": cell.new_path or "",
+            "changes": "; ".join(change.text() for change in cell.changes),
+        }
+        empty = dict.fromkeys(CSV_COLUMNS[8:17], "")
+        if not cell.metrics:
+            rows.append({**common, **empty})
+        for m in cell.metrics:
+            rows.append(
+                {
+                    **common,
+                    **empty,
+                    "metric": m.metric,
+                    "base": _blank(m.base),
+                    "new": _blank(m.new),
+                    "delta": _blank(m.delta),
+                    "ci95_low": "" if m.ci95 is None else m.ci95[0],
+                    "ci95_high": "" if m.ci95 is None else m.ci95[1],
+                    "p_value": _blank(m.p_value),
+                    "verdict": m.verdict or "",
+                }
+            )
+    return [{column: row[column] for column in CSV_COLUMNS} for row in rows]
+
+
+def _blank(value: float | None) -> Any:
+    return "" if value is None else value
