@@ -608,9 +608,31 @@ def _execute(
     "--force", is_flag=True, help="Build in a folder holding other files (they are kept)."
 )
 @_BASELINE
-def site(results_dir: Path, out: Path, force: bool, baseline: Path | None) -> None:
+@click.option(
+    "--bundle",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the site and its data as one zip (portable names), e.g. supplement.zip.",
+)
+@click.option(
+    "--anonymous",
+    is_flag=True,
+    help="Remove absolute paths, user and host names and the git commit from every file.",
+)
+def site(
+    results_dir: Path,
+    out: Path,
+    force: bool,
+    baseline: Path | None,
+    bundle: Path | None,
+    anonymous: bool,
+) -> None:
     """Build the static results site of --results into --out (opens from file://, offline)."""
     from evalsuite.site import build_site
 
-    index = build_site(results_dir, out, force=force, baseline=baseline)
+    index = build_site(
+        results_dir, out, force=force, baseline=baseline, anonymous=anonymous, bundle=bundle
+    )
     click.echo(f"site written to {out}; open {index}")
+    if bundle is not None:
+        click.echo(f"bundle written to {bundle} ({bundle.stat().st_size / 1e6:.1f} MB)")

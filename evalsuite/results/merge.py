@@ -107,6 +107,8 @@ def merge(
         for seen in picked:
             atomic.write_bytes(cell_path(staging, seen.relpath), seen.file.read_bytes())
             artifacts += _copy_artifacts(seen.source, staging, seen.relpath)
+        for relpath in (merged.get("splits") or {}).values():  # the same split in every source
+            atomic.write_bytes(staging / relpath, (sources[0] / relpath).read_bytes())
         atomic.write_json(staging / MANIFEST_NAME, merged)
     return MergeReport(
         sources=len(sources),
@@ -157,6 +159,8 @@ def _merged_manifest(
         failed=failed,
         shards=sorted(shards, key=_shard_order) if shards else None,
     )
+    if "splits" in first:
+        merged["splits"] = first["splits"]
     return merged
 
 

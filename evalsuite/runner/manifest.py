@@ -10,6 +10,7 @@ from typing import Any
 from evalsuite import results
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.config import StudyConfig
+from evalsuite.results.splits import splits_relpath
 from evalsuite.runner.context import git_commit, versions
 from evalsuite.runner.plan import backbone_key
 from evalsuite.runner.records import CellResult
@@ -109,4 +110,5 @@ def build_manifest(
         },
         "failed": [{"path": str(c.relpath), "error": c.error or ""} for c in summary.failed],
         "shards": [f"{shard[0]}/{shard[1]}"] if shard else None,
+        "splits": {str(seed): str(splits_relpath(seed)) for seed in sorted(data.splits)},
     }

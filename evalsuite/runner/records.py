@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from evalsuite import results
+from evalsuite.results.splits import splits_relpath
 from evalsuite.runner.context import RunContext, approximations
 from evalsuite.runner.plan import CellPlan
 
@@ -85,6 +86,7 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
             "approximations": approximations(
                 spec, cell.fit.scope, ctx.config.feature_cache_storage
             ),
+            "splits": str(splits_relpath(cell.fit.seed)),
         },
         "artifacts": [],
         "shortcut": None,

@@ -28,6 +28,7 @@ from evalsuite.runner.manifest import RunSummary, build_manifest, folder_bytes
 from evalsuite.runner.plan import Plan, backbone_key
 from evalsuite.runner.records import is_done, relpath_of
 from evalsuite.runner.reuse import check_reuse
+from evalsuite.runner.splits_file import write_splits_files
 from evalsuite.runner.study_data import fit_inputs
 
 
@@ -99,6 +100,7 @@ def _run(
     check_reuse(out, {relpath_of(context, cell): cell.id for cell in plan.cells}, force)
     if shard is not None:
         plan = plan.shard(*shard, costs=unit_costs(plan, data, sources))
+    write_splits_files(out, data)
     summary = RunSummary(out)
     progress_bars.set_enabled(progress)
     warm_features(sources, shard_inputs(context, plan))

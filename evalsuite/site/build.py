@@ -16,9 +16,13 @@ from evalsuite import __version__
 from evalsuite.errors import ResultsError
 from evalsuite.owned import owned_tree
 from evalsuite.site import assets, detail
+from evalsuite.site.anonymise import anonymise, check_no_leaks, machine_identity
+from evalsuite.site.bundle import check_bundle_target, write_bundle
 from evalsuite.site.changes import changes
+from evalsuite.site.data_csv import data_downloads, data_files
 from evalsuite.site.differences import DiffTable, difference_tables
 from evalsuite.site.exports import metrics_csv, summary_csv
+from evalsuite.site.figure_exports import figure_files, site_figures
 from evalsuite.site.gallery import artifact_files
 from evalsuite.site.heatmaps import recolour
 from evalsuite.site.latex import headline_tex
@@ -29,6 +33,7 @@ from evalsuite.site.paired_exports import difference_tex, differences_csv, tex_n
 from evalsuite.site.records import Results
 from evalsuite.site.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.runinfo import run_info
+from evalsuite.site.shipped import record_files
 from evalsuite.site.tables import HEADLINE_METRICS, grid_of, metric_rows
 
 LEDGER = ".evalsuite-site.json"
@@ -41,6 +46,9 @@ def build_site(
     templates: Path = TEMPLATES,
     force: bool = False,
     baseline: Path | None = None,
+    *,
+    anonymous: bool = False,
+    bundle: Path | None = None,
 ) -> Path:
     """Build the site of the results folder `results_dir` into `out`.
 
@@ -50,6 +58,8 @@ def build_site(
         templates: the Jinja templates and the site's own assets.
         force: build in a folder holding files the site did not write (they are kept).
         baseline: a results folder to compare with: adds the Changes page (see `changes`).
+        anonymous: remove absolute paths, the user, host and git commit (see `anonymise`).
+        bundle: also write the site as this zip (see `bundle`).
 
     Returns:
         the path of the site's index.html.
@@ -62,9 +72,24 @@ def build_site(
         EvalsuiteError: the templates or assets are missing.
     """
     _check_target(results_dir, out)
+    if anonymous and baseline is not None:
+        raise ResultsError(
+            "--anonymous cannot anonymise the --baseline's records; build the Changes page "
+            "without --anonymous, or the anonymous site without --baseline"
+        )
+    if bundle is not None:
+        check_bundle_target(bundle, results_dir, out)
     results = load_results(results_dir)
+    identity = machine_identity(results_dir) if anonymous else None
+    if identity is not None:
+        results = anonymise(results, identity)
     files = site_files(results, templates, baseline)
+    if identity is not None:
+        check_no_leaks(files, identity)
     _replace(out, files, results, force)
+    if bundle is not None:
+        copies = {path: results.source / path for path in artifact_files(results)}
+        write_bundle(bundle, files, copies, study=_study(results), version=__version__)
     return out / "index.html"
 
 
@@ -89,10 +114,10 @@ def site_files(
         detail.listing_page(results),
         *detail.cell_pages(results, recoloured),
         detail.failures_page(results),
-        detail.downloads_page(
-            headline, (*_tex_downloads(paired), *(found.downloads if found else ()))
-        ),
     ]
+    figures = site_figures(pages)
+    more = (*_tex_downloads(paired), *(found.downloads if found else ()), *data_downloads(results))
+    pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
     if found is not None:
         index = next(page for page in pages if page.path == "index.html")
@@ -104,6 +129,9 @@ def site_files(
     files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     files.update(recoloured.files)
+    files.update(figure_files(figures))
+    files.update({path: text.encode("utf-8") for path, text in data_files(results).items()})
+    files.update(record_files(results))
     return files
 
 

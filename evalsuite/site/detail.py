@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evalsuite.site import figures
 from evalsuite.site.charts import Chart
+from evalsuite.site.figure_exports import Figure
 from evalsuite.site.gallery import StripView, strip_view
 from evalsuite.site.heatmaps import Recoloured
 from evalsuite.site.pages import Page
@@ -93,6 +94,7 @@ def _provenance(cell: Cell) -> Rows:
         ("dataset fingerprint", p["dataset_fingerprint"]),
         ("weights", f"{weights['source']}: {weights['path'] or '—'}"),
         ("weights SHA-256", weights["sha256"] or "— (random weights)"),
+        ("split file", p.get("splits") or "— (not recorded)"),
     ]
     rows += [(name, version) for name, version in sorted(p["versions"].items())]
     return tuple(rows)
@@ -230,7 +232,7 @@ DOWNLOADS = (
         "metrics.csv",
         "Every metric of every cell (one row per cell and metric; failed and missing cells "
         "as rows without metric), with the bootstrap 95% interval and the reason when a "
-        "metric is undefined.",
+        "metric is undefined; path: the cell's record.",
     ),
     Download(
         "downloads/summary.csv",
@@ -253,8 +255,11 @@ DOWNLOADS = (
 )
 
 
-def downloads_page(headline_tex: str, extra: Sequence[Download] = ()) -> Page:
+def downloads_page(
+    headline_tex: str, extra: Sequence[Download] = (), figures: Sequence[Figure] = ()
+) -> Page:
     """The downloads page, with the headline LaTeX table shown; `extra`: the study's other
-    downloads (the LaTeX tables of its differences)."""
-    data = {"downloads": (*DOWNLOADS, *extra), "preview": headline_tex}
+    downloads (the LaTeX tables of its differences, the data files); `figures`: the exported
+    figures."""
+    data = {"downloads": (*DOWNLOADS, *extra), "preview": headline_tex, "figures": figures}
     return Page("downloads.html", "downloads.html.j2", "Downloads", "downloads.html", data)

@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 
+from evalsuite.site.data_csv import record_path
 from evalsuite.site.records import METRICS, GroupKey, Results
 from evalsuite.site.stats import summarise
 
@@ -41,13 +42,19 @@ def _cell_fields(
 
 
 def metrics_csv(results: Results) -> str:
-    """One row per cell and metric (a failed or missing cell: one row, without metric)."""
+    """One row per cell and metric (a failed or missing cell: one row, without metric); `path`
+    is the shipped record (site-relative), empty for a missing cell."""
     header = (*CELL_FIELDS, "metric", "value", "ci95_low", "ci95_high", "reason")
     rows: list[Sequence[object]] = [header]
     for cell in results.cells:
         group = cell.key.group
         fields = _cell_fields(
-            cell.relpath, cell.record["id"], cell.detector, group, cell.key.seed, cell.status
+            record_path(cell.relpath),
+            cell.record["id"],
+            cell.detector,
+            group,
+            cell.key.seed,
+            cell.status,
         )
         if not cell.ok:
             rows.append((*fields, "", "", "", "", cell.record["error"]["message"]))
@@ -57,8 +64,7 @@ def metrics_csv(results: Results) -> str:
             low, high = metric.ci if metric.ci else ("", "")
             rows.append((*fields, name, _number(metric.value), low, high, metric.reason or ""))
     for key in results.missing:
-        path = key.relpath(results.multi_seed)
-        fields = _cell_fields(path, "", "", key.group, key.seed, "missing")
+        fields = _cell_fields("", "", "", key.group, key.seed, "missing")  # no record to ship
         rows.append((*fields, "", "", "", "", ""))
     return _text(rows)
 

@@ -16,6 +16,7 @@ from typing import Any
 from evalsuite.errors import ResultsError
 from evalsuite.results import iter_cells, read_manifest
 from evalsuite.results.paths import MANIFEST_NAME, render_value
+from evalsuite.results.splits import read_split_files
 from evalsuite.site.records import CellKey, GroupKey, Results, cell_from_record
 
 
@@ -56,6 +57,7 @@ def load_results(folder: Path) -> Results:
         missing=tuple(missing),
         synthetic=synthetic,
         multi_seed=len(seeds) > 1,
+        splits=read_split_files(folder, manifest),
     )
 
 

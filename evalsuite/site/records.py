@@ -227,6 +227,8 @@ class Results:
             (empty without a manifest: then nothing says what is missing).
         synthetic: True when any record or the manifest says the data is synthetic.
         multi_seed: True when the study has more than one seed (paths then carry the seed).
+        splits: the split files, path in the results folder -> content (see
+            `evalsuite.results.splits`); empty for a run older than them.
     """
 
     source: Path
@@ -235,6 +237,7 @@ class Results:
     missing: tuple[CellKey, ...]
     synthetic: bool
     multi_seed: bool
+    splits: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def failed(self) -> tuple[Cell, ...]:

@@ -122,7 +122,7 @@ def test_metrics_csv_has_every_metric_of_every_cell(results_dir: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(metrics_csv(loaded))))
     assert len(rows) == 36 * len(METRICS)
     for path, record in results.iter_cells(results_dir):
-        mine = {r["metric"]: r for r in rows if r["path"] == path.as_posix()}
+        mine = {r["metric"]: r for r in rows if r["path"] == f"downloads/records/cells/{path}"}
         assert set(mine) == set(METRICS)
         for name, metric in record["metrics"].items():
             assert mine[name]["value"] == ("" if metric["value"] is None else repr(metric["value"]))

@@ -1,0 +1,51 @@
+"""The split files of a results folder: `<out>/splits/seed<N>.json`, one per seed.
+
+Each holds the seed, the split ratios, the clean dataset's fingerprint and, per category, the
+sample ids of `train`, `val` and `test` (sorted). The runner writes them (atomically) before any
+cell; the manifest names them (`splits`: seed -> path) and so does each cell's provenance
+(`provenance.splits`). Paths are relative to the results folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from evalsuite.errors import ResultsError
+from evalsuite.results.validation import loads_strict
+
+SPLITS_DIR = "splits"
+SPLITS_SCHEMA = "evalsuite.splits/1"
+
+
+def splits_relpath(seed: int) -> PurePosixPath:
+    """Where the split file of `seed` lives, relative to the results folder."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ResultsError(f"seed {seed!r} is not a non-negative integer; seeds are ints >= 0")
+    return PurePosixPath(SPLITS_DIR) / f"seed{seed}.json"
+
+
+def read_split_files(folder: Path, manifest: dict[str, Any] | None) -> dict[str, Any]:
+    """The split files of a results folder: path (relative to it) -> content.
+
+    The manifest names them; without a manifest (a run that has not finished), those present in
+    `<folder>/splits/` are read.
+
+    Raises:
+        ResultsError: a split file the manifest names is missing or is not valid JSON.
+    """
+    if manifest is not None:
+        relpaths = sorted((manifest.get("splits") or {}).values())
+    else:
+        relpaths = sorted(f"{SPLITS_DIR}/{p.name}" for p in (folder / SPLITS_DIR).glob("*.json"))
+    found = {}
+    for relpath in relpaths:
+        path = folder / relpath
+        try:
+            found[relpath] = loads_strict(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ResultsError(
+                f"{path}: unreadable split file ({error}); rerun `evalsuite run` with the same "
+                "--out to write it again"
+            ) from error
+    return found

@@ -1,0 +1,51 @@
+"""Write the split assignment of each seed into the results folder (see
+`evalsuite.results.splits`): which sample ids a run trained, calibrated and tested on."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from evalsuite import atomic
+from evalsuite.data.splits import SPLITS
+from evalsuite.results.splits import SPLITS_SCHEMA, splits_relpath
+from evalsuite.runner.study_data import StudyData
+
+
+def splits_document(data: StudyData, seed: int) -> dict[str, Any]:
+    """The split file of `seed`: its seed, ratios, dataset fingerprint and ids per category.
+
+    Returns:
+        {"schema", "seed", "val_normal_ratio", "val_anomaly_ratio", "dataset_fingerprint",
+        "categories": {category: {"train": [ids], "val": [ids], "test": [ids]}}}, ids sorted.
+    """
+    splits = data.splits[seed]
+    ids: dict[str, dict[str, list[str]]] = defaultdict(lambda: {name: [] for name in SPLITS})
+    for sample in data.clean.samples:
+        ids[sample.category][splits.split_of(sample)].append(sample.id)
+    return {
+        "schema": SPLITS_SCHEMA,
+        "seed": seed,
+        "val_normal_ratio": splits.config.val_normal_ratio,
+        "val_anomaly_ratio": splits.config.val_anomaly_ratio,
+        "dataset_fingerprint": data.fingerprints["clean"],
+        "categories": {
+            category: {name: sorted(members) for name, members in ids[category].items()}
+            for category in sorted(ids)
+        },
+    }
+
+
+def write_splits_files(out: Path, data: StudyData) -> dict[str, str]:
+    """Write the split file of every seed of `data` into the results folder `out` (atomically).
+
+    Returns:
+        seed (as text) -> the file's path relative to `out`, as the manifest names them.
+    """
+    written = {}
+    for seed in sorted(data.splits):
+        relpath = splits_relpath(seed)
+        atomic.write_json(out / relpath, splits_document(data, seed))
+        written[str(seed)] = str(relpath)
+    return written
