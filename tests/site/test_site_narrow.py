@@ -13,7 +13,7 @@ from chromium_cdp import Browser, install_chromium
 WIDTH = 400
 DRAWN = """(() => {
   const charts = Array.from(document.querySelectorAll("div.chart[data-spec]"));
-  return charts.every((c) => c.hasAttribute("data-rendered")) ? charts.length : null;
+  return charts.every((c) => c.hasAttribute("data-rendered")) ? {charts: charts.length} : null;
 })()"""
 OVERFLOW = """(() => {
   const page = document.documentElement;
