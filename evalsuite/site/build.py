@@ -193,12 +193,17 @@ def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) 
     """Write the new site into a staging folder, then swap it for the previous build's files."""
     with owned_tree(out, LEDGER, "evalsuite site", force) as staging:
         for path, content in sorted(files.items()):
-            target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            _put(staging / path, content)
         for path in artifact_files(results):
             if path in files:  # recoloured on the category's shared scale
                 continue
-            target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(results.source / path, target)
+            _put(staging / path, results.source / path)
+
+
+def _put(target: Path, content: bytes | Path) -> None:
+    """Write `content` (bytes, or a file to copy) to `target`, making its folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, Path):
+        shutil.copyfile(content, target)
+    else:
+        target.write_bytes(content)

@@ -18,6 +18,7 @@ from pathlib import Path
 from evalsuite.results.diff import CellDiff, RunDiff, diff_runs
 from evalsuite.results.diff_report import CSV_COLUMNS, csv_rows, diff_json, summary_line
 from evalsuite.site import detail
+from evalsuite.site.gallery import StripView
 from evalsuite.site.heatmaps import Recoloured
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import Page
@@ -142,7 +143,8 @@ def _baseline_pages(base: Results, relpaths: set[str]) -> list[Page]:
         cell = page.data["detail"].cell
         if cell.relpath not in relpaths:
             continue
-        shown = dataclasses.replace(page.data["detail"], strips=(), siblings=())
+        no_strips = StripView(groups=(), panels=(), scale=None)
+        shown = dataclasses.replace(page.data["detail"], strips=no_strips, siblings=())
         pages.append(
             Page(
                 f"{BASELINE_DIR}/{page.path}",

@@ -236,24 +236,27 @@ def _sweep_lines(
     param: str,
 ) -> dict[str, Any]:
     x = alt.X("x:O", sort=list(values), title=param, axis=alt.Axis(labelAngle=0))
+    y_title = "value (%)"  # the same on every layer, so the exported figure keeps it
     color = alt.Color(
         "category:N", scale=palette(categories), legend=alt.Legend(title="category", orient="top")
     )
     lines = (
-        alt.Chart().mark_line(strokeWidth=1.5).encode(x=x, y=alt.Y("y:Q", title=None), color=color)
+        alt.Chart()
+        .mark_line(strokeWidth=1.5)
+        .encode(x=x, y=alt.Y("y:Q", title=y_title), color=color)
     )
     errors = (
         alt.Chart()
         .transform_filter("isValid(datum.lo) && isValid(datum.hi)")
         .mark_rule()
-        .encode(x=x, y="lo:Q", y2="hi:Q", color=color)
+        .encode(x=x, y=alt.Y("lo:Q", title=y_title), y2="hi:Q", color=color)
     )
     points = (
         alt.Chart()
         .mark_point(filled=True, size=70)
         .encode(
             x=x,
-            y="y:Q",
+            y=alt.Y("y:Q", title=y_title),
             color=color,
             shape=alt.Shape(
                 "marker:N",

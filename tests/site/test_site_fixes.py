@@ -78,7 +78,7 @@ def test_partial_banner_when_cells_failed_or_missing_and_not_otherwise(
     for page in sorted(edge_site.rglob("*.html")):
         text = page.read_text(encoding="utf-8")
         assert "Partial results." in text, page
-        assert "1 cell(s) failed" in text and "planned cell(s) have no record" in text, page
+        assert "1 cell(s) failed" in text and "cells of the study's plan are missing" in text, page
     for page in sorted(site_dir.rglob("*.html")):
         assert "Partial results." not in page.read_text(encoding="utf-8"), page
 

@@ -4,7 +4,6 @@ build swapped in at the end (a crash, Ctrl-C or SIGTERM leaves the previous site
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -101,7 +100,7 @@ def test_an_interrupted_build_leaves_the_previous_site_whole(
     interrupt: type[BaseException],
     foreign: bool,
 ) -> None:
-    """Ctrl-C (130), SIGTERM (143) or a full disk (3) while the artifacts are copied."""
+    """Ctrl-C (130), SIGTERM (143) or a full disk (3) while the site's files are written."""
     out = tmp_path / "site"
     build_site(results_dir, out)
     if foreign:
@@ -109,13 +108,15 @@ def test_an_interrupted_build_leaves_the_previous_site_whole(
     before = _snapshot(out)
     copies: list[str] = []
 
-    def copy_then_stop(source: Path, target: Path) -> None:
+    write = build_module._put
+
+    def write_then_stop(target: Path, content: bytes | Path) -> None:
         copies.append(str(target))
         if len(copies) == 3:
             raise interrupt(28, "No space left on device") if interrupt is OSError else interrupt()
-        shutil.copyfile(source, target)
+        write(target, content)
 
-    monkeypatch.setattr(build_module.shutil, "copyfile", copy_then_stop)
+    monkeypatch.setattr(build_module, "_put", write_then_stop)
     arguments = ["site", "--results", str(results_dir), "--out", str(out), "--force"]
     result = CliRunner().invoke(main, arguments)
     expected = {KeyboardInterrupt: 130, signals.Terminated: 143}.get(interrupt)
