@@ -19,8 +19,10 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
+from evalsuite import results
 from evalsuite.config import CellKind, DetectorSpec, StudyConfig
 from evalsuite.detectors.registry import fit_params, scoring_params, selection_param
 from evalsuite.evaluation.regimes import plan_for
@@ -304,3 +306,17 @@ def _family(detector: str, key: dict[str, Any]) -> str:
 def backbone_key(backbone: Any) -> str:
     """The key of a backbone configuration (one feature cache per key in a run)."""
     return content_key(backbone.model_dump(mode="json"))
+
+
+def planned_relpath(cell: CellPlan, multi_seed: bool) -> PurePosixPath:
+    """Where a planned cell's record lives; the seed is in the path of multi-seed studies."""
+    variant = cell.variant
+    return results.cell_relpath(
+        variant.spec.label,
+        cell.fit.scope,
+        cell.regime,
+        cell.condition,
+        cell.category,
+        variant.sweep,
+        cell.fit.seed if multi_seed else None,
+    )

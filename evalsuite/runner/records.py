@@ -10,7 +10,7 @@ from typing import Any
 from evalsuite import results
 from evalsuite.results.splits import splits_relpath
 from evalsuite.runner.context import RunContext, approximations
-from evalsuite.runner.plan import CellPlan
+from evalsuite.runner.plan import CellPlan, planned_relpath
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,6 @@ class CellResult:
 def relpath_of(ctx: RunContext, cell: CellPlan) -> PurePosixPath:
     """Where a cell's record lives."""
     return planned_relpath(cell, ctx.multi_seed)
-
-
-def planned_relpath(cell: CellPlan, multi_seed: bool) -> PurePosixPath:
-    """Where a planned cell's record lives; the seed is in the path of multi-seed studies."""
-    variant = cell.variant
-    return results.cell_relpath(
-        variant.spec.label,
-        cell.fit.scope,
-        cell.regime,
-        cell.condition,
-        cell.category,
-        variant.sweep,
-        cell.fit.seed if multi_seed else None,
-    )
 
 
 def is_done(ctx: RunContext, cell: CellPlan) -> bool:
