@@ -95,6 +95,15 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+_CATEGORIES = click.option(
+    "--categories",
+    default=DEFAULT_CATEGORIES,
+    show_default=True,
+    callback=_categories,
+    help="Comma list.",
+)
+"""The categories of `data synth` and `data download`."""
+
 @main.group(cls=_Group)
 def data() -> None:
     """Make, shift, check and download MVTec-layout datasets."""
@@ -102,13 +111,7 @@ def data() -> None:
 
 @data.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option(
-    "--categories",
-    default=DEFAULT_CATEGORIES,
-    show_default=True,
-    callback=_categories,
-    help="Comma list.",
-)
+@_CATEGORIES
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED))
 @click.option(
     "--size", default=256, show_default=True, type=click.IntRange(64, 2048), help="Image side, px."
@@ -195,13 +198,7 @@ def check(root: Path, categories: tuple[str, ...] | None) -> None:
 
 @data.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option(
-    "--categories",
-    default=DEFAULT_CATEGORIES,
-    show_default=True,
-    callback=_categories,
-    help="Comma list.",
-)
+@_CATEGORIES
 @click.option(
     "--sources",
     type=click.Path(path_type=Path, dir_okay=False),
