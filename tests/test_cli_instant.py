@@ -78,6 +78,31 @@ def test_commands_without_a_model_import_no_model_library(
         assert report["heavy"] == [], f"`{' '.join(map(str, args))}` imported {report['heavy']}"
 
 
+def test_plan_of_a_valid_study_imports_no_model_library(tmp_path: Path) -> None:
+    """The plan of a study whose weights are on this machine (the bundled Lite0; random WRN50
+    weights need no file), on a machine without a GPU driver, is made without torch."""
+    from evalsuite.backbone.device_kind import gpu_driver_present
+    from tests.studies import SMALL
+
+    if gpu_driver_present():
+        pytest.skip("a GPU driver is present: `auto` asks torch whether it can use it")
+    study = json.loads(json.dumps(SMALL))
+    study["detectors"][1]["backbone"] = {
+        "name": "wide_resnet50_2.tv_in1k",
+        "pretrained": False,
+        "resize": 64,
+        "crop": 64,
+    }
+    study["detectors"][1].setdefault("params", {})["layers"] = ["layer2", "layer3"]
+    config = tmp_path / "study.json"
+    config.write_text(json.dumps(study))
+    report, output = probe("plan", "--config", config, "--cache", tmp_path / "cache", "--json")
+    assert report["code"] == 0, output
+    assert report["heavy"] == [], report["heavy"]
+    planned, _ = json.JSONDecoder().raw_decode(output[output.index("{") :])
+    assert planned["device"] == "cpu" and planned["counts"]["fits"] > 2
+
+
 def test_verbose_is_accepted_after_the_subcommand(make_tree: TreeFactory) -> None:
     tree = make_tree(categories=("alpha",))
     for args, level in (

@@ -9,14 +9,20 @@ device other than the CPU is part of a feature cache's key.
 from __future__ import annotations
 
 import os
-from typing import Literal, get_args
 
 import torch
 
+from evalsuite.backbone.device_kind import DEVICE_NAMES, DeviceName
 from evalsuite.errors import ConfigError, WeightsError
 
-DeviceName = Literal["auto", "cpu", "cuda"]
-DEVICE_NAMES: tuple[str, ...] = get_args(DeviceName)
+__all__ = [
+    "DEVICE_NAMES",
+    "DeviceName",
+    "as_device",
+    "configure_determinism",
+    "device_name",
+    "resolve_device",
+]
 CUBLAS_WORKSPACE = ":4096:8"
 """cuBLAS workspace setting that makes its GEMMs deterministic (CUDA docs, "Reproducibility")."""
 

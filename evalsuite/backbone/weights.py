@@ -18,25 +18,24 @@ from typing import Any
 from urllib.parse import urlparse
 
 import torch
-from huggingface_hub import hf_hub_download, try_to_load_from_cache
+from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
 from torch import nn
 
 from evalsuite.backbone.checkpoint import StateDict, check_fits, read_state_dict
 from evalsuite.backbone.config import BackboneConfig, WeightsInfo, WeightsSource
-from evalsuite.backbone.lite0 import (
-    LITE0_ARCHITECTURE,
-    LITE0_PACKAGE,
-    bundled_lite0_file,
-    is_efficientnet_pytorch_layout,
-    map_lite0_keys,
+from evalsuite.backbone.lite0 import is_efficientnet_pytorch_layout, map_lite0_keys
+from evalsuite.backbone.locate import (
+    hf_filenames,
+    hf_hub_cache,
+    local_weights,
+    torch_hub_checkpoints,
 )
 from evalsuite.digest import file_sha256
 from evalsuite.errors import WeightsError
 
 HF_HOST = "huggingface.co"
 PROBE_TIMEOUT_S = 2.0
-HF_FILENAMES = ("model.safetensors", "pytorch_model.bin")
 _TRUE = {"1", "on", "yes", "true"}
 
 
@@ -63,19 +62,11 @@ def resolve_weights(config: BackboneConfig, model: nn.Module) -> ResolvedWeights
     """
     if not config.pretrained:
         return ResolvedWeights(model.state_dict(), WeightsInfo("random", None, None))
-    if config.weights_file is not None:
-        return _load(config.weights_file, "file", config, model)
     cfg: dict[str, Any] = dict(getattr(model, "pretrained_cfg", None) or {})
     looked: list[str] = []
-    cached = _cached_files(cfg, looked)
-    if cached:
-        return _load(cached[0], "hub_cache", config, model)
-    if cfg.get("architecture") != LITE0_ARCHITECTURE:
-        looked.append(f"bundled weights (only for {LITE0_ARCHITECTURE})")
-    elif (bundled := bundled_lite0_file()) is not None:
-        return _load(bundled, "bundled", config, model)
-    else:
-        looked.append(f"bundled Lite0 (package {LITE0_PACKAGE} is not installed)")
+    found = local_weights(config, cfg, looked)
+    if found is not None:
+        return _load(found[0], found[1], config, model)
     downloaded = _download(cfg, looked)
     if downloaded is not None:
         return _load(downloaded, "download", config, model)
@@ -91,48 +82,6 @@ def _load(
         state = map_lite0_keys(state, model, path)
     state = check_fits(state, model.state_dict(), path, config.name)
     return ResolvedWeights(state, WeightsInfo(source, str(path), file_sha256(path)))
-
-
-def hf_hub_cache() -> Path:
-    """The Hugging Face hub cache, from the environment at call time (as huggingface_hub)."""
-    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(variable):
-            return Path(os.environ[variable]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg).expanduser() / "huggingface" / "hub"
-
-
-def torch_hub_checkpoints() -> Path:
-    """torch hub's checkpoint folder (TORCH_HOME/hub/checkpoints), read at call time."""
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def _cached_files(cfg: dict[str, Any], looked: list[str]) -> list[Path]:
-    """Files of these weights already in the HF hub cache or the torch hub cache."""
-    found: list[Path] = []
-    repo = cfg.get("hf_hub_id")
-    if repo:
-        cache = hf_hub_cache()
-        for filename in _hf_filenames(cfg):
-            hit = try_to_load_from_cache(repo, filename, cache_dir=cache)
-            if isinstance(hit, str):
-                found.append(Path(hit))
-        looked.append(f"Hugging Face cache {cache} (repo {repo}: {', '.join(_hf_filenames(cfg))})")
-    url = str(cfg.get("url") or "")
-    if url:
-        candidate = torch_hub_checkpoints() / os.path.basename(urlparse(url).path)
-        if candidate.is_file():
-            found.append(candidate)
-        looked.append(f"torch hub cache {candidate}")
-    return found
-
-
-def _hf_filenames(cfg: dict[str, Any]) -> tuple[str, ...]:
-    """The file names timm's hub repos use for these weights."""
-    explicit = cfg.get("hf_hub_filename")
-    return (explicit,) if explicit else HF_FILENAMES
 
 
 def offline_reason(host: str) -> str | None:
@@ -165,7 +114,7 @@ def _download(cfg: dict[str, Any], looked: list[str]) -> Path | None:
         return None
     try:
         if repo:
-            return _download_hf(repo, _hf_filenames(cfg))
+            return _download_hf(repo, hf_filenames(cfg))
         target = torch_hub_checkpoints() / os.path.basename(urlparse(url).path)
         target.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(url, str(target), progress=False)
@@ -189,7 +138,7 @@ def _download_hf(repo: str, filenames: tuple[str, ...]) -> Path:
 def _not_found_message(name: str, cfg: dict[str, Any], looked: list[str]) -> str:
     """Everything looked at, and three ways to provide the weights."""
     repo = cfg.get("hf_hub_id") or "<repo>"
-    filename = _hf_filenames(cfg)[0]
+    filename = hf_filenames(cfg)[0]
     return (
         f"no weights found for backbone {name!r}. Looked in: " + "; ".join(looked) + ". "
         f"Provide them by (1) `weights_file: /path/to/weights.safetensors` under backbone in the "

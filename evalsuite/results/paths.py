@@ -25,6 +25,8 @@ MANIFEST_NAME = "manifest.json"
 CELLS_DIR = "cells"
 ARTIFACTS_DIR = "artifacts"
 FITS_DIR = "fits"
+FIT_DONE = "fit.json"
+"""The file a fitted model's folder holds once complete (its state; written last)."""
 
 SCOPES = ("per_class", "unified")
 REGIMES = ("none", "threshold", "retrain")

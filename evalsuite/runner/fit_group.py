@@ -30,6 +30,7 @@ from evalsuite.detectors.registry import (
     selection_param,
 )
 from evalsuite.detectors.threads import limit_threads
+from evalsuite.results.paths import FIT_DONE
 from evalsuite.runner.artifacts import render_artifacts
 from evalsuite.runner.context import RunContext
 from evalsuite.runner.evidence import write_evidence
@@ -38,7 +39,6 @@ from evalsuite.runner.records import CellResult, is_done, relpath_of, write_fail
 from evalsuite.runner.scoring import DETECTOR_THREADS, FitScorer, input_key
 
 log = logging.getLogger(__name__)
-FIT_DONE = "fit.json"
 
 
 @dataclass

@@ -8,9 +8,9 @@ from typing import Any
 
 from evalsuite import results
 from evalsuite.config import StudyConfig
-from evalsuite.runner.context import make_context, prepare
-from evalsuite.runner.fit_group import FIT_DONE
-from evalsuite.runner.records import relpath_of
+from evalsuite.results.paths import FIT_DONE
+from evalsuite.runner.plan import planned_relpath
+from evalsuite.runner.planning import study_plan
 from evalsuite.runner.study_data import default_cache_dir
 
 
@@ -23,14 +23,18 @@ def plan_report(
     workers: int = 1,
 ) -> dict[str, Any]:
     """The plan as JSON-ready data, with cache status against the results folder `out`, and
-    with `with_estimate` the projected cost on `workers` processes at rates measured here."""
-    data, sources, plan, device = prepare(config, cache_dir or default_cache_dir(), progress=False)
-    context = make_context(config, data, sources, device, out or Path("."), False)
+    with `with_estimate` the projected cost on `workers` processes at rates measured here.
+
+    Without `with_estimate` no model library is imported where the weights are on this
+    machine and it has no GPU driver (see `runner.planning`)."""
+    cache = cache_dir or default_cache_dir()
+    data, plan, device = study_plan(config, cache)
+    multi_seed = len(config.seeds) > 1
     fits: list[dict[str, Any]] = []
     for fit in plan.fits:
         cells = []
         for cell in plan.cells_of(fit):
-            path = relpath_of(context, cell)
+            path = planned_relpath(cell, multi_seed)
             cached = out is not None and results.cell_done(out, path, cell.id)
             cells.append({"id": cell.id, "path": str(path), "cached": cached})
         cached_fit = out is not None and (results.fit_dir(out, fit.id) / FIT_DONE).is_file()
@@ -50,7 +54,7 @@ def plan_report(
         )
     report: dict[str, Any] = {
         "study": config.name,
-        "device": context.provenance["device"],
+        "device": device,
         "fits": fits,
         "counts": {
             "units": len(plan.units),
@@ -61,8 +65,11 @@ def plan_report(
         },
     }
     if with_estimate:
+        from evalsuite.backbone.device import resolve_device
+        from evalsuite.runner.context import feature_sources
         from evalsuite.runner.estimate import estimate, measure_rates
 
+        sources = feature_sources(config, cache, resolve_device(config.device))
         rates = measure_rates(sources)
         bootstrap = config.evaluation.bootstrap
         report["estimate"] = estimate(plan, data, sources, rates, workers, bootstrap).to_dict()

@@ -1,0 +1,60 @@
+"""A study's plan without a model library: what `evalsuite plan` shows.
+
+Fit ids hold the weights' SHA-256 and the device kind. Both are found here without importing
+torch, timm, faiss or anomalib when this machine allows it (see `backbone.locate` and
+`backbone.device_kind`); otherwise the backbone is built as a run builds it, so the plan's ids
+are always the run's (tests/test_planning.py compares them with `context.prepare`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evalsuite.backbone.device_kind import device_kind
+from evalsuite.backbone.layers import FEATURE_LAYERS, check_layers
+from evalsuite.backbone.locate import NeedsTimm, local_digest
+from evalsuite.config import StudyConfig
+from evalsuite.runner.plan import Plan, backbone_key, make_plan, variants
+from evalsuite.runner.study_data import StudyData, prepare_data
+
+
+def weights_digests(config: StudyConfig) -> dict[str, str | None]:
+    """Backbone name -> SHA-256 of the weights a run loads (None: random weights), with every
+    detector's `layers` checked against its backbone's feature layers.
+
+    Raises:
+        ConfigError: a layer the backbone does not have; an unknown timm model.
+        WeightsError: weights missing or not fitting (only when timm had to be asked).
+    """
+    layers: dict[str, list[str]] = {}
+    backbones = {}
+    for variant in variants(config):
+        key = backbone_key(variant.spec.backbone)
+        backbones[key] = variant.spec.backbone
+        layers.setdefault(key, []).extend(variant.spec.params["layers"])
+    digests: dict[str, str | None] = {}
+    for key, backbone in backbones.items():
+        available = FEATURE_LAYERS.get(backbone.name)
+        try:
+            digests[backbone.name] = local_digest(backbone)
+        except (NeedsTimm, OSError):
+            available = None
+        if available is None:
+            from evalsuite.backbone.extractor import Backbone
+
+            built = Backbone.from_config(backbone)
+            digests[backbone.name], available = built.weights.sha256, built.layer_names
+        check_layers(backbone.name, list(dict.fromkeys(layers[key])), available)
+    return digests
+
+
+def study_plan(config: StudyConfig, cache_dir: Path) -> tuple[StudyData, Plan, str]:
+    """The data, plan and device kind (`cpu` or `cuda`) of a study, as a run would make them.
+
+    Raises:
+        ConfigError: an unknown device name.
+        DatasetError, WeightsError: as `context.prepare`.
+    """
+    kind = device_kind(config.device)
+    data = prepare_data(config, cache_dir, progress=False)
+    return data, make_plan(config, data.key(), weights_digests(config), kind), kind

@@ -1,0 +1,82 @@
+"""`evalsuite plan` without a model library: the same fit and cell ids as a run's plan, and
+the device kind `auto` resolves to, told without torch where no GPU driver is present."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from studies import SMALL
+
+import evalsuite.backbone.device_kind as device_kind_module
+from evalsuite.backbone.device import resolve_device
+from evalsuite.backbone.device_kind import device_kind
+from evalsuite.config import StudyConfig
+from evalsuite.errors import ConfigError
+from evalsuite.runner.context import prepare
+from evalsuite.runner.planning import study_plan
+
+
+def _ids(plan) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+    return [(fit.id, [cell.id for cell in plan.cells_of(fit)]) for fit in plan.fits]
+
+
+@pytest.mark.parametrize("pretrained", [True, False], ids=["bundled-weights", "random-weights"])
+def test_the_plan_is_the_runs(pretrained: bool, tmp_path: Path) -> None:
+    raw = json.loads(json.dumps(SMALL))
+    for detector in raw["detectors"]:
+        detector.setdefault("backbone", {})["pretrained"] = pretrained
+    config = StudyConfig.model_validate(raw)
+    _, plan, kind = study_plan(config, tmp_path / "cache")
+    _, _, expected, device = prepare(config, tmp_path / "cache", progress=False)
+    assert kind == device.type
+    assert _ids(plan) == _ids(expected) and len(plan.fits) > 2
+
+
+def test_a_weights_file_and_an_unknown_backbone(tmp_path: Path) -> None:
+    """A backbone outside the table of hub sources is built, as a run builds it."""
+    import timm
+
+    weights = tmp_path / "r18.pth"
+    torch.manual_seed(3)
+    torch.save(timm.create_model("resnet18", pretrained=False).state_dict(), weights)
+    raw = json.loads(json.dumps(SMALL))
+    raw["detectors"][0]["backbone"] = {"name": "resnet18", "weights_file": str(weights)}
+    raw["detectors"][1]["backbone"] = {"name": "resnet18.a1_in1k", "pretrained": False}
+    for detector in raw["detectors"]:
+        detector.setdefault("params", {})["layers"] = ["layer2", "layer3"]
+    config = StudyConfig.model_validate(raw)
+    _, plan, _ = study_plan(config, tmp_path / "cache")
+    assert _ids(plan) == _ids(prepare(config, tmp_path / "cache", progress=False)[2])
+
+
+@pytest.mark.parametrize("backbone", ["tf_efficientnet_lite0", "resnet34"], ids=["known", "built"])
+def test_layers_are_checked_as_a_run_checks_them(backbone: str, tmp_path: Path) -> None:
+    raw = json.loads(json.dumps(SMALL))
+    raw["detectors"][0]["backbone"] = {"name": backbone, "pretrained": False}
+    raw["detectors"][0].setdefault("params", {})["layers"] = ["layer2", "nope"]
+    config = StudyConfig.model_validate(raw)
+    with pytest.raises(ConfigError) as planned:
+        study_plan(config, tmp_path / "cache")
+    with pytest.raises(ConfigError) as ran:
+        prepare(config, tmp_path / "cache", progress=False)
+    assert str(planned.value) == str(ran.value)
+    assert "are not feature layers of backbone" in str(planned.value)
+
+
+def test_device_kind_is_resolve_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("auto", "cpu"):
+        assert device_kind(name) == resolve_device(name).type
+    assert device_kind("cuda") == "cuda"  # a plan for a GPU machine; `run` checks the GPU
+    with pytest.raises(ConfigError, match="'tpu' is unknown"):
+        device_kind("tpu")
+    # with a driver library present, torch decides
+    monkeypatch.setattr(device_kind_module, "gpu_driver_present", lambda: True)
+    assert device_kind("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_no_driver_means_no_gpu_for_torch() -> None:
+    if not device_kind_module.gpu_driver_present():
+        assert not torch.cuda.is_available()
