@@ -23,6 +23,7 @@ from evalsuite.runner.context import RunContext, make_context, prepare
 from evalsuite.runner.estimate import unit_costs
 from evalsuite.runner.executors import UnitTask, make_executor
 from evalsuite.runner.fit_group import UnitOutcome
+from evalsuite.runner.leftovers import remove_leftovers
 from evalsuite.runner.lock import results_lock
 from evalsuite.runner.manifest import RunSummary, build_manifest, folder_bytes
 from evalsuite.runner.plan import Plan, backbone_key
@@ -94,6 +95,7 @@ def _run(
 ) -> RunSummary:
     """`run_study` on a held, writable results folder."""
     started, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    remove_leftovers(out)
     data, sources, plan, device = prepare(config, cache_dir, progress)
     configure_determinism(device)
     context = make_context(config, data, sources, device, out, force)
