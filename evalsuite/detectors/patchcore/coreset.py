@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 from evalsuite import progress
+from evalsuite.detectors.patchcore.buffers import ALIGNMENT, aligned_empty
+from evalsuite.detectors.patchcore.greedy_pruned import greedy_k_center_pruned, usable
 
 if TYPE_CHECKING:
     from evalsuite.detectors.patchcore.selection_store import SelectionStore
 
 PROJECTION_CHUNK = 65536
-ALIGNMENT = 64  # bytes; what torch's CPU allocator guarantees, so SIMD kernels see the same
 
 
 @dataclass(frozen=True)
@@ -42,27 +43,6 @@ class Coreset:
 
     indices: np.ndarray
     radii: np.ndarray
-
-
-def aligned_empty(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
-    """An uninitialised C-contiguous numpy array whose data starts on an ALIGNMENT boundary.
-
-    numpy's allocator (unlike torch's) advises huge pages for large arrays, which the greedy
-    loop, bound by memory bandwidth, runs faster on; aligning like torch keeps every BLAS
-    kernel on the same code path, hence bit-identical results.
-
-    Args:
-        shape: the array's shape.
-        dtype: its element type.
-
-    Returns:
-        An array of `shape` and `dtype`, a view into a slightly larger byte buffer.
-    """
-    itemsize = np.dtype(dtype).itemsize
-    count = math.prod(shape)
-    raw = np.empty(count * itemsize + ALIGNMENT, dtype=np.uint8)
-    offset = -raw.ctypes.data % ALIGNMENT
-    return raw[offset : offset + count * itemsize].view(dtype).reshape(shape)
 
 
 def greedy_bytes_per_iteration(num_points: int, dim: int) -> int:
@@ -133,24 +113,31 @@ def center_points(points: np.ndarray) -> np.ndarray:
     return squared_norms
 
 
-def greedy_k_center(points: np.ndarray, size: int, start: int) -> Coreset:
+def greedy_k_center(points: np.ndarray, size: int, start: int, *, prune: bool = True) -> Coreset:
     """Algorithm 1: repeatedly add the point farthest from the points selected so far.
 
     m_i = argmax_{m in M \\ M_C} min_{n in M_C} ||psi(m) - psi(n)||, starting from `start`.
     Squared distances to the newest centre c come from ||x||^2 - 2 x.c + ||c||^2, one
     matrix-vector product (torch.addmv, the only multi-threaded step) plus single-threaded
     numpy passes over (N,) buffers. The points are centred first, which leaves distances
-    unchanged and keeps that expansion accurate in float32.
+    unchanged and keeps that expansion accurate in float32. Where `greedy_pruned.usable`
+    holds (N >= 32768, N and k multiples of 16) and `prune` is true, the same selection is
+    made computing only the distances the triangle inequality cannot rule out
+    (`greedy_pruned.greedy_k_center_pruned`; identical indices and radii).
 
     Args:
         points: (N, k) float32, the (projected) features; centred in place.
         size: M, the number of points to select, 1 <= M <= N.
         start: index of the first selected point.
+        prune: use the pruned loop where it applies; False always runs the full loop.
 
     Returns:
         The selection and its covering radii.
     """
     squared_norms_np = center_points(points)
+    if prune and usable(*points.shape) and points.ctypes.data % ALIGNMENT == 0:
+        indices, radii = greedy_k_center_pruned(points, squared_norms_np, size, start)
+        return Coreset(indices=indices, radii=radii)
     x = torch.from_numpy(points)
     squared_norms = torch.from_numpy(squared_norms_np)
     min_distances = aligned_empty((points.shape[0],))
