@@ -50,8 +50,9 @@ bench: $(STAMP) ## benchmarks (speed, memory) — not tests
 	$(BIN)/python benchmarks/patchcore_vs_anomalib.py
 	$(BIN)/python benchmarks/approximations.py
 
-bench-paper: $(STAMP) ## the paper preset at MVTec AD scale: fits, cost-model error, projections (~30 min)
+bench-paper: $(STAMP) ## the paper preset at MVTec AD scale: fits, cost-model error, projections, pruned greedy (~45 min)
 	$(BIN)/python benchmarks/paper_scale.py
+	$(BIN)/python benchmarks/greedy_pruning.py
 
 docker: ## build the container image (IMAGE=evalsuite, TORCH_VARIANT=cpu or e.g. cu130)
 	docker build --build-arg TORCH_VARIANT=$(TORCH_VARIANT) -t $(IMAGE) .

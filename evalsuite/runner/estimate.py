@@ -5,7 +5,8 @@ split, patch grids, coreset sizes, PaDiM's d) and prices them with per-operation
 
 - backbone forward pass: distinct inputs of the run; s per image, per backbone configuration;
 - greedy coreset: M iterations x P points x k dims, once per unit (smaller selections are
-  prefixes of the largest); s per point-dimension;
+  prefixes of the largest); s per point-dimension of the full loop, times PRUNED_GREEDY_WORK
+  where the pruned loop runs (`greedy_pruned.usable`);
 - exact nearest-neighbour search: searched images x h w patches x M bank rows x D dims; s per
   multiply-add;
 - PaDiM moments, inverse and scoring: n P d^2, P d^3 and searched images x P d^2;
@@ -32,11 +33,18 @@ import torch
 from evalsuite import progress
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.data.samples import Sample
+from evalsuite.detectors.patchcore.greedy_pruned import GATHER_CHUNK, usable
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit, backbone_key
 from evalsuite.runner.study_data import StudyData, fit_inputs
 
 PROCESS_BASE_BYTES = 1_200_000_000
+PRUNED_GREEDY_WORK = 0.16
+"""Time of a fit with the pruned greedy loop over one with the full loop: 47.2 s / 302.5 s,
+measured by `benchmarks/greedy_pruning.py` on 2026-12-03 (bundled ImageNet Lite0 features of
+243 synthetic hazelnut images, 190,512 patches, coreset 10%, one thread). How much the
+triangle inequality prunes depends on the features, so this is the one factor of the model
+not measured on the fly."""
 """Resident memory of a worker before any fit: Python, torch, timm, faiss and anomalib loaded."""
 
 
@@ -233,10 +241,11 @@ def _fit_cost(
         points = len(train) * positions
         bank = max(1, int(points * spec.params["coreset_ratio"]))
         k = min(dim, spec.params["coreset_projection_dim"])
-        greedy = _greedy_work(spec.params, train, positions) * k * rates.greedy_s
+        greedy = _greedy_work(spec.params, train, positions, k) * k * rates.greedy_s
         cost.fit_s = greedy + points * dim * k * rates.search_s
         cost.score_s = searched * positions * bank * dim * rates.search_s + maps_s
-        cost.peak_bytes = PROCESS_BASE_BYTES + 4 * (points * (dim + k) + bank * dim)
+        pruning = 8 * points + 4 * k * min(GATHER_CHUNK, points)  # the pruned loop's buffers
+        cost.peak_bytes = PROCESS_BASE_BYTES + 4 * (points * (dim + k) + bank * dim) + pruning
     else:
         d = spec.params["n_features"]
         cost.fit_s = (
@@ -270,18 +279,26 @@ def _greedy_s(
     shape = _shape(spec.name, spec.params, sources[backbone_key(spec.backbone)])
     train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
     k = min(shape["dim"], spec.params["coreset_projection_dim"])
-    return _greedy_work(spec.params, train, shape["positions"]) * k * rates.greedy_s
+    return _greedy_work(spec.params, train, shape["positions"], k) * k * rates.greedy_s
 
 
-def _greedy_work(params: Mapping[str, Any], train: Sequence[Sample], positions: int) -> int:
-    """Point-iterations of PatchCore's greedy coreset on `train`: M x P for the pooled
-    selection, the sum over categories of M_k x P_k for `coreset_scope="per_category"`."""
+def _greedy_work(
+    params: Mapping[str, Any], train: Sequence[Sample], positions: int, dim: int
+) -> float:
+    """Full-loop point-iterations of PatchCore's greedy coreset on `train` in `dim` projected
+    dimensions: M x P for the pooled selection, the sum over categories of M_k x P_k for
+    `coreset_scope="per_category"`; each times PRUNED_GREEDY_WORK where the pruned loop runs."""
     if params.get("coreset_scope", "pooled") == "per_category":
         counts = Counter(sample.category for sample in train)
         groups = [count * positions for count in counts.values()]
     else:
         groups = [len(train) * positions]
-    return sum(max(1, int(points * params["coreset_ratio"])) * points for points in groups)
+    return sum(
+        max(1, int(points * params["coreset_ratio"]))
+        * points
+        * (PRUNED_GREEDY_WORK if usable(points, dim) else 1.0)
+        for points in groups
+    )
 
 
 def _scored(cells: list[CellPlan], data: StudyData) -> tuple[int, int]:
@@ -385,8 +402,8 @@ def _time_greedy(seconds: float) -> float:
 
     points, k, short, long = 400_000, 128, 8, 40
     data = np.random.default_rng(0).standard_normal((points, k), dtype=np.float32)
-    few = _timed(lambda: greedy_k_center(data.copy(), short, 0), seconds)
-    many = _timed(lambda: greedy_k_center(data.copy(), long, 0), seconds)
+    few = _timed(lambda: greedy_k_center(data.copy(), short, 0, prune=False), seconds)
+    many = _timed(lambda: greedy_k_center(data.copy(), long, 0, prune=False), seconds)
     return max(many - few, 1e-12) / ((long - short) * points * k)
 
 

@@ -21,7 +21,7 @@ from test_patchcore_model import (
 from evalsuite.config import DetectorSpec
 from evalsuite.detectors.patchcore import FileSelectionStore, PatchCore, PatchCoreParams
 from evalsuite.runner.context import approximations
-from evalsuite.runner.estimate import _greedy_work
+from evalsuite.runner.estimate import PRUNED_GREEDY_WORK, _greedy_work
 
 CATEGORIES = ("carpet", "hazelnut", "zipper")
 
@@ -111,8 +111,14 @@ def test_records_label_it_only_where_it_changes_the_method() -> None:
 def test_the_cost_model_prices_the_greedy_per_category(source: ArrayFeatures) -> None:
     train = _pooled_train(source)  # 15 images: 4, 6, 5
     positions = 100
-    pooled = _greedy_work({"coreset_ratio": 0.1}, train, positions)
-    split = _greedy_work({"coreset_ratio": 0.1, "coreset_scope": "per_category"}, train, positions)
+    pooled = _greedy_work({"coreset_ratio": 0.1}, train, positions, 128)
+    split = _greedy_work(
+        {"coreset_ratio": 0.1, "coreset_scope": "per_category"}, train, positions, 128
+    )
     assert pooled == 150 * 1500
     assert split == 40 * 400 + 60 * 600 + 50 * 500
     assert split / pooled == pytest.approx((16 + 36 + 25) / 225)
+    # banks large enough for the pruned loop are priced at its measured share of the work
+    large = _greedy_work({"coreset_ratio": 0.1}, train, 32768 // 4 * 4, 128)
+    full = _greedy_work({"coreset_ratio": 0.1}, train, 32768 // 4 * 4, 100)  # k % 16: full loop
+    assert large == pytest.approx(PRUNED_GREEDY_WORK * full)
