@@ -16,7 +16,13 @@ from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.device import device_name, resolve_device
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.config import DetectorSpec, StudyConfig
-from evalsuite.runner.plan import RESULTS_VERSION, Plan, backbone_key, make_plan, variants
+from evalsuite.runner.plan import (
+    RESULTS_VERSION,
+    Plan,
+    backbone_key,
+    backbone_layers,
+    make_plan,
+)
 from evalsuite.runner.study_data import StudyData, prepare_data
 
 PACKAGES = (
@@ -93,22 +99,17 @@ def feature_sources(
     Only the layers some detector reads are extracted and stored; with
     `config.feature_cache_budget_gb` the on-disk store of each is bounded (see FeatureCache).
     """
-    layers: dict[str, list[str]] = {}
-    configs = {}
-    for variant in variants(config):
-        key = backbone_key(variant.spec.backbone)
-        configs[key] = variant.spec.backbone
-        layers.setdefault(key, []).extend(variant.spec.params["layers"])
+    backbones = backbone_layers(config)
     budget = config.feature_cache_budget_gb
     return {
         key: FeatureCache(
-            Backbone.from_config(configs[key], device=device),
-            list(dict.fromkeys(layers[key])),
+            Backbone.from_config(backbone, device=device),
+            layers,
             cache_dir=cache_dir / "features",
             disk_budget_bytes=None if budget is None else int(budget * GIB),
             storage=config.feature_cache_storage,
         )
-        for key in configs
+        for key, (backbone, layers) in backbones.items()
     }
 
 

@@ -308,6 +308,18 @@ def backbone_key(backbone: Any) -> str:
     return content_key(backbone.model_dump(mode="json"))
 
 
+def backbone_layers(config: StudyConfig) -> dict[str, tuple[Any, list[str]]]:
+    """Backbone key -> (its configuration, the layers its detectors read: a union in first-use
+    order) over every variant of the study; one feature cache each in a run."""
+    found: dict[str, tuple[Any, list[str]]] = {}
+    for variant in variants(config):
+        key = backbone_key(variant.spec.backbone)
+        layers = found[key][1] if key in found else []
+        found[key] = (variant.spec.backbone, layers)
+        layers.extend(layer for layer in variant.spec.params["layers"] if layer not in layers)
+    return found
+
+
 def planned_relpath(cell: CellPlan, multi_seed: bool) -> PurePosixPath:
     """Where a planned cell's record lives; the seed is in the path of multi-seed studies."""
     variant = cell.variant

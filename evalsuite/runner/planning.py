@@ -14,7 +14,7 @@ from evalsuite.backbone.device_kind import device_kind
 from evalsuite.backbone.layers import FEATURE_LAYERS, check_layers
 from evalsuite.backbone.locate import NeedsTimm, local_digest
 from evalsuite.config import StudyConfig
-from evalsuite.runner.plan import Plan, backbone_key, make_plan, variants
+from evalsuite.runner.plan import Plan, backbone_layers, make_plan
 from evalsuite.runner.study_data import StudyData, prepare_data
 
 
@@ -26,14 +26,8 @@ def weights_digests(config: StudyConfig) -> dict[str, str | None]:
         ConfigError: a layer the backbone does not have; an unknown timm model.
         WeightsError: weights missing or not fitting (only when timm had to be asked).
     """
-    layers: dict[str, list[str]] = {}
-    backbones = {}
-    for variant in variants(config):
-        key = backbone_key(variant.spec.backbone)
-        backbones[key] = variant.spec.backbone
-        layers.setdefault(key, []).extend(variant.spec.params["layers"])
     digests: dict[str, str | None] = {}
-    for key, backbone in backbones.items():
+    for backbone, layers in backbone_layers(config).values():
         available = FEATURE_LAYERS.get(backbone.name)
         try:
             digests[backbone.name] = local_digest(backbone)
@@ -44,7 +38,7 @@ def weights_digests(config: StudyConfig) -> dict[str, str | None]:
 
             built = Backbone.from_config(backbone)
             digests[backbone.name], available = built.weights.sha256, built.layer_names
-        check_layers(backbone.name, list(dict.fromkeys(layers[key])), available)
+        check_layers(backbone.name, layers, available)
     return digests
 
 
