@@ -50,7 +50,7 @@ bench: $(STAMP) ## benchmarks (speed, memory) — not tests
 	$(BIN)/python benchmarks/patchcore_vs_anomalib.py
 	$(BIN)/python benchmarks/approximations.py
 
-bench-paper: $(STAMP) ## the paper preset at MVTec AD scale: fits, cost-model error, projections, pruned greedy (~45 min)
+bench-paper: $(STAMP) ## the paper preset at MVTec AD scale: fits, cost-model error, projections, pruned greedy (~25 min)
 	$(BIN)/python benchmarks/paper_scale.py
 	$(BIN)/python benchmarks/greedy_pruning.py
 
