@@ -73,7 +73,7 @@ def greedy_k_center_pruned(
     x, norms = torch.from_numpy(points), torch.from_numpy(squared_norms)
     min_distances = aligned_empty((num_points,))
     nearest = np.zeros(num_points, dtype=np.int32)  # selection step of each point's centre
-    twice_reach = np.empty(num_points, dtype=np.float32)  # >= 2 x true distance to it
+    twice_reach = np.full(num_points, np.inf, dtype=np.float32)  # >= 2 x true distance to it
     centres, centre_norms = aligned_empty((size, dim)), aligned_empty((size,))
     gathered = aligned_empty((min(GATHER_CHUNK, num_points), dim))
     gathered_norms = aligned_empty((gathered.shape[0],))
