@@ -13,9 +13,11 @@ split, patch grids, coreset sizes, PaDiM's d) and prices them with per-operation
 - metrics and bootstrap: test images x H W pixels, and resamples x test images.
 
 `measure_rates` measures the rates on this machine in a few seconds (one thread, as fits run;
-the backbone with every thread, as extraction runs). `REFERENCE_RATES` were measured once on the
-project's 2-core development machine: shards are balanced with them, so that every CI job
-computes the same partition whatever machine it runs on.
+the backbone with every thread, as extraction runs), on the run's device: with a GPU the greedy
+loop, the exact search and PaDiM's kernels are timed there, in the torch code the run uses, and
+the greedy is priced without pruning (the GPU loop does not prune). `REFERENCE_RATES` were
+measured once on the project's 2-core development machine: shards are balanced with them, so
+that every CI job computes the same partition whatever machine it runs on.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class Rates:
         eval_pixel_s: seconds per test pixel of a cell's metrics.
         eval_resample_s: seconds per test image and bootstrap resample.
         source: "measured" (this machine) or "reference" (the development machine).
+        device: the device kind the fit and search rates were measured on (`cpu`, `cuda`):
+            on the CPU the greedy is priced as the pruned loop where it runs, on a GPU as
+            the torch loop, which does not prune.
     """
 
     forward_s: Mapping[str, float]
@@ -77,6 +82,7 @@ class Rates:
     eval_pixel_s: float
     eval_resample_s: float
     source: str
+    device: str = "cpu"
 
 
 REFERENCE_RATES = Rates(
@@ -241,7 +247,8 @@ def _fit_cost(
         points = len(train) * positions
         bank = max(1, int(points * spec.params["coreset_ratio"]))
         k = min(dim, spec.params["coreset_projection_dim"])
-        greedy = _greedy_work(spec.params, train, positions, k) * k * rates.greedy_s
+        pruned = rates.device == "cpu"
+        greedy = _greedy_work(spec.params, train, positions, k, pruned) * k * rates.greedy_s
         cost.fit_s = greedy + points * dim * k * rates.search_s
         cost.score_s = searched * positions * bank * dim * rates.search_s + maps_s
         pruning = 8 * points + 4 * k * min(GATHER_CHUNK, points)  # the pruned loop's buffers
@@ -279,15 +286,21 @@ def _greedy_s(
     shape = _shape(spec.name, spec.params, sources[backbone_key(spec.backbone)])
     train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
     k = min(shape["dim"], spec.params["coreset_projection_dim"])
-    return _greedy_work(spec.params, train, shape["positions"], k) * k * rates.greedy_s
+    work = _greedy_work(spec.params, train, shape["positions"], k, rates.device == "cpu")
+    return work * k * rates.greedy_s
 
 
 def _greedy_work(
-    params: Mapping[str, Any], train: Sequence[Sample], positions: int, dim: int
+    params: Mapping[str, Any],
+    train: Sequence[Sample],
+    positions: int,
+    dim: int,
+    pruned: bool = True,
 ) -> float:
     """Full-loop point-iterations of PatchCore's greedy coreset on `train` in `dim` projected
     dimensions: M x P for the pooled selection, the sum over categories of M_k x P_k for
-    `coreset_scope="per_category"`; each times PRUNED_GREEDY_WORK where the pruned loop runs."""
+    `coreset_scope="per_category"`; with `pruned` (the CPU), each times PRUNED_GREEDY_WORK
+    where the pruned loop runs."""
     if params.get("coreset_scope", "pooled") == "per_category":
         counts = Counter(sample.category for sample in train)
         groups = [count * positions for count in counts.values()]
@@ -296,7 +309,7 @@ def _greedy_work(
     return sum(
         max(1, int(points * params["coreset_ratio"]))
         * points
-        * (PRUNED_GREEDY_WORK if usable(points, dim) else 1.0)
+        * (PRUNED_GREEDY_WORK if pruned and usable(points, dim) else 1.0)
         for points in groups
     )
 
@@ -342,21 +355,30 @@ def _distinct_inputs(plan: Plan, data: StudyData) -> dict[str, int]:
     return {key: len(paths) for key, paths in wanted.items()}
 
 
-def measure_rates(sources: Mapping[str, FeatureCache], seconds: float = 0.3) -> Rates:
+def measure_rates(
+    sources: Mapping[str, FeatureCache],
+    seconds: float = 0.3,
+    device: torch.device | None = None,
+) -> Rates:
     """Measure every rate on this machine in a few seconds (see the module docstring).
 
     Args:
-        sources: the run's feature sources (their backbones are timed on random images).
+        sources: the run's feature sources (their backbones are timed on random images, on
+            the device they run on).
         seconds: the least time each timed kernel runs.
+        device: where fits and searches run; on a GPU the greedy loop, the exact search and
+            PaDiM's kernels are timed there (the torch code paths a run uses), otherwise on
+            the CPU. None is the CPU.
     """
+    device = device if device is not None else torch.device("cpu")
     forward = {key: _time_forward(source) for key, source in sources.items()}
     shown = progress.enabled()
     progress.set_enabled(False)
     try:
         with limit_threads(1):
-            greedy = _time_greedy(seconds)
-            search = _time_search(seconds)
-            moments, inverse, score = _time_padim(seconds)
+            greedy = _time_greedy(seconds, device)
+            search = _time_search(seconds, device)
+            moments, inverse, score = _time_padim(seconds, device)
             maps = _time_maps(seconds)
             pixel, resample = _time_eval()
     finally:
@@ -373,15 +395,23 @@ def measure_rates(sources: Mapping[str, FeatureCache], seconds: float = 0.3) -> 
         eval_pixel_s=pixel,
         eval_resample_s=resample,
         source="measured",
+        device=device.type,
     )
 
 
-def _timed(function: Any, seconds: float) -> float:
-    """Seconds per call of `function`, repeated until `seconds` have passed (after one warm-up)."""
-    function()
+def _timed(function: Any, seconds: float, device: torch.device | None = None) -> float:
+    """Seconds per call of `function`, repeated until `seconds` have passed (after one
+    warm-up); on a GPU each call is waited for, so the device's time is what is measured."""
+
+    def call() -> None:
+        function()
+        if device is not None and device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    call()
     calls, started = 0, time.perf_counter()
     while True:
-        function()
+        call()
         calls += 1
         elapsed = time.perf_counter() - started
         if elapsed >= seconds:
@@ -395,38 +425,51 @@ def _time_forward(source: FeatureCache) -> float:
     return _timed(lambda: source.backbone.forward(images, layers), 0.0) / 4
 
 
-def _time_greedy(seconds: float) -> float:
+def _time_greedy(seconds: float, device: torch.device) -> float:
     """The marginal cost of one greedy iteration: the difference of two run lengths, so the
-    per-call set-up (centring, norms) is not counted per iteration."""
+    per-call set-up (centring, norms, the copy to the device) is not counted per iteration.
+    The CPU's full loop (the pruned loop is priced from it), or the torch loop on `device`."""
     from evalsuite.detectors.patchcore.coreset import greedy_k_center
+    from evalsuite.detectors.patchcore.torch_ops import greedy_k_center_torch
 
     points, k, short, long = 400_000, 128, 8, 40
     data = np.random.default_rng(0).standard_normal((points, k), dtype=np.float32)
-    few = _timed(lambda: greedy_k_center(data.copy(), short, 0, prune=False), seconds)
-    many = _timed(lambda: greedy_k_center(data.copy(), long, 0, prune=False), seconds)
+
+    def run(steps: int) -> None:
+        if device.type == "cpu":
+            greedy_k_center(data.copy(), steps, 0, prune=False)
+        else:
+            greedy_k_center_torch(data.copy(), steps, 0, device)
+
+    few = _timed(lambda: run(short), seconds, device)
+    many = _timed(lambda: run(long), seconds, device)
     return max(many - few, 1e-12) / ((long - short) * points * k)
 
 
-def _time_search(seconds: float) -> float:
+def _time_search(seconds: float, device: torch.device) -> float:
+    """Seconds per multiply-add of exact search where the run searches: faiss on the CPU,
+    chunked torch matrix products on a GPU (MemoryBank chooses by its device)."""
     from evalsuite.detectors.patchcore.memory_bank import MemoryBank
 
     rng = np.random.default_rng(0)
-    bank = MemoryBank(rng.standard_normal((4096, 512), dtype=np.float32))
+    bank = MemoryBank(rng.standard_normal((4096, 512), dtype=np.float32), device=device)
     queries = rng.standard_normal((784, 512), dtype=np.float32)
-    return _timed(lambda: bank.search(queries, 1), seconds) / (784 * 4096 * 512)
+    return _timed(lambda: bank.search(queries, 1), seconds, device) / (784 * 4096 * 512)
 
 
-def _time_padim(seconds: float) -> tuple[float, float, float]:
+def _time_padim(seconds: float, device: torch.device) -> tuple[float, float, float]:
+    """PaDiM's three kernels (moment accumulation, Cholesky inverse, Mahalanobis distances)
+    on `device`, per multiply-add (per d^3 for the inverse)."""
     d, positions, batch = 256, 64, 8
     generator = torch.Generator().manual_seed(0)
-    block = torch.randn(positions, batch, d, generator=generator)
-    outer = torch.zeros(positions, d, d)
-    moments = _timed(lambda: outer.baddbmm_(block.transpose(1, 2), block), seconds)
-    spd = torch.eye(d, dtype=torch.float64).expand(8, d, d) * 2.0 + 0.01
-    inverse = _timed(lambda: torch.cholesky_inverse(torch.linalg.cholesky(spd)), seconds)
-    inv = torch.eye(d).expand(positions, d, d).contiguous()
-    delta = torch.randn(batch, positions, d, generator=generator)
-    score = _timed(lambda: torch.einsum("bpi,pij,bpj->bp", delta, inv, delta), seconds)
+    block = torch.randn(positions, batch, d, generator=generator).to(device)
+    outer = torch.zeros(positions, d, d, device=device)
+    moments = _timed(lambda: outer.baddbmm_(block.transpose(1, 2), block), seconds, device)
+    spd = (torch.eye(d, dtype=torch.float64).expand(8, d, d) * 2.0 + 0.01).to(device)
+    inverse = _timed(lambda: torch.cholesky_inverse(torch.linalg.cholesky(spd)), seconds, device)
+    inv = torch.eye(d).expand(positions, d, d).contiguous().to(device)
+    delta = torch.randn(batch, positions, d, generator=generator).to(device)
+    score = _timed(lambda: torch.einsum("bpi,pij,bpj->bp", delta, inv, delta), seconds, device)
     return (
         moments / (positions * batch * d * d),
         inverse / (8 * d**3),

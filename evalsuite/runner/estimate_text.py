@@ -34,7 +34,9 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
         )
     inputs = sum(estimate["distinct_inputs"].values())
     units = estimate["units"]
-    rates = estimate["rates"]["source"]
+    measured = estimate["rates"]["source"] == "measured"
+    rates = f"rates measured on this machine's {estimate['rates']['device']}"
+    rates = rates if measured else "the development machine's reference rates"
     yield (
         f"features: {inputs} distinct inputs, {duration(estimate['features_s'])}; "
         f"feature cache {estimate['cache_bytes'] / GB:.1f} GB on disk"
@@ -45,5 +47,5 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
     )
     yield (
         f"projected wall time with {estimate['workers']} worker(s): "
-        f"{duration(estimate['wall_s'])} (rates {rates} on this machine)"
+        f"{duration(estimate['wall_s'])} ({rates})"
     )

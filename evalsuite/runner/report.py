@@ -69,8 +69,9 @@ def plan_report(
         from evalsuite.runner.context import feature_sources
         from evalsuite.runner.estimate import estimate, measure_rates
 
-        sources = feature_sources(config, cache, resolve_device(config.device))
-        rates = measure_rates(sources)
+        chosen = resolve_device(config.device)
+        sources = feature_sources(config, cache, chosen)
+        rates = measure_rates(sources, device=chosen)
         bootstrap = config.evaluation.bootstrap
         report["estimate"] = estimate(plan, data, sources, rates, workers, bootstrap).to_dict()
     return report

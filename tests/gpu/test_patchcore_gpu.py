@@ -109,3 +109,17 @@ def test_cuda_fit_and_score_equal_cpu(num_neighbors: int) -> None:
     cuda_auroc = roc_auc_score(labels, cuda_scores.image)
     assert abs(cuda_auroc - cpu_auroc) <= 0.002, (cpu_auroc, cuda_auroc)
     assert cuda.searched_images == 40
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_rates_are_measured_on_the_gpu() -> None:
+    """`plan --estimate` on a GPU machine times the torch loop, search and PaDiM kernels on
+    the GPU, and prices the greedy without the CPU's pruning."""
+    from evalsuite.runner.estimate import measure_rates
+
+    cpu = measure_rates({}, seconds=0.05)
+    gpu = measure_rates({}, seconds=0.05, device=torch.device("cuda"))
+    assert (cpu.device, gpu.device) == ("cpu", "cuda")
+    for name in ("greedy_s", "search_s", "padim_moments_s", "padim_score_s"):
+        assert 0 < getattr(gpu, name) < getattr(cpu, name), name
