@@ -104,6 +104,7 @@ _CATEGORIES = click.option(
 )
 """The categories of `data synth` and `data download`."""
 
+
 @main.group(cls=_Group)
 def data() -> None:
     """Make, shift, check and download MVTec-layout datasets."""
