@@ -26,6 +26,7 @@ import timm
 import torch
 from click.testing import CliRunner, Result
 from PIL import Image
+from studies import tiny_toml
 
 from evalsuite import results
 from evalsuite.cli import main
@@ -552,24 +553,7 @@ def test_unsafe_archive_member(
 
 # --- runs that fail midway, and folders holding corrupt files -------------------------------------
 
-RESUMABLE = """name = "resumable"
-kinds = ["clean/none", "shift/none", "shift/retrain"]
-scopes = ["per_class"]
-[data]
-categories = ["carpet"]
-[data.synthetic]
-size = 64
-n_train = 6
-n_test_good = 4
-n_test_defect = 6
-[[detectors]]
-name = "patchcore"
-backbone = { resize = 64, crop = 64 }
-params = { coreset_ratio = 0.25, target_dim = "none" }
-[evaluation]
-bootstrap = 10
-artifacts_per_cell = 1
-"""
+RESUMABLE = tiny_toml("resumable", ["clean/none", "shift/none", "shift/retrain"], ["carpet"])
 
 
 @pytest.fixture(scope="module")

@@ -26,23 +26,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from studies import tiny_toml
 
-STUDY = """
-name = "determinism"
-kinds = ["clean/none", "shift/threshold", "shift/retrain"]
-scopes = ["per_class", "unified"]
-[data]
-categories = ["hazelnut", "zipper"]
-[data.synthetic]
-size = 64
-n_train = 6
-n_test_good = 4
-n_test_defect = 6
-[[detectors]]
-name = "patchcore"
-backbone = { resize = 64, crop = 64 }
-params = { coreset_ratio = 0.25, target_dim = "none" }
-[[detectors]]
+STUDY = tiny_toml(
+    "determinism",
+    ["clean/none", "shift/threshold", "shift/retrain"],
+    ["hazelnut", "zipper"],
+    scopes=("per_class", "unified"),
+    tables="""[[detectors]]
 name = "padim"
 backbone = { resize = 64, crop = 64 }
 params = { layers = ["blocks.1", "blocks.2"], n_features = 20 }
@@ -51,10 +42,8 @@ detector = "patchcore"
 param = "params.coreset_ratio"
 values = [0.5]
 kinds = ["clean/none"]
-[evaluation]
-bootstrap = 10
-artifacts_per_cell = 1
-"""
+""",
+)
 VOLATILE_MANIFEST = ("created", "wall_time_s", "git_commit")
 """Left out of the comparison: times, and the commit (which moves if the tree is committed while
 the runs go on; it is not a number the run computed)."""

@@ -20,29 +20,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from studies import tiny_toml
 
 from evalsuite import results
 from evalsuite.cli import main
 
-STUDY = """
-name = "interrupt"
-kinds = ["clean/none", "shift/none", "shift/retrain"]
-scopes = ["per_class"]
-[data]
-categories = ["carpet", "zipper"]
-[data.synthetic]
-size = 64
-n_train = 6
-n_test_good = 4
-n_test_defect = 6
-[[detectors]]
-name = "patchcore"
-backbone = { resize = 64, crop = 64 }
-params = { coreset_ratio = 0.25, target_dim = "none" }
-[evaluation]
-bootstrap = 400
-artifacts_per_cell = 1
-"""
+STUDY = tiny_toml(
+    "interrupt", ["clean/none", "shift/none", "shift/retrain"], ["carpet", "zipper"], bootstrap=400
+)
 """Two categories x three kinds: six cells, four fits. The bootstrap makes each cell take a
 moment, so a Ctrl-C sent when the first cell appears lands with most of the run still to do."""
 

@@ -4,6 +4,7 @@ results folder holding another configuration's records refused or replaced with 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,32 +15,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from studies import tiny_toml
 
 from evalsuite import atomic, results, signals
 from evalsuite.cli import main
 from evalsuite.errors import BusyError, OwnershipError
 from evalsuite.owned import owned_tree
 from evalsuite.runner.lock import LOCK_NAME, results_lock
-
-STUDY = """
-name = "owned"
-kinds = [{kinds}]
-scopes = ["per_class"]
-[data]
-categories = [{categories}]
-[data.synthetic]
-size = 64
-n_train = 6
-n_test_good = 4
-n_test_defect = 6
-[[detectors]]
-name = "patchcore"
-backbone = {{ resize = 64, crop = 64 }}
-params = {{ coreset_ratio = 0.25, target_dim = "none" }}
-[evaluation]
-bootstrap = {bootstrap}
-artifacts_per_cell = 1
-"""
 
 HOLDER = """
 import sys
@@ -55,7 +37,8 @@ def _config(
     folder: Path, name: str, categories: str, bootstrap: int = 20, kinds: str = '"clean/none"'
 ) -> Path:
     path = folder / f"{name}.toml"
-    path.write_text(STUDY.format(categories=categories, bootstrap=bootstrap, kinds=kinds))
+    kinds_list, categories_list = json.loads(f"[{kinds}]"), json.loads(f"[{categories}]")
+    path.write_text(tiny_toml("owned", kinds_list, categories_list, bootstrap=bootstrap))
     return path
 
 

@@ -10,9 +10,11 @@ those of the page.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, is_dataclass
+from functools import lru_cache
 from typing import Any
 
 import vl_convert
@@ -25,6 +27,8 @@ from evalsuite.site.records import Cell
 FIGURES = "downloads/figures"
 FORMATS = ("svg", "pdf", "png")
 PNG_DPI = 300
+RENDER_CACHE = 256
+"""Figures whose drawings a process keeps (a site has a few dozen; a few MB each at most)."""
 CONFIG: dict[str, Any] = {
     "background": "white",
     "font": "Liberation Sans, DejaVu Sans, Arial, Helvetica, sans-serif",
@@ -108,14 +112,26 @@ def site_figures(pages: Sequence[Page]) -> list[Figure]:
 def render(figure: Figure) -> dict[str, bytes]:
     """The figure in every format: the SVG Vega draws, and the PDF and PNG (PNG_DPI) made from
     that SVG (one Vega run; PDF points and PNG inches both count one SVG pixel as 1/72 inch).
+
+    The conversion is a pure function of the spec and takes most of a site build, so its
+    results are kept for the process: a second build of the same results (`site --force`
+    after a failure, the tests) draws nothing again.
     """
-    drawn = vl_convert.vegalite_to_svg(figure.spec, vl_version=vegalite_version(), config=CONFIG)
+    return dict(_render(json.dumps(figure.spec)))
+
+
+@lru_cache(maxsize=RENDER_CACHE)
+def _render(spec: str) -> tuple[tuple[str, bytes], ...]:
+    """`render` of a spec given as JSON text (hashable; key order kept)."""
+    drawn = vl_convert.vegalite_to_svg(
+        json.loads(spec), vl_version=vegalite_version(), config=CONFIG
+    )
     svg = stable_ids(str(drawn))
-    return {
-        "svg": svg.encode("utf-8"),
-        "pdf": pdf_of(svg),
-        "png": bytes(vl_convert.svg_to_png(svg, scale=1.0, ppi=PNG_DPI)),
-    }
+    return (
+        ("svg", svg.encode("utf-8")),
+        ("pdf", pdf_of(svg)),
+        ("png", bytes(vl_convert.svg_to_png(svg, scale=1.0, ppi=PNG_DPI))),
+    )
 
 
 _GRADIENT = re.compile(r"gradient_\d+")

@@ -4,6 +4,7 @@ build swapped in at the end (a crash, Ctrl-C or SIGTERM leaves the previous site
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -91,10 +92,20 @@ def test_a_results_folder_is_refused_even_one_of_another_run(
     assert _snapshot(other) == before
 
 
+@pytest.fixture(scope="module")
+def first_build(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site built once from `results_dir`; tests copy it (its ledger names files relative
+    to the folder, so a copy is a site `evalsuite site` wrote there)."""
+    out = tmp_path_factory.mktemp("first-build") / "site"
+    build_site(results_dir, out)
+    return out
+
+
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, signals.Terminated, OSError])
 @pytest.mark.parametrize("foreign", [False, True], ids=["swap", "in-place"])
 def test_an_interrupted_build_leaves_the_previous_site_whole(
     results_dir: Path,
+    first_build: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     interrupt: type[BaseException],
@@ -102,7 +113,7 @@ def test_an_interrupted_build_leaves_the_previous_site_whole(
 ) -> None:
     """Ctrl-C (130), SIGTERM (143) or a full disk (3) while the site's files are written."""
     out = tmp_path / "site"
-    build_site(results_dir, out)
+    shutil.copytree(first_build, out, symlinks=True)
     if foreign:
         (out / "notes.md").write_text("mine")
     before = _snapshot(out)
