@@ -63,6 +63,6 @@ lock: ## re-resolve and rewrite constraints.txt (needs the package registry)
 	{ echo "# Full lock of the resolved environment (pip constraints). Regenerate with: make lock"; \
 	  /tmp/evalsuite-lock/bin/pip freeze --exclude evalsuite; } > constraints.txt
 
-clean: ## remove caches and generated output (keeps .venv and data/)
+clean: ## remove caches and generated output (keeps .venv and data/; in site/ only what a build wrote)
 	rm -rf .cache results out build dist .pytest_cache .mypy_cache .ruff_cache
-	find site -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	@if [ -e site ] && [ -x $(BIN)/evalsuite ]; then $(BIN)/evalsuite site --clean --out site || true ; fi

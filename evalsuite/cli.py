@@ -617,6 +617,11 @@ def _execute(
     is_flag=True,
     help="Remove absolute paths, user and host names and the git commit from every file.",
 )
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Instead of building: remove the site in --out (only files a build wrote; others kept).",
+)
 def site(
     results_dir: Path,
     out: Path,
@@ -624,8 +629,17 @@ def site(
     baseline: Path | None,
     bundle: Path | None,
     anonymous: bool,
+    clean: bool,
 ) -> None:
     """Build the static results site of --results into --out (opens from file://, offline)."""
+    if clean:
+        from evalsuite.owned import remove_owned
+        from evalsuite.site.build import LEDGER
+
+        removed, kept = remove_owned(out, LEDGER)
+        left = f"; kept {len(kept)} file(s) no build wrote" if kept else ""
+        click.echo(f"removed the site in {out} ({removed} files){left}")
+        return
     from evalsuite.site import build_site
 
     index = build_site(

@@ -57,3 +57,9 @@ class EvaluationError(EvalsuiteError):
     Examples: a test set with only one class, masks without any defect region, arrays whose
     shapes disagree, non-val data given to a threshold strategy.
     """
+
+
+class SchedulerError(EvalsuiteError):
+    """The Dask scheduler named by `--scheduler` cannot be reached (or its address is invalid)."""
+
+    exit_code = 3

@@ -242,3 +242,35 @@ def _prune(out: Path, folder: Path) -> None:
     while folder != out and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
         folder = folder.parent
+
+
+def remove_owned(out: Path, ledger: str) -> tuple[int, list[str]]:
+    """Delete the files the ledger at `out / ledger` lists, then the ledger, then the folders
+    left empty (`out` included); files no build wrote are kept.
+
+    Returns:
+        the number of files removed, and the kept foreign files (relative POSIX paths).
+
+    Raises:
+        OwnershipError: `out` holds no ledger (nothing there is known to be ours) or a broken one.
+    """
+    if not (out / ledger).is_file() or (out / ledger).is_symlink():
+        raise OwnershipError(
+            f"{out} holds no {ledger}, so no file in it is known to be written by evalsuite; "
+            "nothing was removed (delete the folder yourself if it is yours)"
+        )
+    owned = read_ledger(out / ledger)
+    root = out.resolve()
+    removed = 0
+    with signals.deferred():
+        for name in sorted(owned):
+            path = out / name
+            if path.parent.resolve().is_relative_to(root) and (path.is_symlink() or path.is_file()):
+                path.unlink()
+                removed += 1
+                _prune(out, path.parent)
+        (out / ledger).unlink()
+    kept = foreign_files(out, set(), None)
+    if not kept:
+        shutil.rmtree(out)
+    return removed, kept

@@ -79,6 +79,41 @@ def test_ci_lints_and_tests_on_push_and_pull_request() -> None:
     assert [job for job, _ in steps_running(ci, "make test")] == ["test"]
 
 
+def readme_quick_start() -> list[str]:
+    """The commands of the README's Quick start block, in order (comments dropped)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Quick start\s+```bash\n(.*?)```", text, re.S)
+    assert block is not None, "README.md has no Quick start bash block"
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_ci_runs_the_readme_commands_on_the_clean_clone() -> None:
+    """`.ci/run` and the CI workflow run exactly the README's two commands, in its order, so a
+    broken first command (`make all`) cannot land."""
+    commands = readme_quick_start()
+    assert commands == ["make all", "make test"]
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert [line.strip() for line in script if line.strip().startswith("make")] == commands
+    ci = load("ci.yml")
+    runs = [step["run"].strip() for step in ci["jobs"]["test"]["steps"] if "run" in step]
+    assert runs == commands
+
+
+def test_the_repository_ships_nothing_in_the_site_folder() -> None:
+    """`make all` builds into `site/`, which the site refuses when it holds a file no build
+    wrote (issue 19: a tracked `site/README.md` broke `make all` on every fresh clone)."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", "site"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked == []
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "site/index.html"], cwd=ROOT, check=False
+    ).returncode
+    assert ignored == 0
+
+
 def test_nightly_schedule_shards_merge_and_pages() -> None:
     nightly = load("nightly.yml")
     assert {"schedule", "workflow_dispatch"} <= set(nightly["on"])

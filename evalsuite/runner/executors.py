@@ -21,14 +21,15 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from evalsuite import signals
 from evalsuite.errors import ConfigError
 from evalsuite.runner.context import RunContext, make_context, prepare
 from evalsuite.runner.fit_group import UnitOutcome, run_unit
 from evalsuite.runner.plan import Plan
-from evalsuite.runner.workers import exit_stopped, init_worker
+from evalsuite.runner.scheduler import CONNECT_TIMEOUT_S, unreachable
+from evalsuite.runner.workers import exit_stopped, init_worker, running_unit
 
 Done = Callable[[UnitOutcome], None]
 
@@ -124,13 +125,28 @@ class DaskExecutor:
                 dashboard_address=None,
             )
         try:
-            with Client(self.scheduler or cluster) as client:
+            client = _connect(Client, self.scheduler, cluster)
+            with client:
                 futures = client.map(run_task, list(tasks), pure=False)
                 for future in as_completed(futures):
                     done(future.result())
         finally:
             if cluster is not None:
                 cluster.close()
+
+
+def _connect(client: Any, scheduler: str | None, cluster: Any) -> Any:
+    """A client of the scheduler at `scheduler`, or of the local `cluster`.
+
+    Raises:
+        SchedulerError: the scheduler does not answer (not a disk problem: said as such).
+    """
+    if scheduler is None:
+        return client(cluster)
+    try:
+        return client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as error:
+        raise unreachable(scheduler, error) from error
 
 
 def make_executor(
@@ -162,8 +178,9 @@ def run_task(task: UnitTask) -> UnitOutcome:
 
     progress.set_enabled(False)
     try:
-        context, plan = _worker_state(task.config_json, task.out, task.cache_dir, task.force)
-        return run_unit(context, plan.unit(task.unit_id), plan)
+        with running_unit():
+            context, plan = _worker_state(task.config_json, task.out, task.cache_dir, task.force)
+            return run_unit(context, plan.unit(task.unit_id), plan)
     except signals.Terminated:  # SIGTERM, or the parent died: the unit has cleaned up
         exit_stopped()
         raise

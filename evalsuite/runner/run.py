@@ -29,6 +29,7 @@ from evalsuite.runner.manifest import RunSummary, build_manifest, folder_bytes
 from evalsuite.runner.plan import Plan, backbone_key
 from evalsuite.runner.records import is_done, relpath_of
 from evalsuite.runner.reuse import check_reuse
+from evalsuite.runner.scheduler import check_scheduler
 from evalsuite.runner.splits_file import write_splits_files
 from evalsuite.runner.study_data import fit_inputs
 
@@ -62,11 +63,16 @@ def run_study(
         BusyError: another run holds `out` (one run per results folder).
         ResultsError: `out` holds cell records of another configuration (unless `force`:
             then they are removed), or is not writable.
+        SchedulerError: `scheduler` is invalid or does not answer (checked before any work).
     """
     if executor not in ("local", "dask"):
         raise ConfigError(f"unknown executor {executor!r}; use local or dask")
     if workers < 1:
         raise ConfigError(f"--workers {workers}: must be >= 1")
+    if scheduler is not None:
+        if executor != "dask":
+            raise ConfigError("--scheduler needs --executor dask; add it, or drop --scheduler")
+        check_scheduler(scheduler)
     out, cache_dir = Path(out), Path(cache_dir)
     _writable(cache_dir, "cache folder", "--cache")
     fresh = not out.exists()

@@ -2,8 +2,10 @@
 
 A worker ignores SIGINT (the parent stops the pool and reports). SIGTERM raises
 `signals.Terminated` in the worker, which unwinds the unit it runs (temp files and staging
-folders removed, as for Ctrl-C) and ends the process. On Linux the kernel sends the worker
-SIGTERM when its parent dies, even by SIGKILL (`PR_SET_PDEATHSIG`); elsewhere a watchdog thread
+folders removed, as for Ctrl-C) and ends the process; a worker between units (starting up or
+idle: a SIGTERM to the process group as the pool starts) ends at once, silently. On Linux the
+kernel sends the worker SIGTERM when its parent dies, even by SIGKILL (`PR_SET_PDEATHSIG`);
+elsewhere a watchdog thread
 notices the parent is gone within a second and ends the worker. So no orphan keeps writing into
 a results folder that a rerun is already filling.
 """
@@ -17,9 +19,13 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from evalsuite import signals
 
+_in_unit = False
+"""Whether this worker is running a unit (see `running_unit`)."""
 PR_SET_PDEATHSIG = 1
 """prctl option (linux/prctl.h): the signal this process gets when its parent dies."""
 
@@ -34,12 +40,27 @@ def init_worker(parent: int) -> None:
         os._exit(signals.EXIT_TERMINATED)
 
 
+@contextmanager
+def running_unit() -> Iterator[None]:
+    """Mark the block as a unit of work: SIGTERM in it unwinds the unit (`signals.Terminated`);
+    outside a unit (starting up, idle between units) the worker holds nothing to clean up and
+    ends at once, silently, exit 143."""
+    global _in_unit
+    _in_unit = True
+    try:
+        yield
+    finally:
+        _in_unit = False
+
+
 def exit_stopped() -> None:
     """End a worker stopped by SIGTERM once its unit has unwound (its clean-up done)."""
     os._exit(signals.EXIT_TERMINATED)
 
 
 def _terminate(signum: int, frame: object) -> None:
+    if not _in_unit:  # idle or starting: nothing to unwind, and no traceback to print
+        os._exit(signals.EXIT_TERMINATED)
     raise signals.Terminated("worker stopped by SIGTERM")
 
 

@@ -136,3 +136,26 @@ def test_an_interrupted_build_leaves_the_previous_site_whole(
     assert _snapshot(out) == before
     assert _siblings(out) == []
     assert not [p for p in out.iterdir() if p.name.startswith(".evalsuite-staging")]
+
+
+def test_clean_removes_only_what_a_build_wrote(first_build: Path, tmp_path: Path) -> None:
+    """`site --clean` (what `make clean` runs) deletes the ledger's files, keeps the others."""
+    out = tmp_path / "site"
+    shutil.copytree(first_build, out, symlinks=True)
+    (out / "cells" / "mine.txt").write_text("mine")
+    runner = CliRunner()
+    result = runner.invoke(main, ["site", "--clean", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "kept 1 file(s) no build wrote" in result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "cells",
+        "cells/mine.txt",
+    ]
+    again = runner.invoke(main, ["site", "--clean", "--out", str(out)])  # no ledger: refused
+    assert again.exit_code == 2
+    assert f"{out} holds no {LEDGER}" in again.output
+    assert (out / "cells" / "mine.txt").read_text() == "mine"
+    whole = tmp_path / "whole"
+    shutil.copytree(first_build, whole, symlinks=True)
+    assert runner.invoke(main, ["site", "--clean", "--out", str(whole)]).exit_code == 0
+    assert not whole.exists()  # nothing foreign: the folder goes too
