@@ -84,7 +84,11 @@ class Identity:
 def machine_identity(results_dir: Path) -> Identity:
     """The identity of this machine and of the results folder `results_dir`."""
     paths = {str(results_dir.resolve()), str(Path.home())}
-    words = [(getpass.getuser(), "<user>"), (socket.gethostname(), "<host>")]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name anywhere (a container's bare uid)
+        user = ""
+    words = [(user, "<user>"), (socket.gethostname(), "<host>")]
     short = socket.gethostname().split(".")[0]
     words.append((short, "<host>"))
     return Identity(

@@ -64,17 +64,22 @@ def _patterns(identity: Identity) -> list[tuple[str, re.Pattern[str]]]:
     found = [
         (path, re.compile(rf"(?<![\w.~-]){re.escape(path)}(?![\w.~-])")) for path in identity.paths
     ]
-    users = [re.escape(word) for word, tag in identity.words if tag == "<user>"]
-    hosts = [re.escape(word) for word, tag in identity.words if tag == "<host>"]
+    users = [word for word, tag in identity.words if tag == "<user>"]
+    hosts = [word for word, tag in identity.words if tag == "<host>"]
     end = r"(?![\w.-])"
     for user in users:
-        found.append(
-            (f"home folder of {user}", re.compile(rf"[\\/](?:home|Users)[\\/]{user}{end}"))
-        )
-        found.append((f"pytest-of-{user}", re.compile(rf"pytest-of-{user}{end}")))
-        found += [(f"{user}@{h}", re.compile(rf"(?<![\w.-]){user}@{h}{end}")) for h in hosts]
+        name = re.escape(user)
+        found += [
+            (f"the home folder of {user}", re.compile(rf"[\\/](?:home|Users)[\\/]{name}{end}")),
+            (f"pytest-of-{user}", re.compile(rf"pytest-of-{name}{end}")),
+        ]
+        found += [
+            (f"{user}@{host}", re.compile(rf"(?<![\w.-]){name}@{re.escape(host)}{end}"))
+            for host in hosts
+        ]
     for host in hosts:
-        found.append((f"network path of {host}", re.compile(rf"(?<![:/\\])(?://|\\\\){host}{end}")))
+        network = rf"(?<![:/\\])(?://|\\\\){re.escape(host)}{end}"
+        found.append((f"a network path of {host}", re.compile(network)))
     return found
 
 

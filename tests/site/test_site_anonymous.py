@@ -15,6 +15,7 @@ from site_helpers import FAILED_CELL, copy_results, read_json, write_json
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.results import iter_cells
+from evalsuite.site import anonymise as anonymise_module
 from evalsuite.site import build_site
 from evalsuite.site.anonymise import ANONYMOUS_STUDY, Identity, anonymise, machine_identity
 from evalsuite.site.leaks import check_no_leaks, leaks
@@ -132,6 +133,24 @@ def test_records_without_a_study_name_are_not_named_after_their_folder(
     assert run_info(results).study == "jdoe-thesis-shard"  # not anonymous: the folder says it
     anonymous = anonymise(results, machine_identity(root))
     assert run_info(anonymous).study == ANONYMOUS_STUDY
+
+
+def test_a_field_left_unscrubbed_fails_the_build_and_writes_nothing(
+    word_user: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(anonymise_module, "scrub_path", lambda path, identity: path)
+    with pytest.raises(EvalsuiteError, match="still names this machine"):
+        build_site(word_user, tmp_path / "site", anonymous=True, bundle=tmp_path / "a.zip")
+    assert not (tmp_path / "site").exists() and not (tmp_path / "a.zip").exists()
+
+
+def test_no_login_name_is_no_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown() -> str:
+        raise OSError("no login name")
+
+    monkeypatch.setattr(getpass, "getuser", unknown)
+    identity = machine_identity(tmp_path)
+    assert [tag for _, tag in identity.words] == ["<host>"] * len(identity.words)
 
 
 # --- the leak check ------------------------------------------------------------------------
