@@ -176,8 +176,13 @@ def shift(src: Path, out: Path, seed: int, severity: str, quiet: bool) -> None:
     help="Comma list (default: all in the tree).",
 )
 def check(root: Path, categories: tuple[str, ...] | None) -> None:
-    """Validate the MVTec-layout tree ROOT and print its counts."""
+    """Validate the MVTec-layout tree ROOT and print its counts.
+
+    Files the reader skips (an unsupported suffix, a dangling link, ...) are listed as a
+    warning on stderr; they do not fail the check (exit 0 when nothing else is wrong).
+    """
     from evalsuite.data.reader import check_dataset, counts
+    from evalsuite.data.skipped import summary
 
     report = check_dataset(root, categories)
     if report.dataset is not None:
@@ -189,12 +194,20 @@ def check(root: Path, categories: tuple[str, ...] | None) -> None:
         click.echo(f"{'category':<16}{'folder':<8}{'defect':<24}{'images':>6}")
         for category, folder, defect, number in counts(dataset):
             click.echo(f"{category:<16}{folder:<8}{defect:<24}{number:>6}")
+        warning = summary(root, dataset.skipped)
+        if warning is not None:
+            click.echo(f"warning: {warning}", err=True)
+            for entry in dataset.skipped:
+                click.echo(f"  - {entry.text()}", err=True)
     if not report.ok:
         click.echo(f"{len(report.problems)} problem(s):", err=True)
         for problem in report.problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(1)
-    click.echo("ok: no problems found")
+    skipped = len(report.dataset.skipped) if report.dataset is not None else 0
+    click.echo(
+        "ok: no problems found" + (f" ({skipped} skipped: see the warning)" if skipped else "")
+    )
 
 
 @data.command()

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalsuite.data.imageio import image_size, read_image, read_mask
-from evalsuite.data.samples import IMAGE_SUFFIXES, NORMAL, Dataset, Folder, Sample
+from evalsuite.data.samples import NORMAL, Dataset, Folder, Sample
+from evalsuite.data.skipped import SkippedFile, skip_reason
 from evalsuite.data.synthetic.writer import SYNTHETIC_MARKER
 from evalsuite.digest import file_sha256
 from evalsuite.errors import DatasetError
@@ -34,8 +35,16 @@ class CheckReport:
         return not self.problems
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def _images(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
+    """The images of a defect folder, sorted; every other entry goes to `skipped`."""
+    images = []
+    for path in sorted(folder.iterdir()):
+        reason = skip_reason(path)
+        if reason is None:
+            images.append(path)
+        else:
+            skipped.append(SkippedFile(path, reason))
+    return images
 
 
 def _read_marker(path: Path) -> dict[str, object] | None:
@@ -82,7 +91,11 @@ def _category_dirs(root: Path, categories: Sequence[str] | None) -> list[Path]:
 
 
 def _read_category(
-    directory: Path, with_masks: bool, relabelled: dict[str, str], problems: list[str]
+    directory: Path,
+    with_masks: bool,
+    relabelled: dict[str, str],
+    problems: list[str],
+    skipped: list[SkippedFile],
 ) -> list[Sample]:
     samples: list[Sample] = []
     for folder_name in ("train", "test"):
@@ -92,12 +105,13 @@ def _read_category(
             problems.append(f"{base}: missing folder (every category needs train/ and test/)")
             continue
         defects = sorted(p for p in base.iterdir() if p.is_dir())
+        skipped += [SkippedFile(p, "outside") for p in sorted(base.iterdir()) if not p.is_dir()]
         if folder == "train" and [p.name for p in defects] != [NORMAL]:
             problems.append(f"{base}: must hold exactly one folder, good/ (normal images only)")
         if not defects:
             problems.append(f"{base}: empty folder (no defect-type subfolders)")
         for defect_dir in defects:
-            images = _images(defect_dir)
+            images = _images(defect_dir, skipped)
             if not images:
                 problems.append(
                     f"{defect_dir}: empty folder (no images); add images or delete the folder"
@@ -175,8 +189,9 @@ def _read(root: Path, categories: Sequence[str] | None) -> CheckReport:
     relabelled = dict(shift.get("relabelled", {})) if shift else {}  # type: ignore[call-overload]
     with_masks = any((d / "ground_truth").is_dir() for d in directories)
     samples: list[Sample] = []
+    skipped: list[SkippedFile] = []
     for directory in directories:
-        samples.extend(_read_category(directory, with_masks, relabelled, problems))
+        samples.extend(_read_category(directory, with_masks, relabelled, problems, skipped))
     problems.extend(name_clashes(samples))
     if shift is not None:
         shift = {k: v for k, v in shift.items() if k != "images"}
@@ -187,6 +202,7 @@ def _read(root: Path, categories: Sequence[str] | None) -> CheckReport:
         has_masks=with_masks,
         synthetic=_read_marker(root / SYNTHETIC_MARKER),
         shift=shift,
+        skipped=tuple(sorted(skipped, key=lambda s: str(s.path))),
     )
     return CheckReport(dataset, problems)
 

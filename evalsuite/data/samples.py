@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from evalsuite.data.skipped import SkippedFile
 
 Folder = Literal["train", "test"]
 NORMAL = "good"
@@ -55,6 +58,8 @@ class Dataset:
         synthetic: the synthetic generator's marker content, None for real data.
         shift: the MVTec-Shift marker content (without per-image parameters), None for
             an unshifted tree.
+        skipped: the files of the tree the reader did not read, and why (see
+            `evalsuite.data.skipped`), sorted by path.
     """
 
     root: Path
@@ -63,6 +68,7 @@ class Dataset:
     has_masks: bool
     synthetic: dict[str, object] | None
     shift: dict[str, object] | None
+    skipped: tuple[SkippedFile, ...] = ()
 
     def of_category(self, category: str) -> list[Sample]:
         """The samples of one category, in id order."""

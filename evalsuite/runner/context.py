@@ -141,6 +141,7 @@ def make_context(
         device=device,
         provenance={
             "evalsuite": __version__,
+            "study": config.name,
             "versions": versions(),
             "dataset_fingerprint": data.fingerprints["clean"],
             "synthetic": data.synthetic,

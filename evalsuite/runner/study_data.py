@@ -4,6 +4,7 @@ copies, their fingerprints, and the splits of each seed."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,9 +15,12 @@ from evalsuite.atomic import write_json
 from evalsuite.config import StudyConfig
 from evalsuite.data.reader import check_files, fingerprint, problem_text, read_dataset
 from evalsuite.data.samples import Dataset, Sample
+from evalsuite.data.skipped import summary
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
 from evalsuite.runner.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
+
+log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -73,12 +77,14 @@ def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) ->
     """
     clean_root = _clean_root(config, cache_dir)
     clean = read_dataset(clean_root, config.data.categories)
+    _warn_skipped(clean)
     fingerprints = {"clean": fingerprint(clean)}
     validate(clean, fingerprints["clean"], cache_dir)
     shifted: dict[int, Dataset] = {}
     for severity in sorted({v.severity for v in variants(config)}):
         root = _shift_root(clean_root, fingerprints["clean"], config, severity, cache_dir, progress)
         shifted[severity] = read_dataset(root, config.data.categories)
+        _warn_skipped(shifted[severity])
         fingerprints[f"shift-s{severity}"] = fingerprint(shifted[severity])
         validate(shifted[severity], fingerprints[f"shift-s{severity}"], cache_dir)
     ratios = config.splits
@@ -89,6 +95,13 @@ def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) ->
         for seed in config.seeds
     }
     return StudyData(clean, shifted, fingerprints, splits)
+
+
+def _warn_skipped(dataset: Dataset) -> None:
+    """Log how many files of the tree the reader skipped, and why (see `data.skipped`)."""
+    warning = summary(dataset.root, dataset.skipped)
+    if warning is not None:
+        log.warning(warning)
 
 
 def validate(dataset: Dataset, content: str, cache_dir: Path) -> None:

@@ -16,7 +16,7 @@ from evalsuite import __version__
 from evalsuite.errors import ResultsError
 from evalsuite.owned import owned_tree
 from evalsuite.site import assets, detail
-from evalsuite.site.anonymise import anonymise, check_no_leaks, machine_identity
+from evalsuite.site.anonymise import anonymise, machine_identity
 from evalsuite.site.bundle import check_bundle_target, write_bundle
 from evalsuite.site.changes import changes
 from evalsuite.site.data_csv import data_downloads, data_files
@@ -26,6 +26,7 @@ from evalsuite.site.figure_exports import figure_files, site_figures
 from evalsuite.site.gallery import artifact_files
 from evalsuite.site.heatmaps import recolour
 from evalsuite.site.latex import headline_tex
+from evalsuite.site.leaks import check_no_leaks
 from evalsuite.site.links import CellLinks
 from evalsuite.site.load import load_results
 from evalsuite.site.pages import NAV, Page, gallery_index, main_pages

@@ -17,7 +17,7 @@ from evalsuite.errors import ResultsError
 from evalsuite.results import iter_cells, read_manifest
 from evalsuite.results.paths import MANIFEST_NAME, render_value
 from evalsuite.results.splits import read_split_files
-from evalsuite.site.records import CellKey, GroupKey, Results, cell_from_record
+from evalsuite.site.records import Cell, CellKey, GroupKey, Results, cell_from_record
 
 
 def load_results(folder: Path) -> Results:
@@ -58,7 +58,19 @@ def load_results(folder: Path) -> Results:
         synthetic=synthetic,
         multi_seed=len(seeds) > 1,
         splits=read_split_files(folder, manifest),
+        study=study_name(manifest, cells),
     )
+
+
+def study_name(manifest: dict[str, Any] | None, cells: list[Cell]) -> str | None:
+    """The manifest's study, else the configuration names its records carry (sorted, joined:
+    a folder reused under another name holds both); None when neither names it."""
+    if manifest is not None:
+        return str(manifest["study"])
+    names = sorted(
+        {c.record["provenance"]["study"] for c in cells if "study" in c.record["provenance"]}
+    )
+    return " + ".join(names) or None
 
 
 def expected_cells(manifest: dict[str, Any], folder: Path) -> list[CellKey]:

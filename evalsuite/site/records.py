@@ -229,6 +229,9 @@ class Results:
         multi_seed: True when the study has more than one seed (paths then carry the seed).
         splits: the split files, path in the results folder -> content (see
             `evalsuite.results.splits`); empty for a run older than them.
+        study: the study's name: the manifest's, else the configuration's `name` that the
+            records carry (`provenance.study`); None when neither says it (records older than
+            that field): the site then names the study after the results folder.
     """
 
     source: Path
@@ -238,6 +241,7 @@ class Results:
     synthetic: bool
     multi_seed: bool
     splits: dict[str, Any] = field(default_factory=dict, compare=False)
+    study: str | None = None
 
     @property
     def failed(self) -> tuple[Cell, ...]:

@@ -204,7 +204,7 @@ def _from_records(results: Results) -> RunInfo:
         ("cells", f"{sum(c.ok for c in results.cells)} ok, {len(results.failed)} failed"),
     )
     return RunInfo(
-        study=results.source.name,
+        study=results.study or results.source.name,
         finished=False,
         facts=_facts(results, backbones, None, None),
         data=data,
