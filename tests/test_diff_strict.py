@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -230,7 +231,9 @@ def test_a_missing_number_is_null_with_its_reason(runs: dict[str, Path], tmp_pat
 
     _edit(new, no_value)
     out = tmp_path / "diff.json"
-    assert _diff(runs["base"], new, "--json", out).exit_code == 0
+    result = _diff(runs["base"], new, "--json", out)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"pixel_auroc +0\.\d{4} -> n/a  \(no value in new: no masks\)", result.output)
     data = loads_strict(out.read_text())
     cell = next(c for c in data["cells"] if c["new_path"] == HAZELNUT)
     metrics = {m["metric"]: m for m in cell["metrics"]}

@@ -64,13 +64,15 @@ def diff_lines(diff: RunDiff) -> list[str]:
         if cell.error:
             lines.append(f"    error: {' '.join(cell.error.split())}")
         for m in cell.metrics:
-            if m.delta is not None and m.delta != 0:
+            if m.delta != 0 and (m.delta is not None or (m.base is None) != (m.new is None)):
                 lines.append(f"    {_metric_text(m)}")
         lines += [f"    changed: {change.text()}" for change in cell.changes]
     return lines
 
 
 def _metric_text(m: MetricDelta) -> str:
+    if m.delta is None:
+        return f"{m.metric:<12} {_num(m.base)} -> {_num(m.new)}  ({m.reason})"
     text = f"{m.metric:<12} {_num(m.base)} -> {_num(m.new)}  delta {m.delta:+.4f}"
     if m.ci95 is None:
         return f"{text}  ({m.reason or 'no interval'})"
