@@ -40,9 +40,11 @@ class MetricDelta:
         metric: e.g. "image_auroc".
         base, new: the values (None when a record has none, e.g. no masks).
         delta: new - base, None when either is None.
-        ci95: paired bootstrap interval of delta, None without one.
+        ci95: bootstrap 95% interval of delta (paired, or unpaired: see `paired`), None
+            without one.
         p_value: its two-sided bootstrap p-value, None without an interval.
-        n_images: paired test images behind the interval (0 without one).
+        n_images: test images behind the interval: the pairs, or unpaired both records'
+            images (0 without an interval).
         verdict: improved / regressed / unchanged, None without an interval.
         reason: why the delta or the interval is absent (None when both are there).
         paired: whether the interval pairs the images (both records on the same dataset), or
