@@ -242,7 +242,13 @@ def test_site_changes_page_links_both_cells_and_ships_its_data(
         assert bool(shown) == link.startswith("baseline/")  # baseline pages show baseline records
     report = diff_runs(runs["base"], runs["coreset"])
     with (site / "downloads/changes.csv").open() as stream:
-        assert len(list(csv.DictReader(stream))) == len(csv_rows(report))
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == len(csv_rows(report))
+    base_paths = {str(p) for p, _ in iter_cells(runs["base"])}
+    assert {row["base_path"] for row in rows} == base_paths  # every row names its base record
+    for row in rows:
+        record = next(r for p, r in iter_cells(runs["base"]) if str(p) == row["base_path"])
+        assert (record["label"], record["category"]) == (row["label"], row["category"])
     assert json.loads((site / "downloads/changes.json").read_text()) == json.loads(
         json.dumps(diff_json(report))
     )

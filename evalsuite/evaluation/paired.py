@@ -99,18 +99,34 @@ def paired_image_difference(
         thresholds: (a, b) image thresholds from val, needed for image_f1.
         n: resamples; seed: resampling seed; level: confidence level.
     """
-    sa, y = _checks.scores_and_labels(scores_a, labels)
-    sb, _ = _checks.scores_and_labels(scores_b, labels)
+    if metric == "image_f1" and thresholds is None:
+        raise EvaluationError("image_f1 needs the two cells' image thresholds (a, b)")
+    threshold_a, threshold_b = thresholds or (None, None)
+    value_a = image_value(metric, labels, scores_a, threshold_a)
+    value_b = image_value(metric, labels, scores_b, threshold_b)
+    y = _checks.as_bool(labels, "labels")
+    return paired_difference(metric, y, value_a, value_b, n=n, seed=seed, level=level)
+
+
+def image_value(
+    metric: str, labels: np.ndarray, scores: np.ndarray, threshold: float | None
+) -> ValueOf:
+    """An image metric of one cell as a function of per-image counts (B, N) -> (B,).
+
+    Args:
+        metric: "image_auroc" or "image_f1".
+        labels: (N,) True = anomalous; scores: (N,) the cell's image scores.
+        threshold: the cell's image threshold from val (image_f1 only).
+    """
+    s, y = _checks.scores_and_labels(scores, labels)
     if metric == "image_auroc":
         _checks.both_classes(y, "image AUROC")
-        value_a, value_b = _auroc_of(sa, y), _auroc_of(sb, y)
-    elif metric == "image_f1":
-        if thresholds is None:
-            raise EvaluationError("image_f1 needs the two cells' image thresholds (a, b)")
-        value_a, value_b = _f1_of(sa, y, thresholds[0]), _f1_of(sb, y, thresholds[1])
-    else:
-        raise EvaluationError(f"unknown image metric {metric!r}; use one of {IMAGE_METRICS}")
-    return paired_difference(metric, y, value_a, value_b, n=n, seed=seed, level=level)
+        return _auroc_of(s, y)
+    if metric == "image_f1":
+        if threshold is None:
+            raise EvaluationError("image_f1 needs the cell's image threshold")
+        return _f1_of(s, y, threshold)
+    raise EvaluationError(f"unknown image metric {metric!r}; use one of {IMAGE_METRICS}")
 
 
 def paired_pixel_difference(
@@ -139,7 +155,7 @@ def paired_pixel_difference(
                 f"pixel evidence of {evidence.n_images} images does not match the {y.size} "
                 "labels; pair the two cells on the same test images"
             )
-    value_a, value_b = (_pixel_value(metric, e) for e in (evidence_a, evidence_b))
+    value_a, value_b = (pixel_value(metric, e) for e in (evidence_a, evidence_b))
     return paired_difference(metric, y, value_a, value_b, n=n, seed=seed, level=level)
 
 
@@ -280,8 +296,9 @@ def _f1(counts: np.ndarray) -> np.ndarray:
     return np.where(tp > 0, 2.0 * tp / np.maximum(2.0 * tp + fp + fn, 1e-300), 0.0)
 
 
-def _pixel_value(metric: str, e: PixelEvidence) -> ValueOf:
-    """A pixel metric of one cell as a function of counts, from its evidence."""
+def pixel_value(metric: str, e: PixelEvidence) -> ValueOf:
+    """A pixel metric of one cell as a function of per-image counts (B, N) -> (B,), from its
+    evidence."""
     if metric == "pixel_auroc":
         pairs = _need(e.pairs, metric, "both defect and normal pixels")
 

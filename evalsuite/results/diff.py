@@ -4,7 +4,8 @@ and why.
 Cells are matched by what they are (`CellKey`: label, scope, regime, condition, category,
 sweep, seed), not by id, so a new code version or new weights still pair them. For each pair of
 ok cells and each headline metric: the delta new - base, a paired stratified bootstrap 95%
-interval over the test images both records scored, and a verdict (`diff_metrics`):
+interval over the test images both records scored (unpaired, each record's own images, when the
+two records name different datasets), and a verdict (`diff_metrics`):
 
 - regressed: the interval lies entirely below 0 and delta <= -min_delta;
 - improved: the interval lies entirely above 0 and delta >= min_delta;
@@ -13,21 +14,25 @@ interval over the test images both records scored, and a verdict (`diff_metrics`
 A cell is regressed when any metric is, else improved when any is, else "moved" when any metric
 value differs at all. For moved, newly failed and newly fixed cells the differences of their
 provenance are listed (`evalsuite.results.provenance_diff`).
+
+Both folders are checked before anything is compared (`diff_inputs`), and every failure is a
+`ResultsError` (exit 2), so no failure can be mistaken for a regression (exit 1).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import numpy as np
 
-from evalsuite.errors import ResultsError
-from evalsuite.results.cells import iter_cells
+from evalsuite.errors import EvalsuiteError, ResultsError
+from evalsuite.results.diff_inputs import CellKey, Found, check_pairs, read_side, same_dataset
 from evalsuite.results.diff_metrics import MetricDelta, metric_deltas
 from evalsuite.results.manifest import read_manifest
-from evalsuite.results.paths import MANIFEST_NAME, render_value
+from evalsuite.results.paths import MANIFEST_NAME
 from evalsuite.results.provenance_diff import Change, provenance_changes
 
 Status = Literal[
@@ -53,42 +58,9 @@ ORDER: tuple[Status, ...] = (
     "unchanged",
 )
 """Statuses in the order a reader wants them: what got worse first."""
+__all__ = ["ORDER", "CellDiff", "CellKey", "RunDiff", "Status", "diff_runs"]
 
-
-@dataclass(frozen=True)
-class CellKey:
-    """What a cell is, independent of its id: label, scope, regime, condition, category,
-    sweep (param, rendered value) or None, seed."""
-
-    label: str
-    scope: str
-    regime: str
-    condition: str
-    category: str
-    sweep: tuple[str, str] | None
-    seed: int
-
-    @classmethod
-    def of(cls, record: dict[str, Any]) -> CellKey:
-        """The key of a record."""
-        sweep = record["sweep"]
-        return cls(
-            record["label"],
-            record["scope"],
-            record["regime"],
-            record["condition"],
-            record["category"],
-            None if sweep is None else (sweep["param"], render_value(sweep["value"])),
-            record["seed"],
-        )
-
-    def name(self) -> str:
-        """e.g. `patchcore per_class none/clean hazelnut [params.coreset_ratio=0.5] seed 0`."""
-        sweep = "" if self.sweep is None else f" [{self.sweep[0]}={self.sweep[1]}]"
-        return (
-            f"{self.label} {self.scope} {self.regime}/{self.condition} {self.category}{sweep} "
-            f"seed {self.seed}"
-        )
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -130,6 +102,11 @@ class RunDiff:
         return sum(cell.status == status for cell in self.cells)
 
     @property
+    def unpaired(self) -> int:
+        """Pairs of ok cells compared unpaired: their records name different datasets."""
+        return sum(any(not m.paired for m in cell.metrics) for cell in self.cells)
+
+    @property
     def regressions(self) -> int:
         """Cells that regressed or newly failed: what `--fail-on-regression` fails on."""
         return self.count("regressed") + self.count("newly_failed")
@@ -138,6 +115,9 @@ class RunDiff:
 def diff_runs(base: Path, new: Path, min_delta: float = 0.0, n: int = 1000) -> RunDiff:
     """Compare the results folders `base` and `new` (see the module docstring).
 
+    Both are read and checked first (`diff_inputs`: digests, one record per cell, images listed
+    once, metrics in range, one identity per image id); nothing is compared before both pass.
+
     Args:
         base: the reference run (e.g. last night's).
         new: the run compared with it.
@@ -145,24 +125,33 @@ def diff_runs(base: Path, new: Path, min_delta: float = 0.0, n: int = 1000) -> R
         n: bootstrap resamples per interval.
 
     Raises:
-        ResultsError: a folder is missing, holds no cell, or a record is corrupt.
+        ResultsError: a folder is missing, holds no cell, a record is corrupt or edited, the
+            records disagree on an image, or (a defect of this code, reported as such) the
+            comparison failed; never another exception, so no failure reads as a regression.
     """
     if min_delta < 0 or not np.isfinite(min_delta):
         raise ResultsError(f"--min-delta {min_delta} must be a number >= 0, e.g. 0.01")
-    a, b = _records(base), _records(new)
+    try:
+        return _diff_runs(base, new, min_delta, n)
+    except (EvalsuiteError, OSError):
+        raise
+    except Exception as error:  # a bug must end in one line and exit 2, never exit 1 (regressed)
+        logger.debug("diff of %s and %s failed", base, new, exc_info=True)
+        raise ResultsError(
+            f"cannot compare {base} and {new}: {type(error).__name__}: {error}; this is a defect "
+            "of evalsuite diff (rerun with -vv for the traceback and report it with both folders)"
+        ) from error
+
+
+def _diff_runs(base: Path, new: Path, min_delta: float, n: int) -> RunDiff:
+    a, b = read_side(base), read_side(new)
     folders = (base, new)
+    check_pairs(folders, a, b)
     cells = [
         _compare(key, a.get(key), b.get(key), folders, min_delta, n) for key in a.keys() | b.keys()
     ]
     cells.sort(key=lambda c: (ORDER.index(c.status), _order(c.key)))
     return RunDiff(base, new, _created(base), _created(new), min_delta, cells)
-
-
-def _records(folder: Path) -> dict[CellKey, tuple[PurePosixPath, dict[str, Any]]]:
-    found = {CellKey.of(record): (relpath, record) for relpath, record in iter_cells(folder)}
-    if not found:
-        raise ResultsError(f"{folder} holds no cell records; give the --out of a finished run")
-    return found
 
 
 def _created(folder: Path) -> str | None:
@@ -181,11 +170,13 @@ def _order(key: CellKey) -> tuple[Any, ...]:
     )
 
 
-Found = tuple[PurePosixPath, dict[str, Any]] | None
-
-
 def _compare(
-    key: CellKey, base: Found, new: Found, folders: tuple[Path, Path], min_delta: float, n: int
+    key: CellKey,
+    base: Found | None,
+    new: Found | None,
+    folders: tuple[Path, Path],
+    min_delta: float,
+    n: int,
 ) -> CellDiff:
     """One cell's diff from its base and new records (either may be absent)."""
     if base is None or new is None:
@@ -202,7 +193,7 @@ def _compare(
         status = failures.get(ok, "still_failed")
         changes = provenance_changes(a, b) if status != "still_failed" else []
         return CellDiff(key, status, a_path, b_path, changes=changes, error=error)
-    metrics = list(metric_deltas(a, b, folders, min_delta, n))
+    metrics = list(metric_deltas(a, b, folders, min_delta, n, paired=same_dataset(a, b)))
     verdicts = {m.verdict for m in metrics}
     moved = any(m.delta != 0 for m in metrics if m.delta is not None) or any(
         (m.base is None) != (m.new is None) for m in metrics

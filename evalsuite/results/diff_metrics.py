@@ -1,7 +1,11 @@
 """The headline metrics of a pair of ok records of one cell, for `evalsuite diff`: the delta,
 its paired stratified bootstrap 95% interval over the test images both records scored
 (`evaluation.paired`: image metrics from the records' per-image scores, pixel metrics from each
-cell's `evidence.npz`, none without it) and the verdict.
+cell's `evidence.npz`, none without it) and the verdict. Images are paired by what they are
+(sample id, label and defect); two records of different datasets are compared unpaired
+(`evaluation.unpaired`: each record's own test images resampled on their own), which every
+`MetricDelta` says (`paired`). Every number is finite: a delta or an interval that cannot be
+computed is None, with the reason.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 from evalsuite.errors import EvaluationError
 from evalsuite.evaluation.paired import Difference, paired_image_difference, paired_pixel_difference
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
+from evalsuite.evaluation.unpaired import unpaired_image_difference, unpaired_pixel_difference
 
 IMAGE_METRICS = ("image_auroc", "image_f1")
 PIXEL_METRICS = ("pixel_auroc", "aupro_0.3")
@@ -35,10 +40,15 @@ class MetricDelta:
         metric: e.g. "image_auroc".
         base, new: the values (None when a record has none, e.g. no masks).
         delta: new - base, None when either is None.
-        ci95: paired bootstrap interval of delta (image metrics), None otherwise.
+        ci95: bootstrap 95% interval of delta (paired, or unpaired: see `paired`), None
+            without one.
         p_value: its two-sided bootstrap p-value, None without an interval.
-        n_images: paired test images behind the interval (0 without one).
-        verdict: improved / regressed / unchanged (image metrics), None otherwise.
+        n_images: test images behind the interval: the pairs, or unpaired both records'
+            images (0 without an interval).
+        verdict: improved / regressed / unchanged, None without an interval.
+        reason: why the delta or the interval is absent (None when both are there).
+        paired: whether the interval pairs the images (both records on the same dataset), or
+            resamples each record's own test images (unpaired: the datasets differ).
     """
 
     metric: str
@@ -49,25 +59,44 @@ class MetricDelta:
     p_value: float | None
     n_images: int
     verdict: Verdict | None
+    reason: str | None = None
+    paired: bool = True
 
 
 def metric_deltas(
-    a: dict[str, Any], b: dict[str, Any], folders: tuple[Path, Path], min_delta: float, n: int
+    a: dict[str, Any],
+    b: dict[str, Any],
+    folders: tuple[Path, Path],
+    min_delta: float,
+    n: int,
+    paired: bool = True,
 ) -> Iterator[MetricDelta]:
-    """The headline metrics of two ok records of one cell (`folders`: where each lives)."""
+    """The headline metrics of two ok records of one cell (`folders`: where each lives), their
+    images paired, or (`paired` False: the records are of different datasets) each record's
+    own images resampled on their own.
+
+    Every number is finite: what cannot be computed is None, with the reason.
+    """
     index_a, index_b, labels = paired_images(a, b)
     for metric in HEADLINE:
         value_a, value_b = a["metrics"][metric]["value"], b["metrics"][metric]["value"]
         if value_a is None or value_b is None:
-            yield MetricDelta(metric, value_a, value_b, None, None, None, 0, None)
+            reason = _no_value(metric, a, b)
+            yield MetricDelta(metric, value_a, value_b, None, None, None, 0, None, reason, paired)
             continue
         delta = value_b - value_a
         try:
-            found = _difference(metric, (a, b), folders, (index_a, index_b), labels, n)
-        except EvaluationError:  # one class only, or no readable evidence: no interval
-            found = None
-        if found is None:
-            yield MetricDelta(metric, value_a, value_b, delta, None, None, 0, None)
+            if paired:
+                found = _difference(metric, (a, b), folders, (index_a, index_b), labels, n)
+            else:
+                found = _unpaired(metric, (a, b), folders, n)
+        except EvaluationError as error:  # e.g. one class only among the paired images
+            found = str(error).split(";")[0]
+        if isinstance(found, Difference) and not _finite(found):
+            found = "the resampled differences are not finite numbers"
+        if isinstance(found, str):
+            reason = f"no interval: {found}"
+            yield MetricDelta(metric, value_a, value_b, delta, None, None, 0, None, reason, paired)
             continue
         yield MetricDelta(
             metric,
@@ -78,7 +107,21 @@ def metric_deltas(
             found.p_value,
             found.n_images,
             verdict(delta, found.ci95, min_delta),
+            paired=paired,
         )
+
+
+def _no_value(metric: str, a: dict[str, Any], b: dict[str, Any]) -> str:
+    """Why a metric has no delta: which record lacks a value, and that record's reason."""
+    sides = [
+        (side, r) for side, r in (("base", a), ("new", b)) if r["metrics"][metric]["value"] is None
+    ]
+    names = " and ".join(side for side, _ in sides)
+    return f"no value in {names}: {sides[0][1]['metrics'][metric]['reason']}"
+
+
+def _finite(found: Difference) -> bool:
+    return bool(np.isfinite([found.delta, *found.ci95, found.p_value]).all())
 
 
 def _difference(
@@ -88,14 +131,14 @@ def _difference(
     index: tuple[np.ndarray, np.ndarray],
     labels: np.ndarray,
     n: int,
-) -> Difference | None:
-    """The paired difference of `metric` between the two records over the paired images;
-    None without paired images or (pixel metrics) without evidence."""
+) -> Difference | str:
+    """The paired difference of `metric` between the two records over the paired images, or
+    why there is none (no paired images; pixel metrics: no usable evidence)."""
     if labels.size == 0:
-        return None
+        return "no test image is scored by both"
     a, b = records
     if metric in IMAGE_METRICS:
-        scores = [np.array([s["score"] for s in r["scores"]], dtype=np.float64) for r in records]
+        scores = [_scores(record) for record in records]
         thresholds = (a["threshold"]["image"]["value"], b["threshold"]["image"]["value"])
         return paired_image_difference(
             metric,
@@ -106,30 +149,81 @@ def _difference(
             n=n,
             seed=BOOTSTRAP_SEED,
         )
-    evidence = [_evidence(folder, record) for folder, record in zip(folders, records, strict=True)]
-    if evidence[0] is None or evidence[1] is None:
-        return None
+    evidence_a, evidence_b = (
+        _evidence(folder, record) for folder, record in zip(folders, records, strict=True)
+    )
+    if evidence_a is None or evidence_b is None:
+        return _no_evidence(evidence_a, evidence_b)
     return paired_pixel_difference(
         metric,
         labels,
-        evidence[0].subset(index[0]),
-        evidence[1].subset(index[1]),
+        evidence_a.subset(index[0]),
+        evidence_b.subset(index[1]),
         n=n,
         seed=BOOTSTRAP_SEED,
     )
 
 
+def _unpaired(
+    metric: str, records: tuple[dict[str, Any], dict[str, Any]], folders: tuple[Path, Path], n: int
+) -> Difference | str:
+    """The unpaired difference of `metric` between two records of different datasets, each
+    over all its own test images, or why there is none (pixel metrics: no usable evidence)."""
+    labels = (_labels(records[0]), _labels(records[1]))
+    if metric in IMAGE_METRICS:
+        scores = (_scores(records[0]), _scores(records[1]))
+        thresholds = (
+            records[0]["threshold"]["image"]["value"],
+            records[1]["threshold"]["image"]["value"],
+        )
+        return unpaired_image_difference(
+            metric, labels, scores, thresholds=thresholds, n=n, seed=BOOTSTRAP_SEED
+        )
+    a, b = (_evidence(folder, record) for folder, record in zip(folders, records, strict=True))
+    if a is None or b is None:
+        return _no_evidence(a, b)
+    return unpaired_pixel_difference(metric, labels, (a, b), n=n, seed=BOOTSTRAP_SEED)
+
+
+def _labels(record: dict[str, Any]) -> np.ndarray:
+    """(N,) bool: the record's test images, True = anomalous."""
+    return np.array([s["label"] == 1 for s in record["scores"]], dtype=bool)
+
+
+def _scores(record: dict[str, Any]) -> np.ndarray:
+    """(N,) float64: the record's image scores."""
+    return np.array([s["score"] for s in record["scores"]], dtype=np.float64)
+
+
+def _no_evidence(a: PixelEvidence | None, b: PixelEvidence | None) -> str:
+    sides = " and ".join(side for side, e in (("base", a), ("new", b)) if e is None)
+    return f"no readable pixel evidence (evidence.npz) matching the record in {sides}"
+
+
 def _evidence(folder: Path, record: dict[str, Any]) -> PixelEvidence | None:
-    """A cell's pixel evidence (`evidence.npz` beside its artifacts), None when it has none or
-    it cannot be read."""
+    """A cell's pixel evidence (`evidence.npz` beside its artifacts), None when it has none, it
+    cannot be read, or it does not fit the record (one row per scored image, finite values)."""
     path = record.get("evidence")
     if not path:
         return None
     try:
         with np.load(folder / path, allow_pickle=False) as data:
-            return PixelEvidence.from_arrays(dict(data))
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            evidence = PixelEvidence.from_arrays(dict(data))
+    except (OSError, ValueError, EOFError, KeyError, EvaluationError, zipfile.BadZipFile):
         return None
+    return evidence if _fits(evidence, len(record["scores"])) else None
+
+
+def _fits(evidence: PixelEvidence, n_images: int) -> bool:
+    """Whether every part of `evidence` has one row per image (pairs: (N, N)) and is finite."""
+    rows = (evidence.n_defect, evidence.n_normal, evidence.n_regions)
+    parts = [evidence.pairs, evidence.pro_fp, evidence.pro_overlap, evidence.f1_counts]
+    shaped = all(part.shape == (n_images,) for part in rows) and all(
+        part.ndim == 2 and part.shape[0] == n_images for part in parts if part is not None
+    )
+    square = evidence.pairs is None or evidence.pairs.shape == (n_images, n_images)
+    values = [*rows, *(part for part in parts if part is not None), np.array(evidence.fpr_limit)]
+    return shaped and square and all(np.isfinite(part).all() for part in values)
 
 
 def verdict(delta: float, ci95: tuple[float, float], min_delta: float) -> Verdict:
@@ -145,18 +239,25 @@ def verdict(delta: float, ci95: tuple[float, float], min_delta: float) -> Verdic
 def paired_images(
     a: dict[str, Any], b: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The test images both records scored, with the same label in both, in `a`'s order.
+    """The test images both records scored, in `a`'s order: the same image id with the same
+    label and defect (`diff_inputs` refuses records that list an id twice, or one id with
+    another label or defect, before this runs).
 
     Returns:
         indices into a's scores (N,), into b's scores (N,), labels (N,) bool.
     """
-    position_b = {s["id"]: j for j, s in enumerate(b["scores"])}
+    position_b = {_identity(s): j for j, s in enumerate(b["scores"])}
     pairs = [
-        (i, position_b[s["id"]])
+        (i, position_b[_identity(s)])
         for i, s in enumerate(a["scores"])
-        if s["id"] in position_b and b["scores"][position_b[s["id"]]]["label"] == s["label"]
+        if _identity(s) in position_b
     ]
     index_a = np.array([i for i, _ in pairs], dtype=np.int64)
     index_b = np.array([j for _, j in pairs], dtype=np.int64)
     labels = np.array([a["scores"][i]["label"] == 1 for i in index_a], dtype=bool)
     return index_a, index_b, labels
+
+
+def _identity(score: dict[str, Any]) -> tuple[str, int, str]:
+    """What a scored test image is: its sample id, label and defect."""
+    return score["id"], score["label"], score["defect"]

@@ -25,10 +25,14 @@ CSV_COLUMNS = (
     "ci95_high",
     "p_value",
     "verdict",
+    "paired",
+    "reason",
     "base_path",
     "new_path",
     "changes",
 )
+METRIC_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("metric") : CSV_COLUMNS.index("reason") + 1]
+"""The columns of one headline metric, blank in the row of a cell without metrics."""
 
 
 def summary_line(diff: RunDiff) -> str:
@@ -47,6 +51,11 @@ def diff_lines(diff: RunDiff) -> list[str]:
         f"({diff.new_created or 'no manifest'}); min delta {diff.min_delta:g}",
         summary_line(diff),
     ]
+    if diff.unpaired:
+        lines.append(
+            f"{diff.unpaired} cell(s) compared UNPAIRED: their records name different datasets, "
+            "so each side's own test images were resampled on their own"
+        )
     for cell in diff.cells:
         if cell.status == "unchanged":
             continue
@@ -55,20 +64,27 @@ def diff_lines(diff: RunDiff) -> list[str]:
         if cell.error:
             lines.append(f"    error: {' '.join(cell.error.split())}")
         for m in cell.metrics:
-            if m.delta is not None and m.delta != 0:
+            if m.delta != 0 and (m.delta is not None or (m.base is None) != (m.new is None)):
                 lines.append(f"    {_metric_text(m)}")
         lines += [f"    changed: {change.text()}" for change in cell.changes]
     return lines
 
 
 def _metric_text(m: MetricDelta) -> str:
+    if m.delta is None:
+        return f"{m.metric:<12} {_num(m.base)} -> {_num(m.new)}  ({m.reason})"
     text = f"{m.metric:<12} {_num(m.base)} -> {_num(m.new)}  delta {m.delta:+.4f}"
     if m.ci95 is None:
-        return f"{text}  (no interval)"
+        return f"{text}  ({m.reason or 'no interval'})"
     return (
         text + f"  95% CI [{m.ci95[0]:+.4f}, {m.ci95[1]:+.4f}]  p={m.p_value:.3f}  "
-        f"n={m.n_images}  {m.verdict}"
+        f"n={m.n_images}  {verdict_text(m)}"
     )
+
+
+def verdict_text(m: MetricDelta) -> str:
+    """The verdict, e.g. "regressed", or "regressed (unpaired: different datasets)"."""
+    return f"{m.verdict}" if m.paired else f"{m.verdict} (unpaired: different datasets)"
 
 
 def _num(value: float | None) -> str:
@@ -81,6 +97,7 @@ def diff_json(diff: RunDiff) -> dict[str, Any]:
         "base": {"folder": str(diff.base), "created": diff.base_created},
         "new": {"folder": str(diff.new), "created": diff.new_created},
         "min_delta": diff.min_delta,
+        "unpaired": diff.unpaired,
         "counts": {status: diff.count(status) for status in ORDER},
         "cells": [_cell_json(cell) for cell in diff.cells],
     }
@@ -112,6 +129,8 @@ def _cell_json(cell: CellDiff) -> dict[str, Any]:
                 "p_value": m.p_value,
                 "n_images": m.n_images,
                 "verdict": m.verdict,
+                "paired": m.paired,
+                "reason": m.reason,
             }
             for m in cell.metrics
         ],
@@ -136,11 +155,11 @@ def csv_rows(diff: RunDiff) -> list[dict[str, Any]]:
             "category": key.category,
             "sweep": "" if key.sweep is None else f"{key.sweep[0]}={key.sweep[1]}",
             "seed": key.seed,
-            "base_path": cell.base_path or "",
-            "new_path": cell.new_path or "",
+            "base_path": "" if cell.base_path is None else str(cell.base_path),
+            "new_path": "" if cell.new_path is None else str(cell.new_path),
             "changes": "; ".join(change.text() for change in cell.changes),
         }
-        empty = dict.fromkeys(CSV_COLUMNS[8:17], "")
+        empty = dict.fromkeys(METRIC_COLUMNS, "")
         if not cell.metrics:
             rows.append({**common, **empty})
         for m in cell.metrics:
@@ -156,6 +175,8 @@ def csv_rows(diff: RunDiff) -> list[dict[str, Any]]:
                     "ci95_high": "" if m.ci95 is None else m.ci95[1],
                     "p_value": _blank(m.p_value),
                     "verdict": m.verdict or "",
+                    "paired": "yes" if m.paired else "no (different datasets)",
+                    "reason": m.reason or "",
                 }
             )
     return [{column: row[column] for column in CSV_COLUMNS} for row in rows]

@@ -100,7 +100,8 @@ def changes(results: Results, baseline: Path) -> Changes:
     changed = {str(row.diff.base_path) for row in rows if row.diff.status != "unchanged"}
     files = {
         CHANGES_CSV: _csv(run_diff),
-        CHANGES_JSON: json.dumps(diff_json(run_diff), indent=2, sort_keys=True) + "\n",
+        CHANGES_JSON: json.dumps(diff_json(run_diff), indent=2, sort_keys=True, allow_nan=False)
+        + "\n",
     }
     return Changes(
         [page, *_baseline_pages(base, changed)],
