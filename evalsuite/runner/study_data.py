@@ -4,7 +4,6 @@ copies, their fingerprints, and the splits of each seed."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +15,17 @@ from evalsuite.data.reader import check_files, fingerprint, problem_text, read_d
 from evalsuite.data.samples import Dataset, Sample
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
+from evalsuite.outputs import cache_from_environment, remove_dead_staging
 from evalsuite.runner.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
 
 
 def default_cache_dir() -> Path:
-    """`$EVALSUITE_CACHE`, else `~/.cache/evalsuite`: generated and shifted datasets live here."""
-    return Path(os.environ.get("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite"))
+    """`$EVALSUITE_CACHE`, else `~/.cache/evalsuite`: generated and shifted datasets live here.
+
+    Raises:
+        ConfigError: `EVALSUITE_CACHE` is set but empty.
+    """
+    return cache_from_environment("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite")
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
                 "generator": GENERATOR_VERSION,
             }
         )
+        remove_dead_staging(cache_dir / "synthetic")  # of generations killed meanwhile
         return generate(cache_dir / "synthetic" / key, synthetic)
     assert data.root is not None
     root = Path(data.root)
@@ -178,6 +183,7 @@ def _shift_root(
     # a moved tree) get their own shifted copies instead of refusing each other's.
     where = hashlib.sha256(str(clean_root.resolve()).encode()).hexdigest()[:8]
     name = f"{clean_fingerprint[:16]}-{where}-s{severity}-seed{config.shift.seed}"
+    remove_dead_staging(cache_dir / "shift")  # of shifts killed meanwhile
     return shift_tree(
         clean_root,
         cache_dir / "shift" / name,
