@@ -19,6 +19,10 @@ from evalsuite.outputs import cache_from_environment, remove_dead_staging
 from evalsuite.runner.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
 
 
+CACHE_TREES = ("synthetic", "shift")
+"""The cache's folders of generated datasets (`<cache>/<folder>/<key>`)."""
+
+
 def default_cache_dir() -> Path:
     """`$EVALSUITE_CACHE`, else `~/.cache/evalsuite`: generated and shifted datasets live here.
 
@@ -70,11 +74,14 @@ class StudyData:
 def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) -> StudyData:
     """Generate, download or read the clean tree, write the shifted copies, make the splits.
 
-    Every tree is validated fully (see `validate`) before anything is computed from it.
+    Every tree is validated fully (see `validate`) before anything is computed from it. The
+    staging folders that killed generations left in the cache are removed first.
 
     Raises:
         DatasetError: a missing category, or a tree with problems (all of them listed).
     """
+    for generated in CACHE_TREES:
+        remove_dead_staging(cache_dir / generated)
     clean_root = _clean_root(config, cache_dir)
     clean = read_dataset(clean_root, config.data.categories)
     fingerprints = {"clean": fingerprint(clean)}
@@ -143,8 +150,7 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
                 "generator": GENERATOR_VERSION,
             }
         )
-        remove_dead_staging(cache_dir / "synthetic")  # of generations killed meanwhile
-        return generate(cache_dir / "synthetic" / key, synthetic)
+        return generate(cache_dir / CACHE_TREES[0] / key, synthetic)
     assert data.root is not None
     root = Path(data.root)
     missing = [c for c in data.categories if not (root / c / "train").is_dir()]
@@ -183,10 +189,9 @@ def _shift_root(
     # a moved tree) get their own shifted copies instead of refusing each other's.
     where = hashlib.sha256(str(clean_root.resolve()).encode()).hexdigest()[:8]
     name = f"{clean_fingerprint[:16]}-{where}-s{severity}-seed{config.shift.seed}"
-    remove_dead_staging(cache_dir / "shift")  # of shifts killed meanwhile
     return shift_tree(
         clean_root,
-        cache_dir / "shift" / name,
+        cache_dir / CACHE_TREES[1] / name,
         seed=config.shift.seed,
         severity=severity,
         progress=progress,
