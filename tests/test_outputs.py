@@ -28,9 +28,13 @@ from evalsuite.data.download import download
 from evalsuite.errors import ConfigError
 from evalsuite.runner.study_data import default_cache_dir
 
+SMALL_SYNTH = "--categories hazelnut --size 64 --train 1 --test-good 1 --test-defect 1"
+
 
 def _invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+    """The CLI on `args`: a string is split into words, a path is one word."""
+    words = [w for a in args for w in (a.split() if isinstance(a, str) else [str(a)])]
+    return CliRunner().invoke(main, words, env=env)
 
 
 def _refused(result: Result, *says: str | Path, code: int = 2) -> None:
@@ -124,25 +128,13 @@ def test_a_site_inside_the_results_or_baseline_folder_is_refused(
     )
     _refused(
         _invoke(
-            "site",
-            "--results",
-            study["results"],
-            "--baseline",
-            results,
-            "--out",
-            results / "site",
+            "site --results", study["results"], "--baseline", results, "--out", results / "site"
         ),
         f"lies inside --baseline {results}",
     )
     _refused(
         _invoke(
-            "site",
-            "--results",
-            results,
-            "--out",
-            tmp_path / "site",
-            "--bundle",
-            results / "site.zip",
+            "site --results", results, "--out", tmp_path / "site", "--bundle", results / "site.zip"
         ),
         f"--bundle {results / 'site.zip'} lies inside --results {results}",
     )
@@ -170,15 +162,7 @@ def test_run_and_all_refuse_overlapping_places_before_any_work(
     )
     _refused(
         _invoke(
-            "all",
-            "--config",
-            config,
-            "--out",
-            out,
-            "--cache",
-            study["cache"],
-            "--site",
-            out / "site",
+            "all --config", config, "--out", out, "--cache", study["cache"], "--site", out / "site"
         ),
         f"--site {out / 'site'} (another output) lies inside --out {out}",
     )
@@ -195,22 +179,7 @@ def test_run_and_all_refuse_overlapping_places_before_any_work(
 
 def test_data_shift_into_its_source_is_refused(tmp_path: Path) -> None:
     source = tmp_path / "data"
-    made = _invoke(
-        "data",
-        "synth",
-        "--out",
-        source,
-        "--categories",
-        "hazelnut",
-        "--size",
-        "64",
-        "--train",
-        "1",
-        "--test-good",
-        "1",
-        "--test-defect",
-        "1",
-    )
+    made = _invoke("data synth --out", source, SMALL_SYNTH)
     assert made.exit_code == 0, made.output
     before = _snapshot(source)
     _refused(
@@ -363,22 +332,7 @@ def test_data_generation_removes_dead_staging_folders(
     out = tmp_path / "synth"
     dead = _plant(tmp_path / f".synth.staging-{dead_pid}-0a1b2c3d")
     live = _plant(tmp_path / f".synth.staging-{live_pid}-0a1b2c3d")
-    made = _invoke(
-        "data",
-        "synth",
-        "--out",
-        out,
-        "--categories",
-        "hazelnut",
-        "--size",
-        "64",
-        "--train",
-        "1",
-        "--test-good",
-        "1",
-        "--test-defect",
-        "1",
-    )
+    made = _invoke("data synth --out", out, SMALL_SYNTH)
     assert made.exit_code == 0, made.output
     assert not dead.exists() and live.exists()
     cache = Path(shutil.copytree(study["cache"], tmp_path / "cache"))
@@ -451,17 +405,7 @@ def test_a_failed_download_leaves_nothing_behind(tmp_path: Path) -> None:
     full = {"url": (tmp_path / "nowhere.tar").as_uri(), "sha256": "ab" * 32}
     sources.write_text(json.dumps({"full": full, "categories": {}}))
     for where in (out, tmp_path / "new" / "data"):
-        failed = _invoke(
-            "data",
-            "download",
-            "--out",
-            where,
-            "--categories",
-            "alpha",
-            "--sources",
-            sources,
-            "--quiet",
-        )
+        failed = _invoke("data download --out", where, "--categories alpha --sources", sources)
         _refused(failed, "download failed", code=3)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     assert not (tmp_path / "new").exists()

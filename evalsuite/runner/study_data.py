@@ -18,7 +18,6 @@ from evalsuite.errors import DatasetError
 from evalsuite.outputs import cache_from_environment, remove_dead_staging
 from evalsuite.runner.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
 
-
 CACHE_TREES = ("synthetic", "shift")
 """The cache's folders of generated datasets (`<cache>/<folder>/<key>`)."""
 
