@@ -368,7 +368,13 @@ def diff(
         try:
             atomic.write_json(json_path, {"schema": DIFF_SCHEMA, **diff_json(report)})
         except OSError as error:  # the environment (exit 3), named by the path asked for
-            raise OSError(error.errno, error.strerror, str(json_path)) from error
+            import errno
+            import os
+
+            # its folder cannot be made because a part of the path is a file
+            code = errno.ENOTDIR if isinstance(error, FileExistsError) else error.errno
+            reason = os.strerror(code) if code is not None else str(error)
+            raise OSError(code, reason, str(json_path)) from error
     if fail_on_regression and report.regressions:
         sys.exit(1)
 
