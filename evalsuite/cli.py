@@ -74,12 +74,24 @@ def _verbose_option() -> click.Option:
 
 
 def _categories(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """The comma list of an option as a tuple of names (None stays None)."""
+    """The comma list of an option as a tuple of names (None stays None); each must be able to
+    name a folder, as the configuration's names (`results.paths.check_name`)."""
+    from evalsuite.errors import ResultsError
+    from evalsuite.results.paths import check_name
+
     if value is None:
         return None
     names = tuple(name.strip() for name in value.split(",") if name.strip())
     if not names:
         raise click.BadParameter("give at least one category, e.g. hazelnut,carpet")
+    for name in names:
+        try:
+            check_name("category", name)
+        except ResultsError as error:
+            raise click.BadParameter(
+                f"{name[:40]!r} cannot name a category folder: use letters, digits, '.', '_' "
+                "or '-', not starting with '.', at most 64 characters"
+            ) from error
     return names
 
 
@@ -232,7 +244,9 @@ def download(
     """Download MVTec AD categories into OUT (SHA-256 verified, resumable)."""
     from evalsuite.data.download import download as run_download
     from evalsuite.data.download import load_sources
+    from evalsuite.outputs import check_places
 
+    check_places([("--out", out)], [("--sources", sources)])
     folders = run_download(
         out, categories, load_sources(sources), timeout=timeout, progress=not quiet
     )
@@ -323,6 +337,10 @@ def merge(out: Path, shards: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+DIFF_SCHEMA = "evalsuite.diff/1"
+"""The `schema` of a `diff --json` file: how a later diff knows the file is its own."""
+
+
 @main.command()
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
@@ -335,16 +353,25 @@ def merge(out: Path, shards: tuple[Path, ...]) -> None:
     help="Smallest |delta| that counts as improved or regressed.",
 )
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a cell regressed.")
+@click.option("--force", is_flag=True, help="Replace a --json file that diff did not write.")
 def diff(
-    base: Path, new: Path, json_path: Path | None, min_delta: float, fail_on_regression: bool
+    base: Path,
+    new: Path,
+    json_path: Path | None,
+    min_delta: float,
+    fail_on_regression: bool,
+    force: bool,
 ) -> None:
     """Compare the results folders BASE and NEW cell by cell: deltas, paired intervals,
     verdicts, added/removed/failed cells and what changed in their provenance."""
+    from evalsuite import outputs
     from evalsuite.results.diff import diff_runs
     from evalsuite.results.diff_report import diff_json, diff_lines
 
-    if json_path is not None and json_path.is_dir():
-        raise click.BadParameter(f"{json_path} is a folder; give a file name", param_hint="--json")
+    if json_path is not None:
+        outputs.check_places([("--json", json_path)], [("BASE", base), ("NEW", new)])
+        own = outputs.json_with_schema(DIFF_SCHEMA.split("/")[0] + "/")
+        outputs.check_replaceable(json_path, "--json", own, "a diff JSON", force)
     report = diff_runs(base, new, min_delta)
     for line in diff_lines(report):
         click.echo(line)
@@ -352,12 +379,15 @@ def diff(
         from evalsuite import atomic
 
         try:
-            atomic.write_json(json_path, diff_json(report))
-        except OSError as error:
-            raise click.BadParameter(
-                f"cannot write {json_path} ({error.strerror or error}); give a writable file",
-                param_hint="--json",
-            ) from error
+            atomic.write_json(json_path, {"schema": DIFF_SCHEMA, **diff_json(report)})
+        except OSError as error:  # the environment (exit 3), named by the path asked for
+            import errno
+            import os
+
+            # its folder cannot be made because a part of the path is a file
+            code = errno.ENOTDIR if isinstance(error, FileExistsError) else error.errno
+            reason = os.strerror(code) if code is not None else str(error)
+            raise OSError(code, reason, str(json_path)) from error
     if fail_on_regression and report.regressions:
         sys.exit(1)
 
@@ -494,6 +524,7 @@ def run(
 ) -> None:
     """Run the study into the results folder --out."""
     config = _load(preset, config_path, data_root, device)
+    _check_places(config, config_path, out, cache_dir)
     failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
     if failed:
         sys.exit(1)
@@ -533,11 +564,41 @@ def all_command(
     from evalsuite.site import build_site
 
     config = _load(preset, config_path, data_root, device)
+    _check_places(config, config_path, out, cache_dir, site_dir, baseline)
     failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
     index = build_site(out or Path("results") / config.name, site_dir, baseline=baseline)
     click.echo(f"site written to {site_dir}; open {index}")
     if failed:
         sys.exit(1)
+
+
+def _check_places(
+    config: Any,
+    config_path: Path | None,
+    out: Path | None,
+    cache_dir: Path | None,
+    site_dir: Path | None = None,
+    baseline: Path | None = None,
+) -> None:
+    """Refuse, before any work, a results folder, cache or site that overlaps what the study
+    reads (configuration, data root, weights files, baseline) or one another (exit 2)."""
+    from evalsuite.outputs import check_places
+    from evalsuite.runner.study_data import default_cache_dir
+
+    weights = [("weights_file", d.backbone.weights_file) for d in config.detectors]
+    check_places(
+        [
+            ("--out", out or Path("results") / config.name),
+            ("--cache", cache_dir or default_cache_dir()),
+            ("--site", site_dir),
+        ],
+        [
+            ("--config", config_path),
+            ("data.root", config.data.root),
+            *weights,
+            ("--baseline", baseline),
+        ],
+    )
 
 
 def _execute(

@@ -45,6 +45,11 @@ class OwnershipError(EvalsuiteError):
     """An output folder holds files the command did not write (it never deletes those)."""
 
 
+class OutputError(EvalsuiteError):
+    """An output would lie inside an input, hold one, or replace a file the command did not
+    write (see `evalsuite.outputs`)."""
+
+
 class BusyError(EvalsuiteError):
     """A results folder is in use by another run (it holds the folder's lock)."""
 

@@ -10,7 +10,8 @@ renamed away, the staging folder renamed into place, the old one deleted. Ctrl-C
 crash before the swap leave the previous tree whole; the two renames run with both signals held
 back. Where the folder cannot be renamed (it holds foreign files, is a link, a mount point or
 holds the working directory) the staged files are moved in one by one, signals held back
-likewise.
+likewise. The staging folders of a build killed without unwinding (kill -9) are removed by the
+next build of the same folder (`outputs.remove_dead_staging`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from evalsuite import signals
 from evalsuite.errors import OwnershipError
+from evalsuite.outputs import remove_dead_staging
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def owned_tree(out: Path, ledger: str | None, what: str, force: bool = False) ->
     """
     if out.exists() and not out.is_dir():
         raise OwnershipError(f"--out {out} is a file, not a folder; choose a folder")
+    remove_dead_staging(out.parent, out.name)  # of builds killed before they could clean up
     owned = read_ledger(out / ledger) if out.is_dir() and ledger else set()
     foreign = foreign_files(out, owned, ledger) if out.is_dir() else []
     if foreign and not force:

@@ -153,6 +153,7 @@ def test_diff_json_and_csv_hold_the_same_numbers(runs: dict[str, Path], tmp_path
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     report = diff_runs(runs["base"], runs["coreset"])
+    assert data.pop("schema") == "evalsuite.diff/1"  # how a later diff knows the file is its own
     assert data == json.loads(json.dumps(diff_json(report)))
     rows = csv_rows(report)
     assert len(rows) == 4 * 4  # 4 pairs of ok cells x 4 headline metrics
@@ -218,7 +219,7 @@ def test_diff_refuses_bad_input(runs: dict[str, Path], tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     result = CliRunner().invoke(main, [*same, "--json", str(blocker / "diff.json")])
-    assert result.exit_code == 2 and "cannot write" in result.output
+    assert result.exit_code == 3 and f"{blocker / 'diff.json'}: " in result.output  # environment
     assert result.exception is None or isinstance(result.exception, SystemExit)
     key = CellKey.of(next(iter_cells(runs["base"]))[1])
     assert key.name() == "padim per_class none/clean hazelnut seed 0"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evalsuite.errors import ResultsError
+from evalsuite.errors import OutputError, ResultsError
 from evalsuite.evaluation.cell import NO_MASKS, PIXEL_METRICS, evaluate_cell
 from evalsuite.evaluation.shortcut import threshold_transfer
 from evalsuite.evaluation.thresholds import ValScores, threshold_from_val
@@ -625,7 +625,7 @@ def test_merge_refuses_different_studies_and_repeated_shards(tmp_path: Path, goo
     assert "`config` differs between" in str(caught.value)
     assert "shard 1/2 is in both" in str(caught.value)
     assert not (tmp_path / "merged").exists()
-    with pytest.raises(ResultsError, match="both a source and the target"):
+    with pytest.raises(OutputError, match="is also the results folder"):
         merge([a, b], a)
     with pytest.raises(ResultsError, match="already holds results"):
         merge([b], a)

@@ -7,6 +7,7 @@ the member, and nothing of that category is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tarfile
@@ -19,10 +20,13 @@ from pathlib import Path, PurePosixPath
 
 from evalsuite.atomic import write_json
 from evalsuite.digest import file_sha256
-from evalsuite.errors import ArchiveError, ConfigError, DownloadError
+from evalsuite.errors import ArchiveError, ConfigError, DownloadError, ResultsError
 from evalsuite.progress import bar as progress_bar
+from evalsuite.results.paths import check_name
 
 RECORD = ".evalsuite-download.json"
+DOWNLOADS = ".downloads"
+"""The folder of `out` that holds the archives (kept: a rerun verifies instead of fetching)."""
 UNSAFE_HINT = (
     "Nothing was extracted. This is not an MVTec AD archive as published: check where it came "
     "from (the URL and SHA-256 in --sources) and delete it"
@@ -99,23 +103,64 @@ def download(
 ) -> list[Path]:
     """Download and extract categories into `out`; categories already done are skipped.
 
+    A failure leaves no folder it created empty behind (`out`, `out/.downloads`); a partial
+    archive is kept, so the next try resumes it.
+
     Returns:
         the category folders.
+
+    Raises:
+        ConfigError: a category cannot name a folder (`..`, a path), or has no source.
+        DownloadError, ArchiveError: as `fetch` and `extract_categories`.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    for category in categories:
+        _category_name(category)
     sources = sources or load_sources()
-    done = _read_record(out)
-    todo = [c for c in categories if not (c in done and (out / c / "train").is_dir())]
-    by_archive: dict[Source, list[str]] = {}
-    for category in todo:
-        by_archive.setdefault(sources.for_category(category), []).append(category)
-    for source, wanted in by_archive.items():
-        archive = fetch(source, out / ".downloads", timeout=timeout, progress=progress)
-        extract_categories(archive, source.prefix, wanted, out)
-        done.update({c: source.sha256 for c in wanted})
-        write_json(out / RECORD, done)
+    created = _missing(out / DOWNLOADS)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        done = _read_record(out)
+        todo = [c for c in categories if not (c in done and (out / c / "train").is_dir())]
+        by_archive: dict[Source, list[str]] = {}
+        for category in todo:
+            by_archive.setdefault(sources.for_category(category), []).append(category)
+        for source, wanted in by_archive.items():
+            archive = fetch(source, out / DOWNLOADS, timeout=timeout, progress=progress)
+            extract_categories(archive, source.prefix, wanted, out)
+            done.update({c: source.sha256 for c in wanted})
+            write_json(out / RECORD, done)
+    except BaseException:
+        for folder in reversed(created):  # the innermost first; never a folder holding files
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return [out / c for c in categories]
+
+
+def _missing(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, outermost first."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() or candidate.is_symlink():
+            break
+        missing.append(candidate)
+    return missing[::-1]
+
+
+def _category_name(category: str) -> str:
+    """`category` when it can name a folder of `out` (as the configuration's names).
+
+    Raises:
+        ConfigError: it cannot (`..`, an absolute path, a separator...), naming it.
+    """
+    try:
+        return check_name("category", category)
+    except ResultsError as error:
+        raise ConfigError(
+            f"category {category[:40]!r} cannot name a folder: use letters, digits, '.', '_' "
+            "or '-', not starting with '.'; fix --categories or data.categories"
+        ) from error
 
 
 def _read_record(out: Path) -> dict[str, str]:
@@ -170,6 +215,8 @@ def _transfer(url: str, partial: Path, timeout: float, progress: bool) -> None:
                     stream.write(block)
                     bar.update(len(block))
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+        if partial.is_file() and partial.stat().st_size == 0:  # nothing to resume
+            partial.unlink()
         raise DownloadError(
             f"{url}: download failed ({getattr(error, 'reason', error)}); if this machine is "
             "offline, rerun where it can reach the source (a partial download resumes). "

@@ -12,6 +12,7 @@ from evalsuite.data.samples import Sample
 from evalsuite.data.shift import apply_shift, still_defective
 from evalsuite.data.shift_params import draw_params
 from evalsuite.data.tree import existing_matches, staged_tree
+from evalsuite.outputs import check_places, remove_dead_staging
 from evalsuite.progress import bar
 
 SHIFT_VERSION = "1"
@@ -31,6 +32,8 @@ def shift_tree(
         `out`.
     """
     src, out = Path(src), Path(out)
+    check_places([("--out", out)], [("--src", src)])
+    remove_dead_staging(out.parent, out.name)  # of a shift killed before it cleaned up
     dataset = read_dataset(src)
     identity = {
         "version": SHIFT_VERSION,

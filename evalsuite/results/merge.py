@@ -20,6 +20,7 @@ from typing import Any
 
 from evalsuite import atomic
 from evalsuite.errors import ResultsError
+from evalsuite.outputs import check_places
 from evalsuite.owned import owned_tree
 from evalsuite.results.cells import iter_cells
 from evalsuite.results.manifest import read_manifest, validate_manifest
@@ -169,9 +170,8 @@ def _check_target(sources: Sequence[Path], out: Path) -> None:
         raise ResultsError("nothing to merge: give at least one results folder")
     if out.exists() and not out.is_dir():
         raise ResultsError(f"--out {out} is a file, not a folder; give a new or empty folder")
+    check_places([("--out", out)], [("the results folder", source) for source in sources])
     resolved = [source.resolve() for source in sources]
-    if out.resolve() in resolved:
-        raise ResultsError(f"{out} is both a source and the target; merge into a new folder")
     if (out / MANIFEST_NAME).exists() or (out / CELLS_DIR).exists():
         raise ResultsError(f"{out} already holds results; merge into a new or empty folder")
     if len(set(resolved)) != len(resolved):

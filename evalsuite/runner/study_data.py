@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,21 @@ from evalsuite.data.samples import Dataset, Sample
 from evalsuite.data.skipped import summary
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
+from evalsuite.outputs import cache_from_environment, remove_dead_staging
 from evalsuite.runner.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
 
 log = logging.getLogger(__name__)
+CACHE_TREES = ("synthetic", "shift")
+"""The cache's folders of generated datasets (`<cache>/<folder>/<key>`)."""
 
 
 def default_cache_dir() -> Path:
-    """`$EVALSUITE_CACHE`, else `~/.cache/evalsuite`: generated and shifted datasets live here."""
-    return Path(os.environ.get("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite"))
+    """`$EVALSUITE_CACHE`, else `~/.cache/evalsuite`: generated and shifted datasets live here.
+
+    Raises:
+        ConfigError: `EVALSUITE_CACHE` is set but empty.
+    """
+    return cache_from_environment("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite")
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,14 @@ class StudyData:
 def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) -> StudyData:
     """Generate, download or read the clean tree, write the shifted copies, make the splits.
 
-    Every tree is validated fully (see `validate`) before anything is computed from it.
+    Every tree is validated fully (see `validate`) before anything is computed from it. The
+    staging folders that killed generations left in the cache are removed first.
 
     Raises:
         DatasetError: a missing category, or a tree with problems (all of them listed).
     """
+    for generated in CACHE_TREES:
+        remove_dead_staging(cache_dir / generated)
     clean_root = _clean_root(config, cache_dir)
     clean = read_dataset(clean_root, config.data.categories)
     _warn_skipped(clean)
@@ -152,7 +161,7 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
                 "generator": GENERATOR_VERSION,
             }
         )
-        return generate(cache_dir / "synthetic" / key, synthetic)
+        return generate(cache_dir / CACHE_TREES[0] / key, synthetic)
     assert data.root is not None
     root = Path(data.root)
     missing = [c for c in data.categories if not (root / c / "train").is_dir()]
@@ -193,7 +202,7 @@ def _shift_root(
     name = f"{clean_fingerprint[:16]}-{where}-s{severity}-seed{config.shift.seed}"
     return shift_tree(
         clean_root,
-        cache_dir / "shift" / name,
+        cache_dir / CACHE_TREES[1] / name,
         seed=config.shift.seed,
         severity=severity,
         progress=progress,

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from evalsuite import __version__
 from evalsuite.errors import ResultsError
+from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
 from evalsuite.owned import owned_tree
 from evalsuite.site import assets, detail
 from evalsuite.site.anonymise import anonymise, machine_identity
-from evalsuite.site.bundle import check_bundle_target, write_bundle
+from evalsuite.site.bundle import BUNDLE_MARK, check_bundle_target, write_bundle
 from evalsuite.site.changes import changes
 from evalsuite.site.data_csv import data_downloads, data_files
 from evalsuite.site.differences import DiffTable, difference_tables
@@ -67,12 +68,17 @@ def build_site(
 
     Raises:
         ResultsError: the results folder is missing or holds a corrupt record (naming the
-            file), or `out` would overwrite it.
+            file).
+        OutputError: `out` or `bundle` is, holds or lies inside the results or the baseline
+            folder, or `bundle` exists and is not an evalsuite bundle (see `evalsuite.outputs`).
         OwnershipError: `out` holds a results folder or files no build wrote (without
             `force`), naming them.
         EvalsuiteError: the templates or assets are missing.
     """
-    _check_target(results_dir, out)
+    check_places(
+        [("--out", out), ("--bundle", bundle)],
+        [("--results", results_dir), ("--baseline", baseline)],
+    )
     if anonymous and baseline is not None:
         raise ResultsError(
             "--anonymous cannot anonymise the --baseline's records; build the Changes page "
@@ -80,6 +86,7 @@ def build_site(
         )
     if bundle is not None:
         check_bundle_target(bundle, results_dir, out)
+        check_replaceable(bundle, "--bundle", zip_with_comment(BUNDLE_MARK), "an evalsuite bundle")
     results = load_results(results_dir)
     identity = machine_identity(results_dir) if anonymous else None
     if identity is not None:
@@ -179,15 +186,6 @@ def _tex_downloads(paired: list[DiffTable]) -> list[detail.Download]:
         )
         for t in paired
     ]
-
-
-def _check_target(results_dir: Path, out: Path) -> None:
-    results, target = results_dir.resolve(), out.resolve()
-    if target == results or results.is_relative_to(target):
-        raise ResultsError(
-            f"--out {out} would overwrite the results folder {results_dir}; "
-            "choose a separate folder for the site (e.g. site/)"
-        )
 
 
 def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) -> None:

@@ -5,7 +5,8 @@ CSV downloads, the raw records with the split files, the heatmap strips) and a R
 Every name in it is portable: ASCII letters, digits, `.`, `_`, `-` and `/` only (the results'
 `__<param>=<value>` becomes `__<param>-<value>`); the same renaming is applied to every path
 inside the text files (links, CSV `path` columns, records), so every link resolves after
-unzipping. The zip is deterministic: sorted entries, fixed timestamps and permissions.
+unzipping. The zip is deterministic: sorted entries, fixed timestamps and permissions. Its
+comment, `BUNDLE_MARK`, says it is a bundle: a rebuild replaces such a zip, and no other file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from evalsuite.site.anonymise import ASSETS, TEXT_SUFFIXES
 
 _UNPORTABLE = re.compile(r"[^A-Za-z0-9._/-]")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+BUNDLE_MARK = b"evalsuite site bundle/1"
+"""The zip comment of every bundle: how a rebuild knows the file at --bundle is its own."""
 README = """{study}: results of evalsuite {version}, as a static site with its data.
 
 Open {folder}/index.html in a browser (it works offline, from the unzipped folder).
@@ -135,6 +138,7 @@ def write_bundle(
     handle, temp = tempfile.mkstemp(dir=bundle.parent, prefix=f".{bundle.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream, zipfile.ZipFile(stream, "w") as archive:
+            archive.comment = BUNDLE_MARK
             _add(archive, f"{folder}/README.txt", readme)
             for name in names:
                 if name in files:

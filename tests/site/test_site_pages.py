@@ -12,7 +12,7 @@ import pytest
 from site_helpers import FAILED_CELL, MISSING_CELL, XSS, copy_results, read_json, write_json
 
 from evalsuite import results
-from evalsuite.errors import ResultsError
+from evalsuite.errors import OutputError
 from evalsuite.site import build_site
 from evalsuite.site.records import cell_page
 
@@ -210,9 +210,9 @@ def test_partial_results_without_manifest(results_dir: Path, tmp_path: Path) -> 
 
 
 def test_refuses_to_write_into_the_results_folder(results_dir: Path) -> None:
-    with pytest.raises(ResultsError, match="would overwrite the results folder"):
+    with pytest.raises(OutputError, match="is also --results"):
         build_site(results_dir, results_dir)
-    with pytest.raises(ResultsError, match="would overwrite the results folder"):
+    with pytest.raises(OutputError, match=r"--results .* lies inside --out"):
         build_site(results_dir, results_dir.parent)
 
 

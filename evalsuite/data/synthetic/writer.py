@@ -24,6 +24,7 @@ from evalsuite.data.synthetic.config import (
 from evalsuite.data.synthetic.scenes import render, sample_seed
 from evalsuite.data.tree import existing_matches, staged_tree
 from evalsuite.errors import DatasetError
+from evalsuite.outputs import remove_dead_staging
 
 SYNTHETIC_MARKER = "evalsuite-synthetic.json"
 """Name of the file at the root of every synthetic tree that says it is synthetic."""
@@ -73,6 +74,7 @@ def generate(out: Path, config: SyntheticConfig) -> Path:
             with the same configuration.
     """
     out = Path(out)
+    remove_dead_staging(out.parent, out.name)  # of a generation killed before it cleaned up
     expected = marker_content(config)
     if existing_matches(out, SYNTHETIC_MARKER, expected, "a synthetic tree"):
         return out
