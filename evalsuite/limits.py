@@ -32,7 +32,7 @@ MAX_INPUT_SIDE = 4096
 """Largest backbone `resize` / `crop`, in pixels."""
 MAX_RECORD_BYTES = 64 << 20
 """A JSON file of a results folder (cell record, manifest, split file) is at most 64 MiB, far
-above what a run writes (a record grows by about 100 bytes per test image)."""
+above what a run writes (a record grows by about 120 bytes per test image)."""
 MAX_ARTIFACT_BYTES = 256 << 20
 """A file under a results folder's `artifacts/` (heatmap strip, raw map, `evidence.npz`) is at
 most 256 MiB."""
