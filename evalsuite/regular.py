@@ -204,7 +204,9 @@ def walk_files(folder: Path, rule: Rule) -> list[Path]:
     except FileNotFoundError:
         return []
     if not stat.S_ISDIR(info.st_mode):
-        raise rule.error(f"{folder} is {kind_of(info.st_mode)}, not a folder; {rule.fix}")
+        raise rule.error(
+            f"{folder} is {kind_of(info.st_mode) or 'a file'}, not a folder; {rule.fix}"
+        )
     found: list[Path] = []
     pending = [folder]
     while pending:
@@ -239,7 +241,7 @@ def _check_folders(path: Path, root: Path, rule: Rule) -> None:
         folder = folder / part
         mode = folder.lstat().st_mode
         if not stat.S_ISDIR(mode):
-            raise rule.error(f"{folder} is {kind_of(mode)}, not a folder; {rule.fix}")
+            raise rule.error(f"{folder} is {kind_of(mode) or 'a file'}, not a folder; {rule.fix}")
 
 
 def _size(n: int) -> str:

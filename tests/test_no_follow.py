@@ -315,6 +315,8 @@ def test_the_regular_reader_refuses_what_it_must_and_reads_the_rest(tmp_path: Pa
     (folder / "b.json").write_text("{}")
     assert regular.walk_files(folder, small) == [folder / "b.json", folder / "deep" / "a.json"]
     assert regular.walk_files(tmp_path / "absent", small) == []
+    with pytest.raises(ResultsError, match=re.escape(f"{text} is a file, not a folder; do X")):
+        regular.walk_files(text, small)
     (folder / "linked").symlink_to(tmp_path, target_is_directory=True)
     with pytest.raises(ResultsError, match=re.escape(f"{folder / 'linked'} is a symlink")):
         regular.walk_files(folder, small)
