@@ -1,6 +1,7 @@
 """Reading a study configuration file (TOML or YAML) within bounds.
 
-A file is read only when it is a regular file of at most `MAX_CONFIG_BYTES`; YAML aliases
+A file is read only when it is a regular file of at most `MAX_CONFIG_BYTES` (checked unread by
+`evalsuite.regular`, so a FIFO or device never blocks); YAML aliases
 (`*name`) are refused, so a few hundred bytes cannot expand into gigabytes ("billion laughs"),
 and nesting deeper than the parsers can follow is refused too. Every refusal is a `ConfigError`
 naming the file and the fix.
@@ -8,15 +9,14 @@ naming the file and the fix.
 
 from __future__ import annotations
 
-import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from evalsuite import regular
 from evalsuite.errors import ConfigError
-from evalsuite.limits import MAX_CONFIG_BYTES
 
 MAX_DEPTH = 32
 """Nesting depth of a configuration (a study needs 4)."""
@@ -79,23 +79,10 @@ def _load_yaml(text: str) -> Any:
 def _read_text(path: Path) -> str:
     """The file's text, after checking (unread) that it is a regular file within the limit."""
     try:
-        info = path.stat()
+        return regular.read_text(path, regular.CONFIG, "configuration file")
     except FileNotFoundError as error:
         raise ConfigError(f"{path}: configuration file not found") from error
     except OSError as error:
         raise ConfigError(f"{path}: unreadable configuration ({error.strerror})") from error
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{path}: not a regular file; give the path of a .toml or .yaml file")
-    if info.st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"{path}: configuration file of {info.st_size} bytes is larger than the limit of "
-            f"{MAX_CONFIG_BYTES} bytes (1 MiB); a study needs a few hundred"
-        )
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(MAX_CONFIG_BYTES + 1)
-        if len(data) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: configuration file grew beyond 1 MiB while being read")
-        return data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: unreadable configuration ({error})") from error

@@ -51,7 +51,8 @@ class OutputError(EvalsuiteError):
 
 
 class BusyError(EvalsuiteError):
-    """A results folder is in use by another run (it holds the folder's lock)."""
+    """A results folder is in use by another run (it holds the folder's lock), or its lock path
+    is not a regular file (a link, FIFO or device, which is never followed nor removed)."""
 
     exit_code = 3
 

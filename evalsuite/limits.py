@@ -30,3 +30,11 @@ MIN_IMAGE_SIDE = 32
 MVTec-Shift warp need at least this much."""
 MAX_INPUT_SIDE = 4096
 """Largest backbone `resize` / `crop`, in pixels."""
+MAX_RECORD_BYTES = 64 << 20
+"""A JSON file of a results folder (cell record, manifest, split file) is at most 64 MiB, far
+above what a run writes (a record grows by about 120 bytes per test image)."""
+MAX_ARTIFACT_BYTES = 256 << 20
+"""A file under a results folder's `artifacts/` (heatmap strip, raw map, `evidence.npz`) is at
+most 256 MiB."""
+MAX_WEIGHTS_BYTES = 16 << 30
+"""A backbone weights file is at most 16 GiB (WideResNet-50-2's is 0.27 GiB)."""

@@ -243,7 +243,7 @@ def _weights_fifo(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
     path = tmp / "weights.pth"
     os.mkfifo(path)  # reading it would block for ever: it must be refused unread
     text = study_text(tree, backbone=_weights("resnet18", path))
-    return text, (f"weights file {path} is not a regular file", "give the path of a")
+    return text, (f"weights file {path} is a FIFO, not a regular file", "give the path of the")
 
 
 def _weights_wrong_architecture(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from evalsuite import regular
 from evalsuite.errors import WeightsError
 
 StateDict = dict[str, torch.Tensor]
@@ -25,12 +24,13 @@ def read_state_dict(path: Path) -> StateDict:
     Training checkpoints that wrap the weights (`state_dict`, `model`, `state_dict_ema`) are
     unwrapped and DDP / torch.compile prefixes (`module.`, `_orig_mod.`) stripped.
 
-    Only a regular file (or a link to one) is opened: a folder gets its own message, and a
-    FIFO, socket or device is refused before reading, since reading one could block or never end.
+    Only a regular file (or a link to one) of at most `MAX_WEIGHTS_BYTES` is opened (see
+    `evalsuite.regular`): a folder gets its own message, and a FIFO, socket or device is refused
+    before reading, since reading one could block or never end.
 
     Raises:
-        WeightsError: missing, not a regular file, unreadable, pickled objects other than
-            tensors, or no tensors.
+        WeightsError: missing, not a regular file, too large, unreadable, not a tensor file
+            (text, say), pickled objects other than tensors, or no tensors.
     """
     if not path.exists():
         raise WeightsError(f"weights file {path} does not exist; check the weights_file path")
@@ -38,21 +38,18 @@ def read_state_dict(path: Path) -> StateDict:
         raise WeightsError(
             f"weights file {path} is a folder; give the path of the .safetensors/.pth file in it"
         )
-    if not path.is_file():
-        raise WeightsError(
-            f"weights file {path} is not a regular file (a device, FIFO or socket); "
-            "give the path of a .safetensors/.pth file"
-        )
-    try:
-        if path.suffix == ".safetensors":
-            loaded: object = load_file(str(path), device="cpu")
-        else:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except (SafetensorError, pickle.UnpicklingError, RuntimeError, OSError, EOFError) as error:
-        raise WeightsError(
-            f"weights file {path} cannot be read as tensors only ({error}); give a state dict "
-            "saved with torch.save(model.state_dict(), ...) or safetensors.torch.save_file"
-        ) from error
+    with regular.open_file(path, regular.WEIGHTS, "weights file") as stream:
+        try:
+            if path.suffix == ".safetensors":  # mapped by path: the file just checked and held
+                loaded: object = load_file(str(path), device="cpu")
+            else:
+                loaded = torch.load(stream, map_location="cpu", weights_only=True)
+        except Exception as error:  # any parser failure on untrusted bytes: not a tensor file
+            raise WeightsError(
+                f"weights file {path} cannot be read as tensors only ({type(error).__name__}: "
+                f"{error}); give a state dict saved with torch.save(model.state_dict(), ...) or "
+                "safetensors.torch.save_file"
+            ) from error
     return _clean(_unwrap(loaded, path), path)
 
 

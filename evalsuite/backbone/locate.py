@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from evalsuite import regular
 from evalsuite.backbone.config import BackboneConfig, WeightsSource
 from evalsuite.backbone.lite0 import LITE0_ARCHITECTURE, LITE0_PACKAGE, bundled_lite0_file
-from evalsuite.digest import file_sha256
 
 HF_FILENAMES = ("model.safetensors", "pytorch_model.bin")
 
@@ -132,16 +132,18 @@ def local_digest(config: BackboneConfig) -> str | None:
     Raises:
         NeedsTimm: the backbone is not in `HUB_SOURCES`, or its weights are not on this
             machine (a run would download them): ask `Backbone.from_config` instead.
-        OSError: the weights file cannot be read.
+        WeightsError: the weights file is a FIFO, a device or larger than
+            `MAX_WEIGHTS_BYTES` (refused unread: see `evalsuite.regular`).
+        OSError: the weights file is missing or cannot be read.
     """
     if not config.pretrained:
         return None
     if config.weights_file is not None:
-        return file_sha256(config.weights_file)
+        return regular.sha256(config.weights_file, regular.WEIGHTS, "weights file")
     cfg = HUB_SOURCES.get(config.name)
     if cfg is None:
         raise NeedsTimm(f"backbone {config.name!r} is not in the table of known hub sources")
     found = local_weights(config, cfg, [])
     if found is None:
         raise NeedsTimm(f"the weights of {config.name!r} are not on this machine")
-    return file_sha256(found[0])
+    return regular.sha256(found[0], regular.WEIGHTS, "weights file")

@@ -22,6 +22,7 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
 from torch import nn
 
+from evalsuite import regular
 from evalsuite.backbone.checkpoint import StateDict, check_fits, read_state_dict
 from evalsuite.backbone.config import BackboneConfig, WeightsInfo, WeightsSource
 from evalsuite.backbone.lite0 import is_efficientnet_pytorch_layout, map_lite0_keys
@@ -31,7 +32,6 @@ from evalsuite.backbone.locate import (
     local_weights,
     torch_hub_checkpoints,
 )
-from evalsuite.digest import file_sha256
 from evalsuite.errors import WeightsError
 
 HF_HOST = "huggingface.co"
@@ -81,7 +81,8 @@ def _load(
     if is_efficientnet_pytorch_layout(state) and hasattr(model, "blocks"):
         state = map_lite0_keys(state, model, path)
     state = check_fits(state, model.state_dict(), path, config.name)
-    return ResolvedWeights(state, WeightsInfo(source, str(path), file_sha256(path)))
+    digest = regular.sha256(path, regular.WEIGHTS, "weights file")
+    return ResolvedWeights(state, WeightsInfo(source, str(path), digest))
 
 
 def offline_reason(host: str) -> str | None:

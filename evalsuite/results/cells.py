@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from evalsuite import atomic
+from evalsuite import atomic, regular
 from evalsuite.errors import ResultsError
+from evalsuite.results.folder import cell_files
 from evalsuite.results.paths import CELLS_DIR, cell_path, cell_relpath
 from evalsuite.results.validation import loads_strict, problems
 
@@ -69,21 +70,23 @@ def write_cell(out: Path, relpath: PurePosixPath, record: dict[str, Any]) -> Pat
     return path
 
 
-def read_cell(path: Path, verify: bool = False) -> dict[str, Any]:
+def read_cell(path: Path, verify: bool = False, *, root: Path | None = None) -> dict[str, Any]:
     """Read and check one cell file; the record without its `digest`.
 
     Args:
         path: the cell file.
         verify: also check the file's `digest` against its content (a record edited by hand,
             or written by an evalsuite without digests, is refused).
+        root: the results folder holding it: no folder on the way may be a link.
 
     Raises:
-        ResultsError: naming the file, when it is missing, unreadable, not JSON, not an object,
-            of another schema version, invalid, or (verify) its digest is absent or wrong; the
-            message ends with the fix.
+        ResultsError: naming the file, when it is missing, a link, a FIFO or device, larger
+            than `MAX_RECORD_BYTES`, unreadable, not JSON, not an object, of another schema
+            version, invalid, or (verify) its digest is absent or wrong; the message ends with
+            the fix.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = regular.read_text(path, regular.RESULTS, "cell file", root=root)
     except FileNotFoundError:
         raise ResultsError(f"cell file {path} does not exist; rerun `evalsuite run`") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -115,17 +118,20 @@ def read_cell(path: Path, verify: bool = False) -> dict[str, Any]:
 
 def iter_cells(out: Path, verify: bool = False) -> Iterator[tuple[PurePosixPath, dict[str, Any]]]:
     """Every cell of a results folder as (relpath under `cells/`, record), sorted by path;
-    `verify` checks each file's digest (see `read_cell`).
+    `verify` checks each file's digest (see `read_cell`). The folder is checked first: a link,
+    FIFO or device in its manifest, `cells/`, `artifacts/` or `splits/` is refused before any
+    record is read (see `results.folder`).
 
     Raises:
-        ResultsError: `out` is not a folder, or a cell file is corrupt (see `read_cell`).
+        ResultsError: `out` is not a folder, holds a link or a FIFO where records are read, or
+            a cell file is corrupt (see `read_cell`).
     """
     if not out.is_dir():
         raise ResultsError(f"results folder {out} does not exist; run `evalsuite run` first")
     root = out / CELLS_DIR
-    files = sorted(root.rglob("*.json"), key=lambda p: p.relative_to(root).as_posix())
+    files = sorted(cell_files(out), key=lambda p: p.relative_to(root).as_posix())
     for path in files:
-        yield PurePosixPath(path.relative_to(root).as_posix()), read_cell(path, verify)
+        yield PurePosixPath(path.relative_to(root).as_posix()), read_cell(path, verify, root=out)
 
 
 def cell_state(out: Path, relpath: PurePosixPath, cell_id: str) -> CellState:
@@ -138,10 +144,10 @@ def cell_state(out: Path, relpath: PurePosixPath, cell_id: str) -> CellState:
         runner recomputes and overwrites the rest, and reports the corrupt ones.
     """
     path = cell_path(out, relpath)
-    if not path.exists():
+    if not (path.exists() or path.is_symlink()):
         return "missing"
     try:
-        record = read_cell(path)
+        record = read_cell(path, root=out)
     except ResultsError:
         return "corrupt"
     if record["id"] != cell_id:

@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
+from evalsuite import regular
+
 GAP_PX = 2
 """White pixels between two panels of a strip."""
 OVERLAY_PANEL = 1
@@ -73,9 +75,14 @@ def encode_map(amap: np.ndarray) -> bytes:
 
 
 def decode_map(path: Path) -> np.ndarray | None:
-    """The (H, W) float32 map of a `.map.png` file; None when it is absent or unreadable."""
+    """The (H, W) float32 map of a `.map.png` file; None when it is absent or unreadable.
+
+    Raises:
+        ResultsError: the path is a link, a FIFO or a device (see `evalsuite.regular`).
+    """
     try:
-        with Image.open(path) as picture:
+        stream = regular.open_file(path, regular.ARTIFACT, "raw anomaly map")
+        with stream, Image.open(stream) as picture:
             bits = np.array(picture)
     except (OSError, ValueError):
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evalsuite import atomic
+from evalsuite import atomic, regular
 from evalsuite.errors import ResultsError
 from evalsuite.results.paths import MANIFEST_NAME
 from evalsuite.results.validation import loads_strict, problems
@@ -75,12 +75,12 @@ def read_manifest(out: Path) -> dict[str, Any]:
     """Read and check `<out>/manifest.json`.
 
     Raises:
-        ResultsError: naming the file, when it is missing, not JSON, of another schema version
-            or invalid.
+        ResultsError: naming the file, when it is missing, a link, a FIFO or device, larger
+            than `MAX_RECORD_BYTES`, not JSON, of another schema version or invalid.
     """
     path = out / MANIFEST_NAME
     try:
-        manifest = loads_strict(path.read_text(encoding="utf-8"))
+        manifest = loads_strict(regular.read_text(path, regular.RESULTS, "manifest"))
     except FileNotFoundError:
         raise ResultsError(
             f"{path} does not exist: {out} is not a finished results folder; "

@@ -7,7 +7,9 @@ metric values, the same shard in two sources, or manifests that disagree on what
 (edited after it was written). Identical duplicates are kept once, and counted once: the merged
 manifest's cell counts and failures are those of the merged cells. Given the cells the study
 plans, the report lists those no source holds (a shard that never arrived); the merged folder
-is written all the same. Fitted models (`fits/`) are a cache and are not copied.
+is written all the same. Fitted models (`fits/`) are a cache and are not copied. A source
+holding a link, FIFO or device where records are read is refused (see `results.folder`): no
+link is followed, so nothing from outside a source is ever copied into the merged folder.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from evalsuite import atomic
+from evalsuite import atomic, regular
 from evalsuite.errors import ResultsError
 from evalsuite.outputs import check_places
 from evalsuite.owned import owned_tree
@@ -106,10 +108,14 @@ def merge(
     artifacts = 0
     with owned_tree(out, None, "evalsuite merge", force=True) as staging:  # all or nothing
         for seen in picked:
-            atomic.write_bytes(cell_path(staging, seen.relpath), seen.file.read_bytes())
+            content = regular.read_bytes(seen.file, regular.RESULTS, "cell file", root=seen.source)
+            atomic.write_bytes(cell_path(staging, seen.relpath), content)
             artifacts += _copy_artifacts(seen.source, staging, seen.relpath)
         for relpath in (merged.get("splits") or {}).values():  # the same split in every source
-            atomic.write_bytes(staging / relpath, (sources[0] / relpath).read_bytes())
+            split = regular.read_bytes(
+                sources[0] / relpath, regular.RESULTS, "split file", root=sources[0]
+            )
+            atomic.write_bytes(staging / relpath, split)
         atomic.write_json(staging / MANIFEST_NAME, merged)
     return MergeReport(
         sources=len(sources),
@@ -231,15 +237,19 @@ def _outcome(record: dict[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...] |
 
 
 def _copy_artifacts(source: Path, out: Path, relpath: PurePosixPath) -> int:
-    """Copy a cell's artifacts folder (skipping temp files of interrupted writes); the count."""
+    """Copy a cell's artifacts folder (skipping temp files of interrupted writes); the count.
+
+    Raises:
+        ResultsError: a link, FIFO or device in it (none is followed or copied).
+    """
     folder = artifact_dir(relpath)
-    files = [p for p in sorted((source / folder).rglob("*")) if p.is_file()]
     copied = 0
-    for path in files:
+    for path in regular.walk_files(source / folder, regular.ARTIFACT):
         if path.name.endswith(".tmp"):
             continue
         target = out / folder / path.relative_to(source / folder)
-        atomic.write_bytes(target, path.read_bytes(), durable=False)
+        content = regular.read_bytes(path, regular.ARTIFACT, "artifact", root=source)
+        atomic.write_bytes(target, content, durable=False)
         copied += 1
     return copied
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from evalsuite import regular
 from evalsuite.errors import ResultsError
 from evalsuite.results.validation import loads_strict
 
@@ -32,17 +33,21 @@ def read_split_files(folder: Path, manifest: dict[str, Any] | None) -> dict[str,
     `<folder>/splits/` are read.
 
     Raises:
-        ResultsError: a split file the manifest names is missing or is not valid JSON.
+        ResultsError: a split file the manifest names is missing or is not valid JSON; a link,
+            FIFO or device in `splits/`.
     """
     if manifest is not None:
         relpaths = sorted((manifest.get("splits") or {}).values())
     else:
-        relpaths = sorted(f"{SPLITS_DIR}/{p.name}" for p in (folder / SPLITS_DIR).glob("*.json"))
+        files = regular.walk_files(folder / SPLITS_DIR, regular.RESULTS)
+        top = [p for p in files if p.parent == folder / SPLITS_DIR and p.suffix == ".json"]
+        relpaths = sorted(f"{SPLITS_DIR}/{p.name}" for p in top)
     found = {}
     for relpath in relpaths:
         path = folder / relpath
         try:
-            found[relpath] = loads_strict(path.read_text(encoding="utf-8"))
+            text = regular.read_text(path, regular.RESULTS, "split file", root=folder)
+            found[relpath] = loads_strict(text)
         except (OSError, ValueError) as error:
             raise ResultsError(
                 f"{path}: unreadable split file ({error}); rerun `evalsuite run` with the same "

@@ -4,7 +4,8 @@ A record belongs when the study plans a cell at its path with its id. Another co
 records (another category list, detector, evaluation setting, evalsuite version...) would mix
 into the manifest and the site, so a run refuses them up front, or with `--force` removes them
 (and their artifacts) and computes its own. A corrupt record at a planned path is not refused:
-the runner reports and recomputes it.
+the runner reports and recomputes it. A link, FIFO or device where records are read is refused
+(see `results.folder`): no link is followed, so `--force` never removes a file elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from evalsuite import results
 from evalsuite.errors import ResultsError
+from evalsuite.results.folder import cell_files
 from evalsuite.results.paths import ARTIFACTS_DIR, CELLS_DIR
 
 log = logging.getLogger(__name__)
@@ -34,10 +36,13 @@ def foreign_cells(out: Path, planned: Mapping[PurePosixPath, str]) -> list[PureP
     Returns:
         paths under `cells/` of records at an unplanned path, or at a planned path with
         another cell id.
+
+    Raises:
+        ResultsError: `out` holds a link, FIFO or device where records are read.
     """
     root = out / CELLS_DIR
     found = []
-    for path in sorted(root.rglob("*.json")):
+    for path in cell_files(out):
         relpath = PurePosixPath(path.relative_to(root).as_posix())
         expected = planned.get(relpath)
         if expected is None or results.cell_state(out, relpath, expected) == "stale":

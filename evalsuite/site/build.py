@@ -9,10 +9,9 @@ The same records give the same bytes: no build time is written, and every list i
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
-from evalsuite import __version__
+from evalsuite import __version__, regular
 from evalsuite.errors import ResultsError
 from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
 from evalsuite.owned import owned_tree
@@ -200,9 +199,9 @@ def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) 
 
 
 def _put(target: Path, content: bytes | Path) -> None:
-    """Write `content` (bytes, or a file to copy) to `target`, making its folder."""
+    """Write `content` (bytes, or a results folder's artifact to copy) to `target`, making its
+    folder; an artifact is read as `evalsuite.regular` reads it (no link followed)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, Path):
-        shutil.copyfile(content, target)
-    else:
-        target.write_bytes(content)
+        content = regular.read_bytes(content, regular.ARTIFACT, "heatmap strip")
+    target.write_bytes(content)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalsuite import regular
 from evalsuite.errors import ResultsError
 from evalsuite.site.anonymise import ASSETS, TEXT_SUFFIXES
 
@@ -125,7 +126,8 @@ def write_bundle(
     Args:
         bundle: the zip to write.
         files: site path -> content of the generated files.
-        copies: site path -> source file of the copied files (heatmap strips).
+        copies: site path -> source file of the copied files (heatmap strips), read as
+            `evalsuite.regular` reads them: a link, FIFO or device is refused, never shipped.
         study: the study's name (for the README).
         version: the evalsuite version (for the README).
     """
@@ -146,7 +148,7 @@ def write_bundle(
                     if name.endswith(TEXT_SUFFIXES) and parts and not name.startswith(ASSETS):
                         content = _rewrite(content, parts)
                 else:
-                    content = copies[name].read_bytes()
+                    content = regular.read_bytes(copies[name], regular.ARTIFACT, "heatmap strip")
                 _add(archive, f"{folder}/{renamed.get(name, name)}", content)
         os.replace(temp, bundle)
     except BaseException:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evalsuite import regular
 from evalsuite.errors import EvaluationError
 from evalsuite.evaluation.paired import (
     Difference,
@@ -318,7 +319,9 @@ class _EvidenceLoader:
             )
         if path not in self._memo:
             try:
-                with np.load(self.source / path, allow_pickle=False) as data:
+                evidence = self.source / path
+                stream = regular.open_file(evidence, regular.ARTIFACT, "pixel evidence")
+                with stream, np.load(stream, allow_pickle=False) as data:
                     self._memo[path] = PixelEvidence.from_arrays(dict(data))
             except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
                 raise EvaluationError(f"cannot read pixel evidence {path}: {error}") from error

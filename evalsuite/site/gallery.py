@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalsuite import regular
 from evalsuite.site.heatmaps import ColorScale, Recoloured
 from evalsuite.site.records import Artifact, Cell, Results
 
@@ -98,9 +99,13 @@ class GalleryPage:
 
 
 def png_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from a PNG's header; None when the file is absent or not a PNG."""
+    """(width, height) from a PNG's header; None when the file is absent or not a PNG.
+
+    Raises:
+        ResultsError: the path is a link, a FIFO or a device (see `evalsuite.regular`).
+    """
     try:
-        with path.open("rb") as stream:
+        with regular.open_file(path, regular.ARTIFACT, "heatmap strip") as stream:
             head = stream.read(24)
     except OSError:
         return None

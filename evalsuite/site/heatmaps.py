@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from evalsuite import regular
 from evalsuite.results import heatmap
 from evalsuite.site.records import Cell, Results
 
@@ -100,7 +101,8 @@ def _recoloured(path: Path, amap: np.ndarray, scale: tuple[float, float]) -> byt
     """The strip at `path` with its overlay drawn on `scale`; None when it cannot be read or
     does not match its map."""
     try:
-        with Image.open(path) as picture:
+        stream = regular.open_file(path, regular.ARTIFACT, "heatmap strip")
+        with stream, Image.open(stream) as picture:
             strip = np.array(picture.convert("RGB"))
     except (OSError, ValueError):
         return None

@@ -28,8 +28,9 @@ def load_results(folder: Path) -> Results:
             manifest yet) is read too, as partial results.
 
     Raises:
-        ResultsError: the folder does not exist, holds no cell and no manifest, or a record or
-            the manifest is corrupt (the message names the file).
+        ResultsError: the folder does not exist, holds no cell and no manifest, a record or
+            the manifest is corrupt, or a link, FIFO or device lies where records are read
+            (see `evalsuite.results.folder`; the message names the file).
     """
     if not folder.is_dir():
         raise ResultsError(f"results folder {folder} does not exist; give the --out of a run")
