@@ -337,10 +337,6 @@ def merge(out: Path, shards: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
-DIFF_SCHEMA = "evalsuite.diff/1"
-"""The `schema` of a `diff --json` file: how a later diff knows the file is its own."""
-
-
 @main.command()
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
@@ -366,7 +362,7 @@ def diff(
     verdicts, added/removed/failed cells and what changed in their provenance."""
     from evalsuite import outputs
     from evalsuite.results.diff import diff_runs
-    from evalsuite.results.diff_report import diff_json, diff_lines
+    from evalsuite.results.diff_report import DIFF_SCHEMA, diff_json, diff_lines
 
     if json_path is not None:
         outputs.check_places([("--json", json_path)], [("BASE", base), ("NEW", new)])
@@ -379,7 +375,7 @@ def diff(
         from evalsuite import atomic
 
         try:
-            atomic.write_json(json_path, {"schema": DIFF_SCHEMA, **diff_json(report)})
+            atomic.write_json(json_path, diff_json(report))
         except OSError as error:  # the environment (exit 3), named by the path asked for
             import errno
             import os

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from evalsuite import signals
+from evalsuite import regular, signals
 from evalsuite.errors import OwnershipError
 from evalsuite.outputs import remove_dead_staging
 
@@ -86,10 +86,10 @@ def read_ledger(path: Path) -> set[str]:
     Raises:
         OwnershipError: the ledger exists but is not one (then nothing is trusted as owned).
     """
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         return set()
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        content = json.loads(regular.read_text(path, regular.RESULTS, "site ledger"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise OwnershipError(
             f"{path} is unreadable ({error}); delete the folder, then rebuild"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
+from evalsuite import regular
 from evalsuite.atomic import write_json
 from evalsuite.digest import file_sha256
 from evalsuite.errors import ArchiveError, ConfigError, DownloadError, ResultsError
@@ -81,7 +82,7 @@ def load_sources(path: Path | None = None) -> Sources:
         if path is None:
             text = resources.files("evalsuite.data").joinpath("mvtec_sources.json").read_text()
         else:
-            text = Path(path).read_text(encoding="utf-8")
+            text = regular.read_text(Path(path), regular.CONFIG, "sources file")
         content = json.loads(text)
         full = Source(**content["full"]) if content.get("full") else None
         categories = {k: Source(**v) for k, v in content.get("categories", {}).items()}

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from evalsuite import regular
 from evalsuite.errors import EvaluationError
 from evalsuite.evaluation.paired import Difference, paired_image_difference, paired_pixel_difference
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
@@ -207,7 +208,12 @@ def _evidence(folder: Path, record: dict[str, Any]) -> PixelEvidence | None:
     if not path:
         return None
     try:
-        with np.load(folder / path, allow_pickle=False) as data:
+        with (
+            regular.open_file(
+                folder / path, regular.ARTIFACT, "pixel evidence", root=folder
+            ) as stream,
+            np.load(stream, allow_pickle=False) as data,
+        ):
             evidence = PixelEvidence.from_arrays(dict(data))
     except (OSError, ValueError, EOFError, KeyError, EvaluationError, zipfile.BadZipFile):
         return None

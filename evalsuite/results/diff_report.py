@@ -91,9 +91,14 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+DIFF_SCHEMA = "evalsuite.diff/1"
+"""The `schema` of a diff report as JSON: how a later `diff --json` knows the file is its own."""
+
+
 def diff_json(diff: RunDiff) -> dict[str, Any]:
-    """The report as data: folders, dates, counts by status, every cell."""
+    """The report as data: its schema, folders, dates, counts by status, every cell."""
     return {
+        "schema": DIFF_SCHEMA,
         "base": {"folder": str(diff.base), "created": diff.base_created},
         "new": {"folder": str(diff.new), "created": diff.new_created},
         "min_delta": diff.min_delta,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalsuite import results
+from evalsuite import regular, results
 from evalsuite.atomic import write_json
 from evalsuite.detectors.base import Detector
 from evalsuite.detectors.patchcore.selection_store import FileSelectionStore
@@ -204,6 +204,7 @@ def _fitted(ctx: RunContext, fit: FitPlan, selection: Path | None) -> tuple[Dete
     directory = results.fit_dir(ctx.out, fit.id)
     if _fit_cached(ctx, fit):
         try:
+            regular.walk_files(directory, regular.ARTIFACT)  # no link or FIFO: never followed
             detector = load_detector(spec.name, directory, features, ctx.device)
         except Exception as error:  # a cache: an unreadable fit is fitted again
             log.warning("fitted model %s cannot be loaded (%s); fitting it again", directory, error)
@@ -248,5 +249,7 @@ def _save(detector: Detector, directory: Path, state: dict[str, Any]) -> None:
     except BaseException:  # a full disk or Ctrl-C while saving: leave no half-written model
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if directory.is_symlink():  # planted: replaced, never followed
+        directory.unlink()
     shutil.rmtree(directory, ignore_errors=True)
     staging.replace(directory)

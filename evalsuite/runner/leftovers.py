@@ -36,7 +36,10 @@ def remove_leftovers(out: Path) -> int:
             if entry.is_dir() and not entry.is_symlink() and STAGING.fullmatch(entry.name):
                 shutil.rmtree(entry)
                 removed += 1
-    folders = [out, *(out / name for name in WRITTEN if (out / name).is_dir())]
+    folders = [
+        out,
+        *(out / n for n in WRITTEN if (out / n).is_dir() and not (out / n).is_symlink()),
+    ]
     for folder in folders:
         candidates = folder.glob(".*.tmp") if folder == out else folder.rglob(".*.tmp")
         for path in candidates:
