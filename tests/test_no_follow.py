@@ -323,3 +323,28 @@ def test_the_regular_reader_refuses_what_it_must_and_reads_the_rest(tmp_path: Pa
     linked = re.escape(f"{folder / 'linked'} is a symlink, not a folder")
     with pytest.raises(ResultsError, match=linked):
         regular.read_text(folder / "linked" / "text.json", small, "record", root=folder)
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "symlink"])
+def test_a_cached_fit_holding_a_fifo_or_link_is_fitted_again(
+    out: Path, study: Path, tmp_path: Path, kind: str
+) -> None:
+    """A fitted model is read from regular files only: a FIFO or link planted in `fits/` makes
+    the cached fit unreadable, so it is fitted again, never blocked on or followed."""
+    fit = next(path for path in sorted((out / "fits").iterdir()) if path.is_dir())
+    planted = next(path for path in sorted(fit.iterdir()) if path.suffix == ".npy")
+    outside = tmp_path / "outside.npy"
+    shutil.copyfile(planted, outside)
+    kept = outside.read_bytes()
+    planted.unlink()
+    if kind == "FIFO":
+        os.mkfifo(planted)
+    else:
+        planted.symlink_to(outside)
+    _one(out / "cells", "*.json").unlink()  # the cell to redo needs the cached fit
+    config, cache = study / "study.toml", study / "cache"
+    result = _run_cli("run", "--config", config, "--out", out, "--cache", cache, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"1 fits? \(0 cached\)", result.stdout), result.stdout
+    assert planted.is_file() and not planted.is_symlink()  # fitted again, in place
+    assert outside.read_bytes() == kept
