@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import timm
 import torch
-from timm.data import resolve_data_config
 from safetensors.torch import save_file
+from timm.data import resolve_data_config
 
 from evalsuite.backbone import Backbone, BackboneConfig
 from evalsuite.backbone.layers import FEATURE_CHANNELS, FEATURE_LAYERS, INPUT_SIDE
