@@ -30,12 +30,15 @@ class StrictModel(BaseModel):
         """A list for a tuple and a string for a path; a boolean refused where a literal
         number is expected (pydantic's strict mode takes `true` for `1` there)."""
         field = cls.model_fields.get(info.field_name or "")
-        return value if field is None else from_file_type(value, field.annotation)
+        if field is None:
+            return value
+        return from_file_type(value, field.annotation, paths=info.mode == "python")
 
 
-def from_file_type(value: Any, annotation: Any) -> Any:
+def from_file_type(value: Any, annotation: Any, paths: bool = True) -> Any:
     """`value` as the type `annotation` expects where a configuration file cannot write that
-    type: a list as a tuple, a string as a path.
+    type: a list as a tuple, and (with `paths`) a string as a path; strict JSON validation
+    (`model_validate_json`) takes a string for a path itself.
 
     Raises:
         ValueError: `value` is a boolean and `annotation` a literal of other values.
@@ -47,7 +50,7 @@ def from_file_type(value: Any, annotation: Any) -> Any:
     kinds = _alternatives(annotation)
     if isinstance(value, list) and any(get_origin(kind) is tuple for kind in kinds):
         return tuple(value)
-    if isinstance(value, str) and Path in kinds:
+    if paths and isinstance(value, str) and Path in kinds:
         return Path(value)
     return value
 

@@ -8,6 +8,7 @@ The commands run in-process (click's runner); what they would have written is ch
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from click.testing import CliRunner, Result
 from studies import tiny_toml
 
 from evalsuite.cli import main
-from evalsuite.config import load_config
+from evalsuite.config import StudyConfig, load_config
 from evalsuite.detectors.patchcore.params import PatchCoreParams
 from evalsuite.errors import ConfigError
 from evalsuite.limits import MAX_SHARDS, MAX_SIGMA
@@ -372,3 +373,13 @@ def test_all_refuses_a_bad_baseline_before_its_run(baseline: str, tmp_path: Path
     assert_refused(result, 2, (says,))
     _nothing_ran(tmp_path)
     assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("preset", ["demo", "paper"])
+def test_a_resolved_configuration_reads_back_from_its_json(preset: str) -> None:
+    """Workers and merges rebuild the configuration from its JSON (lists for tuples, strings
+    for paths): strictness takes what JSON writes, in both of pydantic's modes."""
+    config = load_config(preset_name=preset)
+    text = config.model_dump_json()
+    assert StudyConfig.model_validate(json.loads(text)) == config
+    assert StudyConfig.model_validate_json(text) == config
