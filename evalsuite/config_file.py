@@ -105,14 +105,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def _toml_problem(text: str, error: tomllib.TOMLDecodeError) -> str:
     """What is wrong with a TOML text: a key given twice is named (tomllib says only "Cannot
     overwrite a value"), anything else is tomllib's message with its line."""
-    found = re.search(r"Cannot overwrite a value \(at line (\d+)", str(error))
+    found = re.search(r"Cannot overwrite a value \(at line (\d+), column (\d+)", str(error))
     lines = text.splitlines()
     if found is None or not 0 < int(found.group(1)) <= len(lines):
         return f"unreadable configuration ({error})"
-    number = int(found.group(1))
+    number, column = int(found.group(1)), int(found.group(2))
     line = lines[number - 1].strip()
-    key = line.strip("[] ") if line.startswith("[") else line.partition("=")[0].strip()
-    return f"line {number}: key {key!r} is already defined above (keys are unique); keep one"
+    keys = re.findall(r"([^{},=\[\]]+)=", lines[number - 1][: column - 1])  # the last is it
+    key = line.strip("[] ") if line.startswith("[") or not keys else keys[-1].strip()
+    return f"line {number}: key {key!r} is already defined (a key is given once); keep one"
 
 
 def _load_yaml(text: str) -> Any:
