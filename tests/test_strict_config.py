@@ -267,6 +267,11 @@ TWICE = {
         'name = "a"\n[[detectors]]\nname = "patchcore"\nname = "padim"\n',
         ("line 4", "'name'", "already defined"),
     ),
+    "TOML dotted key over a value": (
+        "study.toml",
+        'name = "a"\n[[detectors]]\nname = "patchcore"\nparams = { sigma = 2.0, sigma.x = 1 }\n',
+        ("line 4", "'sigma.x'", "already defined"),
+    ),
     "TOML table": (
         "study.toml",
         '[data]\nsource = "synthetic"\n[data]\nsource = "mvtec"\n',
