@@ -17,10 +17,23 @@ import click
 
 from evalsuite import signals
 from evalsuite.errors import EvalsuiteError
-from evalsuite.limits import MAX_COUNT, MAX_SEED
+from evalsuite.limits import MAX_COUNT, MAX_SEED, MAX_SHARDS
 
 DEFAULT_CATEGORIES = "hazelnut,carpet,zipper"
 _COUNT = click.IntRange(0, MAX_COUNT)
+
+
+class _FiniteRange(click.FloatRange):
+    """A float range that refuses NaN too (every comparison with NaN is false, so a plain
+    range lets it through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(
+                f"{value!r} is not a number; give a value in {self._describe_range()}", param, ctx
+            )
+        return number
 
 
 class _Group(click.Group):
@@ -136,7 +149,7 @@ def data() -> None:
     "--difficulty",
     default=0.5,
     show_default=True,
-    type=click.FloatRange(0.0, 1.0),
+    type=_FiniteRange(0.0, 1.0),
     help="0 easy, 1 hard.",
 )
 def synth(
@@ -234,7 +247,7 @@ def check(root: Path, categories: tuple[str, ...] | None) -> None:
     "--timeout",
     default=10.0,
     show_default=True,
-    type=click.FloatRange(0.0, 3600.0, min_open=True),
+    type=_FiniteRange(0.0, 3600.0, min_open=True),
     help="Seconds.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -310,6 +323,8 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Any
         raise click.BadParameter(f"{value!r}: use i/n, e.g. 2/4") from error
     if not 1 <= index <= total:
         raise click.BadParameter(f"{value!r}: i must be between 1 and n")
+    if total > MAX_SHARDS:
+        raise click.BadParameter(f"{value!r}: n must be at most {MAX_SHARDS}")
     return index, total
 
 
@@ -558,9 +573,11 @@ def all_command(
 ) -> None:
     """Run the study, then build its site (the site is built even when cells failed)."""
     from evalsuite.site import build_site
+    from evalsuite.site.build import check_site_folders
 
     config = _load(preset, config_path, data_root, device)
     _check_places(config, config_path, out, cache_dir, site_dir, baseline)
+    check_site_folders(site_dir, baseline)  # before the run, as the site will check them
     failed = _execute(config, out, cache_dir, force, shard, executor, workers, scheduler, quiet)
     index = build_site(out or Path("results") / config.name, site_dir, baseline=baseline)
     click.echo(f"site written to {site_dir}; open {index}")

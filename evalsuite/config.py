@@ -13,14 +13,16 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from evalsuite.backbone.config import PAPER_BACKBONE, BackboneConfig
+from evalsuite.backbone.layers import FEATURE_CHANNELS, check_layers, check_n_features
+from evalsuite.closed_model import ClosedModelError
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.limits import (
@@ -32,6 +34,7 @@ from evalsuite.limits import (
     MAX_SEEDS,
 )
 from evalsuite.results.paths import check_name, render_value, sanitise
+from evalsuite.strict_model import StrictModel
 
 PRESETS = ("demo", "paper")
 CellKind = Literal["clean/none", "shift/none", "shift/threshold", "shift/retrain"]
@@ -43,8 +46,9 @@ ALL_CELL_KINDS: tuple[CellKind, ...] = (
 )
 
 
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+class _Closed(StrictModel):
+    """Closed, frozen, strict and finite (see `StrictModel`); errors are `ValidationError`s,
+    described by `load_config` with the key's path."""
 
 
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
@@ -135,22 +139,60 @@ class DetectorSpec(_Closed):
     name: Literal["patchcore", "padim"]
     label: str = ""
     backbone: BackboneConfig = BackboneConfig()
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = Field(default={}, validate_default=True)
 
     @field_validator("label")
     @classmethod
     def _check_label(cls, label: str) -> str:
         return _path_name("label", label) if label else label
 
-    @model_validator(mode="after")
-    def _defaults(self) -> DetectorSpec:
+    @field_validator("backbone", mode="before")
+    @classmethod
+    def _check_backbone(cls, value: Any) -> Any:
+        """A mapping validated here, so that its errors name the key they sit at."""
+        if not isinstance(value, dict):
+            return value
+        try:
+            return BackboneConfig.model_validate(value)
+        except ClosedModelError as error:
+            raise ValueError(error.problems) from error
+
+    @field_validator("params")
+    @classmethod
+    def _resolve_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """The detector's params, validated by its params model, defaults filled in."""
         from evalsuite.detectors.registry import resolve_params
 
+        if "name" not in info.data:  # the name is invalid: that error is reported
+            return params
+        try:
+            resolved = resolve_params(info.data["name"], params)
+        except ClosedModelError as error:
+            raise ValueError(error.problems) from error
+        parsed: dict[str, Any] = json.loads(resolved.model_dump_json())
+        return parsed
+
+    @model_validator(mode="after")
+    def _defaults(self) -> DetectorSpec:
         if not self.label:
             object.__setattr__(self, "label", self.name)
-        resolved = resolve_params(self.name, self.params)
-        object.__setattr__(self, "params", json.loads(resolved.model_dump_json()))
+        _check_tables(self)
         return self
+
+
+def _check_tables(spec: DetectorSpec) -> None:
+    """The layers and PaDiM's `n_features` checked against the channel table of the backbone
+    (known for the presets' backbones; others are checked when `plan` or `run` builds them)."""
+    channels = FEATURE_CHANNELS.get(spec.backbone.name)
+    if channels is None:
+        return
+    layers = spec.params["layers"]
+    try:
+        check_layers(spec.backbone.name, layers, tuple(channels))
+        if "n_features" in spec.params:
+            check_n_features(spec.backbone.name, layers, spec.params["n_features"], channels)
+    except ConfigError as error:
+        raise ValueError(str(error)) from error
 
 
 def _path_name(what: str, value: str) -> str:
@@ -247,7 +289,7 @@ class StudyConfig(_Closed):
         labels = [d.label for d in self.detectors]
         if len(set(labels)) != len(labels):
             raise ValueError(f"detector labels must be unique, got {labels}")
-        for sweep in self.sweeps:
+        for number, sweep in enumerate(self.sweeps):
             if sweep.detector not in labels:
                 raise ValueError(f"sweep detector {sweep.detector!r} is not one of {labels}")
             prefix = sweep.param.partition(".")[0]
@@ -256,9 +298,53 @@ class StudyConfig(_Closed):
                     f"sweep param {sweep.param!r}: use params.<key>, backbone.crop or "
                     "shift.severity"
                 )
+            base = next(d for d in self.detectors if d.label == sweep.detector)
+            for index, value in enumerate(sweep.values):
+                try:
+                    apply_sweep(base, self.shift.severity, sweep.param, value)
+                except ValidationError as error:
+                    raise ValueError(
+                        f"sweeps.{number}.values.{index}: {sweep.param} = {value!r} is invalid "
+                        f"({_problems(error)})"
+                    ) from error
         if self.data.source == "mvtec" and self.data.root is None:
             raise ValueError("data.root is required when data.source is mvtec (or use --data-root)")
         return self
+
+
+def apply_sweep(
+    spec: DetectorSpec, severity: int, param: str, value: Any
+) -> tuple[DetectorSpec, int]:
+    """The detector specification and shift severity with one swept value applied, validated
+    as the configuration's own values are.
+
+    Args:
+        spec: the swept detector's baseline specification.
+        severity: the study's shift severity.
+        param: `params.<key>`, `backbone.crop` or `shift.severity`.
+        value: the swept value.
+
+    Raises:
+        ValidationError: `value` is not valid there (a crop of 0 or above the resize, an
+            `n_features` above the layers' channels, a NaN, a boolean for a number, ...).
+    """
+    if param == "shift.severity":
+        return spec, ShiftSettings.model_validate({"severity": value}).severity
+    raw = spec.model_dump()
+    if param == "backbone.crop":
+        raw["backbone"] = {**raw["backbone"], "crop": value}
+    else:
+        raw["params"] = {**raw["params"], param.removeprefix("params."): value}
+    return DetectorSpec.model_validate(raw), severity
+
+
+def _problems(error: ValidationError) -> str:
+    """The problems of `error`, each as `key: what is wrong`."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'value'}: "
+        f"{problem['msg'].removeprefix('Value error, ')}"
+        for problem in error.errors()
+    )
 
 
 DEMO_INPUT = {"resize": 128, "crop": 128}
@@ -389,7 +475,8 @@ def _describe(error: ValidationError, path: Path | None) -> str:
         elif problem["type"] == "literal_error":
             lines.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
         elif problem["type"] == "value_error":  # our own validators name the values at fault
-            lines.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
+            message = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {message}" if loc else message)  # the study as a whole
         else:
             lines.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
     return where + "invalid configuration: " + "; ".join(lines)

@@ -38,3 +38,10 @@ MAX_ARTIFACT_BYTES = 256 << 20
 most 256 MiB."""
 MAX_WEIGHTS_BYTES = 16 << 30
 """A backbone weights file is at most 16 GiB (WideResNet-50-2's is 0.27 GiB)."""
+MAX_SIGMA = 128.0
+"""Largest PatchCore `sigma` (pixels of the anomaly map's Gaussian smoothing). The kernel has
+8 * sigma + 1 taps, so smoothing time grows with sigma (0.13 s per 224-px map at 128; a sigma of
+1e7 would take hours per map, 1e9 runs out of memory); 128 covers the paper's 4 scaled to the
+largest input side (4 * 4096 / 224 = 73)."""
+MAX_SHARDS = 10_000
+"""Largest n of `run --shard i/n`."""

@@ -80,6 +80,21 @@ def owned_tree(out: Path, ledger: str | None, what: str, force: bool = False) ->
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def check_owned(out: Path, ledger: str, what: str, force: bool = False) -> None:
+    """Refuse `out` as `owned_tree` would, without writing anything: for a command that
+    checks its output folder before long work (`evalsuite all` before its run).
+
+    Raises:
+        OwnershipError: `out` is a file, or holds files not in its ledger (without `force`).
+    """
+    if out.exists() and not out.is_dir():
+        raise OwnershipError(f"--out {out} is a file, not a folder; choose a folder")
+    if out.is_dir() and not force:
+        foreign = foreign_files(out, read_ledger(out / ledger), ledger)
+        if foreign:
+            raise OwnershipError(_refusal(out, foreign, what))
+
+
 def read_ledger(path: Path) -> set[str]:
     """The files a ledger lists (relative POSIX paths); empty when there is none.
 

@@ -78,6 +78,12 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "label.toml": _study().replace('"patchcore"\n', '"patchcore"\nlabel = "a\\u0000b"\n'),
         "category.toml": _study('[data]\ncategories = ["carpet/../x"]\n'),
         "alias.yaml": "name: &n demo\nlabel: *n\n",
+        "twice.yaml": "detectors:\n  - name: padim\ndetectors:\n  - name: patchcore\n",
+        "sigma.toml": _study("params = { sigma = nan }\n"),
+        "coerced.toml": 'seeds = ["1"]\n' + _study(),
+        "crop.toml": _study(
+            '[[sweeps]]\ndetector = "patchcore"\nparam = "backbone.crop"\nvalues = [0]\n'
+        ),
     }
     for name, text in configs.items():
         (base / name).write_text(text)
@@ -103,6 +109,9 @@ CASES: dict[str, Case] = {
     "synth size too small": Case(("data", "synth", "--out", "x", "--size", "8"), 2, ("--size",)),
     "synth count too large": Case(
         ("data", "synth", "--out", "x", "--train", "10000000"), 2, ("--train",)
+    ),
+    "synth of NaN difficulty": Case(
+        ("data", "synth", "--out", "x", "--difficulty", "nan"), 2, ("--difficulty", "'nan'")
     ),
     # data shift
     "shift of a missing tree": Case(
@@ -151,6 +160,18 @@ CASES: dict[str, Case] = {
         ("config", "show", "--config", "{base}/laughs.yaml"), 2, ("YAML aliases",)
     ),
     "a YAML alias": Case(("config", "show", "--config", "{base}/alias.yaml"), 2, ("aliases",)),
+    "a YAML key given twice": Case(
+        ("config", "show", "--config", "{base}/twice.yaml"), 2, ("line 3", "'detectors'")
+    ),
+    "a NaN sigma": Case(
+        ("config", "show", "--config", "{base}/sigma.toml"), 2, ("detectors.0.params", "sigma")
+    ),
+    "a string for a seed": Case(
+        ("config", "show", "--config", "{base}/coerced.toml"), 2, ("seeds.0", "'1'")
+    ),
+    "a swept crop of 0": Case(
+        ("plan", "--config", "{base}/crop.toml"), 2, ("sweeps.0.values.0", "backbone.crop = 0")
+    ),
     "YAML nested too deeply": Case(
         ("config", "show", "--config", "{base}/deep.yaml"), 2, ("nested too deeply",)
     ),
@@ -220,6 +241,9 @@ CASES: dict[str, Case] = {
         ("run", "--config", "{base}/escape.toml", "--quiet"), 2, ("'../../outside'",)
     ),
     "run of shard 3/2": Case(("run", "--shard", "3/2"), 2, ("--shard",)),
+    "run of shard 1/99999999999999999999": Case(
+        ("run", "--shard", "1/99999999999999999999"), 2, ("Invalid value for '--shard'",)
+    ),
     "run on a tree with a tiny image": Case(
         ("run", "--config", "{base}/tiny.toml", "--out", "{base}/r", "--quiet"),
         2,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pydantic import ValidationError
 from studies import SMALL
 
 import evalsuite.backbone.device_kind as device_kind_module
@@ -52,18 +53,43 @@ def test_a_weights_file_and_an_unknown_backbone(tmp_path: Path) -> None:
     assert _ids(plan) == _ids(prepare(config, tmp_path / "cache", progress=False)[2])
 
 
-@pytest.mark.parametrize("backbone", ["tf_efficientnet_lite0", "resnet34"], ids=["known", "built"])
-def test_layers_are_checked_as_a_run_checks_them(backbone: str, tmp_path: Path) -> None:
+def _with_backbone(backbone: str, detector: int, params: dict[str, object]) -> dict[str, object]:
     raw = json.loads(json.dumps(SMALL))
-    raw["detectors"][0]["backbone"] = {"name": backbone, "pretrained": False}
-    raw["detectors"][0].setdefault("params", {})["layers"] = ["layer2", "nope"]
-    config = StudyConfig.model_validate(raw)
+    raw["detectors"][detector]["backbone"] = {"name": backbone, "pretrained": False}
+    raw["detectors"][detector].setdefault("params", {}).update(params)
+    return raw
+
+
+BAD_LAYERS = {"layers": ["layer2", "nope"]}
+TOO_MANY_FEATURES = {"layers": ["layer1", "layer2"], "n_features": 193}  # resnets: 64 + 128
+BAD_DETECTORS = [
+    (0, BAD_LAYERS, "are not feature layers of backbone"),
+    (1, TOO_MANY_FEATURES, "n_features=193 exceeds the 192 channels of layers"),
+]
+
+
+@pytest.mark.parametrize(("detector", "params", "says"), BAD_DETECTORS, ids=["layers", "channels"])
+def test_a_table_backbones_layers_and_channels_are_checked_by_the_configuration(
+    detector: int, params: dict[str, object], says: str
+) -> None:
+    """For the presets' backbones the layers and PaDiM's n_features are checked against the
+    channel tables when the configuration is read: before any data or backbone is touched."""
+    with pytest.raises(ValidationError) as refused:
+        StudyConfig.model_validate(_with_backbone("resnet18.tv_in1k", detector, params))
+    assert f"detectors.{detector}" in str(refused.value) and says in str(refused.value)
+
+
+@pytest.mark.parametrize(("detector", "params", "says"), BAD_DETECTORS, ids=["layers", "channels"])
+def test_a_built_backbones_layers_and_channels_are_checked_as_a_run_checks_them(
+    detector: int, params: dict[str, object], says: str, tmp_path: Path
+) -> None:
+    """Other backbones are built (no feature extracted): plan and run refuse alike."""
+    config = StudyConfig.model_validate(_with_backbone("resnet34", detector, params))
     with pytest.raises(ConfigError) as planned:
         study_plan(config, tmp_path / "cache")
     with pytest.raises(ConfigError) as ran:
         prepare(config, tmp_path / "cache", progress=False)
-    assert str(planned.value) == str(ran.value)
-    assert "are not feature layers of backbone" in str(planned.value)
+    assert str(planned.value) == str(ran.value) and says in str(planned.value)
 
 
 def test_device_kind_is_resolve_devices(monkeypatch: pytest.MonkeyPatch) -> None:

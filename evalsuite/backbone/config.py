@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from evalsuite.backbone.layers import INPUT_SIDE
 from evalsuite.closed_model import ClosedModel
 from evalsuite.limits import MAX_INPUT_SIDE
 
@@ -77,6 +78,12 @@ class BackboneConfig(ClosedModel):
             )
         if self.resize is not None and self.crop is not None and self.crop > self.resize:
             raise ValueError(f"crop {self.crop} is larger than resize {self.resize}")
+        side = INPUT_SIDE.get(self.name, 0) if self.crop is None else 0
+        if self.resize is not None and side > self.resize:
+            raise ValueError(
+                f"crop {side} (the input size of {self.name}'s weights, used when crop is not "
+                f"set) is larger than resize {self.resize}; set crop to at most {self.resize}"
+            )
         return self
 
     @field_validator("name")

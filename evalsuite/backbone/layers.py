@@ -1,19 +1,42 @@
-"""Which feature layers a backbone has: the check a detector's `layers` must pass, and the
-layers of the presets' backbones known without building them (for `evalsuite plan`)."""
+"""Which feature layers a backbone has and how many channels each gives: the checks a
+detector's `layers` and PaDiM's `n_features` must pass, and the tables of the presets' backbones
+known without building them (for `evalsuite config show`, `plan` and `run` before any work)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from evalsuite.errors import ConfigError
 
-FEATURE_LAYERS: dict[str, tuple[str, ...]] = {
-    "wide_resnet50_2.tv_in1k": ("act1", "layer1", "layer2", "layer3", "layer4"),
-    "resnet18.tv_in1k": ("act1", "layer1", "layer2", "layer3", "layer4"),
-    "tf_efficientnet_lite0": ("blocks.0", "blocks.1", "blocks.2", "blocks.4", "blocks.6"),
+FEATURE_CHANNELS: dict[str, dict[str, int]] = {
+    "wide_resnet50_2.tv_in1k": {
+        "act1": 64,
+        "layer1": 256,
+        "layer2": 512,
+        "layer3": 1024,
+        "layer4": 2048,
+    },
+    "resnet18.tv_in1k": {"act1": 64, "layer1": 64, "layer2": 128, "layer3": 256, "layer4": 512},
+    "tf_efficientnet_lite0": {
+        "blocks.0": 16,
+        "blocks.1": 24,
+        "blocks.2": 40,
+        "blocks.4": 112,
+        "blocks.6": 320,
+    },
 }
-"""timm `features_only` module names (feature_info) of the presets' backbones, shallowest
-first; tests/backbone/test_locate.py checks them against timm."""
+"""timm `features_only` module names (feature_info `module`) of the presets' backbones,
+shallowest first, with their channels (`num_chs`); tests/backbone/test_locate.py checks them
+against timm."""
+
+FEATURE_LAYERS: dict[str, tuple[str, ...]] = {
+    name: tuple(channels) for name, channels in FEATURE_CHANNELS.items()
+}
+"""The feature layers of the presets' backbones, shallowest first."""
+
+INPUT_SIDE: dict[str, int] = {name: 224 for name in FEATURE_CHANNELS}
+"""The input side of the presets' backbones' weights (timm's resolved `input_size`): the crop
+when a configuration sets none."""
 
 
 def check_layers(name: str, layers: Sequence[str], available: Sequence[str]) -> None:
@@ -27,4 +50,26 @@ def check_layers(name: str, layers: Sequence[str], available: Sequence[str]) -> 
         raise ConfigError(
             f"layers {list(unknown or layers)} are not feature layers of backbone "
             f"{name!r}; available: {', '.join(available)}"
+        )
+
+
+def check_n_features(
+    name: str, layers: Sequence[str], n_features: int, channels: Mapping[str, int]
+) -> None:
+    """Raise unless PaDiM's `n_features` is at most the channels of `layers` together.
+
+    Args:
+        name: the backbone, for the message.
+        layers: the detector's layers, each a key of `channels`.
+        n_features: d, the size of PaDiM's random channel subset.
+        channels: layer -> channels of backbone `name`.
+
+    Raises:
+        ConfigError: naming the value, the channels there are and the largest value allowed.
+    """
+    total = sum(channels[layer] for layer in layers)
+    if n_features > total:
+        raise ConfigError(
+            f"padim n_features={n_features} exceeds the {total} channels of layers "
+            f"{list(layers)} on {name}; use at most {total} (paper: 100 R18, 550 WR50)"
         )

@@ -21,6 +21,7 @@ from evalsuite.runner.plan import (
     Plan,
     backbone_key,
     backbone_layers,
+    check_channels,
     make_plan,
 )
 from evalsuite.runner.study_data import StudyData, prepare_data
@@ -120,6 +121,9 @@ def prepare(
     device = resolve_device(config.device)
     data = prepare_data(config, cache_dir, progress=progress)
     sources = feature_sources(config, cache_dir, device)
+    check_channels(  # before any feature is extracted
+        config, {key: s.backbone.channels(s.backbone.layer_names) for key, s in sources.items()}
+    )
     weights = {s.backbone.config.name: s.backbone.weights.sha256 for s in sources.values()}
     return data, sources, make_plan(config, data.key(), weights, device.type), device
 

@@ -23,7 +23,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from evalsuite import results
-from evalsuite.config import CellKind, DetectorSpec, StudyConfig
+from evalsuite.backbone.layers import check_n_features
+from evalsuite.config import CellKind, DetectorSpec, StudyConfig, apply_sweep
 from evalsuite.detectors.registry import fit_params, scoring_params, selection_param
 from evalsuite.evaluation.regimes import plan_for
 
@@ -180,21 +181,8 @@ def variants(config: StudyConfig) -> Iterator[Variant]:
     for sweep in config.sweeps:
         base = next(d for d in config.detectors if d.label == sweep.detector)
         for value in sweep.values:
-            spec, severity = _apply(base, config.shift.severity, sweep.param, value)
+            spec, severity = apply_sweep(base, config.shift.severity, sweep.param, value)
             yield Variant(spec, severity, (sweep.param, value), sweep.kinds, ("per_class",))
-
-
-def _apply(spec: DetectorSpec, severity: int, param: str, value: Any) -> tuple[DetectorSpec, int]:
-    if param == "shift.severity":
-        return spec, int(value)
-    if param == "backbone.crop":
-        backbone = spec.backbone.model_copy(update={"crop": value})
-        return spec.model_copy(update={"backbone": backbone}), severity
-    key = param.removeprefix("params.")
-    updated = DetectorSpec.model_validate(
-        {**spec.model_dump(), "params": {**spec.params, key: value}}
-    )
-    return updated, severity
 
 
 def make_plan(
@@ -318,6 +306,25 @@ def backbone_layers(config: StudyConfig) -> dict[str, tuple[Any, list[str]]]:
         found[key] = (variant.spec.backbone, layers)
         layers.extend(layer for layer in variant.spec.params["layers"] if layer not in layers)
     return found
+
+
+def check_channels(config: StudyConfig, channels: dict[str, dict[str, int]]) -> None:
+    """Check every variant's PaDiM `n_features` against its backbone's channels.
+
+    Args:
+        config: the study.
+        channels: backbone key (`backbone_key`) -> layer -> channels, for every backbone of
+            `config`, its detectors' layers checked already.
+
+    Raises:
+        ConfigError: an `n_features` above the channels of its layers.
+    """
+    for variant in variants(config):
+        spec = variant.spec
+        if "n_features" in spec.params:
+            layers, n_features = spec.params["layers"], spec.params["n_features"]
+            known = channels[backbone_key(spec.backbone)]
+            check_n_features(spec.backbone.name, layers, n_features, known)
 
 
 def planned_relpath(cell: CellPlan, multi_seed: bool) -> PurePosixPath:

@@ -11,34 +11,40 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalsuite.backbone.device_kind import device_kind
-from evalsuite.backbone.layers import FEATURE_LAYERS, check_layers
+from evalsuite.backbone.layers import FEATURE_CHANNELS, check_layers
 from evalsuite.backbone.locate import NeedsTimm, local_digest
 from evalsuite.config import StudyConfig
-from evalsuite.runner.plan import Plan, backbone_layers, make_plan
+from evalsuite.runner.plan import Plan, backbone_layers, check_channels, make_plan
 from evalsuite.runner.study_data import StudyData, prepare_data
 
 
 def weights_digests(config: StudyConfig) -> dict[str, str | None]:
     """Backbone name -> SHA-256 of the weights a run loads (None: random weights), with every
-    detector's `layers` checked against its backbone's feature layers.
+    detector's `layers` checked against its backbone's feature layers and PaDiM's `n_features`
+    against their channels.
 
     Raises:
-        ConfigError: a layer the backbone does not have; an unknown timm model.
+        ConfigError: a layer the backbone does not have, an `n_features` above the layers'
+            channels; an unknown timm model.
         WeightsError: weights missing or not fitting (only when timm had to be asked).
     """
     digests: dict[str, str | None] = {}
-    for backbone, layers in backbone_layers(config).values():
-        available = FEATURE_LAYERS.get(backbone.name)
+    channels: dict[str, dict[str, int]] = {}
+    for key, (backbone, layers) in backbone_layers(config).items():
+        known = FEATURE_CHANNELS.get(backbone.name)
         try:
             digests[backbone.name] = local_digest(backbone)
         except (NeedsTimm, OSError):
-            available = None
-        if available is None:
+            known = None
+        if known is None:
             from evalsuite.backbone.extractor import Backbone
 
             built = Backbone.from_config(backbone)
-            digests[backbone.name], available = built.weights.sha256, built.layer_names
-        check_layers(backbone.name, layers, available)
+            digests[backbone.name] = built.weights.sha256
+            known = built.channels(built.layer_names)
+        check_layers(backbone.name, layers, tuple(known))
+        channels[key] = known
+    check_channels(config, channels)
     return digests
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from evalsuite import __version__, regular
 from evalsuite.errors import ResultsError
 from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
-from evalsuite.owned import owned_tree
+from evalsuite.owned import check_owned, owned_tree
 from evalsuite.site import assets, detail
 from evalsuite.site.anonymise import anonymise, machine_identity
 from evalsuite.site.bundle import BUNDLE_MARK, check_bundle_target, write_bundle
@@ -205,3 +205,17 @@ def _put(target: Path, content: bytes | Path) -> None:
     if isinstance(content, Path):
         content = regular.read_bytes(content, regular.ARTIFACT, "heatmap strip")
     target.write_bytes(content)
+
+
+def check_site_folders(out: Path, baseline: Path | None) -> None:
+    """Refuse the site folder and the baseline as `build_site` would, before any result
+    exists: `evalsuite all` checks them before its run, not after it.
+
+    Raises:
+        OwnershipError: `out` is a file or holds files no build wrote.
+        ResultsError: `baseline` is missing, holds no cell record, or a record or its manifest
+            is corrupt (naming the file).
+    """
+    check_owned(out, LEDGER, "evalsuite site")
+    if baseline is not None and not load_results(baseline).cells:
+        raise ResultsError(f"{baseline} holds no cell records; give the --out of a finished run")

@@ -12,9 +12,10 @@ import pytest
 import timm
 import torch
 from safetensors.torch import save_file
+from timm.data import resolve_data_config
 
 from evalsuite.backbone import Backbone, BackboneConfig
-from evalsuite.backbone.layers import FEATURE_LAYERS
+from evalsuite.backbone.layers import FEATURE_CHANNELS, FEATURE_LAYERS, INPUT_SIDE
 from evalsuite.backbone.locate import (
     HUB_SOURCES,
     NeedsTimm,
@@ -30,10 +31,14 @@ def test_the_table_is_timms_pretrained_cfg(name: str) -> None:
     assert HUB_SOURCES[name] == {key: cfg.get(key) for key in HUB_SOURCES[name]}
 
 
-@pytest.mark.parametrize("name", sorted(FEATURE_LAYERS))
-def test_the_layer_table_is_timms_feature_info(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(FEATURE_CHANNELS))
+def test_the_layer_tables_are_timms_feature_info(name: str) -> None:
     model = timm.create_model(name, pretrained=False, features_only=True)
     assert FEATURE_LAYERS[name] == tuple(str(info["module"]) for info in model.feature_info)
+    assert FEATURE_CHANNELS[name] == {
+        str(info["module"]): int(info["num_chs"]) for info in model.feature_info
+    }
+    assert INPUT_SIDE[name] == resolve_data_config({}, model=model)["input_size"][-1]
 
 
 def test_every_preset_backbone_is_in_the_tables() -> None:
@@ -43,7 +48,7 @@ def test_every_preset_backbone_is_in_the_tables() -> None:
     for name in PRESETS:
         for variant in variants(load_config(preset_name=name)):
             backbone = variant.spec.backbone.name
-            assert backbone in HUB_SOURCES and backbone in FEATURE_LAYERS, (name, backbone)
+            assert backbone in HUB_SOURCES and backbone in FEATURE_CHANNELS, (name, backbone)
 
 
 @pytest.mark.parametrize(

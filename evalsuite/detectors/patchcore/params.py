@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import ValidationInfo, field_validator
 
 from evalsuite.closed_model import ClosedModel, distinct_layers
+from evalsuite.limits import MAX_SIGMA
 
 
 class PatchCoreParams(ClosedModel):
@@ -30,7 +31,8 @@ class PatchCoreParams(ClosedModel):
             greedy coreset computes its distances in (paper: 128).
         num_neighbors: b of Eq. 7, the neighbours of m* in the memory bank used to re-weight the
             image score; 1 = the plain maximum s* (reference code), anomalib uses 9.
-        sigma: standard deviation in pixels of the Gaussian that smooths the anomaly map.
+        sigma: standard deviation in pixels of the Gaussian that smooths the anomaly map, in
+            [0, `MAX_SIGMA`] (0 = no smoothing).
         search: how test patches find their nearest memory patch: "exact" (the paper's, the
             default) or "hnsw", faiss's approximate IndexHNSWFlat (opt-in; measured on a
             per-class bank at M=32, efSearch=64: 4.9x faster, recall@1 0.9998, image scores
@@ -110,8 +112,10 @@ class PatchCoreParams(ClosedModel):
     @field_validator("sigma")
     @classmethod
     def _check_sigma(cls, sigma: float) -> float:
-        if sigma < 0.0:
-            raise ValueError(f"sigma={sigma} must be >= 0 (0 = no smoothing; paper: 4)")
+        if not 0.0 <= sigma <= MAX_SIGMA:
+            raise ValueError(
+                f"sigma={sigma} is outside [0, {MAX_SIGMA:g}] pixels (0 = no smoothing; paper: 4)"
+            )
         return sigma
 
     @field_validator("hnsw_m")
