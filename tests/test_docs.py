@@ -1,0 +1,347 @@
+"""The README and the user guide in docs/: every link resolves inside the repository, every
+source path they name exists, the README's command table is the CLI's, and the numbers they
+quote from the demo are those of the demo's records.
+
+The demo checks read `results/demo` (and the site in `site/`), which `make all` writes before
+`make test` (CI runs both, in that order); after a plain `make test` they are skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from evalsuite.cli import main as cli
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+DEMO = ROOT / "results" / "demo"
+SITE = ROOT / "site"
+
+FENCE = re.compile(r"^```.*?^```[ \t]*$", re.M | re.S)
+CODE_SPAN = re.compile(r"`[^`\n]*`")
+LINK = re.compile(r"!?\[[^\]\n]*\]\(([^)\s]+)\)")
+AUTOLINK = re.compile(r"<([a-z][a-z0-9+.-]*:[^>\s]*)>", re.I)
+HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+REPO_PATH = re.compile(r"(?<![\w./<>-])((?:evalsuite|tests|benchmarks|docker|templates|\.github|\.ci)/[\w./-]*)")
+
+
+def prose(text: str) -> str:
+    """`text` without fenced code blocks and inline code (where a `[x](y)` is no link)."""
+    return CODE_SPAN.sub("", FENCE.sub("", text))
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link keeps its text
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    """Every anchor GitHub gives the headings of the Markdown file `path` (repeats get -1, -2)."""
+    seen: Counter[str] = Counter()
+    found = set()
+    for heading in HEADING.findall(FENCE.sub("", path.read_text(encoding="utf-8"))):
+        base = slug(heading)
+        found.add(f"{base}-{seen[base]}" if seen[base] else base)
+        seen[base] += 1
+    return found
+
+
+def link_problems(doc: Path) -> list[str]:
+    """What is wrong with the links of `doc`: absolute or external, missing file or anchor."""
+    text = prose(doc.read_text(encoding="utf-8"))
+    where = doc.relative_to(ROOT)
+    problems = [f"{where}: external link {url} (write it as text)" for url in AUTOLINK.findall(text)]
+    for target in LINK.findall(text):
+        if re.match(r"[a-z][a-z0-9+.-]*:|/", target, re.I):
+            problems.append(f"{where}: {target} is not a relative link into the repository")
+            continue
+        file_part, _, anchor = target.partition("#")
+        linked = (doc.parent / file_part).resolve() if file_part else doc
+        if not linked.is_relative_to(ROOT) or not linked.exists():
+            problems.append(f"{where}: {target} names no file of the repository")
+        elif anchor and (linked.suffix != ".md" or anchor not in anchors(linked)):
+            problems.append(f"{where}: {target}: no heading with the anchor #{anchor}")
+    return problems
+
+
+def test_the_user_guide_has_its_pages() -> None:
+    """The README links every page of docs/, and every page links back to the README."""
+    readme = README.read_text(encoding="utf-8")
+    pages = [doc for doc in DOCS if doc != README]
+    assert len(pages) >= 9
+    for page in pages:
+        assert f"(docs/{page.name})" in readme, f"the README does not link docs/{page.name}"
+        assert "](../README.md" in page.read_text(encoding="utf-8"), page.name
+
+
+def test_the_readme_reads_in_ten_minutes() -> None:
+    assert len(README.read_text(encoding="utf-8").splitlines()) <= 250
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: str(doc.relative_to(ROOT)))
+def test_every_link_resolves_inside_the_repository(doc: Path) -> None:
+    problems = link_problems(doc)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_link_check_catches_broken_links(tmp_path: Path) -> None:
+    """A control: a missing file, a missing anchor and an external link are each reported."""
+    page = ROOT / "docs" / "data.md"
+    assert "#mvtec-shift" in {f"#{a}" for a in anchors(page)}
+    assert slug("Before running: `evalsuite plan --estimate`") == (
+        "before-running-evalsuite-plan---estimate"
+    )
+    broken = ROOT / "docs" / f".test-docs-{tmp_path.name}.md"
+    broken.write_text(
+        "# Title\n[a](data.md#mvtec-shift) [b](nothing.md) [c](data.md#no-such-heading)\n"
+        "[d](https://example.org) <https://example.org> [e](#title) `[f](gone.md)`\n"
+        "```\n[g](gone-too.md)\n```\n",
+        encoding="utf-8",
+    )
+    try:
+        problems = link_problems(broken)
+    finally:
+        broken.unlink()
+    assert len(problems) == 4, problems
+    assert any("nothing.md names no file" in p for p in problems)
+    assert any("#no-such-heading" in p for p in problems)
+    assert sum("example.org" in p for p in problems) == 2
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: str(doc.relative_to(ROOT)))
+def test_every_path_named_exists(doc: Path) -> None:
+    """Every `evalsuite/...`, `tests/...` (and benchmarks, docker, templates, CI) path the text
+    names is in the repository, so a module that moves cannot leave the docs behind."""
+    text = doc.read_text(encoding="utf-8")
+    named = {match.rstrip(".,:;") for match in REPO_PATH.findall(text)}
+    missing = sorted(path for path in named if not (ROOT / path).exists())
+    assert not missing, f"{doc.relative_to(ROOT)} names paths that do not exist: {missing}"
+
+
+# The README's command table against the CLI.
+
+
+def cli_commands() -> dict[str, set[str]]:
+    """Every command path of the CLI (`data synth`, `run`, ...) with its long options, less
+    `--help` and `--verbose` (which every command takes)."""
+    found: dict[str, set[str]] = {}
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        if isinstance(command, click.Group):
+            for name in command.list_commands(click.Context(command)):
+                sub = command.get_command(click.Context(command), name)
+                assert sub is not None
+                walk(sub, [*path, name])
+            return
+        options = {
+            opt
+            for param in command.get_params(click.Context(command))
+            for opt in param.opts
+            if opt.startswith("--")
+        }
+        found[" ".join(path)] = options - {"--help", "--verbose"}
+
+    walk(cli, [])
+    return found
+
+
+def readme_command_rows() -> dict[str, set[str]]:
+    """The README's command table: each command path with the long options its rows show
+    (`all`'s "[run options]" standing for those of `run`)."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        synopsis = re.match(r"\| `evalsuite ([a-z ]+?)(?: [A-Z\[-]| ?`)", line)
+        if synopsis is None:
+            continue
+        first_cell = re.split(r"(?<!\\)\|", line)[1]
+        options = set(re.findall(r"--[a-z][a-z-]*", first_cell))
+        if "[run options]" in first_cell:
+            options |= rows["run"]
+        rows.setdefault(synopsis.group(1), set()).update(options)
+    return rows
+
+
+def test_the_readme_command_table_is_the_cli() -> None:
+    rows = readme_command_rows()
+    commands = cli_commands()
+    assert set(rows) == set(commands), "commands in the README's table differ from the CLI's"
+    problems = [
+        f"`evalsuite {name}`: the README shows {sorted(rows[name] - options)} that the CLI "
+        f"lacks and omits {sorted(options - rows[name])}"
+        for name, options in commands.items()
+        if rows[name] != options
+    ]
+    assert not problems, "\n".join(problems)
+
+
+# The numbers quoted from the demo against its records.
+
+
+def demo_cells() -> list[dict[str, Any]]:
+    """The demo's cell records, or a skip when `make all` has not written them."""
+    if not (DEMO / "manifest.json").is_file():
+        pytest.skip(
+            "results/demo holds no finished demo run (manifest.json): run `make all` before "
+            "`make test` (as CI does) to check the numbers the docs quote from the demo"
+        )
+    return [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((DEMO / "cells").rglob("*.json"))
+    ]
+
+
+def headline_cell(cells: list[dict[str, Any]], label: str, kind: str, category: str) -> Any:
+    condition, regime = kind.split("/")
+    (cell,) = (
+        cell
+        for cell in cells
+        if (cell["label"], cell["condition"], cell["regime"], cell["category"])
+        == (label, condition, regime, category)
+        and (cell["scope"], cell["sweep"], cell["seed"]) == ("per_class", None, 0)
+    )
+    return cell
+
+
+def auroc(cells: list[dict[str, Any]], label: str, kind: str, category: str) -> float:
+    value: float = headline_cell(cells, label, kind, category)["metrics"]["image_auroc"]["value"]
+    return value
+
+
+def readme_section(title: str) -> str:
+    return README.read_text(encoding="utf-8").split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_headline_table_is_the_demo_run() -> None:
+    cells = demo_cells()
+    section = readme_section("What the demo shows")
+    table = [line for line in section.splitlines() if line.startswith("| ")]
+    header, *rows = (line.strip("| ").split(" | ") for line in table)
+    assert header[0] == "PatchCore image AUROC"
+    categories = header[1:]
+    assert categories == sorted({cell["category"] for cell in cells})
+    kinds = [row[0].split(" ")[0] for row in rows]
+    assert kinds == ["clean/none", "shift/none", "shift/retrain"]
+    expected = []
+    for kind in kinds:
+        entries = []
+        for category in categories:
+            metric = headline_cell(cells, "patchcore", kind, category)["metrics"]["image_auroc"]
+            low, high = metric["ci95"]
+            entries.append(f"{metric['value']:.3f} [{low:.3f}, {high:.3f}]")
+        expected.append(entries)
+    assert [row[1:] for row in rows] == expected, (
+        "the README's headline table is not the demo's; from results/demo it reads:\n"
+        + "\n".join(f"| {kind} | " + " | ".join(row) + " |" for kind, row in zip(kinds, expected))
+    )
+    # the row says so: thresholds move no AUROC
+    for category in categories:
+        assert auroc(cells, "patchcore", "shift/threshold", category) == auroc(
+            cells, "patchcore", "shift/none", category
+        )
+
+
+def test_the_readme_sentences_on_the_demo_are_the_run() -> None:
+    cells = demo_cells()
+    section = readme_section("What the demo shows")
+    categories = ["carpet", "hazelnut", "zipper"]
+    padim = re.search(r"PaDiM's clean/none image AUROC is ([\d.]+) / ([\d.]+) / ([\d.]+)", section)
+    assert padim is not None
+    assert list(padim.groups()) == [
+        f"{auroc(cells, 'padim', 'clean/none', c):.3f}" for c in categories
+    ]
+    fall = re.search(r"\(zipper ([\d.]+)\)", section)
+    assert fall is not None and fall.group(1) == f"{auroc(cells, 'padim', 'shift/none', 'zipper'):.3f}"
+    cost = re.search(
+        r"separability \(([\d.]+) → ([\d.]+)\), ([\d.]+)\s+on carpet and ([\d.]+) on hazelnut",
+        section,
+    )
+    assert cost is not None
+
+    def drop(category: str) -> str:
+        clean = round(auroc(cells, "patchcore", "clean/none", category), 3)
+        shift = round(auroc(cells, "patchcore", "shift/none", category), 3)
+        return f"{clean - shift:.3f}"
+
+    assert list(cost.groups()) == [
+        f"{auroc(cells, 'patchcore', 'clean/none', 'zipper'):.3f}",
+        f"{auroc(cells, 'patchcore', 'shift/none', 'zipper'):.3f}",
+        drop("carpet"),
+        drop("hazelnut"),
+    ]
+    # "retraining wins back part of it on carpet and zipper, not on hazelnut"
+    for category, wins in [("carpet", True), ("zipper", True), ("hazelnut", False)]:
+        retrain = auroc(cells, "patchcore", "shift/retrain", category)
+        assert (retrain > auroc(cells, "patchcore", "shift/none", category)) is wins
+
+
+def test_the_demo_counts_in_the_docs_are_the_run() -> None:
+    """Test images per cell, cells, fits and forward passes, raw maps: as quoted."""
+    cells = demo_cells()
+    manifest = json.loads((DEMO / "manifest.json").read_text(encoding="utf-8"))
+    sizes = sorted({len(cell["scores"]) for cell in cells if cell["status"] == "ok"})
+    quoted = {
+        (doc.name, match)
+        for doc in DOCS
+        for match in re.findall(r"(\d+)–(\d+) test\s+images", doc.read_text(encoding="utf-8"))
+    }
+    assert quoted, "the docs quote no count of the demo's test images"
+    for name, (low, high) in quoted:
+        assert (int(low), int(high)) == (sizes[0], sizes[-1]), (
+            f"{name} says {low}–{high} test images; the demo's cells hold {sizes[0]}–{sizes[-1]}"
+        )
+    readme = readme_section("What the demo shows")
+    counts = re.search(
+        r"(\d+) cells from (\d+) fits and (\d+) backbone\s+forward passes", readme
+    )
+    assert counts is not None
+    cells_n, fits_n, passes_n = (int(group) for group in counts.groups())
+    assert cells_n == len(cells) == manifest["counts"]["cells_total"]
+    assert fits_n == manifest["counts"]["fits_total"]
+    assert passes_n == manifest["counts"]["distinct_inputs"]
+    maps = list((DEMO / "artifacts").rglob("*.map.png"))
+    quoted_maps = re.search(
+        r"the demo's (\d+) maps add about ([\d.]+) MB",
+        (ROOT / "docs" / "studies.md").read_text(encoding="utf-8"),
+    )
+    assert quoted_maps is not None
+    assert int(quoted_maps.group(1)) == len(maps)
+    assert float(quoted_maps.group(2)) == round(sum(p.stat().st_size for p in maps) / 1e6, 1)
+
+
+def test_the_demo_site_numbers_in_the_docs_are_the_build() -> None:
+    """The families of paired differences and the exported figures, as quoted."""
+    demo_cells()
+    differences = SITE / "downloads" / "differences.csv"
+    if not differences.is_file():
+        pytest.skip("site/ holds no demo site: run `make all` before `make test` (as CI does)")
+    with differences.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    evaluation = (ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")
+    quoted = re.search(r"(\d+) differences in\s+(\d+) families \(([^)]*)\)", evaluation)
+    assert quoted is not None
+    families = Counter(row["family"] for row in rows)
+    parts = re.findall(r"(\d+) ([^,]+?)(?:,|$)", quoted.group(3))
+    assert int(quoted.group(2)) == len(families) == len(parts)
+    assert int(quoted.group(1)) == sum(families.values())
+    assert sorted(int(n) for n, _ in parts) == sorted(families.values())
+    figures = {path.stem for path in (SITE / "downloads" / "figures").iterdir()}
+    files = list((SITE / "downloads" / "figures").iterdir())
+    site_md = (ROOT / "docs" / "site.md").read_text(encoding="utf-8")
+    quoted_figures = re.search(r"(\d+) figures × (\d+) files", site_md)
+    assert quoted_figures is not None
+    assert (int(quoted_figures.group(1)), int(quoted_figures.group(2))) == (
+        len(figures),
+        len(files) // len(figures),
+    )
