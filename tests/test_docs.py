@@ -31,7 +31,9 @@ CODE_SPAN = re.compile(r"`[^`\n]*`")
 LINK = re.compile(r"!?\[[^\]\n]*\]\(([^)\s]+)\)")
 AUTOLINK = re.compile(r"<([a-z][a-z0-9+.-]*:[^>\s]*)>", re.I)
 HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
-REPO_PATH = re.compile(r"(?<![\w./<>-])((?:evalsuite|tests|benchmarks|docker|templates|\.github|\.ci)/[\w./-]*)")
+REPO_PATH = re.compile(
+    r"(?<![\w./<>-])((?:evalsuite|tests|benchmarks|docker|templates|\.github|\.ci)/[\w./-]*)"
+)
 
 
 def prose(text: str) -> str:
@@ -60,7 +62,9 @@ def link_problems(doc: Path) -> list[str]:
     """What is wrong with the links of `doc`: absolute or external, missing file or anchor."""
     text = prose(doc.read_text(encoding="utf-8"))
     where = doc.relative_to(ROOT)
-    problems = [f"{where}: external link {url} (write it as text)" for url in AUTOLINK.findall(text)]
+    problems = [
+        f"{where}: external link {url} (write it as text)" for url in AUTOLINK.findall(text)
+    ]
     for target in LINK.findall(text):
         if re.match(r"[a-z][a-z0-9+.-]*:|/", target, re.I):
             problems.append(f"{where}: {target} is not a relative link into the repository")
@@ -243,7 +247,10 @@ def test_the_readme_headline_table_is_the_demo_run() -> None:
         expected.append(entries)
     assert [row[1:] for row in rows] == expected, (
         "the README's headline table is not the demo's; from results/demo it reads:\n"
-        + "\n".join(f"| {kind} | " + " | ".join(row) + " |" for kind, row in zip(kinds, expected))
+        + "\n".join(
+            f"| {kind} | " + " | ".join(row) + " |"
+            for kind, row in zip(kinds, expected, strict=True)
+        )
     )
     # the row says so: thresholds move no AUROC
     for category in categories:
@@ -262,7 +269,9 @@ def test_the_readme_sentences_on_the_demo_are_the_run() -> None:
         f"{auroc(cells, 'padim', 'clean/none', c):.3f}" for c in categories
     ]
     fall = re.search(r"\(zipper ([\d.]+)\)", section)
-    assert fall is not None and fall.group(1) == f"{auroc(cells, 'padim', 'shift/none', 'zipper'):.3f}"
+    assert (
+        fall is not None and fall.group(1) == f"{auroc(cells, 'padim', 'shift/none', 'zipper'):.3f}"
+    )
     cost = re.search(
         r"separability \(([\d.]+) → ([\d.]+)\), ([\d.]+)\s+on carpet and ([\d.]+) on hazelnut",
         section,
@@ -294,7 +303,7 @@ def test_the_demo_counts_in_the_docs_are_the_run() -> None:
     quoted = {
         (doc.name, match)
         for doc in DOCS
-        for match in re.findall(r"(\d+)–(\d+) test\s+images", doc.read_text(encoding="utf-8"))
+        for match in re.findall(r"(\d+)[–-](\d+) test\s+images", doc.read_text(encoding="utf-8"))
     }
     assert quoted, "the docs quote no count of the demo's test images"
     for name, (low, high) in quoted:
@@ -302,22 +311,42 @@ def test_the_demo_counts_in_the_docs_are_the_run() -> None:
             f"{name} says {low}–{high} test images; the demo's cells hold {sizes[0]}–{sizes[-1]}"
         )
     readme = readme_section("What the demo shows")
-    counts = re.search(
-        r"(\d+) cells from (\d+) fits and (\d+) backbone\s+forward passes", readme
-    )
+    counts = re.search(r"(\d+) cells from (\d+) fits and (\d+) backbone\s+forward passes", readme)
     assert counts is not None
     cells_n, fits_n, passes_n = (int(group) for group in counts.groups())
-    assert cells_n == len(cells) == manifest["counts"]["cells_total"]
-    assert fits_n == manifest["counts"]["fits_total"]
-    assert passes_n == manifest["counts"]["distinct_inputs"]
+    tally = manifest["counts"]
+    assert cells_n == len(cells) == tally["cells_total"]
+    assert fits_n == tally["fits"] + tally["fits_cached"]
+    if tally["cells_cached"] == 0:  # a run that resumed nothing saw every input
+        assert passes_n == tally["distinct_inputs"] == tally["forward_passes"]
+    data = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    split = re.search(r"(\d+) normal and (\d+)–(\d+) defective", data)
+    assert split is not None
+    normal = {sum(s["label"] == 0 for s in cell["scores"]) for cell in cells}
+    defective = sorted({sum(s["label"] == 1 for s in cell["scores"]) for cell in cells})
+    assert [int(group) for group in split.groups()] == [*normal, defective[0], defective[-1]]
+
+
+def kilo_and_mega(files: list[Path]) -> tuple[str, str]:
+    """The mean size in kB (no decimals) and the total in MB (one decimal) of `files`."""
+    total = sum(path.stat().st_size for path in files)
+    return f"{total / len(files) / 1e3:.0f}", f"{total / 1e6:.1f}"
+
+
+def test_the_demo_artifact_sizes_in_the_docs_are_the_run() -> None:
+    demo_cells()
     maps = list((DEMO / "artifacts").rglob("*.map.png"))
-    quoted_maps = re.search(
-        r"the demo's (\d+) maps add about ([\d.]+) MB",
-        (ROOT / "docs" / "studies.md").read_text(encoding="utf-8"),
-    )
-    assert quoted_maps is not None
-    assert int(quoted_maps.group(1)) == len(maps)
-    assert float(quoted_maps.group(2)) == round(sum(p.stat().st_size for p in maps) / 1e6, 1)
+    studies = (ROOT / "docs" / "studies.md").read_text(encoding="utf-8")
+    quoted = re.search(r"the demo's (\d+) maps add about ([\d.]+) MB,\s+(\d+) kB each", studies)
+    assert quoted is not None
+    kilo, mega = kilo_and_mega(maps)
+    assert quoted.groups() == (str(len(maps)), mega, kilo)
+    evidence = list((DEMO / "artifacts").rglob("evidence.npz"))
+    text = (ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")
+    quoted = re.search(r"(\d+) files of (\d+) kB on average, ([\d.]+) MB in\s+all", text)
+    assert quoted is not None
+    kilo, mega = kilo_and_mega(evidence)
+    assert quoted.groups() == (str(len(evidence)), kilo, mega)
 
 
 def test_the_demo_site_numbers_in_the_docs_are_the_build() -> None:
