@@ -132,6 +132,24 @@ def test_every_path_named_exists(doc: Path) -> None:
     assert not missing, f"{doc.relative_to(ROOT)} names paths that do not exist: {missing}"
 
 
+PACKAGE_BULLET = re.compile(r"^- `(evalsuite/(?:[\w/]+/)?)`(.*?)(?=^- |^#|\Z)", re.M | re.S)
+MODULE = re.compile(r"`((?:\w+/)*\w+\.py)`")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: str(doc.relative_to(ROOT)))
+def test_every_module_a_package_bullet_names_exists(doc: Path) -> None:
+    """In a bullet about a package (`- `evalsuite/runner/`: ...`), a module named by its file
+    name alone (`plan.py`, `patchcore/params.py`) is a file of that package."""
+    text = FENCE.sub("", doc.read_text(encoding="utf-8"))
+    missing = sorted(
+        package + module
+        for package, body in PACKAGE_BULLET.findall(text)
+        for module in MODULE.findall(body)
+        if not module.startswith("evalsuite/") and not (ROOT / package / module).is_file()
+    )
+    assert not missing, f"{doc.relative_to(ROOT)} names modules that do not exist: {missing}"
+
+
 # The README's command table against the CLI.
 
 
