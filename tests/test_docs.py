@@ -376,13 +376,21 @@ def test_the_demo_site_numbers_in_the_docs_are_the_build() -> None:
     with differences.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     evaluation = (ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")
-    quoted = re.search(r"(\d+) differences in\s+(\d+) families \(([^)]*)\)", evaluation)
+    quoted = re.search(
+        r"(\d+) differences \(one per\s+comparison and metric\) in (\d+) families \(([^)]*)\),"
+        r"\s+of which ([\d, and]+) have an\s+interval excluding 0",
+        evaluation,
+    )
     assert quoted is not None
-    families = Counter(row["family"] for row in rows)
-    parts = re.findall(r"(\d+) ([^,]+?)(?:,|$)", quoted.group(3))
-    assert int(quoted.group(2)) == len(families) == len(parts)
-    assert int(quoted.group(1)) == sum(families.values())
-    assert sorted(int(n) for n, _ in parts) == sorted(families.values())
+    # a family's first word is its name in differences.csv: shift, ..., sweep(:<detector>:<param>)
+    sizes = {name: int(n) for n, name in re.findall(r"(\d+) (\w+)", quoted.group(3))}
+    excluding = [int(n) for n in re.findall(r"\d+", quoted.group(4))]
+    families = Counter(row["family"].split(":")[0] for row in rows)
+    assert int(quoted.group(2)) == len(families) == len(excluding)
+    assert int(quoted.group(1)) == len(rows)
+    assert sizes == dict(families)
+    excludes = Counter(row["family"].split(":")[0] for row in rows if row["excludes_zero"] == "1")
+    assert dict(zip(sizes, excluding, strict=True)) == {name: excludes[name] for name in sizes}
     figures = {path.stem for path in (SITE / "downloads" / "figures").iterdir()}
     files = list((SITE / "downloads" / "figures").iterdir())
     site_md = (ROOT / "docs" / "site.md").read_text(encoding="utf-8")
