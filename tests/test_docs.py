@@ -58,10 +58,11 @@ def anchors(path: Path) -> set[str]:
     return found
 
 
-def link_problems(doc: Path) -> list[str]:
-    """What is wrong with the links of `doc`: absolute or external, missing file or anchor."""
+def link_problems(doc: Path, root: Path = ROOT) -> list[str]:
+    """What is wrong with the links of `doc` (a file of the repository `root`): absolute or
+    external, missing file or anchor, a file outside `root`."""
     text = prose(doc.read_text(encoding="utf-8"))
-    where = doc.relative_to(ROOT)
+    where = doc.relative_to(root)
     problems = [
         f"{where}: external link {url} (write it as text)" for url in AUTOLINK.findall(text)
     ]
@@ -71,7 +72,7 @@ def link_problems(doc: Path) -> list[str]:
             continue
         file_part, _, anchor = target.partition("#")
         linked = (doc.parent / file_part).resolve() if file_part else doc
-        if not linked.is_relative_to(ROOT) or not linked.exists():
+        if not linked.is_relative_to(root) or not linked.exists():
             problems.append(f"{where}: {target} names no file of the repository")
         elif anchor and (linked.suffix != ".md" or anchor not in anchors(linked)):
             problems.append(f"{where}: {target}: no heading with the anchor #{anchor}")
@@ -105,19 +106,20 @@ def test_the_link_check_catches_broken_links(tmp_path: Path) -> None:
     assert slug("Before running: `evalsuite plan --estimate`") == (
         "before-running-evalsuite-plan---estimate"
     )
-    broken = ROOT / "docs" / f".test-docs-{tmp_path.name}.md"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "data.md").write_bytes(page.read_bytes())
+    (tmp_path / "outside.md").write_text("# Outside\n", encoding="utf-8")
+    broken = tmp_path / "docs" / "broken.md"
     broken.write_text(
         "# Title\n[a](data.md#mvtec-shift) [b](nothing.md) [c](data.md#no-such-heading)\n"
         "[d](https://example.org) <https://example.org> [e](#title) `[f](gone.md)`\n"
-        "```\n[g](gone-too.md)\n```\n",
+        "```\n[g](gone-too.md)\n```\n[h](../outside.md) [i](../../outside.md)\n",
         encoding="utf-8",
     )
-    try:
-        problems = link_problems(broken)
-    finally:
-        broken.unlink()
-    assert len(problems) == 4, problems
+    problems = link_problems(broken, root=tmp_path / "docs")
+    assert len(problems) == 6, problems
     assert any("nothing.md names no file" in p for p in problems)
+    assert any("../outside.md names no file" in p for p in problems)  # outside the repository
     assert any("#no-such-heading" in p for p in problems)
     assert sum("example.org" in p for p in problems) == 2
 
@@ -394,9 +396,10 @@ def test_the_demo_site_numbers_in_the_docs_are_the_build() -> None:
     figures = {path.stem for path in (SITE / "downloads" / "figures").iterdir()}
     files = list((SITE / "downloads" / "figures").iterdir())
     site_md = (ROOT / "docs" / "site.md").read_text(encoding="utf-8")
-    quoted_figures = re.search(r"(\d+) figures × (\d+) files", site_md)
+    quoted_figures = re.search(r"(\d+) figures × (\d+) files, ([\d.]+) MB", site_md)
     assert quoted_figures is not None
-    assert (int(quoted_figures.group(1)), int(quoted_figures.group(2))) == (
-        len(figures),
-        len(files) // len(figures),
+    assert quoted_figures.groups() == (
+        str(len(figures)),
+        str(len(files) // len(figures)),
+        kilo_and_mega(files)[1],
     )
