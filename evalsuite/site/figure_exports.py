@@ -150,10 +150,10 @@ def pdf_of(svg: str) -> bytes:
     """The PDF of an SVG, the same bytes on every call and in every process.
 
     vl-convert writes the objects of a PDF (fonts, resource entries) in hash-map order, which
-    changes from call to call, and has no option to fix it. qpdf (through pikepdf) rewrites the
-    document in a canonical form: objects numbered in the order of a walk from the trailer with
-    dictionary keys sorted, one classic cross-reference table, and an /ID computed from the
-    content.
+    changes from call to call, and has no option to fix it. qpdf (through pikepdf) writes the
+    document again in a canonical form: objects numbered in the order of a walk from the trailer
+    (dictionary keys sorted), one classic cross-reference table, and an /ID computed from the
+    content. The streams (drawing, font subsets) are copied as vl-convert wrote them.
     """
     with pikepdf.open(io.BytesIO(bytes(vl_convert.svg_to_pdf(svg)))) as document:
         out = io.BytesIO()
@@ -161,7 +161,8 @@ def pdf_of(svg: str) -> bytes:
             out,
             deterministic_id=True,
             object_stream_mode=pikepdf.ObjectStreamMode.disable,
-            compress_streams=True,
+            compress_streams=False,
+            stream_decode_level=pikepdf.StreamDecodeLevel.none,
             linearize=False,
         )
     return out.getvalue()
