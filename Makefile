@@ -10,7 +10,7 @@ IMAGE ?= evalsuite
 TORCH_VARIANT ?= cpu
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint all paper site bench bench-paper docker clean lock
+.PHONY: help install browser test test-slow lint all paper site bench bench-paper docker clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,10 +22,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv with the pinned dependencies (idempotent)
 
-test: $(STAMP) ## run the test suite (no network, no GPU, no dataset needed)
+browser: ## Debian's Chromium for the browser tests (apt-get, as root); without it they skip
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$$(id -u 2>/dev/null)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "apt-get install chromium (for the browser tests)"; \
+	  apt-get install -y -qq chromium >/dev/null 2>&1 \
+	    || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "make browser: apt-get could not install chromium; the browser tests will skip"; \
+	else echo "make browser: no chromium, and installing it needs root and apt-get; the browser tests will skip"; fi
+
+test: $(STAMP) browser ## run the test suite (no network, no GPU, no dataset needed)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-slow: $(STAMP) ## every test, slow ones too (the container install test: minutes, ~7 GB in /tmp)
+test-slow: $(STAMP) browser ## every test, slow ones too (the container install test: minutes, ~7 GB in /tmp)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP) ## ruff + mypy, hadolint (Dockerfile), actionlint + shellcheck (workflows)

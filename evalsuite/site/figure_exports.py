@@ -10,6 +10,7 @@ those of the page.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from functools import lru_cache
 from typing import Any
 
+import pikepdf
 import vl_convert
 
 from evalsuite.site.assets import vegalite_version
@@ -144,61 +146,26 @@ def stable_ids(svg: str) -> str:
     return _GRADIENT.sub(lambda m: ids.setdefault(m[0], f"gradient_{len(ids)}"), svg)
 
 
-_FONTS = re.compile(rb"/DescendantFonts \[(\d+) 0 R\]")
-PDF_TRIES = 32
-
-
 def pdf_of(svg: str) -> bytes:
-    """The PDF of an SVG, the same bytes on every call.
+    """The PDF of an SVG, the same bytes on every call and in every process.
 
-    vl-convert numbers the objects of the embedded fonts in hash-map order, which changes from
-    call to call; of the k! numberings of k fonts, the one whose fonts' descendants are numbered
-    in font order is taken (one try in k! finds it; a PDF with more than four fonts is taken as
-    it comes after PDF_TRIES tries).
+    vl-convert writes the objects of a PDF (fonts, resource entries) in hash-map order, which
+    changes from call to call, and has no option to fix it. qpdf (through pikepdf) writes the
+    document again in a canonical form: objects numbered in the order of a walk from the trailer
+    (dictionary keys sorted), one classic cross-reference table, and an /ID computed from the
+    content. The streams (drawing, font subsets) are copied as vl-convert wrote them.
     """
-    pdf = b""
-    for _ in range(PDF_TRIES):
-        pdf = stable_pdf(bytes(vl_convert.svg_to_pdf(svg)))
-        numbers = [int(n) for n in _FONTS.findall(pdf)]
-        if numbers == sorted(numbers):
-            break
-    return pdf
-
-
-_RESOURCES = re.compile(rb"(<<\n)((?: +/[^\s/]+ \d+ 0 R\n)+)( *>>)")
-_XREF = re.compile(rb"\nxref\n0 (\d+)\n")
-
-
-def stable_pdf(pdf: bytes) -> bytes:
-    """`pdf` in a canonical form: objects in number order, resource dictionaries sorted.
-
-    vl-convert writes fonts and resource entries (`/xo3 15 0 R` lines) in hash-map order, which
-    changes from call to call; neither order means anything. The objects are cut out at the
-    offsets of the cross-reference table and written in number order, with a new table. A PDF
-    of another shape (several table sections, free objects) is returned with its resources
-    sorted only.
-    """
-    pdf = _RESOURCES.sub(lambda m: m[1] + b"".join(sorted(m[2].splitlines(True))) + m[3], pdf)
-    found = list(_XREF.finditer(pdf))
-    if len(found) != 1:
-        return pdf
-    table, count = found[0].end(), int(found[0][1])
-    rows = [pdf[table + 20 * i : table + 20 * (i + 1)] for i in range(count)]
-    if count < 2 or any(row[17:18] != b"n" for row in rows[1:]):
-        return pdf
-    offsets = [int(row[:10]) for row in rows[1:]]
-    starts = sorted(offsets)
-    ends = [*starts[1:], found[0].start() + 1]  # an object runs to the next one, or the table
-    cut = {start: pdf[start:end] for start, end in zip(starts, ends, strict=True)}
-    body = bytearray(pdf[: min(offsets)])
-    new_rows = [rows[0]]
-    for offset in offsets:  # object 1, 2, ... in number order
-        new_rows.append(b"%010d 00000 n\r\n" % len(body))
-        body += cut[offset]
-    tail = pdf[table + 20 * count :]
-    start = len(body)
-    body += b"xref\n0 %d\n" % count + b"".join(new_rows) + tail
-    return re.sub(rb"startxref\n\d+\n", b"startxref\n%d\n" % start, bytes(body))
+    with pikepdf.open(io.BytesIO(bytes(vl_convert.svg_to_pdf(svg)))) as document:
+        out = io.BytesIO()
+        document.save(
+            out,
+            deterministic_id=True,
+            object_stream_mode=pikepdf.ObjectStreamMode.disable,
+            compress_streams=False,
+            stream_decode_level=pikepdf.StreamDecodeLevel.none,
+            linearize=False,
+        )
+    return out.getvalue()
 
 
 def figure_files(figures: Sequence[Figure]) -> dict[str, bytes]:

@@ -3,9 +3,12 @@ copies of it for the edge cases, and the sites built from them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from headless import FLAGS, SKIP, chromium_executable
+from playwright.sync_api import Browser, sync_playwright
 from site_helpers import (
     DEFECT_CELL,
     FAILED_CELL,
@@ -81,3 +84,15 @@ def edge_site(edge_results: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     out = tmp_path_factory.mktemp("edge-site") / "site"
     build_site(edge_results, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium under Playwright (skipped, with the reason, where absent)."""
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip(SKIP)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=FLAGS)
+        yield browser
+        browser.close()

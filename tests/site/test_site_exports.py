@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
+import pikepdf
 import pytest
 from click.testing import CliRunner
 from site_helpers import FAILED_CELL, copy_results, read_json, write_json
@@ -25,7 +26,7 @@ from evalsuite.cli import main
 from evalsuite.site import build_site
 from evalsuite.site.anchors import ANCHOR_METRICS, ANCHORS
 from evalsuite.site.data_csv import anchors_csv
-from evalsuite.site.figure_exports import Figure, render
+from evalsuite.site.figure_exports import Figure, pdf_of, render
 
 PORTABLE = re.compile(r"[A-Za-z0-9._/-]+")
 
@@ -225,7 +226,32 @@ def test_figures_are_drawn_from_the_page_specs_and_are_deterministic(site_dir: P
         figure = Figure("roc", "ROC", "", "roc.html", spec)
         first, second = render(figure), render(figure)
         assert first["svg"] in exported  # the page's own spec, drawn
-        assert first == second  # the same bytes in every format (PDF resources sorted)
+        assert first == second  # the same bytes in every format
+
+
+PDF_FONTS = (
+    "Liberation Sans",
+    "Liberation Serif",
+    "Liberation Mono",
+    "DejaVu Sans",
+    "DejaVu Serif",
+)
+
+
+def test_a_pdf_with_many_fonts_is_the_same_bytes_on_every_call() -> None:
+    lines = [(font, weight) for font in PDF_FONTS for weight in ("normal", "bold")]
+    texts = "".join(
+        f'<text x="10" y="{20 + 20 * i}" font-family="{font}" font-weight="{weight}">'
+        f"{font} {weight} 0.93</text>"
+        for i, (font, weight) in enumerate(lines)
+    )
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="300" height="240">{texts}</svg>'
+    drawn = {pdf_of(svg) for _ in range(8)}  # vl-convert orders these 10 fonts anew each call
+    assert len(drawn) == 1
+    with pikepdf.open(io.BytesIO(drawn.pop())) as document:
+        fonts = document.pages[0].Resources.Font.values()
+        assert len({str(font.BaseFont) for font in fonts}) == len(lines)  # every font embedded
+        assert str(document.docinfo.Producer) == "svg2pdf"
 
 
 # --- the bundle and --anonymous ------------------------------------------------------------

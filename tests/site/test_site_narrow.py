@@ -1,6 +1,6 @@
 """Every page of the site at 400 px width in headless Chromium: no horizontal page scroll (wide
 tables and charts scroll inside their own container). Skipped, with the reason, only where
-Chromium cannot be installed (see `chromium_cdp.install_chromium`)."""
+Chromium is not installed (`make browser` installs it; see `headless`)."""
 
 from __future__ import annotations
 
@@ -8,40 +8,38 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium_cdp import Browser, install_chromium
+from headless import Tab
+from playwright.sync_api import Browser
 
 WIDTH = 400
-DRAWN = """(() => {
+DRAWN = """() => {
   const charts = Array.from(document.querySelectorAll("div.chart[data-spec]"));
   return charts.every((c) => c.hasAttribute("data-rendered")) ? {charts: charts.length} : null;
-})()"""
-OVERFLOW = """(() => {
+}"""
+OVERFLOW = """() => {
   const page = document.documentElement;
   const wide = Array.from(document.body.querySelectorAll("*"))
     .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
     .filter((e) => !e.closest(".table-wrap, .chart, pre"))
     .slice(0, 3).map((e) => e.tagName + "." + e.className);
   return {scroll: page.scrollWidth, inner: window.innerWidth, wide: wide};
-})()"""
+}"""
 
 
 @pytest.fixture(scope="module")
-def narrow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    executable = install_chromium()
-    if executable is None:
-        pytest.skip("Chromium is not installed and cannot be (needs root and apt-get)")
-    chromium = Browser(executable, tmp_path_factory.mktemp("narrow-profile"), width=WIDTH)
-    yield chromium
-    chromium.close()
+def narrow(chromium: Browser) -> Iterator[Tab]:
+    opened = Tab(chromium, width=WIDTH)
+    yield opened
+    opened.close()
 
 
-def test_no_page_scrolls_horizontally_at_400_px(narrow: Browser, edge_site: Path) -> None:
+def test_no_page_scrolls_horizontally_at_400_px(narrow: Tab, edge_site: Path) -> None:
     pages = sorted(edge_site.rglob("*.html"))
     assert len(pages) > 40
     for page in pages:
         name = page.relative_to(edge_site).as_posix()
         narrow.open(page.as_uri())
-        assert narrow.wait_for(DRAWN, timeout=60) is not None, f"{name}: charts still drawing"
+        assert narrow.wait_for(DRAWN, timeout_s=60) is not None, f"{name}: charts still drawing"
         state = narrow.evaluate(OVERFLOW)
         assert state["inner"] == WIDTH, name
         assert state["scroll"] <= state["inner"], f"{name} is {state['scroll']} px wide: {state}"
