@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.conftest import TreeFactory
@@ -69,6 +70,7 @@ def test_commands_without_a_model_import_no_model_library(
         (("data", "shift", "--src", tree, "--out", tmp_path / "shifted", "--quiet"), 0),
         (("site", "--results", tmp_path / "none", "--out", tmp_path / "site"), 2),
         (("merge", "--out", tmp_path / "merged", tmp_path / "none"), 2),
+        (("diff", tmp_path / "none", tmp_path / "none"), 2),
         (("plan", "--config", tmp_path / "missing.toml"), 2),
         (("run", "--config", tmp_path / "missing.toml"), 2),
     ]
@@ -101,6 +103,24 @@ def test_plan_of_a_valid_study_imports_no_model_library(tmp_path: Path) -> None:
     assert report["heavy"] == [], report["heavy"]
     planned, _ = json.JSONDecoder().raw_decode(output[output.index("{") :])
     assert planned["device"] == "cpu" and planned["counts"]["fits"] > 2
+
+
+def test_all_takes_the_options_of_run_then_its_own() -> None:
+    """`all` is `run` then `site`: `run`'s options, the same in name, flags, type, default and
+    help and in the same order, then `--site` and `--baseline` (as `site`'s), then `-v`."""
+
+    from evalsuite.cli import main
+
+    def spec(param: click.Parameter) -> tuple[object, ...]:
+        shown = (param.opts, param.default, getattr(param, "help", None), param.callback)
+        return (param.name, *shown, type(param.type), param.type.to_info_dict())
+
+    run, every = main.commands["run"].params, main.commands["all"].params
+    assert [p.name for p in run][-1] == "verbose" and len(run) == 13
+    assert [spec(p) for p in every[: len(run) - 1]] == [spec(p) for p in run[:-1]]
+    assert [p.name for p in every[len(run) - 1 :]] == ["site_dir", "baseline", "verbose"]
+    baseline = {p.name: p for p in main.commands["site"].params}["baseline"]
+    assert spec(every[-2]) == spec(baseline)
 
 
 def test_verbose_is_accepted_after_the_subcommand(make_tree: TreeFactory) -> None:

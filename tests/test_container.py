@@ -224,7 +224,7 @@ def test_build_context_is_only_what_the_dockerfile_copies(dockerfile: list[Stage
         assert (ROOT / source).exists()
         assert not _dockerignore_excludes(source), source
     for kept in (
-        "evalsuite/cli.py",
+        "evalsuite/cli/__init__.py",
         "evalsuite/schemas/cell.schema.json",
         "templates/base.html.j2",
     ):

@@ -22,6 +22,7 @@ from evalsuite import regular
 from evalsuite.atomic import write_json
 from evalsuite.digest import file_sha256
 from evalsuite.errors import ArchiveError, ConfigError, DownloadError, ResultsError
+from evalsuite.outputs import check_places
 from evalsuite.progress import bar as progress_bar
 from evalsuite.results.paths import check_name
 
@@ -137,6 +138,24 @@ def download(
                 folder.rmdir()
         raise
     return [out / c for c in categories]
+
+
+def download_from(
+    out: Path,
+    categories: Sequence[str],
+    sources_file: Path | None = None,
+    timeout: float = 10.0,
+    progress: bool = True,
+) -> list[Path]:
+    """`evalsuite data download`: `download` with the sources of `sources_file` (None: the
+    built-in ones), after refusing an `out` that overlaps that file.
+
+    Raises:
+        OutputError: `out` and `sources_file` overlap (exit 2).
+        ConfigError: the sources file is invalid; as `download` otherwise.
+    """
+    check_places([("--out", out)], [("--sources", sources_file)])
+    return download(out, categories, load_sources(sources_file), timeout=timeout, progress=progress)
 
 
 def _missing(folder: Path) -> list[Path]:
