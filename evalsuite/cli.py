@@ -572,8 +572,7 @@ def all_command(
     baseline: Path | None,
 ) -> None:
     """Run the study, then build its site (the site is built even when cells failed)."""
-    from evalsuite.site import build_site
-    from evalsuite.site.build import check_site_folders
+    from evalsuite.site import build_site, check_site_folders
 
     config = _load(preset, config_path, data_root, device)
     _check_places(config, config_path, out, cache_dir, site_dir, baseline)
@@ -721,7 +720,7 @@ def site(
     """Build the static results site of --results into --out (opens from file://, offline)."""
     if clean:
         from evalsuite.owned import remove_owned
-        from evalsuite.site.build import LEDGER
+        from evalsuite.site import LEDGER
 
         removed, kept = remove_owned(out, LEDGER)
         left = f"; kept {len(kept)} file(s) no build wrote" if kept else ""

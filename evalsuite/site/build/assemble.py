@@ -15,27 +15,28 @@ from evalsuite import __version__, regular
 from evalsuite.errors import ResultsError
 from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
 from evalsuite.owned import check_owned, owned_tree
-from evalsuite.site import assets, detail
-from evalsuite.site.anonymise import anonymise, machine_identity
-from evalsuite.site.bundle import BUNDLE_MARK, check_bundle_target, write_bundle
-from evalsuite.site.changes import changes
-from evalsuite.site.data_csv import data_downloads, data_files
-from evalsuite.site.differences import DiffTable, difference_tables
-from evalsuite.site.exports import metrics_csv, summary_csv
-from evalsuite.site.figure_exports import figure_files, site_figures
-from evalsuite.site.gallery import artifact_files
-from evalsuite.site.heatmaps import recolour
-from evalsuite.site.latex import headline_tex
-from evalsuite.site.leaks import check_no_leaks
-from evalsuite.site.links import CellLinks
-from evalsuite.site.load import load_results
-from evalsuite.site.pages import NAV, Page, gallery_index, main_pages
-from evalsuite.site.paired_exports import difference_tex, differences_csv, tex_name
-from evalsuite.site.records import Results
-from evalsuite.site.render import TEMPLATES, SiteInfo, environment, render
-from evalsuite.site.runinfo import run_info
-from evalsuite.site.shipped import record_files
-from evalsuite.site.tables import HEADLINE_METRICS, grid_of, metric_rows
+from evalsuite.site.build.leaks import check_no_leaks
+from evalsuite.site.catalogue import Download
+from evalsuite.site.downloads.bundle import BUNDLE_MARK, check_bundle_target, write_bundle
+from evalsuite.site.downloads.data_csv import data_downloads, data_files
+from evalsuite.site.downloads.figure_exports import figure_files, site_figures
+from evalsuite.site.downloads.latex import headline_tex
+from evalsuite.site.downloads.metrics_csv import metrics_csv, summary_csv
+from evalsuite.site.downloads.paired_exports import difference_tex, differences_csv, tex_name
+from evalsuite.site.downloads.shipped import record_files
+from evalsuite.site.pages import assets, detail
+from evalsuite.site.pages.changes import changes
+from evalsuite.site.pages.links import CellLinks
+from evalsuite.site.pages.render import TEMPLATES, SiteInfo, environment, render
+from evalsuite.site.pages.study import NAV, Page, gallery_index, main_pages
+from evalsuite.site.read.anonymise import anonymise, machine_identity
+from evalsuite.site.read.load import load_results
+from evalsuite.site.read.records import Results
+from evalsuite.site.views.differences import DiffTable, difference_tables
+from evalsuite.site.views.gallery import artifact_files
+from evalsuite.site.views.heatmaps import recolour
+from evalsuite.site.views.runinfo import run_info
+from evalsuite.site.views.tables import HEADLINE_METRICS, grid_of, metric_rows
 
 LEDGER = ".evalsuite-site.json"
 """The site's ledger: every file the last build wrote into its output folder."""
@@ -175,10 +176,10 @@ def _downloads(results: Results, headline: str, paired: list[DiffTable]) -> dict
     return {path: text.encode("utf-8") for path, text in texts.items()}
 
 
-def _tex_downloads(paired: list[DiffTable]) -> list[detail.Download]:
+def _tex_downloads(paired: list[DiffTable]) -> list[Download]:
     """The downloads page's entries of the differences' LaTeX tables."""
     return [
-        detail.Download(
+        Download(
             f"downloads/{tex_name(t)}",
             tex_name(t),
             f"Paired differences {t.title} with their 95% intervals, LaTeX booktabs.",

@@ -1,6 +1,6 @@
 """The check after an anonymous build: does any built file still name the machine?
 
-`evalsuite.site.anonymise` scrubs the identifying fields of the records; this module checks the
+`evalsuite.site.read.anonymise` scrubs the identifying fields of the records; this module checks the
 built files, so that a path or name that reached a page some other way is an error, not a
 silent miss. It is scoped so that it reports no false leaks: a user or host name is as often as
 not an ordinary word (a user `zipper`, a host `seed`) that the ids legitimately hold.
@@ -25,7 +25,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from evalsuite.errors import EvalsuiteError
-from evalsuite.site.anonymise import (
+from evalsuite.site.downloads.data_csv import RECORDS
+from evalsuite.site.read.anonymise import (
     ABSOLUTE,
     ASSETS,
     CELL_FIELDS,
@@ -36,7 +37,6 @@ from evalsuite.site.anonymise import (
     field_values,
     word_pattern,
 )
-from evalsuite.site.data_csv import RECORDS
 
 _UNSCRUBBED = re.compile(r"(?<!<path>)" + ABSOLUTE.pattern)
 _SCRUBBED_PATH = re.compile(r"<path>(/[^/\\]*)?")

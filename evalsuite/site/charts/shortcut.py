@@ -9,8 +9,8 @@ from typing import Any
 
 import altair as alt
 
-from evalsuite.site.charts import DATA, Rows, finish, with_rows
-from evalsuite.site.palette import LABEL_COLORS
+from evalsuite.site.charts.palette import LABEL_COLORS
+from evalsuite.site.charts.specs import DATA, Rows, finish, with_rows
 
 
 def matrices(

@@ -16,7 +16,7 @@ from typing import Any
 
 import altair as alt
 
-from evalsuite.site.palette import colors_for
+from evalsuite.site.charts.palette import colors_for
 
 Rows = list[dict[str, Any]]
 PANEL = {"width": 170, "height": 150}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from evalsuite import regular
 from evalsuite.errors import ResultsError
-from evalsuite.site.anonymise import ASSETS, TEXT_SUFFIXES
+from evalsuite.site.read.anonymise import ASSETS, TEXT_SUFFIXES
 
 _UNPORTABLE = re.compile(r"[^A-Za-z0-9._/-]")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)

@@ -16,9 +16,9 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from evalsuite.site.anchors import ANCHOR_METRICS, ANCHORS
-from evalsuite.site.detail import Download
-from evalsuite.site.records import Cell, Results
+from evalsuite.site.catalogue import Download
+from evalsuite.site.read.anchors import ANCHOR_METRICS, ANCHORS
+from evalsuite.site.read.records import Cell, Results
 
 RECORDS = "downloads/records"
 """Where the site ships the raw records: `manifest.json`, `cells/...json`, `splits/...json`."""

@@ -13,18 +13,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import fields, is_dataclass
 from functools import lru_cache
 from typing import Any
 
 import vl_convert
 
-from evalsuite.site.assets import vegalite_version
-from evalsuite.site.charts import Chart
-from evalsuite.site.pages import Page
-from evalsuite.site.records import Cell
+from evalsuite.site.catalogue import Figure
+from evalsuite.site.charts.specs import Chart
+from evalsuite.site.pages.assets import vegalite_version
+from evalsuite.site.pages.study import Page
+from evalsuite.site.read.records import Cell
 
-FIGURES = "downloads/figures"
 FORMATS = ("svg", "pdf", "png")
 PNG_DPI = 300
 RENDER_CACHE = 256
@@ -42,29 +42,6 @@ _IDENTS = ("label", "scope", "param")
 """Attributes that tell apart the view models of a list (a detector's, a sweep's)."""
 _GENERIC = frozenset({"chart", "charts", "rocs", "shortcuts", "sweeps"})
 """Names of view-model fields that say nothing about the chart (left out of file names)."""
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One exported chart.
-
-    Attributes:
-        name: the file stem under `downloads/figures/` (ASCII, no spaces or `=`).
-        title: the chart's heading, or its page's title when it has none.
-        caption: how to read it (the page's caption).
-        page: the page that shows it.
-        spec: the Vega-Lite spec the page embeds.
-    """
-
-    name: str
-    title: str
-    caption: str
-    page: str
-    spec: dict[str, Any]
-
-    def path(self, fmt: str) -> str:
-        """The site path of the figure in format `fmt` (svg, pdf or png)."""
-        return f"{FIGURES}/{self.name}.{fmt}"
 
 
 def slug(text: str) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from evalsuite.site.records import METRIC_NAMES
-from evalsuite.site.stats import Summary
-from evalsuite.site.tables import HEADLINE_METRICS, Row
+from evalsuite.site.read.records import METRIC_NAMES
+from evalsuite.site.views.stats import Summary
+from evalsuite.site.views.tables import HEADLINE_METRICS, Row
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",

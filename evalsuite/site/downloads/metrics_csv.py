@@ -1,4 +1,4 @@
-"""Downloads: every metric as CSV, the means over seeds as CSV (LaTeX: `site.latex`)."""
+"""Downloads: every metric as CSV, the means over seeds as CSV (LaTeX: `downloads.latex`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import csv
 import io
 from collections.abc import Sequence
 
-from evalsuite.site.data_csv import record_path
-from evalsuite.site.records import METRICS, GroupKey, Results
-from evalsuite.site.stats import summarise
+from evalsuite.site.downloads.data_csv import record_path
+from evalsuite.site.read.records import METRICS, GroupKey, Results
+from evalsuite.site.views.stats import summarise
 
 CELL_FIELDS = (
     "path",

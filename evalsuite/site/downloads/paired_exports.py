@@ -7,9 +7,16 @@ import io
 from collections.abc import Sequence
 
 from evalsuite.results.paths import sanitise
-from evalsuite.site.differences import DiffRow, DiffTable, PairedValue
-from evalsuite.site.latex import latex_escape, number, separator, stack, synthetic_note, table
-from evalsuite.site.records import METRIC_NAMES, GroupKey
+from evalsuite.site.downloads.latex import (
+    latex_escape,
+    number,
+    separator,
+    stack,
+    synthetic_note,
+    table,
+)
+from evalsuite.site.read.records import METRIC_NAMES, GroupKey
+from evalsuite.site.views.differences import DiffRow, DiffTable, PairedValue
 
 CSV_HEADER = (
     "family",

@@ -14,8 +14,8 @@ from typing import Any
 
 from evalsuite.results.cells import DIGEST, record_digest
 from evalsuite.results.paths import MANIFEST_NAME
-from evalsuite.site.data_csv import RECORDS, record_path
-from evalsuite.site.records import Results
+from evalsuite.site.downloads.data_csv import RECORDS, record_path
+from evalsuite.site.read.records import Results
 
 
 def _json(payload: Any) -> bytes:

@@ -16,7 +16,7 @@ import altair as alt
 import vl_convert
 
 from evalsuite.errors import EvalsuiteError
-from evalsuite.site.palette import stylesheet
+from evalsuite.site.charts.palette import stylesheet
 
 SNIPPET = "window.vegaEmbed = vegaEmbed;"
 """What the bundle runs: expose Vega-Embed (which carries Vega and Vega-Lite) to charts.js."""

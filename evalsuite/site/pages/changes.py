@@ -17,26 +17,27 @@ from pathlib import Path
 
 from evalsuite.results.diff import CellDiff, RunDiff, diff_runs
 from evalsuite.results.diff_report import CSV_COLUMNS, csv_rows, diff_json, summary_line
-from evalsuite.site import detail
-from evalsuite.site.gallery import StripView
-from evalsuite.site.heatmaps import Recoloured
-from evalsuite.site.load import load_results
-from evalsuite.site.pages import Page
-from evalsuite.site.records import Results, cell_page
+from evalsuite.site.catalogue import Download
+from evalsuite.site.pages import detail
+from evalsuite.site.pages.study import Page
+from evalsuite.site.read.load import load_results
+from evalsuite.site.read.records import Results, cell_page
+from evalsuite.site.views.gallery import StripView
+from evalsuite.site.views.heatmaps import Recoloured
 
 BASELINE_DIR = "baseline"
 """The site folder holding the baseline's pages of the changed cells."""
 CHANGES_CSV = "downloads/changes.csv"
 CHANGES_JSON = "downloads/changes.json"
 DOWNLOADS = (
-    detail.Download(
+    Download(
         CHANGES_CSV,
         "changes.csv",
         "This run against its baseline (the Changes page): one row per cell and headline metric "
         "with both values, the delta, its paired 95% interval, p-value and verdict, and what "
         "changed in the cell's provenance; one row per added, removed or failed cell.",
     ),
-    detail.Download(
+    Download(
         CHANGES_JSON,
         "changes.json",
         "The same comparison as data, as `evalsuite diff --json` writes it.",
@@ -67,7 +68,7 @@ class Changes:
     pages: list[Page]
     summary: str
     files: dict[str, bytes]
-    downloads: tuple[detail.Download, ...]
+    downloads: tuple[Download, ...]
 
 
 def changes(results: Results, baseline: Path) -> Changes:

@@ -7,13 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalsuite.site import figures
-from evalsuite.site.charts import Chart
-from evalsuite.site.figure_exports import Figure
-from evalsuite.site.gallery import StripView, strip_view
-from evalsuite.site.heatmaps import Recoloured
-from evalsuite.site.pages import Page
-from evalsuite.site.records import (
+from evalsuite.site.catalogue import Download, Figure
+from evalsuite.site.charts.specs import Chart
+from evalsuite.site.pages.study import Page
+from evalsuite.site.read.records import (
     KINDS,
     METRIC_NAMES,
     METRICS,
@@ -23,6 +20,9 @@ from evalsuite.site.records import (
     Metric,
     Results,
 )
+from evalsuite.site.views import figures
+from evalsuite.site.views.gallery import StripView, strip_view
+from evalsuite.site.views.heatmaps import Recoloured
 
 Rows = tuple[tuple[str, str], ...]
 
@@ -215,15 +215,6 @@ def failures_page(results: Results) -> Page:
     return Page(
         "failures.html", "failures.html.j2", "Failures and missing cells", "failures.html", data
     )
-
-
-@dataclass(frozen=True)
-class Download:
-    """A file of the downloads folder: its path in the site and what it holds."""
-
-    path: str
-    title: str
-    description: str
 
 
 DOWNLOADS = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalsuite.site.records import Cell, GroupKey, Results
+from evalsuite.site.read.records import Cell, GroupKey, Results
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,15 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from evalsuite.errors import EvalsuiteError
-from evalsuite.site.links import CellLinks
-from evalsuite.site.pages import Page
-from evalsuite.site.stats import Delta, Summary
+from evalsuite.site.pages.links import CellLinks
+from evalsuite.site.pages.study import Page
+from evalsuite.site.views.stats import Delta, Summary
 
 
 def _templates_folder() -> Path:
     """`templates/` beside the package (source tree, editable install), else the copy an
     installed evalsuite carries under `<prefix>/share/evalsuite/templates`."""
-    source = Path(__file__).resolve().parents[2] / "templates"
+    source = Path(__file__).resolve().parents[3] / "templates"
     installed = Path(sys.prefix) / "share" / "evalsuite" / "templates"
     return source if (source / "base.html.j2").is_file() or not installed.is_dir() else installed
 

@@ -8,18 +8,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalsuite.site import figures
-from evalsuite.site.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
-from evalsuite.site.charts import Chart
-from evalsuite.site.differences import DIFF_METRICS, DiffTable
-from evalsuite.site.gallery import GalleryPage, gallery_pages
-from evalsuite.site.heatmaps import Recoloured
-from evalsuite.site.records import METRIC_NAMES, GroupKey, Results
-from evalsuite.site.runinfo import run_info
-from evalsuite.site.shortcut import shortcut_view
-from evalsuite.site.stats import summarise
-from evalsuite.site.sweeps import sweep_views
-from evalsuite.site.tables import (
+from evalsuite.site.charts.specs import Chart
+from evalsuite.site.read.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
+from evalsuite.site.read.records import METRIC_NAMES, GroupKey, Results
+from evalsuite.site.views import figures
+from evalsuite.site.views.differences import DIFF_METRICS, DiffTable
+from evalsuite.site.views.gallery import GalleryPage, gallery_pages
+from evalsuite.site.views.heatmaps import Recoloured
+from evalsuite.site.views.runinfo import run_info
+from evalsuite.site.views.shortcut import shortcut_view
+from evalsuite.site.views.stats import summarise
+from evalsuite.site.views.sweeps import sweep_views
+from evalsuite.site.views.tables import (
     HEADLINE_METRICS,
     REGIME_METRICS,
     SHIFT_REGIMES,

@@ -17,7 +17,7 @@ labels, defect names and split files are ids, and a user named `zipper` or a hos
 must not rename the `zipper` category (which would lose every heatmap strip of it). A study
 without a manifest (a shard, an interrupted run) is named from its configuration's `name`,
 which its records carry; older records without it are called `ANONYMOUS_STUDY`, never after
-the results folder. `evalsuite.site.leaks` then checks the built files.
+the results folder. `evalsuite.site.build.leaks` then checks the built files.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from evalsuite.site.records import Results, cell_from_record
+from evalsuite.site.read.records import Results, cell_from_record
 
 ABSOLUTE = re.compile(
     r"(?<![\w.~-])(?:file://|[A-Za-z]:[\\/]|\\\\|~[\w.-]*[\\/]|/(?=[^\s/]))[^\s\"'<>;,()\[\]]*"

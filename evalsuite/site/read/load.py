@@ -17,7 +17,7 @@ from evalsuite.errors import ResultsError
 from evalsuite.results import iter_cells, read_manifest
 from evalsuite.results.paths import MANIFEST_NAME, render_value
 from evalsuite.results.splits import read_split_files
-from evalsuite.site.records import Cell, CellKey, GroupKey, Results, cell_from_record
+from evalsuite.site.read.records import Cell, CellKey, GroupKey, Results, cell_from_record
 
 
 def load_results(folder: Path) -> Results:

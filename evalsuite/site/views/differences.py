@@ -27,10 +27,10 @@ from evalsuite.evaluation.paired import (
     pool_differences,
 )
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
-from evalsuite.site.records import Cell, GroupKey, Results
-from evalsuite.site.stats import Delta, paired_delta
-from evalsuite.site.sweeps import sweep_view
-from evalsuite.site.tables import Grid
+from evalsuite.site.read.records import Cell, GroupKey, Results
+from evalsuite.site.views.stats import Delta, paired_delta
+from evalsuite.site.views.sweeps import sweep_view
+from evalsuite.site.views.tables import Grid
 
 DIFF_METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1", "pixel_f1")
 """The metrics every difference is reported on (F1: image / pixel, at the val thresholds)."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evalsuite.site.charts import Chart, Rows, grouped_bars, roc_curves
-from evalsuite.site.records import METRIC_NAMES, Cell, GroupKey, Results
-from evalsuite.site.stats import Delta, Summary, summarise
-from evalsuite.site.tables import HEADLINE_METRICS, REGIME_METRICS, DeltaRow, Grid, Row
+from evalsuite.site.charts.specs import Chart, Rows, grouped_bars, roc_curves
+from evalsuite.site.read.records import METRIC_NAMES, Cell, GroupKey, Results
+from evalsuite.site.views.stats import Delta, Summary, summarise
+from evalsuite.site.views.tables import HEADLINE_METRICS, REGIME_METRICS, DeltaRow, Grid, Row
 
 LEVELS = ("image", "pixel")
 """The two levels a cell has ROC curves at."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalsuite import regular
-from evalsuite.site.heatmaps import ColorScale, Recoloured
-from evalsuite.site.records import Artifact, Cell, Results
+from evalsuite.site.read.records import Artifact, Cell, Results
+from evalsuite.site.views.heatmaps import ColorScale, Recoloured
 
 KIND_TITLES = (
     ("top_defect", "top-scoring defects"),

@@ -19,7 +19,7 @@ from PIL import Image
 
 from evalsuite import regular
 from evalsuite.results import heatmap
-from evalsuite.site.records import Cell, Results
+from evalsuite.site.read.records import Cell, Results
 
 ScaleKey = tuple[str, str, str, tuple[str, str] | None]
 """(label, scope, category, sweep): the cells that share one scale."""

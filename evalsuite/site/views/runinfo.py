@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from evalsuite.site.records import Results
+from evalsuite.site.read.records import Results
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evalsuite.site.charts import Chart, Rows
-from evalsuite.site.records import Results
-from evalsuite.site.shortcut_charts import histograms, matrices
-from evalsuite.site.tables import Grid
+from evalsuite.site.charts.shortcut import histograms, matrices
+from evalsuite.site.charts.specs import Chart, Rows
+from evalsuite.site.read.records import Results
+from evalsuite.site.views.tables import Grid
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from evalsuite.site.records import Cell
+from evalsuite.site.read.records import Cell
 
 IntervalKind = Literal["bootstrap", "seeds"]
 

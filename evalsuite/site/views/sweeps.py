@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalsuite.results.paths import render_value
-from evalsuite.site.charts import Chart, Rows, sweep_lines
-from evalsuite.site.figures import percent
-from evalsuite.site.records import KINDS, METRIC_NAMES, Cell, GroupKey, Results, value_order
-from evalsuite.site.stats import Summary, summarise
-from evalsuite.site.tables import HEADLINE_METRICS, Grid
+from evalsuite.site.charts.specs import Chart, Rows, sweep_lines
+from evalsuite.site.read.records import KINDS, METRIC_NAMES, Cell, GroupKey, Results, value_order
+from evalsuite.site.views.figures import percent
+from evalsuite.site.views.stats import Summary, summarise
+from evalsuite.site.views.tables import HEADLINE_METRICS, Grid
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evalsuite.results.paths import SCOPES
-from evalsuite.site.records import KINDS, Cell, GroupKey, Results
-from evalsuite.site.stats import Delta, Summary, paired_delta, summarise
+from evalsuite.site.read.records import KINDS, Cell, GroupKey, Results
+from evalsuite.site.views.stats import Delta, Summary, paired_delta, summarise
 
 HEADLINE_METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1")
 """The metrics of the headline, shift-drop and unified-gap tables."""
