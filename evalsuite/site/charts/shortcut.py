@@ -1,5 +1,5 @@
 """Altair builders of the unified page's charts: rate matrices and score histograms (see
-`charts` for the conventions: named data, cached skeletons, no `$schema`)."""
+`charts.specs` for the conventions: named data, cached skeletons, no `$schema`)."""
 
 from __future__ import annotations
 
