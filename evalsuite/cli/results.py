@@ -120,7 +120,7 @@ def site(
     """Build the static results site of --results into --out (opens from file://, offline)."""
     if clean:
         from evalsuite.owned import remove_owned
-        from evalsuite.site.build import LEDGER
+        from evalsuite.site import LEDGER
 
         removed, kept = remove_owned(out, LEDGER)
         left = f"; kept {len(kept)} file(s) no build wrote" if kept else ""

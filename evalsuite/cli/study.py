@@ -117,8 +117,7 @@ def run(args: RunArgs) -> None:
 def all_command(args: RunArgs, site_dir: Path, baseline: Path | None) -> None:
     """Run the study, then build its site (the site is built even when cells failed)."""
     from evalsuite.runner.places import check_study_places, results_folder
-    from evalsuite.site import build_site
-    from evalsuite.site.build import check_site_folders
+    from evalsuite.site import build_site, check_site_folders
 
     config = args.load()
     check_study_places(config, args.config_path, args.out, args.cache_dir, site_dir, baseline)

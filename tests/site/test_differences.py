@@ -18,11 +18,11 @@ from evalsuite.evaluation.metrics import image_auroc
 from evalsuite.evaluation.paired import holm, paired_pixel_difference
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
 from evalsuite.site import build_site
-from evalsuite.site.differences import difference_tables
-from evalsuite.site.load import load_results
-from evalsuite.site.paired_exports import difference_tex
-from evalsuite.site.records import Cell, cell_from_record
-from evalsuite.site.tables import grid_of
+from evalsuite.site.downloads.paired_exports import difference_tex
+from evalsuite.site.read.load import load_results
+from evalsuite.site.read.records import Cell, cell_from_record
+from evalsuite.site.views.differences import difference_tables
+from evalsuite.site.views.tables import grid_of
 
 FAMILIES = {"shift", "threshold", "retrain", "unified", "sweep:patchcore:params.coreset_ratio"}
 METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1", "pixel_f1")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from evalsuite.site.latex import latex_escape, number, stack
+from evalsuite.site.downloads.latex import latex_escape, number, stack
 
 DOCUMENT = r"""\documentclass[twocolumn]{article}
 \usepackage[T1]{fontenc}

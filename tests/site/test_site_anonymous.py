@@ -15,13 +15,13 @@ from site_helpers import FAILED_CELL, copy_results, read_json, write_json
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.results import iter_cells
-from evalsuite.site import anonymise as anonymise_module
 from evalsuite.site import build_site
-from evalsuite.site.anonymise import ANONYMOUS_STUDY, Identity, anonymise, machine_identity
-from evalsuite.site.leaks import check_no_leaks, leaks
-from evalsuite.site.load import load_results
-from evalsuite.site.records import cell_page
-from evalsuite.site.runinfo import run_info
+from evalsuite.site.build.leaks import check_no_leaks, leaks
+from evalsuite.site.read import anonymise as anonymise_module
+from evalsuite.site.read.anonymise import ANONYMOUS_STUDY, Identity, anonymise, machine_identity
+from evalsuite.site.read.load import load_results
+from evalsuite.site.read.records import cell_page
+from evalsuite.site.views.runinfo import run_info
 
 USER, HOST = "zipper", "good"
 """A login name that is a category of the study and a host name that is a defect type (the

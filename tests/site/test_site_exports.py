@@ -24,9 +24,10 @@ from site_helpers import FAILED_CELL, copy_results, read_json, write_json
 from evalsuite import results
 from evalsuite.cli import main
 from evalsuite.site import build_site
-from evalsuite.site.anchors import ANCHOR_METRICS, ANCHORS
-from evalsuite.site.data_csv import anchors_csv
-from evalsuite.site.figure_exports import Figure, pdf_of, render
+from evalsuite.site.catalogue import Figure
+from evalsuite.site.downloads.data_csv import anchors_csv
+from evalsuite.site.downloads.figure_exports import pdf_of, render
+from evalsuite.site.read.anchors import ANCHOR_METRICS, ANCHORS
 
 PORTABLE = re.compile(r"[A-Za-z0-9._/-]+")
 

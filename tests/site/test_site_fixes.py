@@ -20,9 +20,9 @@ from evalsuite.data.synthetic.writer import generate
 from evalsuite.results import heatmap
 from evalsuite.runner import run_study
 from evalsuite.site import build_site
-from evalsuite.site.heatmaps import recolour, scale_key
-from evalsuite.site.load import load_results
-from evalsuite.site.palette import KIND_COLORS, OTHER_COLORS, stylesheet
+from evalsuite.site.charts.palette import KIND_COLORS, OTHER_COLORS, stylesheet
+from evalsuite.site.read.load import load_results
+from evalsuite.site.views.heatmaps import recolour, scale_key
 
 OKABE_ITO = {"#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
 

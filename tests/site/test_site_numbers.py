@@ -18,12 +18,12 @@ import pytest
 from altair.vegalite.v6.schema.core import load_schema
 
 from evalsuite import results
-from evalsuite.site.exports import metrics_csv
-from evalsuite.site.latex import number
-from evalsuite.site.load import load_results
-from evalsuite.site.records import METRICS, Cell, cell_from_record
-from evalsuite.site.stats import FAILED, MISSING, paired_delta, summarise
-from evalsuite.site.tables import HEADLINE_METRICS, drop_rows, gap_rows, grid_of, metric_rows
+from evalsuite.site.downloads.latex import number
+from evalsuite.site.downloads.metrics_csv import metrics_csv
+from evalsuite.site.read.load import load_results
+from evalsuite.site.read.records import METRICS, Cell, cell_from_record
+from evalsuite.site.views.stats import FAILED, MISSING, paired_delta, summarise
+from evalsuite.site.views.tables import HEADLINE_METRICS, drop_rows, gap_rows, grid_of, metric_rows
 
 T_975_DF2 = 4.302652729911275
 """Student's t, 0.975 quantile, 2 degrees of freedom (statistical tables: 4.303)."""

@@ -14,9 +14,9 @@ from site_helpers import copy_results
 from evalsuite import signals
 from evalsuite.cli import main
 from evalsuite.errors import OwnershipError
-from evalsuite.site import build as build_module
 from evalsuite.site import build_site
-from evalsuite.site.build import LEDGER
+from evalsuite.site.build import assemble as build_module
+from evalsuite.site.build.assemble import LEDGER
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

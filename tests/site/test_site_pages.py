@@ -14,7 +14,7 @@ from site_helpers import FAILED_CELL, MISSING_CELL, XSS, copy_results, read_json
 from evalsuite import results
 from evalsuite.errors import OutputError
 from evalsuite.site import build_site
-from evalsuite.site.records import cell_page
+from evalsuite.site.read.records import cell_page
 
 MAIN_PAGES = (
     "index.html",

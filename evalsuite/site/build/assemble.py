@@ -1,0 +1,222 @@
+"""Build the static site from a results folder: a pure function of the records.
+
+Everything is rendered in memory first, written into a staging folder and swapped in at the end
+(`evalsuite.owned`), so a failure, Ctrl-C or SIGTERM leaves the previous site intact. Only files
+an earlier build wrote (listed in the site's ledger `.evalsuite-site.json`) are ever removed.
+The same records give the same bytes: no build time is written, and every list is sorted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from evalsuite import __version__, regular
+from evalsuite.errors import ResultsError
+from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
+from evalsuite.owned import check_owned, owned_tree
+from evalsuite.site.build.leaks import check_no_leaks
+from evalsuite.site.catalogue import Download
+from evalsuite.site.downloads.bundle import BUNDLE_MARK, check_bundle_target, write_bundle
+from evalsuite.site.downloads.data_csv import data_downloads, data_files
+from evalsuite.site.downloads.figure_exports import figure_files, site_figures
+from evalsuite.site.downloads.latex import headline_tex
+from evalsuite.site.downloads.metrics_csv import metrics_csv, summary_csv
+from evalsuite.site.downloads.paired_exports import difference_tex, differences_csv, tex_name
+from evalsuite.site.downloads.shipped import record_files
+from evalsuite.site.pages import assets, detail
+from evalsuite.site.pages.changes import changes
+from evalsuite.site.pages.links import CellLinks
+from evalsuite.site.pages.render import TEMPLATES, SiteInfo, environment, render
+from evalsuite.site.pages.study import NAV, Page, gallery_index, main_pages
+from evalsuite.site.read.anonymise import anonymise, machine_identity
+from evalsuite.site.read.load import load_results
+from evalsuite.site.read.records import Results
+from evalsuite.site.views.differences import DiffTable, difference_tables
+from evalsuite.site.views.gallery import artifact_files
+from evalsuite.site.views.heatmaps import recolour
+from evalsuite.site.views.runinfo import run_info
+from evalsuite.site.views.tables import HEADLINE_METRICS, grid_of, metric_rows
+
+LEDGER = ".evalsuite-site.json"
+"""The site's ledger: every file the last build wrote into its output folder."""
+
+
+def build_site(
+    results_dir: Path,
+    out: Path,
+    templates: Path = TEMPLATES,
+    force: bool = False,
+    baseline: Path | None = None,
+    *,
+    anonymous: bool = False,
+    bundle: Path | None = None,
+) -> Path:
+    """Build the site of the results folder `results_dir` into `out`.
+
+    Args:
+        results_dir: a results folder (finished, or partial: then it says so).
+        out: the site folder; created if needed.
+        templates: the Jinja templates and the site's own assets.
+        force: build in a folder holding files the site did not write (they are kept).
+        baseline: a results folder to compare with: adds the Changes page (see `changes`).
+        anonymous: remove absolute paths, the user, host and git commit (see `anonymise`).
+        bundle: also write the site as this zip (see `bundle`).
+
+    Returns:
+        the path of the site's index.html.
+
+    Raises:
+        ResultsError: the results folder is missing or holds a corrupt record (naming the
+            file).
+        OutputError: `out` or `bundle` is, holds or lies inside the results or the baseline
+            folder, or `bundle` exists and is not an evalsuite bundle (see `evalsuite.outputs`).
+        OwnershipError: `out` holds a results folder or files no build wrote (without
+            `force`), naming them.
+        EvalsuiteError: the templates or assets are missing.
+    """
+    check_places(
+        [("--out", out), ("--bundle", bundle)],
+        [("--results", results_dir), ("--baseline", baseline)],
+    )
+    if anonymous and baseline is not None:
+        raise ResultsError(
+            "--anonymous cannot anonymise the --baseline's records; build the Changes page "
+            "without --anonymous, or the anonymous site without --baseline"
+        )
+    if bundle is not None:
+        check_bundle_target(bundle, results_dir, out)
+        check_replaceable(bundle, "--bundle", zip_with_comment(BUNDLE_MARK), "an evalsuite bundle")
+    results = load_results(results_dir)
+    identity = machine_identity(results_dir) if anonymous else None
+    if identity is not None:
+        results = anonymise(results, identity)
+    files = site_files(results, templates, baseline)
+    if identity is not None:
+        check_no_leaks(files, identity)
+    _replace(out, files, results, force)
+    if bundle is not None:
+        copies = {path: results.source / path for path in artifact_files(results)}
+        write_bundle(bundle, files, copies, study=_study(results), version=__version__)
+    return out / "index.html"
+
+
+def site_files(
+    results: Results, templates: Path = TEMPLATES, baseline: Path | None = None
+) -> dict[str, bytes]:
+    """Path in the site -> content, for every generated file except the copied artifacts."""
+    grid = grid_of(results)
+    env = environment(templates)
+    headline = headline_tex(
+        metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds),
+        _study(results),
+        results.synthetic,
+        results.multi_seed,
+    )
+    paired = difference_tables(results, grid)
+    found = None if baseline is None else changes(results, baseline)
+    recoloured = recolour(results)
+    pages: list[Page] = [
+        *main_pages(results, grid, paired),
+        *gallery_index(results, grid, recoloured),
+        detail.listing_page(results),
+        *detail.cell_pages(results, recoloured),
+        detail.failures_page(results),
+    ]
+    figures = site_figures(pages)
+    more = (*_tex_downloads(paired), *(found.downloads if found else ()), *data_downloads(results))
+    pages.append(detail.downloads_page(headline, more, figures))
+    site = _site_info(results)
+    if found is not None:
+        index = next(page for page in pages if page.path == "index.html")
+        index.data["changes"] = found.summary  # the one-line summary on the overview
+        pages += found.pages
+        site = dataclasses.replace(site, nav=(NAV[0], ("changes.html", "Changes"), *NAV[1:]))
+    files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
+    files.update(_downloads(results, headline, paired))
+    files.update(found.files if found is not None else {})
+    files.update(assets.asset_files(templates))
+    files.update(recoloured.files)
+    files.update(figure_files(figures))
+    files.update({path: text.encode("utf-8") for path, text in data_files(results).items()})
+    files.update(record_files(results))
+    return files
+
+
+def _study(results: Results) -> str:
+    return run_info(results).study
+
+
+def _site_info(results: Results) -> SiteInfo:
+    ok = sum(cell.ok for cell in results.cells)
+    return SiteInfo(
+        study=_study(results),
+        synthetic=results.synthetic,
+        finished=results.manifest is not None,
+        nav=NAV,
+        counts=(ok, len(results.failed), len(results.missing)),
+        evalsuite=__version__,
+        vega=assets.versions(),
+        links=CellLinks(results),
+    )
+
+
+def _downloads(results: Results, headline: str, paired: list[DiffTable]) -> dict[str, bytes]:
+    study = _study(results)
+    texts = {
+        "downloads/metrics.csv": metrics_csv(results),
+        "downloads/summary.csv": summary_csv(results),
+        "downloads/differences.csv": differences_csv(paired),
+        "downloads/headline.tex": headline,
+    }
+    for table in paired:
+        texts[f"downloads/{tex_name(table)}"] = difference_tex(
+            table, study, results.synthetic, results.multi_seed
+        )
+    return {path: text.encode("utf-8") for path, text in texts.items()}
+
+
+def _tex_downloads(paired: list[DiffTable]) -> list[Download]:
+    """The downloads page's entries of the differences' LaTeX tables."""
+    return [
+        Download(
+            f"downloads/{tex_name(t)}",
+            tex_name(t),
+            f"Paired differences {t.title} with their 95% intervals, LaTeX booktabs.",
+        )
+        for t in paired
+    ]
+
+
+def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) -> None:
+    """Write the new site into a staging folder, then swap it for the previous build's files."""
+    with owned_tree(out, LEDGER, "evalsuite site", force) as staging:
+        for path, content in sorted(files.items()):
+            _put(staging / path, content)
+        for path in artifact_files(results):
+            if path in files:  # recoloured on the category's shared scale
+                continue
+            _put(staging / path, results.source / path)
+
+
+def _put(target: Path, content: bytes | Path) -> None:
+    """Write `content` (bytes, or a results folder's artifact to copy) to `target`, making its
+    folder; an artifact is read as `evalsuite.regular` reads it (no link followed)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, Path):
+        content = regular.read_bytes(content, regular.ARTIFACT, "heatmap strip")
+    target.write_bytes(content)
+
+
+def check_site_folders(out: Path, baseline: Path | None) -> None:
+    """Refuse the site folder and the baseline as `build_site` would, before any result
+    exists: `evalsuite all` checks them before its run, not after it.
+
+    Raises:
+        OwnershipError: `out` is a file or holds files no build wrote.
+        ResultsError: `baseline` is missing, holds no cell record, or a record or its manifest
+            is corrupt (naming the file).
+    """
+    check_owned(out, LEDGER, "evalsuite site")
+    if baseline is not None and not load_results(baseline).cells:
+        raise ResultsError(f"{baseline} holds no cell records; give the --out of a finished run")

@@ -1,0 +1,180 @@
+"""LaTeX tables for the paper: pure ASCII, booktabs, at most one column of a two-column paper.
+
+Every table needs `\\usepackage{booktabs}` and `\\usepackage{graphicx}`; it is shrunk to
+`\\columnwidth` when wider (`\\resizebox` with `\\ifdim`; never enlarged). A value cell stacks the
+value over its interval (`\\shortstack`), which halves the width of a column. Text is escaped
+(`_ % & # $ { } ~ ^ \\ < >`), and the few non-ASCII characters the site uses become LaTeX (`$-$`,
+`\\textpm{}`, `$\\times$`, `$\\cdot$`, `$\\Delta$`); anything else non-ASCII becomes its ASCII
+decomposition or `?`, so the output is always ASCII.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+from evalsuite.site.read.records import METRIC_NAMES
+from evalsuite.site.views.stats import Summary
+from evalsuite.site.views.tables import HEADLINE_METRICS, Row
+
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "\u2212": "$-$",
+    "\u2013": "--",
+    "\u2014": "---",
+    "\u00b1": r"\textpm{}",
+    "\u00d7": r"$\times$",
+    "\u00b7": r"$\cdot$",
+    "\u0394": r"$\Delta$",
+    "\u2192": r"$\to$",
+}
+REQUIRES = "% requires \\usepackage{booktabs} and \\usepackage{graphicx}"
+
+
+def latex_escape(text: str) -> str:
+    """`text` as ASCII LaTeX: special characters escaped, non-ASCII replaced (see module)."""
+    out = []
+    for char in text:
+        if char in _SPECIAL:
+            out.append(_SPECIAL[char])
+        elif char.isascii():
+            out.append(char)
+        else:
+            ascii_form = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            out.append(latex_escape(ascii_form) if ascii_form else "?")
+    return "".join(out)
+
+
+def number(fraction: float, signed: bool = False) -> str:
+    """A fraction in percent (points) with one decimal; `$-$` for minus; `+` when signed."""
+    value = round(100 * fraction, 1)
+    if value == 0:
+        return "0.0"
+    text = f"{value:+.1f}" if signed else f"{value:.1f}"
+    return text.replace("-", "$-$")
+
+
+def stack(lines: Sequence[str]) -> str:
+    """Cell lines stacked (first in normal size, the rest in \\scriptsize)."""
+    if len(lines) == 1:
+        return lines[0]
+    rest = [rf"{{\scriptsize {line}}}" for line in lines[1:]]
+    return r"\shortstack{" + r"\\ ".join([lines[0], *rest]) + "}"
+
+
+def table(caption: str, label: str, columns: Sequence[str], keys: int, lines: Sequence[str]) -> str:
+    """A booktabs table, shrunk to the column width when wider.
+
+    Args:
+        caption: plain text (escaped here).
+        label: the \\label.
+        columns: header cells, already LaTeX.
+        keys: how many leading columns are left-aligned keys (the rest are centred values).
+        lines: body rows and rules, already LaTeX.
+    """
+    spec = "l" * keys + "c" * (len(columns) - keys)
+    return "\n".join(
+        [
+            REQUIRES,
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\setlength{\tabcolsep}{3pt}",
+            rf"\caption{{{latex_escape(caption)}}}",
+            rf"\label{{{label}}}",
+            r"\resizebox{\ifdim\width>\columnwidth\columnwidth\else\width\fi}{!}{%",
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(columns) + r" \\",
+            r"\midrule",
+            *lines,
+            r"\bottomrule",
+            r"\end{tabular}}",
+            r"\end{table}",
+            "",
+        ]
+    )
+
+
+def separator(label: str | None, first_of_group: bool, index: int, n_columns: int) -> list[str]:
+    """The lines before a row: a detector's name spanning the table when `label` is given
+    (its first row; a rule above unless first of all), else a little space between groups."""
+    if label is not None:
+        rule = [] if index == 0 else [r"\midrule"]
+        return [
+            *rule,
+            rf"\multicolumn{{{n_columns}}}{{@{{}}l}}{{\textbf{{{latex_escape(label)}}}}} \\",
+        ]
+    return [r"\addlinespace"] if first_of_group and index else []
+
+
+def _summary(summary: Summary) -> str:
+    if summary.mean is None:
+        return {"missing": "--", "failed": "failed"}.get(summary.reason or "missing", "n/a")
+    lines = [number(summary.mean)]
+    if summary.ci is not None:
+        lines.append(f"[{number(summary.ci[0])}, {number(summary.ci[1])}]")
+    return stack(lines)
+
+
+HEADLINE_LEVELS = (("image", ("image_auroc", "image_f1")), ("pixel", ("pixel_auroc", "aupro_0.3")))
+"""The headline's two tables (two metrics each, so each fits one column)."""
+
+
+def headline_tex(rows: Sequence[Row], study: str, synthetic: bool, multi_seed: bool) -> str:
+    """The headline (per_class): detector x category x condition/regime, in %; two tables,
+    image level and pixel level."""
+    return "\n".join(
+        _headline_level(rows, study, synthetic, multi_seed, level, metrics)
+        for level, metrics in HEADLINE_LEVELS
+    )
+
+
+def _headline_level(
+    rows: Sequence[Row],
+    study: str,
+    synthetic: bool,
+    multi_seed: bool,
+    level: str,
+    metrics: tuple[str, ...],
+) -> str:
+    lines = []
+    shown = [HEADLINE_METRICS.index(m) for m in metrics]
+    for index, row in enumerate(rows):
+        label = row.label if row.first_of_label else None
+        lines += separator(label, row.first_of_category, index, 2 + len(shown))
+        category = latex_escape(row.category) if row.first_of_category else ""
+        values = " & ".join(_summary(row.values[i]) for i in shown)
+        lines.append(rf"{category} & {latex_escape(row.kind)} & {values} \\")
+    columns = ["Category", "Condition/regime", *(latex_escape(METRIC_NAMES[m]) for m in metrics)]
+    if multi_seed:
+        what = (
+            "mean over seeds in %, below it the 95% t-interval of the mean over seeds "
+            "(a cell with one seed: its bootstrap interval)"
+        )
+    else:
+        what = "value in %, below it the 95% stratified bootstrap interval over test images"
+    names = " and ".join(METRIC_NAMES[m] for m in metrics)
+    caption = (
+        f"Study {study}, {level} level ({names}), one model per category (per_class), grouped "
+        f"by detector: {what}."
+    )
+    if "image_f1" in metrics:
+        caption += " F1 at the image threshold chosen on validation data."
+    caption += " --: missing; n/a: undefined." + synthetic_note(synthetic)
+    return table(caption, f"tab:evalsuite-headline-{level}", columns, 2, lines)
+
+
+def synthetic_note(synthetic: bool) -> str:
+    """The caption's warning for synthetic data ("" otherwise)."""
+    return " Synthetic data: not comparable with published MVTec AD results." if synthetic else ""

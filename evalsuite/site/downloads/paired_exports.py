@@ -1,0 +1,170 @@
+"""Downloads of the paired differences: `differences.csv` and one LaTeX table per family."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from evalsuite.results.paths import sanitise
+from evalsuite.site.downloads.latex import (
+    latex_escape,
+    number,
+    separator,
+    stack,
+    synthetic_note,
+    table,
+)
+from evalsuite.site.read.records import METRIC_NAMES, GroupKey
+from evalsuite.site.views.differences import DiffRow, DiffTable, PairedValue
+
+CSV_HEADER = (
+    "family",
+    "label",
+    "category",
+    "scope_a",
+    "condition_a",
+    "regime_a",
+    "sweep_a",
+    "scope_b",
+    "condition_b",
+    "regime_b",
+    "sweep_b",
+    "cell_ids_a",
+    "cell_ids_b",
+    "paths_a",
+    "paths_b",
+    "seeds",
+    "metric",
+    "a",
+    "b",
+    "delta",
+    "ci95_low",
+    "ci95_high",
+    "p",
+    "p_holm",
+    "excludes_zero",
+    "family_size",
+    "n_images",
+    "resamples",
+    "bootstrap_seed",
+    "seeds_mean",
+    "seeds_sd",
+    "reason",
+)
+"""Columns of differences.csv; numbers are fractions 0-1 (delta = b - a), p unadjusted,
+p_holm Holm-adjusted over the family (one site table); ids, paths and seeds joined by spaces."""
+LEVELS = (("image", ("image_auroc", "image_f1")), ("pixel", ("pixel_auroc", "aupro_0.3")))
+"""The LaTeX tables of a family: one per level, two metrics each, so each fits one column of a
+two-column paper (pixel F1 is in the CSV)."""
+
+
+def differences_csv(tables: Sequence[DiffTable]) -> str:
+    """One row per comparison and metric of every table."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for t in tables:
+        for row in t.rows:
+            for metric, value in zip(t.metrics, row.values, strict=True):
+                writer.writerow(_csv_row(t, row, metric, value))
+    return buffer.getvalue()
+
+
+def _side(key: GroupKey) -> tuple[str, str, str, str]:
+    sweep = "" if key.sweep is None else f"{key.sweep[0]}={key.sweep[1]}"
+    return key.scope, key.condition, key.regime, sweep
+
+
+def _csv_row(t: DiffTable, row: DiffRow, metric: str, value: PairedValue) -> list[object]:
+    ids_a = " ".join(a.record["id"] for a, _ in row.pairs)
+    ids_b = " ".join(b.record["id"] for _, b in row.pairs)
+    paths_a = " ".join(a.relpath for a, _ in row.pairs)
+    paths_b = " ".join(b.relpath for _, b in row.pairs)
+    seeds = " ".join(str(a.key.seed) for a, _ in row.pairs)
+    head = [t.family, row.b.label, row.b.category, *_side(row.a), *_side(row.b)]
+    head += [ids_a, ids_b, paths_a, paths_b, seeds, metric]
+    s = value.seeds
+    spread = ["" if s.mean is None else s.mean, "" if s.sd is None else s.sd]
+    d = value.diff
+    if d is None:
+        return [*head, *[""] * 8, t.n_comparisons, *[""] * 3, *spread, value.reason or ""]
+    numbers = [d.a, d.b, d.delta, d.ci95[0], d.ci95[1], d.p_value, value.p_holm]
+    counts = [d.n_images, d.n_resamples, d.seed]
+    return [*head, *numbers, int(d.excludes_zero), t.n_comparisons, *counts, *spread, ""]
+
+
+def _value(value: PairedValue, multi_seed: bool) -> str:
+    d = value.diff
+    if d is None:
+        return "n/a"
+    lines = [number(d.delta, signed=True) + ("*" if d.excludes_zero else "")]
+    lines.append(f"[{number(d.ci95[0])}, {number(d.ci95[1])}]")
+    if multi_seed and value.seeds.sd is not None:
+        lines.append(rf"\textpm{{}}{number(value.seeds.sd)}")
+    return stack(lines)
+
+
+def _context(row: DiffRow, family: str) -> str:
+    """What varies within the family besides detector and category."""
+    if family == "unified":
+        return row.b.kind
+    if family.startswith("sweep:") and row.b.sweep is not None:
+        return f"{row.b.kind}, {row.b.sweep[1]}"
+    return row.b.scope
+
+
+def difference_tex(t: DiffTable, study: str, synthetic: bool, multi_seed: bool) -> str:
+    """A family's differences b - a in percentage points with their paired intervals: two
+    tables, image level and pixel level, each one column wide."""
+    return "\n".join(
+        _level_tex(t, study, synthetic, multi_seed, level, metrics) for level, metrics in LEVELS
+    )
+
+
+def _level_tex(
+    t: DiffTable,
+    study: str,
+    synthetic: bool,
+    multi_seed: bool,
+    level: str,
+    metrics: tuple[str, ...],
+) -> str:
+    lines: list[str] = []
+    shown = [t.metrics.index(m) for m in metrics]
+    for index, row in enumerate(t.rows):
+        context = _context(row, t.family)
+        new_group = index == 0 or _context(t.rows[index - 1], t.family) != context
+        label = row.b.label if row.first_of_label else None
+        lines += separator(label, new_group, index, 2 + len(shown))
+        values = " & ".join(_value(row.values[i], multi_seed) for i in shown)
+        key = f"{latex_escape(context)} & {latex_escape(row.b.category)}"
+        lines.append(rf"{key} & {values} \\")
+    middle = {"unified": "Condition/regime"}.get(t.family, "Scope")
+    if t.family.startswith("sweep:"):
+        middle = "Compared"
+    columns = [middle, "Category", *(latex_escape(METRIC_NAMES[m]) for m in metrics)]
+    seeds = (
+        " Third line: sd of the difference over seeds; the interval is pooled over seeds."
+        if multi_seed
+        else ""
+    )
+    names = " and ".join(METRIC_NAMES[m] for m in metrics)
+    caption = (
+        f"Study {study}: paired differences {t.title}, {level} level ({names}), grouped by "
+        "detector, in percentage points (b - a); below each, the paired 95% bootstrap "
+        "interval (test images paired by id and resampled jointly, stratified by label)."
+        f"{seeds} * marks an interval that excludes 0. The family holds {t.n_comparisons} "
+        f"comparisons ({len(t.rows)} rows x {len(t.metrics)} metrics, pixel F1 included, "
+        f"those with a value), {t.n_excluding_zero} of which exclude 0; p-values, "
+        "Holm-adjusted p-values and pixel F1 are in differences.csv. F1 is image-level, at "
+        "the image threshold chosen on validation data; n/a: undefined."
+    )
+    tag = sanitise(t.family.replace(":", "-"))
+    full = caption + synthetic_note(synthetic)
+    return table(full, f"tab:evalsuite-{tag}-{level}", columns, 2, lines)
+
+
+def tex_name(t: DiffTable) -> str:
+    """The download's file name of a family's table, e.g. shift.tex, sweep-patchcore-....tex."""
+    return sanitise(t.family.replace(":", "-")).replace("=", "-") + ".tex"
