@@ -336,7 +336,7 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Any
 def merge(out: Path, shards: tuple[Path, ...]) -> None:
     """Merge shard results folders SHARDS into OUT (cells copied, manifest rebuilt); exit 1 when
     cells of the plan are missing (OUT is written all the same)."""
-    from evalsuite.runner.completeness import merge_shards
+    from evalsuite.runner.planning.completeness import merge_shards
 
     report = merge_shards(list(shards), out)
     missing = report.missing or ()
@@ -446,7 +446,7 @@ def plan(
     if workers < 1:
         raise click.BadParameter(f"{workers}: must be >= 1", param_hint="--workers")
     config = _load(preset, config_path, data_root, device)
-    from evalsuite.runner.report import plan_report
+    from evalsuite.runner.estimate.report import plan_report
 
     report = plan_report(config, out, cache_dir, with_estimate=with_estimate, workers=workers)
     if as_json:
@@ -455,7 +455,7 @@ def plan(
         click.echo(json.dumps(report, indent=2))
         return
     if with_estimate:
-        from evalsuite.runner.estimate_text import estimate_lines
+        from evalsuite.runner.estimate.text import estimate_lines
 
         for line in estimate_lines(report["estimate"]):
             click.echo(line)
@@ -596,7 +596,7 @@ def _check_places(
     """Refuse, before any work, a results folder, cache or site that overlaps what the study
     reads (configuration, data root, weights files, baseline) or one another (exit 2)."""
     from evalsuite.outputs import check_places
-    from evalsuite.runner.study_data import default_cache_dir
+    from evalsuite.runner.planning.study_data import default_cache_dir
 
     weights = [("weights_file", d.backbone.weights_file) for d in config.detectors]
     check_places(
@@ -627,7 +627,7 @@ def _execute(
 ) -> bool:
     """Run a study and report it; True when some cells failed."""
     from evalsuite.runner import run_study
-    from evalsuite.runner.study_data import default_cache_dir
+    from evalsuite.runner.planning.study_data import default_cache_dir
 
     out = out or Path("results") / config.name
     try:

@@ -17,7 +17,7 @@ from evalsuite import results
 from evalsuite.config import StudyConfig
 from evalsuite.digest import file_sha256
 from evalsuite.runner import run_study
-from evalsuite.runner.context import prepare
+from evalsuite.runner.preparation.context import prepare
 
 SWEEPS = [
     {"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.5]},

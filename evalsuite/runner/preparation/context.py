@@ -16,7 +16,7 @@ from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.device import device_name, resolve_device
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.config import DetectorSpec, StudyConfig
-from evalsuite.runner.plan import (
+from evalsuite.runner.planning.plan import (
     RESULTS_VERSION,
     Plan,
     backbone_key,
@@ -24,7 +24,7 @@ from evalsuite.runner.plan import (
     check_channels,
     make_plan,
 )
-from evalsuite.runner.study_data import StudyData, prepare_data
+from evalsuite.runner.planning.study_data import StudyData, prepare_data
 
 PACKAGES = (
     "torch",

@@ -25,11 +25,11 @@ from typing import Any, Protocol
 
 from evalsuite import signals
 from evalsuite.errors import ConfigError
-from evalsuite.runner.context import RunContext, make_context, prepare
-from evalsuite.runner.fit_group import UnitOutcome, run_unit
-from evalsuite.runner.plan import Plan
-from evalsuite.runner.scheduler import CONNECT_TIMEOUT_S, unreachable
-from evalsuite.runner.workers import exit_stopped, init_worker, running_unit
+from evalsuite.runner.execution.fit_group import UnitOutcome, run_unit
+from evalsuite.runner.execution.scheduler import CONNECT_TIMEOUT_S, unreachable
+from evalsuite.runner.execution.workers import exit_stopped, init_worker, running_unit
+from evalsuite.runner.planning.plan import Plan
+from evalsuite.runner.preparation.context import RunContext, make_context, prepare
 
 Done = Callable[[UnitOutcome], None]
 
