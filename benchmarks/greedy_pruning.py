@@ -31,7 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=243)
     args = parser.parse_args()
-    import evalsuite.detectors.patchcore.coreset as coreset
+    import evalsuite.detectors.patchcore.greedy as greedy
     import evalsuite.detectors.patchcore.greedy_pruned as pruned
     from evalsuite import progress
     from evalsuite.backbone import Backbone, BackboneConfig, FeatureCache
@@ -65,7 +65,7 @@ def main() -> None:
         pruned._distances = counting  # type: ignore[assignment]
         results = {}
         for name, use in (("pruned", True), ("full", False)):
-            coreset.usable = lambda n, k, use=use: use and pruned.usable(n, k)  # type: ignore[assignment]
+            greedy.usable = lambda n, k, use=use: use and pruned.usable(n, k)  # type: ignore[assignment]
             model = PatchCore(params, features, seed=0)
             started = time.perf_counter()
             with limit_threads(1):

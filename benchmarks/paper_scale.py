@@ -56,7 +56,8 @@ def main() -> None:
     progress.set_enabled(False)
     counts = {**COUNTS, "n_train": 40} if args.quick else COUNTS
     _, data, sources, plan = _paper_plan(counts)
-    from evalsuite.runner.estimate import estimate, measure_rates
+    from evalsuite.runner.estimate.measure import measure_rates
+    from evalsuite.runner.estimate.model import estimate
 
     rates = measure_rates(sources)
     projected = estimate(plan, data, sources, rates, workers=2)
@@ -167,7 +168,7 @@ def _paper_plan(counts: dict[str, int], approximate: bool = False) -> tuple[Any,
     `approximate`: PatchCore's unified banks from per-category coresets."""
     from evalsuite.config import StudyConfig, preset
     from evalsuite.data.synthetic import SyntheticConfig, generate
-    from evalsuite.runner.context import prepare
+    from evalsuite.runner.preparation.context import prepare
 
     root = generate(
         CACHE / f"data-{counts['n_train']}",
@@ -187,7 +188,7 @@ def _paper_plan(counts: dict[str, int], approximate: bool = False) -> tuple[Any,
 
 def _per_class_fit(fit: Any, data: Any, sources: Any) -> dict[str, Any]:
     from evalsuite.detectors.registry import build_detector
-    from evalsuite.runner.plan import backbone_key
+    from evalsuite.runner.planning.plan import backbone_key
 
     spec = fit.variant.spec
     source = sources[backbone_key(spec.backbone)]
@@ -215,13 +216,10 @@ def _per_class_fit(fit: Any, data: Any, sources: Any) -> dict[str, Any]:
 
 
 def _unified_fit(fit: Any, data: Any, sources: Any, steps: int) -> dict[str, Any]:
-    from evalsuite.detectors.patchcore.coreset import (
-        coreset_size,
-        greedy_k_center,
-        random_projection,
-    )
+    from evalsuite.detectors.patchcore.coreset import coreset_size, random_projection
+    from evalsuite.detectors.patchcore.greedy import greedy_k_center
     from evalsuite.detectors.registry import build_detector
-    from evalsuite.runner.plan import backbone_key
+    from evalsuite.runner.planning.plan import backbone_key
 
     spec = fit.variant.spec
     source = sources[backbone_key(spec.backbone)]
@@ -248,7 +246,7 @@ def _unified_fit(fit: Any, data: Any, sources: Any, steps: int) -> dict[str, Any
 
 
 def _greedy_bandwidth(num_points: int) -> float:
-    from evalsuite.detectors.patchcore.coreset import greedy_bytes_per_iteration, greedy_k_center
+    from evalsuite.detectors.patchcore.greedy import greedy_bytes_per_iteration, greedy_k_center
 
     k, steps = 128, 400
     points = np.random.default_rng(0).standard_normal((num_points, k), dtype=np.float32)

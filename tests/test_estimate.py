@@ -12,8 +12,8 @@ from studies import SMALL
 
 from evalsuite.cli import main
 from evalsuite.config import StudyConfig
-from evalsuite.runner.context import prepare
-from evalsuite.runner.estimate import REFERENCE_RATES, estimate, makespan, unit_costs
+from evalsuite.runner.estimate.model import REFERENCE_RATES, estimate, makespan, unit_costs
+from evalsuite.runner.preparation.context import prepare
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,8 @@ def test_plan_estimate_command(study) -> None:
 
 def test_rates_carry_their_device() -> None:
     """Rates measured with a device say which; only the CPU's greedy is priced as pruned."""
-    from evalsuite.runner.estimate import PRUNED_GREEDY_WORK, _greedy_work, measure_rates
+    from evalsuite.runner.estimate.measure import measure_rates
+    from evalsuite.runner.estimate.model import PRUNED_GREEDY_WORK, _greedy_work
 
     rates = measure_rates({}, seconds=0.0, device=torch.device("cpu"))
     assert rates.device == "cpu" and rates.source == "measured"

@@ -13,7 +13,7 @@ from studies import SMALL
 from evalsuite import results
 from evalsuite.atomic import write_bytes
 from evalsuite.cli import main
-from evalsuite.runner.leftovers import remove_leftovers
+from evalsuite.runner.guard.leftovers import remove_leftovers
 
 
 def _plant(out: Path) -> tuple[list[Path], list[Path]]:
@@ -63,7 +63,7 @@ def test_the_temp_names_are_those_atomic_writes_use(
     with pytest.raises(KeyboardInterrupt):
         write_bytes(tmp_path / "cells" / "a.json", b"{}")
     monkeypatch.undo()
-    from evalsuite.runner.leftovers import TEMP_FILE
+    from evalsuite.runner.guard.leftovers import TEMP_FILE
 
     assert seen and TEMP_FILE.fullmatch(seen[0].name)
 

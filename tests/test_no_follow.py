@@ -26,7 +26,7 @@ from studies import tiny_toml
 from evalsuite import regular
 from evalsuite.cli import main
 from evalsuite.errors import BusyError, ConfigError, ResultsError
-from evalsuite.runner.lock import LOCK_NAME, results_lock
+from evalsuite.runner.guard.lock import LOCK_NAME, results_lock
 
 HANG_TIMEOUT_S = 120
 """Seconds a command may take before it counts as hanging (a loaded machine needs seconds)."""

@@ -26,7 +26,7 @@ from studies import tiny_toml
 from evalsuite.cli import main
 from evalsuite.data.download import download
 from evalsuite.errors import ConfigError
-from evalsuite.runner.study_data import default_cache_dir
+from evalsuite.runner.planning.study_data import default_cache_dir
 
 SMALL_SYNTH = "--categories hazelnut --size 64 --train 1 --test-good 1 --test-defect 1"
 
@@ -350,7 +350,7 @@ STALL = """
 import sys
 from pathlib import Path
 from evalsuite import atomic
-from evalsuite.runner.completeness import merge_shards
+from evalsuite.runner.planning.completeness import merge_shards
 
 def stall(path, payload):  # the manifest, the last file of the staged tree
     Path(sys.argv[3]).write_text("staged")

@@ -21,12 +21,12 @@ from evalsuite import atomic, results, signals
 from evalsuite.cli import main
 from evalsuite.errors import BusyError, OwnershipError
 from evalsuite.owned import owned_tree
-from evalsuite.runner.lock import LOCK_NAME, results_lock
+from evalsuite.runner.guard.lock import LOCK_NAME, results_lock
 
 HOLDER = """
 import sys
 from pathlib import Path
-from evalsuite.runner.lock import results_lock
+from evalsuite.runner.guard.lock import results_lock
 with results_lock(Path(sys.argv[1])):
     Path(sys.argv[2]).write_text("held")
     sys.stdin.read()  # until the test kills it

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalsuite.config import StudyConfig
-from evalsuite.runner.plan import make_plan
+from evalsuite.runner.planning.plan import make_plan
 
 STUDY: dict[str, Any] = {
     "seeds": [0, 1],

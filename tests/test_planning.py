@@ -16,8 +16,8 @@ from evalsuite.backbone.device import resolve_device
 from evalsuite.backbone.device_kind import device_kind
 from evalsuite.config import StudyConfig
 from evalsuite.errors import ConfigError
-from evalsuite.runner.context import prepare
-from evalsuite.runner.planning import study_plan
+from evalsuite.runner.planning.study import study_plan
+from evalsuite.runner.preparation.context import prepare
 
 
 def _ids(plan) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]

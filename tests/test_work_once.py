@@ -17,7 +17,7 @@ from evalsuite import results
 from evalsuite.config import StudyConfig
 from evalsuite.digest import file_sha256
 from evalsuite.runner import run_study
-from evalsuite.runner.context import prepare
+from evalsuite.runner.preparation.context import prepare
 
 SWEEPS = [
     {"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.5]},
@@ -167,3 +167,35 @@ def test_a_unified_bank_from_per_category_coresets_is_labelled_and_is_their_unio
         banks["unified/hazelnut"],
         np.concatenate([banks["per_class/hazelnut"], banks["per_class/zipper"]]),
     )
+
+
+def test_a_worker_uses_the_data_the_run_prepared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool or Dask worker handed the study's data runs its unit without reading the trees
+    again (no second fingerprinting); without it, it prepares the data itself."""
+    from evalsuite.runner.execution import executors
+    from evalsuite.runner.preparation import context
+
+    study = _study(kinds=["clean/none"], scopes=["per_class"], sweeps=[])
+    study["detectors"] = study["detectors"][:1]
+    study["data"] = {**study["data"], "categories": ["hazelnut"]}
+    config = StudyConfig.model_validate(study)
+    cache = tmp_path / "cache"
+    data, _, plan, _ = prepare(config, cache, progress=False)
+    monkeypatch.setattr(executors, "_states", {})  # this process as a fresh worker
+
+    def read_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the worker read the data again")
+
+    monkeypatch.setattr(context, "prepare_data", read_again)
+    [unit] = plan.units
+
+    def task(out: str) -> executors.UnitTask:
+        return executors.UnitTask(config.model_dump_json(), out, str(cache), unit.id, False)
+
+    outcome = executors.run_task(task(str(tmp_path / "out")), data)
+    assert [cell.status for cell in outcome.cells] == ["ok"]
+    assert [record["status"] for _, record in results.iter_cells(tmp_path / "out")] == ["ok"]
+    with pytest.raises(AssertionError, match="read the data again"):
+        executors.run_task(task(str(tmp_path / "other")))

@@ -19,8 +19,8 @@ from studies import tiny_toml
 from evalsuite import signals
 from evalsuite.cli import main
 from evalsuite.errors import ConfigError, SchedulerError
-from evalsuite.runner.scheduler import check_scheduler, scheduler_endpoint
-from evalsuite.runner.workers import exit_stopped, init_worker, running_unit
+from evalsuite.runner.execution.scheduler import check_scheduler, scheduler_endpoint
+from evalsuite.runner.execution.workers import exit_stopped, init_worker, running_unit
 
 WAIT_S = 300.0
 """Generous: a spawned interpreter on a loaded machine."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite.results import iter_cells, read_manifest
-from evalsuite.runner.completeness import planned_cells
+from evalsuite.runner.planning.completeness import planned_cells
 
 MERGED = Path("results/nightly")
 MOST_ROWS = 50

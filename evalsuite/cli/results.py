@@ -18,7 +18,7 @@ from evalsuite.cli.options import BASELINE
 def merge(out: Path, shards: tuple[Path, ...]) -> None:
     """Merge shard results folders SHARDS into OUT (cells copied, manifest rebuilt); exit 1 when
     cells of the plan are missing (OUT is written all the same)."""
-    from evalsuite.runner.completeness import merge_shards
+    from evalsuite.runner.planning.completeness import merge_shards
 
     report = merge_shards(list(shards), out)
     missing = report.missing or ()

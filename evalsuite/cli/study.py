@@ -14,7 +14,7 @@ from evalsuite.cli.options import BASELINE, CACHE, DEVICE, RunArgs, run_options,
 
 if TYPE_CHECKING:
     from evalsuite.config import StudyConfig
-    from evalsuite.runner.manifest import RunSummary
+    from evalsuite.runner.writing.manifest import RunSummary
 
 
 @click.group(cls=Group, name="config")
@@ -64,7 +64,7 @@ def plan(
     from evalsuite.config import load_config
 
     config = load_config(preset, config_path, data_root, device)
-    from evalsuite.runner.report import plan_report
+    from evalsuite.runner.estimate.report import plan_report
 
     report = plan_report(config, out, cache_dir, with_estimate=with_estimate, workers=workers)
     if as_json:
@@ -72,7 +72,7 @@ def plan(
 
         click.echo(json.dumps(report, indent=2))
     elif with_estimate:
-        from evalsuite.runner.estimate_text import estimate_lines
+        from evalsuite.runner.estimate.text import estimate_lines
 
         for line in estimate_lines(report["estimate"]):
             click.echo(line)
@@ -101,7 +101,7 @@ def _print_plan(report: dict[str, Any]) -> None:
 def run(args: RunArgs) -> None:
     """Run the study into the results folder --out."""
     config = args.load()
-    from evalsuite.runner.places import check_study_places
+    from evalsuite.runner.guard.places import check_study_places
 
     check_study_places(config, args.config_path, args.out, args.cache_dir)
     if _execute(config, args):
@@ -116,7 +116,7 @@ def run(args: RunArgs) -> None:
 @BASELINE
 def all_command(args: RunArgs, site_dir: Path, baseline: Path | None) -> None:
     """Run the study, then build its site (the site is built even when cells failed)."""
-    from evalsuite.runner.places import check_study_places, results_folder
+    from evalsuite.runner.guard.places import check_study_places, results_folder
     from evalsuite.site import build_site, check_site_folders
 
     config = args.load()
@@ -132,7 +132,7 @@ def all_command(args: RunArgs, site_dir: Path, baseline: Path | None) -> None:
 def _execute(config: StudyConfig, args: RunArgs) -> bool:
     """Run a study and report it; True when some cells failed."""
     from evalsuite.runner import run_study
-    from evalsuite.runner.places import cache_folder, results_folder
+    from evalsuite.runner.guard.places import cache_folder, results_folder
 
     out = results_folder(config, args.out)
     try:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from evalsuite.data.skipped import SkippedFile
+from evalsuite.data.skipped import SkippedFile
 
 Folder = Literal["train", "test"]
 NORMAL = "good"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from evalsuite.data.samples import IMAGE_SUFFIXES
-
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+"""The suffixes (lower case) of the files the reader reads as images."""
 Reason = Literal["suffix", "dangling link", "not a regular file", "unreadable", "folder", "outside"]
 NAMED = 3
 """How many skipped files the one-line summary names (`data check` lists them all)."""

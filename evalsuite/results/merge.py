@@ -81,8 +81,8 @@ def merge(
     Args:
         sources: results folders, each with a manifest; earlier ones win among identical copies.
         out: the merged folder; it must not hold results yet (nor be a file).
-        planned: the cell paths the study plans (see `evalsuite.runner.completeness`); those
-            missing from every source are listed in the report.
+        planned: the cell paths the study plans (see `evalsuite.runner.planning.completeness`);
+            those missing from every source are listed in the report.
 
     Returns:
         the counts of what was merged.

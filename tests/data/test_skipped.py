@@ -15,7 +15,7 @@ from PIL import Image
 from evalsuite.cli import main
 from evalsuite.config import StudyConfig
 from evalsuite.data.reader import read_dataset
-from evalsuite.runner.study_data import prepare_data
+from evalsuite.runner.planning.study_data import prepare_data
 
 IMAGES = 5 + 3 + 4  # train, test/good, test/scratch of the one category
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-import evalsuite.detectors.patchcore.coreset as coreset
+import evalsuite.detectors.patchcore.greedy as greedy
 import evalsuite.detectors.patchcore.greedy_pruned as pruned
 from evalsuite.detectors.patchcore.buffers import aligned_empty
-from evalsuite.detectors.patchcore.coreset import greedy_k_center
+from evalsuite.detectors.patchcore.greedy import greedy_k_center
 from evalsuite.detectors.threads import limit_threads
 
 N = 32768  # the smallest bank the pruned loop takes
@@ -108,7 +108,7 @@ def test_a_patchcore_fit_on_real_features_keeps_its_bank(
     banks, calls = [], []
     monkeypatch.setattr(pruned, "_candidates", _recording(pruned._candidates, calls))
     for use in (True, False):
-        monkeypatch.setattr(coreset, "usable", lambda n, k, use=use: use and pruned.usable(n, k))
+        monkeypatch.setattr(greedy, "usable", lambda n, k, use=use: use and pruned.usable(n, k))
         model = PatchCore(params, features, seed=0)
         with limit_threads(1):
             model.fit(train)

@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from evalsuite.detectors.patchcore.coreset import (
-    ALIGNMENT,
-    aligned_empty,
-    coreset_size,
-    greedy_bytes_per_iteration,
-    greedy_k_center,
-    random_projection,
-    select_coreset,
-)
+from evalsuite.detectors.patchcore.buffers import ALIGNMENT, aligned_empty
+from evalsuite.detectors.patchcore.coreset import coreset_size, random_projection, select_coreset
+from evalsuite.detectors.patchcore.greedy import greedy_bytes_per_iteration, greedy_k_center
 from evalsuite.detectors.patchcore.torch_ops import greedy_k_center_torch
 
 

@@ -21,6 +21,7 @@ from evalsuite.detectors.patchcore import (
     PatchCoreParams,
 )
 from evalsuite.detectors.patchcore import coreset as coreset_module
+from evalsuite.detectors.patchcore.greedy import Coreset
 from evalsuite.detectors.patchcore.memory_bank import MemoryBank
 from evalsuite.detectors.patchcore.scorer import anomaly_maps, image_scores
 from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
@@ -328,7 +329,7 @@ def _count_greedy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     runs: list[int] = []
     original = coreset_module.greedy_k_center
 
-    def spy(points: np.ndarray, size: int, start: int) -> coreset_module.Coreset:
+    def spy(points: np.ndarray, size: int, start: int) -> Coreset:
         runs.append(size)
         return original(points, size, start)
 

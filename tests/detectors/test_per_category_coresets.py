@@ -20,8 +20,8 @@ from test_patchcore_model import (
 
 from evalsuite.config import DetectorSpec
 from evalsuite.detectors.patchcore import FileSelectionStore, PatchCore, PatchCoreParams
-from evalsuite.runner.context import approximations
-from evalsuite.runner.estimate import PRUNED_GREEDY_WORK, _greedy_work
+from evalsuite.runner.estimate.model import PRUNED_GREEDY_WORK, _greedy_work
+from evalsuite.runner.preparation.context import approximations
 
 CATEGORIES = ("carpet", "hazelnut", "zipper")
 

@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 from evalsuite.data.samples import Folder, Sample
 from evalsuite.detectors.patchcore import PatchCore, PatchCoreParams
-from evalsuite.detectors.patchcore.coreset import greedy_k_center
+from evalsuite.detectors.patchcore.greedy import greedy_k_center
 from evalsuite.detectors.patchcore.memory_bank import MemoryBank
 from evalsuite.detectors.patchcore.torch_ops import exact_search_torch, greedy_k_center_torch
 
@@ -116,7 +116,7 @@ def test_cuda_fit_and_score_equal_cpu(num_neighbors: int) -> None:
 def test_rates_are_measured_on_the_gpu() -> None:
     """`plan --estimate` on a GPU machine times the torch loop, search and PaDiM kernels on
     the GPU, and prices the greedy without the CPU's pruning."""
-    from evalsuite.runner.estimate import measure_rates
+    from evalsuite.runner.estimate.measure import measure_rates
 
     cpu = measure_rates({}, seconds=0.05)
     gpu = measure_rates({}, seconds=0.05, device=torch.device("cuda"))

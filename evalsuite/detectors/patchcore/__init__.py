@@ -1,8 +1,9 @@
 """PatchCore, our implementation (Roth et al., "Towards total recall", CVPR 2022).
 
-Composed of small parts: `embedding` (locally aware patch features), `coreset` (greedy
-k-center, Algorithm 1), `selection_store` (greedy selections shared
-by a coreset sweep), `memory_bank` (exact faiss or torch search, opt-in HNSW), `torch_ops`
+Composed of small parts: `embedding` (locally aware patch features), `greedy` (the greedy
+k-center's data type and CPU loop, Algorithm 1; `greedy_pruned` its pruned variant),
+`coreset` (the projection and the dispatch of the loop), `selection_store` (greedy selections
+shared by a coreset sweep), `memory_bank` (exact faiss or torch search, opt-in HNSW), `torch_ops`
 (the greedy and exact search on any torch device), `evidence` and `scorer` (one search, then
 Eq. 6-7 and the anomaly map) and `model` (the Detector).
 

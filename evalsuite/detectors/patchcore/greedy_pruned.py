@@ -57,7 +57,7 @@ def rounding_bound(dim: int, max_squared_norm: float) -> float:
 def greedy_k_center_pruned(
     points: np.ndarray, squared_norms: np.ndarray, size: int, start: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The greedy selection of `coreset.greedy_k_center`, computing only needed distances.
+    """The greedy selection of `greedy.greedy_k_center`, computing only needed distances.
 
     Args:
         points: (N, k) float32 centred points, 64-byte aligned (`usable(N, k)` holds).

@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from evalsuite.atomic import write_bytes, write_json
-from evalsuite.detectors.patchcore.coreset import Coreset
+from evalsuite.detectors.patchcore.greedy import Coreset
 
 INDICES_FILE = "indices.npy"
 RADII_FILE = "radii.npy"

@@ -1,6 +1,6 @@
 """PatchCore's two heavy loops in plain torch on any device: Algorithm 1 and exact search.
 
-faiss-cpu has no GPU, so on an accelerator these replace `coreset.greedy_k_center` and the
+faiss-cpu has no GPU, so on an accelerator these replace `greedy.greedy_k_center` and the
 faiss IndexFlatL2 of `memory_bank`. They take a device so they run (and are tested) on the CPU
 as well: there the greedy selects exactly what the numpy loop does, and the search finds the
 same neighbours as faiss. On a GPU both are equal within tolerance: float rounding (and hence
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from evalsuite import progress
-from evalsuite.detectors.patchcore.coreset import Coreset, center_points
+from evalsuite.detectors.patchcore.greedy import Coreset, center_points
 
 QUERY_CHUNK = 4096
 BANK_CHUNK = 32768
@@ -22,7 +22,7 @@ BANK_CHUNK = 32768
 def greedy_k_center_torch(
     points: np.ndarray, size: int, start: int, device: torch.device
 ) -> Coreset:
-    """Algorithm 1 (paper Sec. 3.2) with its buffers on `device`; `coreset.greedy_k_center`'s loop.
+    """Algorithm 1 (paper Sec. 3.2) with its buffers on `device`; `greedy.greedy_k_center`'s loop.
 
     m_i = argmax_{m in M \\ M_C} min_{n in M_C} ||psi(m) - psi(n)||, starting from `start`. The
     points are centred and their squared norms taken on the host (`center_points`, the same

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalsuite.outputs import check_places
-from evalsuite.runner.study_data import default_cache_dir
+from evalsuite.runner.planning.study_data import default_cache_dir
 
 if TYPE_CHECKING:
     from evalsuite.config import StudyConfig

@@ -19,19 +19,19 @@ from evalsuite.backbone.device import configure_determinism
 from evalsuite.config import StudyConfig
 from evalsuite.data.samples import Sample
 from evalsuite.errors import ConfigError, ResultsError
-from evalsuite.runner.context import RunContext, make_context, prepare
-from evalsuite.runner.estimate import unit_costs
-from evalsuite.runner.executors import UnitTask, make_executor
-from evalsuite.runner.fit_group import UnitOutcome
-from evalsuite.runner.leftovers import remove_leftovers
-from evalsuite.runner.lock import results_lock
-from evalsuite.runner.manifest import RunSummary, build_manifest, folder_bytes
-from evalsuite.runner.plan import Plan, backbone_key
-from evalsuite.runner.records import is_done, relpath_of
-from evalsuite.runner.reuse import check_reuse
-from evalsuite.runner.scheduler import check_scheduler
-from evalsuite.runner.splits_file import write_splits_files
-from evalsuite.runner.study_data import fit_inputs
+from evalsuite.runner.estimate.model import unit_costs
+from evalsuite.runner.execution.executors import UnitTask, make_executor
+from evalsuite.runner.execution.fit_group import UnitOutcome
+from evalsuite.runner.execution.scheduler import check_scheduler
+from evalsuite.runner.guard.leftovers import remove_leftovers
+from evalsuite.runner.guard.lock import results_lock
+from evalsuite.runner.guard.reuse import check_reuse
+from evalsuite.runner.planning.plan import Plan, backbone_key
+from evalsuite.runner.planning.study_data import fit_inputs
+from evalsuite.runner.preparation.context import RunContext, make_context, prepare
+from evalsuite.runner.writing.manifest import RunSummary, build_manifest, folder_bytes
+from evalsuite.runner.writing.records import is_done, relpath_of
+from evalsuite.runner.writing.splits_file import write_splits_files
 
 
 def run_study(

@@ -9,9 +9,9 @@ from typing import Any
 from evalsuite import results
 from evalsuite.config import StudyConfig
 from evalsuite.results.paths import FIT_DONE
-from evalsuite.runner.plan import planned_relpath
-from evalsuite.runner.planning import study_plan
-from evalsuite.runner.study_data import default_cache_dir
+from evalsuite.runner.planning.plan import planned_relpath
+from evalsuite.runner.planning.study import study_plan
+from evalsuite.runner.planning.study_data import default_cache_dir
 
 
 def plan_report(
@@ -26,7 +26,7 @@ def plan_report(
     with `with_estimate` the projected cost on `workers` processes at rates measured here.
 
     Without `with_estimate` no model library is imported where the weights are on this
-    machine and it has no GPU driver (see `runner.planning`)."""
+    machine and it has no GPU driver (see `runner.planning.study`)."""
     cache = cache_dir or default_cache_dir()
     data, plan, device = study_plan(config, cache)
     multi_seed = len(config.seeds) > 1
@@ -66,8 +66,9 @@ def plan_report(
     }
     if with_estimate:
         from evalsuite.backbone.device import resolve_device
-        from evalsuite.runner.context import feature_sources
-        from evalsuite.runner.estimate import estimate, measure_rates
+        from evalsuite.runner.estimate.measure import measure_rates
+        from evalsuite.runner.estimate.model import estimate
+        from evalsuite.runner.preparation.context import feature_sources
 
         chosen = resolve_device(config.device)
         sources = feature_sources(config, cache, chosen)

@@ -11,10 +11,10 @@ from evalsuite import results
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.config import StudyConfig
 from evalsuite.results.splits import splits_relpath
-from evalsuite.runner.context import git_commit, versions
-from evalsuite.runner.plan import backbone_key
-from evalsuite.runner.records import CellResult
-from evalsuite.runner.study_data import StudyData
+from evalsuite.runner.planning.plan import backbone_key
+from evalsuite.runner.planning.study_data import StudyData
+from evalsuite.runner.preparation.context import git_commit, versions
+from evalsuite.runner.writing.records import CellResult
 
 
 @dataclass

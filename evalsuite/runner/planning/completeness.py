@@ -13,7 +13,7 @@ from evalsuite.config import StudyConfig
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.results import MergeReport, merge, read_manifest
 from evalsuite.results.paths import MANIFEST_NAME
-from evalsuite.runner.plan import make_plan, planned_relpath
+from evalsuite.runner.planning.plan import make_plan, planned_relpath
 
 
 def planned_cells(config: dict[str, Any], where: Path) -> list[PurePosixPath]:

@@ -7,8 +7,11 @@ that share a coreset selection, run in one place.
 
 The runner first extracts the backbone features of every input of the run (of this shard)
 once, in the calling process, into the on-disk feature cache; workers then only read it, so
-the manifest's forward-pass count stays one per distinct input. With Dask on several machines,
-the results folder and the cache folder must be on a filesystem every worker sees.
+the manifest's forward-pass count stays one per distinct input. The study's data, as the
+calling process prepared it (trees read, fingerprinted and validated, splits drawn), is handed
+to the workers, which do not read the trees again; each builds its backbones itself. With
+Dask on several machines, the results folder and the cache folder must be on a filesystem
+every worker sees.
 """
 
 from __future__ import annotations
@@ -19,19 +22,23 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from evalsuite import signals
 from evalsuite.errors import ConfigError
-from evalsuite.runner.context import RunContext, make_context, prepare
-from evalsuite.runner.fit_group import UnitOutcome, run_unit
-from evalsuite.runner.plan import Plan
-from evalsuite.runner.scheduler import CONNECT_TIMEOUT_S, unreachable
-from evalsuite.runner.workers import exit_stopped, init_worker, running_unit
+from evalsuite.runner.execution.fit_group import UnitOutcome, run_unit
+from evalsuite.runner.execution.scheduler import CONNECT_TIMEOUT_S, unreachable
+from evalsuite.runner.execution.workers import exit_stopped, init_worker, running_unit
+from evalsuite.runner.planning.plan import Plan
+from evalsuite.runner.planning.study_data import StudyData
+from evalsuite.runner.preparation.context import RunContext, make_context, prepare
 
 Done = Callable[[UnitOutcome], None]
+WorkerKey = tuple[str, str, str, bool]
+"""A worker's study: configuration JSON, results folder, cache folder, force."""
+_states: dict[WorkerKey, tuple[RunContext, Plan]] = {}
+"""The studies this worker process has prepared (see `_worker_state`)."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +73,13 @@ class SerialExecutor:
 
 
 class PoolExecutor:
-    """Units on a local pool of `workers` spawned processes; Ctrl-C cancels queued units."""
+    """Units on a local pool of `workers` spawned processes; Ctrl-C cancels queued units.
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
+    Each unit is sent with the study's `data`, as the calling process prepared it.
+    """
+
+    def __init__(self, workers: int, data: StudyData | None = None) -> None:
+        self.workers, self.data = workers, data
 
     def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
         """Run every task on the pool, at most `workers` at a time.
@@ -87,7 +97,8 @@ class PoolExecutor:
             initargs=(os.getpid(),),
         ) as pool:
             running = {
-                pool.submit(run_task, waiting.pop()) for _ in range(min(self.workers, len(tasks)))
+                pool.submit(run_task, waiting.pop(), self.data)
+                for _ in range(min(self.workers, len(tasks)))
             }
             try:
                 while running:
@@ -95,17 +106,20 @@ class PoolExecutor:
                     for future in finished:
                         done(future.result())
                         if waiting:
-                            running.add(pool.submit(run_task, waiting.pop()))
+                            running.add(pool.submit(run_task, waiting.pop(), self.data))
             except KeyboardInterrupt:  # Ctrl-C: submit no more; finished cells are on disk
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
 
 
 class DaskExecutor:
-    """Units on a Dask distributed cluster: `scheduler` address, or a LocalCluster."""
+    """Units on a Dask distributed cluster: `scheduler` address, or a LocalCluster.
 
-    def __init__(self, scheduler: str | None, workers: int) -> None:
-        self.scheduler, self.workers = scheduler, workers
+    The study's `data`, as the calling process prepared it, is sent to every worker once.
+    """
+
+    def __init__(self, scheduler: str | None, workers: int, data: StudyData | None = None) -> None:
+        self.scheduler, self.workers, self.data = scheduler, workers, data
 
     def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
         """Run every task on the cluster."""
@@ -127,7 +141,8 @@ class DaskExecutor:
         try:
             client = _connect(Client, self.scheduler, cluster)
             with client:
-                futures = client.map(run_task, list(tasks), pure=False)
+                data = None if self.data is None else client.scatter(self.data, broadcast=True)
+                futures = client.map(run_task, list(tasks), data=data, pure=False)
                 for future in as_completed(futures):
                     done(future.result())
         finally:
@@ -154,32 +169,36 @@ def make_executor(
 ) -> Executor:
     """The executor of `--executor kind --workers N [--scheduler ADDRESS]`."""
     if kind == "dask":
-        return DaskExecutor(scheduler, workers)
+        return DaskExecutor(scheduler, workers, context.data)
     if kind != "local":
         raise ConfigError(f"unknown executor {kind!r}; use local or dask")
-    return SerialExecutor(context, plan) if workers == 1 else PoolExecutor(workers)
+    return SerialExecutor(context, plan) if workers == 1 else PoolExecutor(workers, context.data)
 
 
-@lru_cache(maxsize=2)
-def _worker_state(
-    config_json: str, out: str, cache_dir: str, force: bool
-) -> tuple[RunContext, Plan]:
-    """Data, backbones and plan of a study, built once per worker process."""
-    from evalsuite.config import StudyConfig
+def _worker_state(task: UnitTask, data: StudyData | None) -> tuple[RunContext, Plan]:
+    """Backbones and plan of a study (and its data, unless handed over), built once per worker
+    process; the two latest studies are kept."""
+    key = (task.config_json, task.out, task.cache_dir, task.force)
+    if key not in _states:
+        from evalsuite.config import StudyConfig
 
-    config = StudyConfig.model_validate(json.loads(config_json))
-    data, sources, plan, device = prepare(config, Path(cache_dir), progress=False)
-    return make_context(config, data, sources, device, Path(out), force), plan
+        config = StudyConfig.model_validate(json.loads(task.config_json))
+        data, sources, plan, device = prepare(config, Path(task.cache_dir), False, data)
+        if len(_states) >= 2:
+            del _states[next(iter(_states))]
+        _states[key] = make_context(config, data, sources, device, Path(task.out), task.force), plan
+    return _states[key]
 
 
-def run_task(task: UnitTask) -> UnitOutcome:
-    """Run one unit in a worker process (top level, so it pickles)."""
+def run_task(task: UnitTask, data: StudyData | None = None) -> UnitOutcome:
+    """Run one unit in a worker process (top level, so it pickles); `data` is the study's
+    data as the calling process prepared it (None: the worker prepares it itself)."""
     from evalsuite import progress
 
     progress.set_enabled(False)
     try:
         with running_unit():
-            context, plan = _worker_state(task.config_json, task.out, task.cache_dir, task.force)
+            context, plan = _worker_state(task, data)
             return run_unit(context, plan.unit(task.unit_id), plan)
     except signals.Terminated:  # SIGTERM, or the parent died: the unit has cleaned up
         exit_stopped()

@@ -31,12 +31,12 @@ from evalsuite.detectors.registry import (
 )
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.results.paths import FIT_DONE
-from evalsuite.runner.artifacts import render_artifacts
-from evalsuite.runner.context import RunContext
-from evalsuite.runner.evidence import write_evidence
-from evalsuite.runner.plan import CellPlan, FitPlan, Plan, Unit
-from evalsuite.runner.records import CellResult, is_done, relpath_of, write_failed, write_ok
-from evalsuite.runner.scoring import DETECTOR_THREADS, FitScorer, input_key
+from evalsuite.runner.execution.scoring import DETECTOR_THREADS, FitScorer, input_key
+from evalsuite.runner.planning.plan import CellPlan, FitPlan, Plan, Unit
+from evalsuite.runner.preparation.context import RunContext
+from evalsuite.runner.writing.artifacts import render_artifacts
+from evalsuite.runner.writing.evidence import write_evidence
+from evalsuite.runner.writing.records import CellResult, is_done, relpath_of, write_failed, write_ok
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from evalsuite.backbone.device_kind import device_kind
 from evalsuite.backbone.layers import FEATURE_CHANNELS, check_layers
 from evalsuite.backbone.locate import NeedsTimm, local_digest
 from evalsuite.config import StudyConfig
-from evalsuite.runner.plan import Plan, backbone_layers, check_channels, make_plan
-from evalsuite.runner.study_data import StudyData, prepare_data
+from evalsuite.runner.planning.plan import Plan, backbone_layers, check_channels, make_plan
+from evalsuite.runner.planning.study_data import StudyData, prepare_data
 
 
 def weights_digests(config: StudyConfig) -> dict[str, str | None]:

@@ -10,7 +10,7 @@ from typing import Any
 from evalsuite import atomic
 from evalsuite.data.splits import SPLITS
 from evalsuite.results.splits import SPLITS_SCHEMA, splits_relpath
-from evalsuite.runner.study_data import StudyData
+from evalsuite.runner.planning.study_data import StudyData
 
 
 def splits_document(data: StudyData, seed: int) -> dict[str, Any]:

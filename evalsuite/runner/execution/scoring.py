@@ -30,8 +30,8 @@ from evalsuite.detectors.threads import limit_threads
 from evalsuite.evaluation.cell import evaluate_cell
 from evalsuite.evaluation.shortcut import nn_provenance, score_distributions, threshold_transfer
 from evalsuite.evaluation.thresholds import Level, Threshold, ValScores, threshold_from_val
-from evalsuite.runner.context import RunContext
-from evalsuite.runner.plan import CellPlan, FitPlan
+from evalsuite.runner.planning.plan import CellPlan, FitPlan
+from evalsuite.runner.preparation.context import RunContext
 
 log = logging.getLogger(__name__)
 DETECTOR_THREADS = 1

@@ -18,7 +18,7 @@ from evalsuite.data.skipped import summary
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
 from evalsuite.outputs import cache_from_environment, remove_dead_staging
-from evalsuite.runner.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
+from evalsuite.runner.planning.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
 
 log = logging.getLogger(__name__)
 CACHE_TREES = ("synthetic", "shift")

@@ -9,8 +9,8 @@ from typing import Any
 
 from evalsuite import results
 from evalsuite.results.splits import splits_relpath
-from evalsuite.runner.context import RunContext, approximations
-from evalsuite.runner.plan import CellPlan, planned_relpath
+from evalsuite.runner.planning.plan import CellPlan, planned_relpath
+from evalsuite.runner.preparation.context import RunContext, approximations
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def write_ok(
     evidence: str | None = None,
 ) -> CellResult:
     """Write the `ok` record of a cell from its evaluated outcome (see `scoring.CellScorer`);
-    `evidence` is the path of its pixel evidence (see `runner.evidence`), if any."""
+    `evidence` is the path of its pixel evidence (see `runner.writing.evidence`), if any."""
     record = base_record(ctx, cell)
     evaluated = outcome["evaluated"]
     pixel_t = outcome["pixel_threshold"]

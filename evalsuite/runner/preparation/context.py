@@ -16,7 +16,7 @@ from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.device import device_name, resolve_device
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.config import DetectorSpec, StudyConfig
-from evalsuite.runner.plan import (
+from evalsuite.runner.planning.plan import (
     RESULTS_VERSION,
     Plan,
     backbone_key,
@@ -24,7 +24,7 @@ from evalsuite.runner.plan import (
     check_channels,
     make_plan,
 )
-from evalsuite.runner.study_data import StudyData, prepare_data
+from evalsuite.runner.planning.study_data import StudyData, prepare_data
 
 PACKAGES = (
     "torch",
@@ -115,11 +115,16 @@ def feature_sources(
 
 
 def prepare(
-    config: StudyConfig, cache_dir: Path, progress: bool
+    config: StudyConfig, cache_dir: Path, progress: bool, data: StudyData | None = None
 ) -> tuple[StudyData, dict[str, FeatureCache], Plan, torch.device]:
-    """Data, feature sources, plan and device of a study."""
+    """Data, feature sources, plan and device of a study.
+
+    `data`, when given, is the study's data as another process already prepared it (read,
+    fingerprinted, validated, split): it is used as is, not read again.
+    """
     device = resolve_device(config.device)
-    data = prepare_data(config, cache_dir, progress=progress)
+    if data is None:
+        data = prepare_data(config, cache_dir, progress=progress)
     sources = feature_sources(config, cache_dir, device)
     check_channels(  # before any feature is extracted
         config, {key: s.backbone.channels(s.backbone.layer_names) for key, s in sources.items()}
