@@ -1,5 +1,5 @@
 # evalsuite in a container: the study with its locked dependencies and the paper preset's
-# backbone weights baked in, so that it runs offline (README, "The container").
+# backbone weights baked in, so that it runs offline (docs/container-and-ci.md, "The container").
 #
 #   docker build -t evalsuite .                                          CPU torch (default)
 #   docker build --build-arg TORCH_VARIANT=cu130 -t evalsuite:cu130 .    CUDA 13.0 torch

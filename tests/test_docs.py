@@ -141,13 +141,15 @@ MODULE = re.compile(r"`((?:\w+/)*\w+\.py)`")
 @pytest.mark.parametrize("doc", DOCS, ids=lambda doc: str(doc.relative_to(ROOT)))
 def test_every_module_a_package_bullet_names_exists(doc: Path) -> None:
     """In a bullet about a package (`- `evalsuite/runner/`: ...`), a module named by its file
-    name alone (`plan.py`, `patchcore/params.py`) is a file of that package."""
+    name alone (`plan.py`, `patchcore/params.py`) is a file of that package, at any depth (a
+    stage sub-package, e.g. `runner/planning/plan.py`)."""
     text = FENCE.sub("", doc.read_text(encoding="utf-8"))
     missing = sorted(
         package + module
         for package, body in PACKAGE_BULLET.findall(text)
         for module in MODULE.findall(body)
-        if not module.startswith("evalsuite/") and not (ROOT / package / module).is_file()
+        if not module.startswith(("evalsuite/", "tests/", "benchmarks/"))
+        and not any(path.is_file() for path in (ROOT / package).rglob(module))
     )
     assert not missing, f"{doc.relative_to(ROOT)} names modules that do not exist: {missing}"
 
