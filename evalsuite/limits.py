@@ -1,4 +1,5 @@
-"""The documented bounds on every input, in one place (docs/guarantees.md, "Bounds checked before any work").
+"""The documented bounds on every input, in one place (docs/guarantees.md, "Bounds checked
+before any work").
 
 Each is checked before any work starts, and a value outside it fails with exit 2 naming the key
 or option. The bounds keep a hostile or mistyped input from taking minutes, gigabytes or a path
