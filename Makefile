@@ -23,10 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP) ## create .venv with the pinned dependencies (idempotent)
 
 test: $(STAMP) ## run the test suite on every core (no network, no GPU, no dataset needed)
-	$(BIN)/python -m pytest -q -m "not slow" --numprocesses auto --durations=25
+	$(BIN)/python -m pytest -q -m "not slow" --numprocesses auto --dist loadfile --durations=25
 
 test-slow: $(STAMP) ## every test, slow ones too (the container install test: minutes, ~7 GB in /tmp)
-	$(BIN)/python -m pytest -q --numprocesses auto --durations=25
+	$(BIN)/python -m pytest -q --numprocesses auto --dist loadfile --durations=25
 
 lint: $(STAMP) ## ruff + mypy, hadolint (Dockerfile), actionlint + shellcheck (workflows)
 	$(BIN)/ruff check evalsuite tests benchmarks docker

@@ -17,6 +17,8 @@ import pytest
 
 from evalsuite import results
 
+pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
+
 STUDY = """
 name = "resume"
 kinds = ["clean/none", "shift/none", "shift/retrain"]
