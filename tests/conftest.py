@@ -11,6 +11,21 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+MAX_WORKERS = 8  # each pytest-xdist worker imports torch: more would cost memory, not time
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`--numprocesses auto`: one worker per core this process may run on (its CPU affinity, as
+    `nproc` counts; not the host's physical cores, which psutil would give), at most MAX_WORKERS."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` first, the rest in their order: pytest-xdist hands files out in
+    this order, so the longest start at once and the workers finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
 
 TreeFactory = Callable[..., Path]
 

@@ -28,6 +28,8 @@ import pytest
 import torch
 from studies import tiny_toml
 
+pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
+
 STUDY = tiny_toml(
     "determinism",
     ["clean/none", "shift/threshold", "shift/retrain"],

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -69,17 +71,69 @@ def test_plan_estimate_command(study) -> None:
 
 
 def test_rates_carry_their_device() -> None:
-    """Rates measured with a device say which; only the CPU's greedy is priced as pruned."""
+    """Rates measured with a device say which."""
     from evalsuite.runner.estimate.measure import measure_rates
-    from evalsuite.runner.estimate.model import PRUNED_GREEDY_WORK, _greedy_work
 
     rates = measure_rates({}, seconds=0.0, device=torch.device("cpu"))
     assert rates.device == "cpu" and rates.source == "measured"
     assert rates.greedy_s > 0 and rates.search_s > 0 and rates.padim_inverse_s > 0
-    big = [object()] * 64  # 64 images x 784 positions: a bank the pruned loop takes
-    pruned = _greedy_work({"coreset_ratio": 0.1}, big, 784, 128)  # type: ignore[arg-type]
-    full = _greedy_work({"coreset_ratio": 0.1}, big, 784, 128, pruned=False)  # type: ignore[arg-type]
-    assert pruned == pytest.approx(PRUNED_GREEDY_WORK * full)
+
+
+def _train(**images: int) -> list[SimpleNamespace]:
+    """Stand-ins for training samples: `images[category]` of each category."""
+    return [SimpleNamespace(category=c) for c, n in images.items() for _ in range(n)]
+
+
+def test_greedy_work_on_worked_examples() -> None:
+    """Point-iterations of the greedy loop, counted by hand: M = int(ratio P) iterations over
+    P = images x positions points; the pruned loop only where it runs (P >= 32768 and a
+    multiple of 16), and only when priced for the CPU."""
+    from evalsuite.runner.estimate.model import PRUNED_GREEDY_WORK, _greedy_work
+
+    pooled = {"coreset_ratio": 0.1}
+    train = _train(a=40, b=24)  # 64 x 784 = 50,176 points: M = 5,017
+    full = _greedy_work(pooled, train, 784, 128, pruned=False)  # type: ignore[arg-type]
+    assert full == 5_017 * 50_176 == 251_732_992
+    cpu = _greedy_work(pooled, train, 784, 128)  # type: ignore[arg-type]
+    assert cpu == pytest.approx(PRUNED_GREEDY_WORK * 251_732_992)
+    assert _greedy_work(pooled, train, 784, 120) == full  # type: ignore[arg-type]  # k % 16
+    per = {"coreset_ratio": 0.1, "coreset_scope": "per_category"}
+    # a: 31,360 points, M = 3,136; b: 18,816 points, M = 1,881; both too small to prune
+    expected = 3_136 * 31_360 + 1_881 * 18_816
+    assert _greedy_work(per, train, 784, 128) == expected == 133_737_856  # type: ignore[arg-type]
+    assert _greedy_work(pooled, _train(a=1), 4, 128) == 1 * 4  # type: ignore[arg-type]
+
+
+def test_the_greedy_rate_is_the_marginal_cost_of_one_iteration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a clock that advances 5 s per call (set-up) plus 0.25 s per greedy iteration, the
+    measured rate is 0.25 s over the points times dimensions: the set-up is not counted. The
+    CPU times the full loop (the pruned one is priced from it); another device the torch loop."""
+    from evalsuite.detectors.patchcore import greedy, torch_ops
+    from evalsuite.runner.estimate import measure as estimate
+
+    now = [0.0]
+    calls: list[tuple[str, tuple[int, ...], bool]] = []
+
+    def cpu_loop(points: np.ndarray, size: int, start: int, *, prune: bool = True) -> None:
+        calls.append(("cpu", points.shape, prune))
+        now[0] += 5.0 + 0.25 * size
+
+    def torch_loop(points: np.ndarray, size: int, start: int, device: torch.device) -> None:
+        calls.append(("torch", points.shape, True))
+        now[0] += 5.0 + 0.25 * size
+
+    monkeypatch.setattr(greedy, "greedy_k_center", cpu_loop)
+    monkeypatch.setattr(torch_ops, "greedy_k_center_torch", torch_loop)
+    monkeypatch.setattr(estimate, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    rate = estimate._time_greedy(0.0, torch.device("cpu"))
+    (points, dim) = calls[0][1]
+    assert rate == pytest.approx(0.25 / (points * dim), rel=1e-12)
+    assert {(kind, prune) for kind, _, prune in calls} == {("cpu", False)}
+    calls.clear()
+    assert estimate._time_greedy(0.0, torch.device("meta")) == pytest.approx(rate, rel=1e-12)
+    assert {kind for kind, _, _ in calls} == {"torch"}
 
 
 def test_device_option(study) -> None:

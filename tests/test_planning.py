@@ -3,6 +3,7 @@ the device kind `auto` resolves to, told without torch where no GPU driver is pr
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 from pathlib import Path
 
@@ -103,6 +104,43 @@ def test_device_kind_is_resolve_devices(monkeypatch: pytest.MonkeyPatch) -> None
     assert device_kind("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def test_no_driver_means_no_gpu_for_torch() -> None:
-    if not device_kind_module.gpu_driver_present():
-        assert not torch.cuda.is_available()
+def test_the_driver_probe_agrees_with_the_dynamic_linker_and_torch() -> None:
+    """A driver the dynamic linker knows is found; torch sees a GPU only where one is found;
+    without one, `auto` is the CPU."""
+    known = [ctypes.util.find_library(name) for name in ("cuda", "amdhip64")]
+    present = device_kind_module.gpu_driver_present()
+    if any(known):
+        assert present, f"the linker knows {known} but the probe found no driver"
+    if torch.cuda.is_available():
+        assert present
+    if not present:
+        assert not torch.cuda.is_available() and device_kind("auto") == "cpu"
+
+
+def test_without_a_driver_auto_is_the_cpu_and_torch_is_not_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every driver library fails to load: `auto` is the CPU without asking torch; one that
+    loads (any of them, ROCm's too) makes torch decide."""
+
+    def refuse(name: str, *args: object, **kwargs: object) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    def torch_asked() -> bool:
+        raise AssertionError("torch was asked although no driver loads")
+
+    monkeypatch.setattr(device_kind_module.ctypes, "CDLL", refuse)
+    monkeypatch.setattr(torch.cuda, "is_available", torch_asked)
+    assert not device_kind_module.gpu_driver_present()
+    assert device_kind("auto") == "cpu"
+    loaded: list[str] = []
+
+    def only_rocm(name: str, *args: object, **kwargs: object) -> None:
+        loaded.append(name)
+        if name != "libamdhip64.so":
+            refuse(name)
+
+    monkeypatch.setattr(device_kind_module.ctypes, "CDLL", only_rocm)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_kind_module.gpu_driver_present() and loaded[-1] == "libamdhip64.so"
+    assert device_kind("auto") == "cuda"  # torch was asked

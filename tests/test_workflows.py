@@ -45,17 +45,41 @@ def test_actionlint_and_shellcheck_find_nothing() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_actionlint_catches_what_it_should() -> None:
-    """A control: an unknown matrix key and an unquoted variable are reported."""
-    broken = (
-        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n"
-        "        shard: [1, 2]\n    steps:\n      - run: echo ${{ matrix.shrd }}\n"
-        "      - run: out=$(pwd); cd $out\n"
+def make_lint_actionlint(root: Path) -> subprocess.CompletedProcess[str]:
+    """`make lint`'s actionlint line, as the Makefile writes it, run in `root`."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    (line,) = [line.strip() for line in makefile.splitlines() if "$(BIN)/actionlint " in line]
+    command = line.replace("$(BIN)", str(BIN))
+    return subprocess.run(
+        ["bash", "-c", command], cwd=root, capture_output=True, text=True, check=False
     )
-    done = actionlint("-", stdin=broken)
-    assert done.returncode == 1
-    assert 'property "shrd" is not defined' in done.stdout
-    assert "SC2086" in done.stdout  # shellcheck ran on the run: script
+
+
+def test_make_lint_reports_defects_planted_in_the_real_workflows(tmp_path: Path) -> None:
+    """The Makefile's actionlint line on copies of the workflows passes, and reports each of two
+    defects planted in nightly.yml at its line: a misspelt matrix key (actionlint) and an
+    unquoted variable in a `run:` script (shellcheck, which the line must wire in)."""
+    shutil.copytree(WORKFLOWS, tmp_path / ".github" / "workflows")
+    clean = make_lint_actionlint(tmp_path)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    nightly = tmp_path / ".github" / "workflows" / "nightly.yml"
+    lines = nightly.read_text(encoding="utf-8").splitlines()
+    planted = {
+        "SHARD: ${{ matrix.shard }}/": ("matrix.shard", "matrix.shrd", 'property "shrd"'),
+        '--preset "$PRESET"': ('"$PRESET"', "$PRESET", "SC2086"),
+    }
+    found = {}
+    for needle, (text, typo, report) in planted.items():
+        number = next(i for i, line in enumerate(lines) if needle in line)
+        lines[number] = lines[number].replace(text, typo)
+        found[report] = f"nightly.yml:{number + 1}:"
+    nightly.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    broken = make_lint_actionlint(tmp_path)
+    assert broken.returncode != 0
+    reports = broken.stdout.splitlines()
+    for report, place in found.items():
+        assert any(place in line and report in line for line in reports), (report, broken.stdout)
+    assert "ci.yml" not in broken.stdout
 
 
 def steps_running(workflow: dict[str, Any], text: str) -> list[tuple[str, dict[str, Any]]]:

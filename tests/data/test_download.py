@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -95,9 +95,18 @@ def test_partial_download_resumes(tmp_path) -> None:
     assert not (folder / "blob.bin.part").exists()
 
 
-def test_offline_fails_fast_with_instructions(tmp_path) -> None:
+def test_offline_fails_fast_with_instructions(tmp_path, monkeypatch) -> None:
+    """Fast: one attempt, bounded by the timeout given; no retry."""
+    attempts: list[object] = []
+    urlopen = urllib.request.urlopen
+
+    def counted(request: urllib.request.Request, timeout: float) -> object:
+        attempts.append((request.full_url, timeout))
+        return urlopen(request, timeout=timeout)
+
+    monkeypatch.setattr(urllib.request, "urlopen", counted)
     source = Source("https://unreachable.invalid/mvtec/carpet.tar.xz", "0" * 64)
-    started = time.monotonic()
     with pytest.raises(DownloadError, match="place the data by hand"):
         fetch(source, tmp_path, timeout=3, progress=False)
-    assert time.monotonic() - started < 10
+    assert attempts == [(source.url, 3)]
+    assert list(tmp_path.iterdir()) == []  # no empty partial file left behind

@@ -33,6 +33,8 @@ from evalsuite.data.synthetic import SyntheticConfig, generate
 from evalsuite.detectors.patchcore import PatchCore, PatchCoreParams
 from evalsuite.detectors.patchcore.memory_bank import MemoryBank
 
+pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
+
 LAYERS = ("blocks.2", "blocks.4")
 CATEGORY = "hazelnut"
 CORESET_RATIO = 0.5  # high enough that the two independent coresets cover the same normality

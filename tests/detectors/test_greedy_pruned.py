@@ -13,6 +13,8 @@ from evalsuite.detectors.patchcore.buffers import aligned_empty
 from evalsuite.detectors.patchcore.greedy import greedy_k_center
 from evalsuite.detectors.threads import limit_threads
 
+pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
+
 N = 32768  # the smallest bank the pruned loop takes
 
 

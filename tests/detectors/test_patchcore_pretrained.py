@@ -19,6 +19,8 @@ from evalsuite.data.samples import Dataset
 from evalsuite.data.synthetic import SyntheticConfig, generate
 from evalsuite.detectors.patchcore import PatchCore, PatchCoreParams
 
+pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
+
 PARAMS = PatchCoreParams(coreset_ratio=0.01)  # the paper's smallest coreset, for speed
 
 

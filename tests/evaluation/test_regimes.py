@@ -37,9 +37,3 @@ def test_unknown_names_list_the_known_ones() -> None:
         plan_for("shifted", "none")
     with pytest.raises(ConfigError, match="none, threshold, retrain"):
         plan_for("shift", "finetune")
-
-
-def test_plans_are_frozen() -> None:
-    plan = plan_for("shift", "retrain")
-    with pytest.raises(AttributeError):
-        plan.fit_condition = "clean"  # type: ignore[misc]

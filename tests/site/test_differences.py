@@ -24,6 +24,8 @@ from evalsuite.site.read.records import Cell, cell_from_record
 from evalsuite.site.views.differences import difference_tables
 from evalsuite.site.views.tables import grid_of
 
+pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
+
 FAMILIES = {"shift", "threshold", "retrain", "unified", "sweep:patchcore:params.coreset_ratio"}
 METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1", "pixel_f1")
 
