@@ -202,7 +202,7 @@ def remove_dead_staging(parent: Path, name: str | None = None) -> int:
                 candidates.append((entry, int(match["pid"])))
     removed = 0
     for entry, pid in candidates:
-        if entry.is_dir() and not entry.is_symlink() and not _running(pid):
+        if entry.is_dir() and not entry.is_symlink() and not running(pid):
             shutil.rmtree(entry, ignore_errors=True)
             removed += not entry.exists()
     if removed:
@@ -217,7 +217,7 @@ def _entries(folder: Path) -> list[Path]:
         return []
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
     """Whether `pid` may be a running process (unknown counts as running)."""
     if pid <= 0 or pid > MAX_PID:
         return True

@@ -11,7 +11,9 @@ crash before the swap leave the previous tree whole; the two renames run with bo
 back. Where the folder cannot be renamed (it holds foreign files, is a link, a mount point or
 holds the working directory) the staged files are moved in one by one, signals held back
 likewise. The staging folders of a build killed without unwinding (kill -9) are removed by the
-next build of the same folder (`outputs.remove_dead_staging`).
+next build of the same folder (`outputs.remove_dead_staging`), and so is the previous tree a
+build killed between or after the two renames left beside it (`remove_dead_old`), when every
+file there is in its ledger.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from evalsuite import regular, signals
 from evalsuite.errors import OwnershipError
-from evalsuite.outputs import remove_dead_staging
+from evalsuite.outputs import remove_dead_staging, running
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ def owned_tree(out: Path, ledger: str | None, what: str, force: bool = False) ->
     if out.exists() and not out.is_dir():
         raise OwnershipError(f"--out {out} is a file, not a folder; choose a folder")
     remove_dead_staging(out.parent, out.name)  # of builds killed before they could clean up
+    remove_dead_old(out, ledger)
     owned = read_ledger(out / ledger) if out.is_dir() and ledger else set()
     foreign = foreign_files(out, owned, ledger) if out.is_dir() else []
     if foreign and not force:
@@ -93,6 +97,36 @@ def check_owned(out: Path, ledger: str, what: str, force: bool = False) -> None:
         foreign = foreign_files(out, read_ledger(out / ledger), ledger)
         if foreign:
             raise OwnershipError(_refusal(out, foreign, what))
+
+
+_OLD = re.compile(r"\.(?P<name>.+)\.old-(?P<pid>\d{1,7})-[0-9a-f]{8}")
+"""`.<out name>.old-<pid>-<8 hex>`: the previous tree, renamed away by `_swap`."""
+
+
+def remove_dead_old(out: Path, ledger: str | None) -> int:
+    """Remove the previous trees that builds killed (SIGKILL) between or after `_swap`'s renames
+    left beside `out`: only real folders of `out`'s name, of processes no longer running, and
+    only when every file there is listed in their own ledger (a file anyone else wrote keeps the
+    folder); the number removed."""
+    if ledger is None or not out.parent.is_dir():
+        return 0
+    removed = 0
+    for entry in sorted(out.parent.iterdir()):
+        match = _OLD.fullmatch(entry.name)
+        if not match or match["name"] != out.name or running(int(match["pid"])):
+            continue
+        if not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            ours = read_ledger(entry / ledger) if (entry / ledger).is_file() else None
+        except OwnershipError:
+            ours = None
+        if ours is not None and not foreign_files(entry, ours, ledger):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += not entry.exists()
+    if removed:
+        log.warning("removed %d previous tree(s) left beside %s by a killed build", removed, out)
+    return removed
 
 
 def read_ledger(path: Path) -> set[str]:

@@ -326,6 +326,25 @@ def test_merge_and_site_remove_exactly_dead_staging_folders(
     assert not inner.exists()
 
 
+def test_a_site_build_removes_the_previous_tree_a_killed_build_left(
+    results: Path, tmp_path: Path, dead_pid: int, live_pid: int
+) -> None:
+    """A build killed (SIGKILL) between or after the swap's renames leaves the previous site as
+    `.<out>.old-<pid>-<tag>`: the next build removes it when its process is gone and every file
+    there is the build's own (in its ledger); anything else is kept."""
+    out = tmp_path / "site"
+    assert _invoke("site", "--results", results, "--out", out).exit_code == 0
+    dead = Path(shutil.copytree(out, tmp_path / f".site.old-{dead_pid}-0a1b2c3d"))
+    running = Path(shutil.copytree(out, tmp_path / f".site.old-{live_pid}-0a1b2c3d"))
+    foreign = Path(shutil.copytree(out, tmp_path / f".site.old-{dead_pid}-0a1b2c3e"))
+    (foreign / "mine.txt").write_text("mine")
+    other = Path(shutil.copytree(out, tmp_path / f".other.old-{dead_pid}-0a1b2c3d"))
+    rebuilt = _invoke("site", "--results", results, "--out", out)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert not dead.exists()
+    assert running.is_dir() and other.is_dir() and (foreign / "mine.txt").read_text() == "mine"
+
+
 def test_data_generation_removes_dead_staging_folders(
     study: dict[str, Path], tmp_path: Path, dead_pid: int, live_pid: int
 ) -> None:
