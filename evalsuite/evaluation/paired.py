@@ -183,11 +183,30 @@ def paired_difference(
     a, b = float(value_a(full)[0]), float(value_b(full)[0])
     counts = resample_counts(stratified_resamples(y, n, seed), y.size)
     deltas = value_b(counts) - value_a(counts)
+    return difference_of(metric, (a, b), deltas, int(y.size), seed, level, "a paired interval")
+
+
+def difference_of(
+    metric: str,
+    values: tuple[float, float],
+    deltas: np.ndarray,
+    n_images: int,
+    seed: int,
+    level: float,
+    what: str,
+) -> Difference:
+    """The `Difference` of the full-sample values (a, b) and the resampled deltas (n,).
+
+    Raises:
+        EvaluationError: a delta is undefined (a class missing from a resample); `what` names
+            the interval in the message, e.g. "a paired interval".
+    """
     if not np.isfinite(deltas).all():
         raise EvaluationError(
             f"{metric} is undefined on some resamples (a class missing from them); "
-            "a paired interval needs both classes in every resample"
+            f"{what} needs both classes in every resample"
         )
+    a, b = values
     return Difference(
         metric=metric,
         a=a,
@@ -195,8 +214,8 @@ def paired_difference(
         delta=b - a,
         ci95=percentile_interval(deltas, level),
         p_value=bootstrap_p_value(deltas),
-        n_images=int(y.size),
-        n_resamples=n,
+        n_images=n_images,
+        n_resamples=int(deltas.size),
         seed=seed,
         deltas=deltas,
     )

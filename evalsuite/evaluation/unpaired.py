@@ -16,14 +16,13 @@ from evalsuite.errors import EvaluationError
 from evalsuite.evaluation import _checks
 from evalsuite.evaluation.bootstrap import (
     check_level,
-    percentile_interval,
     resample_counts,
     stratified_resamples,
 )
 from evalsuite.evaluation.paired import (
     Difference,
     ValueOf,
-    bootstrap_p_value,
+    difference_of,
     image_value,
     pixel_value,
 )
@@ -109,20 +108,4 @@ def unpaired_difference(
     counts_a = resample_counts(stratified_resamples(ya, n, seed), ya.size)
     counts_b = resample_counts(stratified_resamples(yb, n, seed + 1), yb.size)
     deltas = values[1](counts_b) - values[0](counts_a)
-    if not np.isfinite(deltas).all():
-        raise EvaluationError(
-            f"{metric} is undefined on some resamples (a class missing from them); "
-            "an interval needs both classes in every resample"
-        )
-    return Difference(
-        metric=metric,
-        a=a,
-        b=b,
-        delta=b - a,
-        ci95=percentile_interval(deltas, level),
-        p_value=bootstrap_p_value(deltas),
-        n_images=int(ya.size + yb.size),
-        n_resamples=n,
-        seed=seed,
-        deltas=deltas,
-    )
+    return difference_of(metric, (a, b), deltas, int(ya.size + yb.size), seed, level, "an interval")
