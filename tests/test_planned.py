@@ -116,15 +116,16 @@ def _loops_over_an_axis(node: ast.AST) -> bool:
 
 def _expansions(tree: ast.AST) -> list[int]:
     """Lines of loops over one axis nested in a loop over another: a product of the axes."""
-    found = []
+    found: list[int] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.For | ast.AsyncFor) and _axis(node.iter):
             inner = (n for stmt in node.body for n in ast.walk(stmt))
             if any(_loops_over_an_axis(n) for n in inner):
                 found.append(node.lineno)
-        elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
-            if sum(_axis(generator.iter) for generator in node.generators) >= 2:
-                found.append(node.lineno)
+        elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) and (
+            sum(_axis(generator.iter) for generator in node.generators) >= 2
+        ):
+            found.append(node.lineno)
     return found
 
 
@@ -142,7 +143,8 @@ def test_only_planning_expands_the_matrix() -> None:
     the run's preparation makes the plan; everything else reads the manifest's `planned`."""
     planning = PACKAGE / "runner" / "planning"
     run_prepares_the_plan = PACKAGE / "runner" / "preparation" / "context.py"
-    expanding, planners = [], []
+    expanding: list[str] = []
+    planners: list[str] = []
     for path in sorted(PACKAGE.rglob("*.py")):
         if path.is_relative_to(planning):
             continue

@@ -142,7 +142,7 @@ def _failed(category: str = "carpet", cell_id: str = "00000000000000ff") -> Reco
 
 
 def _planned(*paths: PurePosixPath) -> list[Record]:
-    """The manifest's `planned` entries of baseline PatchCore cells per_class, none/clean, seed 0."""
+    """The manifest's `planned` entries of baseline PatchCore cells (per_class, seed 0)."""
     entries = []
     for path in paths:
         label, scope, regime, condition, _ = path.parts
@@ -695,7 +695,9 @@ def test_a_manifest_without_planned_cells_is_refused(tmp_path: Path) -> None:
     manifest = _manifest()
     del manifest["planned"]
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ResultsError, match=r"has no `planned`.*rerun `evalsuite run` with this evalsuite version"):
+    with pytest.raises(
+        ResultsError, match=r"has no `planned`.*rerun `evalsuite run` with this evalsuite version"
+    ):
         read_manifest(tmp_path)
 
 
