@@ -369,14 +369,14 @@ STALL = """
 import sys
 from pathlib import Path
 from evalsuite import atomic
-from evalsuite.runner.planning.completeness import merge_shards
+from evalsuite.results import merge
 
 def stall(path, payload):  # the manifest, the last file of the staged tree
     Path(sys.argv[3]).write_text("staged")
     sys.stdin.read()  # until the test kills it
 
 atomic.write_json = stall
-merge_shards([Path(sys.argv[1])], Path(sys.argv[2]))
+merge([Path(sys.argv[1])], Path(sys.argv[2]))
 """
 
 

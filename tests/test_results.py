@@ -141,6 +141,16 @@ def _failed(category: str = "carpet", cell_id: str = "00000000000000ff") -> Reco
     return _record(category, cell_id, status="failed", error=error, artifacts=[], **outputs)
 
 
+def _planned(*paths: PurePosixPath) -> list[Record]:
+    """The manifest's `planned` entries of baseline PatchCore cells (per_class, seed 0)."""
+    entries = []
+    for path in paths:
+        label, scope, regime, condition, _ = path.parts
+        entry = {"path": str(path), "label": label, "scope": scope, "condition": condition}
+        entries.append(entry | {"regime": regime, "category": path.stem, "sweep": None, "seed": 0})
+    return entries
+
+
 def _manifest(**changes: Any) -> Record:
     counts = dict.fromkeys(("cells_cached", "fits_cached", "cells_failed"), 0)
     counts.update(cells_total=1, cells_ok=1, fits=1, forward_passes=24, distinct_inputs=24)
@@ -166,6 +176,7 @@ def _manifest(**changes: Any) -> Record:
         "counts": counts,
         "failed": [],
         "shards": None,
+        "planned": _planned(HAZELNUT),
     }
     manifest.update(changes)
     return manifest
@@ -653,14 +664,41 @@ def test_merge_detects_a_tampered_record(tmp_path: Path, good: Record) -> None:
 def test_merge_counts_each_cell_once_and_lists_the_missing(tmp_path: Path, good: Record) -> None:
     """A cell present in two shards (and in both manifests) is one cell in the merged counts;
     planned cells that no shard holds are listed; the merged folder is still written."""
-    a = _shard(tmp_path / "a", "1/3", [(HAZELNUT, good), (CARPET, _failed())])
-    b = _shard(tmp_path / "b", "2/3", [(HAZELNUT, good)])
     zipper = PurePosixPath("patchcore/per_class/none/clean/zipper.json")
-    report = merge([a, b], tmp_path / "merged", planned=[HAZELNUT, CARPET, zipper])
+    planned = _planned(HAZELNUT, CARPET, zipper)
+    a = _shard(tmp_path / "a", "1/3", [(HAZELNUT, good), (CARPET, _failed())], planned=planned)
+    b = _shard(tmp_path / "b", "2/3", [(HAZELNUT, good)], planned=planned)
+    report = merge([a, b], tmp_path / "merged")
     assert (report.cells, report.duplicates, report.missing) == (2, 1, (zipper,))
-    counts = read_manifest(tmp_path / "merged")["counts"]
+    merged = read_manifest(tmp_path / "merged")
+    counts = merged["counts"]
     assert (counts["cells_total"], counts["cells_ok"], counts["cells_failed"]) == (2, 1, 1)
-    assert merge([a], tmp_path / "other").missing is None  # no plan given: not checked
+    assert merged["planned"] == planned  # the whole study's plan, kept for the site
+    assert merge([b], tmp_path / "other").missing == (CARPET, zipper)
+
+
+def test_merge_refuses_shards_that_plan_different_cells(tmp_path: Path, good: Record) -> None:
+    """Shards whose manifests list different planned cells are not one study: a conflict named
+    like the other manifest conflicts, and nothing is written."""
+    a = _shard(tmp_path / "a", "1/2", [(HAZELNUT, good)], planned=_planned(HAZELNUT, CARPET))
+    b = _shard(tmp_path / "b", "2/2", [(CARPET, _failed())], planned=_planned(HAZELNUT))
+    with pytest.raises(ResultsError, match="`planned` differs between") as caught:
+        merge([a, b], tmp_path / "merged")
+    assert str(a / "manifest.json") in str(caught.value)
+    assert "nothing was written" in str(caught.value)
+    assert not (tmp_path / "merged").exists()
+
+
+def test_a_manifest_without_planned_cells_is_refused(tmp_path: Path) -> None:
+    """A manifest written before `planned` existed (another evalsuite version) is refused by
+    every reader, naming the field and what to do."""
+    manifest = _manifest()
+    del manifest["planned"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        ResultsError, match=r"has no `planned`.*rerun `evalsuite run` with this evalsuite version"
+    ):
+        read_manifest(tmp_path)
 
 
 def test_merge_refuses_an_out_that_is_a_file(tmp_path: Path, good: Record) -> None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from evalsuite.results import iter_cells, read_manifest
-from evalsuite.runner.planning.completeness import planned_cells
 
 MERGED = Path("results/nightly")
 MOST_ROWS = 50
@@ -80,7 +79,8 @@ def main() -> None:
     counts, failed = manifest["counts"], manifest["failed"]
     arrived, lost = failed_shards()
     present = {relpath for relpath, _ in iter_cells(MERGED)}
-    missing = [p for p in planned_cells(manifest["config"], MERGED) if p not in present]
+    planned = [PurePosixPath(entry["path"]) for entry in manifest["planned"]]
+    missing = [path for path in planned if path not in present]
     lines = [
         f"## evalsuite nightly: {manifest['study']}",
         "",

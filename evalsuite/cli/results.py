@@ -18,10 +18,10 @@ from evalsuite.cli.options import BASELINE
 def merge(out: Path, shards: tuple[Path, ...]) -> None:
     """Merge shard results folders SHARDS into OUT (cells copied, manifest rebuilt); exit 1 when
     cells of the plan are missing (OUT is written all the same)."""
-    from evalsuite.runner.planning.completeness import merge_shards
+    from evalsuite.results.merge import merge as merge_folders
 
-    report = merge_shards(list(shards), out)
-    missing = report.missing or ()
+    report = merge_folders(list(shards), out)
+    missing = report.missing
     click.echo(
         f"merged {report.sources} folders into {out}: {report.cells} cells "
         f"({report.duplicates} identical duplicates), {report.artifacts} artifacts; "

@@ -3,18 +3,19 @@
 Everything is checked before anything is written: a conflict leaves `out` untouched. Conflicts:
 the same cell path with different ids, the same cell id with a different status or different
 metric values, the same shard in two sources, or manifests that disagree on what was studied
-(study, config, seeds, dataset, weights), or a cell file that does not match its content digest
-(edited after it was written). Identical duplicates are kept once, and counted once: the merged
-manifest's cell counts and failures are those of the merged cells. Given the cells the study
-plans, the report lists those no source holds (a shard that never arrived); the merged folder
-is written all the same. Fitted models (`fits/`) are a cache and are not copied. A source
-holding a link, FIFO or device where records are read is refused (see `results.folder`): no
-link is followed, so nothing from outside a source is ever copied into the merged folder.
+(study, config, seeds, dataset, weights, planned cells), or a cell file that does not match its
+content digest (edited after it was written). Identical duplicates are kept once, and counted
+once: the merged manifest's cell counts and failures are those of the merged cells. The report
+lists the cells the manifests plan (`planned`: the whole study, every shard) that no source
+holds (a shard that never arrived); the merged folder is written all the same. Fitted models
+(`fits/`) are a cache and are not copied. A source holding a link, FIFO or device where records
+are read is refused (see `results.folder`): no link is followed, so nothing from outside a
+source is ever copied into the merged folder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -28,7 +29,7 @@ from evalsuite.results.cells import iter_cells
 from evalsuite.results.manifest import read_manifest, validate_manifest
 from evalsuite.results.paths import CELLS_DIR, MANIFEST_NAME, artifact_dir, cell_path
 
-SAME_STUDY = ("study", "config", "seeds", "dataset", "weights")
+SAME_STUDY = ("study", "config", "seeds", "dataset", "weights", "planned")
 """Manifest keys every source must agree on."""
 ENVIRONMENT = ("versions", "git_commit", "platform")
 """Manifest keys that may differ between sources; the first source's value is kept."""
@@ -45,8 +46,8 @@ class MergeReport:
         artifacts: artifact files copied.
         shards: the shards "i/n" the merged folder holds (empty when no source was a shard).
         mixed: ENVIRONMENT keys whose values differed between sources.
-        missing: the planned cells (paths under `cells/`) that no source holds, sorted; None
-            when no plan was given.
+        missing: the planned cells (paths under `cells/`, from the manifests' `planned`) that
+            no source holds, sorted.
     """
 
     sources: int
@@ -55,7 +56,7 @@ class MergeReport:
     artifacts: int
     shards: tuple[str, ...]
     mixed: tuple[str, ...]
-    missing: tuple[PurePosixPath, ...] | None = None
+    missing: tuple[PurePosixPath, ...]
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,13 @@ class _Seen:
         return cell_path(self.source, self.relpath)
 
 
-def merge(
-    sources: Sequence[Path], out: Path, planned: Collection[PurePosixPath] | None = None
-) -> MergeReport:
+def merge(sources: Sequence[Path], out: Path) -> MergeReport:
     """Merge the results folders `sources` (shards of one study) into `out`.
 
     Args:
-        sources: results folders, each with a manifest; earlier ones win among identical copies.
+        sources: results folders, each with a manifest (all with the same `planned`); earlier
+            ones win among identical copies.
         out: the merged folder; it must not hold results yet (nor be a file).
-        planned: the cell paths the study plans (see `evalsuite.runner.planning.completeness`);
-            those missing from every source are listed in the report.
 
     Returns:
         the counts of what was merged.
@@ -126,10 +124,17 @@ def merge(
         mixed=tuple(
             key for key in ENVIRONMENT if any(m[key] != manifests[0][key] for m in manifests)
         ),
-        missing=None
-        if planned is None
-        else tuple(sorted(set(planned) - {seen.relpath for seen in picked}, key=str)),
+        missing=_missing(merged["planned"], picked),
     )
+
+
+def _missing(
+    planned: Sequence[dict[str, Any]], picked: Sequence[_Seen]
+) -> tuple[PurePosixPath, ...]:
+    """The planned cells (paths under `cells/`) that no merged cell file holds, sorted."""
+    present = {seen.relpath for seen in picked}
+    paths = {PurePosixPath(entry["path"]) for entry in planned}
+    return tuple(sorted(paths - present, key=str))
 
 
 def _merged_manifest(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from headless import FLAGS, SKIP, chromium_executable
@@ -47,8 +48,8 @@ def edge_results(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """A copy with a failed cell, a missing cell and a category named like a script tag.
 
     The schema keeps names in records to safe characters, so the hostile name enters where
-    free text is allowed: the manifest's configured categories (its cells are then missing),
-    a test image's defect type and a failed cell's error message.
+    free text is allowed: the manifest's configured categories and planned cells (its cells are
+    then missing), a test image's defect type and a failed cell's error message.
     """
     root = copy_results(results_dir, tmp_path_factory.mktemp("edge") / "out")
     cells = root / "cells"
@@ -70,7 +71,10 @@ def edge_results(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     record["scores"][-1]["defect"] = XSS
     write_json(cells / DEFECT_CELL, record)
     manifest = read_json(root / "manifest.json")
-    manifest["config"]["data"]["categories"].append(XSS)
+    categories = manifest["config"]["data"]["categories"]
+    first = [entry for entry in manifest["planned"] if entry["category"] == categories[0]]
+    manifest["planned"] += [_renamed(entry, XSS) for entry in first]
+    categories.append(XSS)
     manifest["counts"]["cells_ok"] -= 1
     manifest["counts"]["cells_failed"] += 1
     manifest["failed"].append({"path": FAILED_CELL, "error": message})
@@ -96,3 +100,10 @@ def chromium() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=executable, args=FLAGS)
         yield browser
         browser.close()
+
+
+def _renamed(entry: dict[str, Any], category: str) -> dict[str, Any]:
+    """The same planned cell in another category (its path's file name renamed likewise)."""
+    folder, name = entry["path"].rsplit("/", 1)
+    rest = name[len(entry["category"]) :]
+    return entry | {"category": category, "path": f"{folder}/{category}{rest}"}

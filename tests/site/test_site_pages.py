@@ -223,6 +223,11 @@ def test_several_seeds_are_averaged_and_each_has_its_page(
     manifest = read_json(root / "manifest.json")
     manifest["seeds"] = [0, 1]
     manifest["config"]["seeds"] = [0, 1]
+    manifest["planned"] = [
+        entry | {"seed": seed, "path": entry["path"].removesuffix(".json") + f"__seed{seed}.json"}
+        for seed in (0, 1)
+        for entry in manifest["planned"]
+    ]
     write_json(root / "manifest.json", manifest)
     for path in sorted((root / "cells").rglob("*.json")):
         record = read_json(path)

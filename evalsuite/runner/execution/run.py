@@ -27,6 +27,7 @@ from evalsuite.runner.guard.leftovers import remove_leftovers
 from evalsuite.runner.guard.lock import results_lock
 from evalsuite.runner.guard.reuse import check_reuse
 from evalsuite.runner.planning.plan import Plan, backbone_key
+from evalsuite.runner.planning.planned import planned_entries
 from evalsuite.runner.planning.study_data import fit_inputs
 from evalsuite.runner.preparation.context import RunContext, make_context, prepare
 from evalsuite.runner.writing.manifest import RunSummary, build_manifest, folder_bytes
@@ -106,6 +107,7 @@ def _run(
     configure_determinism(device)
     context = make_context(config, data, sources, device, out, force)
     check_reuse(out, {relpath_of(context, cell): cell.id for cell in plan.cells}, force)
+    planned = planned_entries(plan, context.multi_seed)  # the whole study, every shard
     if shard is not None:
         plan = plan.shard(*shard, costs=unit_costs(plan, data, sources))
     write_splits_files(out, data)
@@ -140,7 +142,7 @@ def _run(
     summary.feature_cache_bytes = folder_bytes(cache_dir / "features")
     summary.wall_time_s = time.perf_counter() - started
     manifest = build_manifest(
-        config, data, sources, summary, created, shard, context.provenance["device"]
+        config, data, sources, summary, created, shard, context.provenance["device"], planned
     )
     results.write_manifest(out, manifest)
     return summary

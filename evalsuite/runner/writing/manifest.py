@@ -66,8 +66,10 @@ def build_manifest(
     created: str,
     shard: tuple[int, int] | None,
     device: str,
+    planned: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The manifest of a finished run (see evalsuite/schemas/manifest.schema.json)."""
+    """The manifest of a finished run (see evalsuite/schemas/manifest.schema.json); `planned`
+    lists the cells of the whole study, every shard (`planning.planned.planned_entries`)."""
     labels = {}
     for spec in config.detectors:
         labels[spec.label] = sources[backbone_key(spec.backbone)].backbone.weights.to_dict()
@@ -111,4 +113,5 @@ def build_manifest(
         "failed": [{"path": str(c.relpath), "error": c.error or ""} for c in summary.failed],
         "shards": [f"{shard[0]}/{shard[1]}"] if shard else None,
         "splits": {str(seed): str(splits_relpath(seed)) for seed in sorted(data.splits)},
+        "planned": planned,
     }

@@ -1,23 +1,27 @@
 """Read a results folder into `Results`: the manifest (if the run finished), every cell, and the
 cells the study planned but the folder lacks.
 
-The planned cells are expanded from the manifest's configuration with the runner's rules
-(`evalsuite.runner.plan`): every detector gets `kinds` × `scopes` × categories × seeds; every swept
-value gets its sweep's `kinds` in the per_class scope. The site does not import the planner
-itself, which pulls in the detectors' configuration.
+The planned cells are those the manifest lists (`planned`, written by the runner from its plan):
+the site never expands the study's configuration itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from evalsuite.errors import ResultsError
 from evalsuite.results import iter_cells, read_manifest
-from evalsuite.results.paths import MANIFEST_NAME, render_value
+from evalsuite.results.paths import MANIFEST_NAME
 from evalsuite.results.splits import read_split_files
-from evalsuite.site.read.records import Cell, CellKey, GroupKey, Results, cell_from_record
+from evalsuite.site.read.records import (
+    Cell,
+    CellKey,
+    GroupKey,
+    Results,
+    cell_from_record,
+    kind_of,
+)
 
 
 def load_results(folder: Path) -> Results:
@@ -45,7 +49,7 @@ def load_results(folder: Path) -> Results:
             "run `evalsuite run --out` into it first"
         )
     present = {cell.key for cell in cells}
-    expected = expected_cells(manifest, folder) if manifest is not None else []
+    expected = expected_cells(manifest) if manifest is not None else []
     missing = sorted((key for key in set(expected) - present), key=lambda key: key.order())
     synthetic = any(cell.record["provenance"]["synthetic"] for cell in cells) or bool(
         manifest is not None and manifest["dataset"]["synthetic"]
@@ -74,36 +78,19 @@ def study_name(manifest: dict[str, Any] | None, cells: list[Cell]) -> str | None
     return " + ".join(names) or None
 
 
-def expected_cells(manifest: dict[str, Any], folder: Path) -> list[CellKey]:
-    """The cells the manifest's configuration plans (the runner's expansion, see the module).
-
-    Raises:
-        ResultsError: the configuration lacks a key the runner writes (another version).
-    """
-    config = manifest["config"]
-    try:
-        return list(_expand(config, manifest["seeds"]))
-    except (KeyError, TypeError) as error:
-        raise ResultsError(
-            f"{folder / MANIFEST_NAME}: its `config` lacks {error} or has an unexpected shape; "
-            "rerun `evalsuite run` with this evalsuite version to rewrite it"
-        ) from error
-
-
-def _expand(config: dict[str, Any], seeds: list[int]) -> Iterator[CellKey]:
-    categories = list(config["data"]["categories"])
-    for seed in seeds:
-        for detector in config["detectors"]:
-            for scope in config["scopes"]:
-                for kind in config["kinds"]:
-                    for category in categories:
-                        yield CellKey(
-                            GroupKey(detector["label"], scope, kind, category, None), seed
-                        )
-        for sweep in config["sweeps"]:
-            for value in sweep["values"]:
-                swept = (sweep["param"], render_value(value))
-                for kind in sweep["kinds"]:
-                    for category in categories:
-                        group = GroupKey(sweep["detector"], "per_class", kind, category, swept)
-                        yield CellKey(group, seed)
+def expected_cells(manifest: dict[str, Any]) -> list[CellKey]:
+    """The cells the study plans: the manifest's `planned`, the runner's one expansion of the
+    matrix (see `evalsuite.runner.planning.planned`)."""
+    return [
+        CellKey(
+            GroupKey(
+                entry["label"],
+                entry["scope"],
+                kind_of(entry["condition"], entry["regime"]),
+                entry["category"],
+                None if entry["sweep"] is None else (entry["sweep"][0], entry["sweep"][1]),
+            ),
+            entry["seed"],
+        )
+        for entry in manifest["planned"]
+    ]
