@@ -689,16 +689,25 @@ def test_merge_refuses_shards_that_plan_different_cells(tmp_path: Path, good: Re
     assert not (tmp_path / "merged").exists()
 
 
-def test_a_manifest_without_planned_cells_is_refused(tmp_path: Path) -> None:
-    """A manifest written before `planned` existed (another evalsuite version) is refused by
-    every reader, naming the field and what to do."""
-    manifest = _manifest()
+def test_a_manifest_without_planned_cells_is_read_but_not_merged(
+    tmp_path: Path, good: Record
+) -> None:
+    """A manifest written before `planned` existed (an earlier evalsuite: last night's baseline)
+    still reads, so `diff` and `site --baseline` work across the upgrade; `merge`, which must
+    list the missing cells, refuses it naming the field and what to do."""
+    a = _shard(tmp_path / "a", "1/2", [(HAZELNUT, good)])
+    manifest = json.loads((a / "manifest.json").read_text())
     del manifest["planned"]
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    (a / "manifest.json").write_text(json.dumps(manifest))
+    assert "planned" not in read_manifest(a)
+    from evalsuite.site.read.load import load_results
+
+    assert load_results(a).missing == ()  # the site lists no missing cell: it cannot know them
     with pytest.raises(
-        ResultsError, match=r"has no `planned`.*rerun `evalsuite run` with this evalsuite version"
+        ResultsError, match=r"has no `planned`.*rerun `evalsuite run` for that shard"
     ):
-        read_manifest(tmp_path)
+        merge([a], tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
 
 
 def test_merge_refuses_an_out_that_is_a_file(tmp_path: Path, good: Record) -> None:

@@ -96,11 +96,6 @@ def read_manifest(out: Path) -> dict[str, Any]:
             f"{path} is not a {MANIFEST_SCHEMA!r} manifest (found {found!r}); "
             "rerun `evalsuite run` with this evalsuite version to rewrite it"
         )
-    if "planned" not in manifest:  # written before the manifest listed the study's cells
-        raise ResultsError(
-            f"{path} has no `planned` (the cells of the study), so an earlier evalsuite wrote it; "
-            "rerun `evalsuite run` with this evalsuite version to rewrite it"
-        )
     found_problems = manifest_problems(manifest)
     if found_problems:
         raise ResultsError(

@@ -91,6 +91,13 @@ def merge(sources: Sequence[Path], out: Path) -> MergeReport:
     """
     _check_target(sources, out)
     manifests = [read_manifest(source) for source in sources]
+    for source, manifest in zip(sources, manifests, strict=True):
+        if "planned" not in manifest:  # written before the manifest listed the study's cells
+            raise ResultsError(
+                f"{source / MANIFEST_NAME} has no `planned` (the cells of the study), so an "
+                "earlier evalsuite wrote it and merge cannot tell which cells are missing; "
+                "rerun `evalsuite run` for that shard with this evalsuite version"
+            )
     conflicts = _manifest_conflicts(sources, manifests)
     picked, duplicates, cell_conflicts = _collect_cells(sources)
     conflicts += cell_conflicts

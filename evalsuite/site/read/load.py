@@ -80,7 +80,8 @@ def study_name(manifest: dict[str, Any] | None, cells: list[Cell]) -> str | None
 
 def expected_cells(manifest: dict[str, Any]) -> list[CellKey]:
     """The cells the study plans: the manifest's `planned`, the runner's one expansion of the
-    matrix (see `evalsuite.runner.planning.planned`)."""
+    matrix (see `evalsuite.runner.planning.planned`); none for a manifest an earlier evalsuite
+    wrote without it (then no cell is reported missing: the site never expands the matrix)."""
     return [
         CellKey(
             GroupKey(
@@ -92,5 +93,5 @@ def expected_cells(manifest: dict[str, Any]) -> list[CellKey]:
             ),
             entry["seed"],
         )
-        for entry in manifest["planned"]
+        for entry in manifest.get("planned", ())
     ]
