@@ -1,4 +1,5 @@
-"""The study configuration: one typed, closed model; presets; loading from TOML or YAML.
+"""The study configuration: one typed, closed model; loading a preset (`evalsuite.presets`) or
+a TOML or YAML file.
 
 Unknown keys and wrong types are refused with the key's path and what is allowed. Defaults are
 visible here and nowhere else; `evalsuite config show` prints the resolved configuration.
@@ -20,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from evalsuite.backbone.config import PAPER_BACKBONE, BackboneConfig
+from evalsuite.backbone.config import BackboneConfig
 from evalsuite.backbone.layers import FEATURE_CHANNELS, check_layers, check_n_features
 from evalsuite.closed_model import ClosedModelError
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
@@ -33,10 +34,10 @@ from evalsuite.limits import (
     MAX_SEED,
     MAX_SEEDS,
 )
+from evalsuite.presets import preset
 from evalsuite.results.paths import check_name, render_value, sanitise
 from evalsuite.strict_model import StrictModel
 
-PRESETS = ("demo", "paper")
 CellKind = Literal["clean/none", "shift/none", "shift/threshold", "shift/retrain"]
 ALL_CELL_KINDS: tuple[CellKind, ...] = (
     "clean/none",
@@ -345,78 +346,6 @@ def _problems(error: ValidationError) -> str:
         f"{problem['msg'].removeprefix('Value error, ')}"
         for problem in error.errors()
     )
-
-
-DEMO_INPUT = {"resize": 128, "crop": 128}
-
-
-def preset(name: str) -> dict[str, Any]:
-    """The raw mapping of a preset (`demo` or `paper`)."""
-    if name == "demo":
-        return {
-            "name": "demo",
-            # calibrated: clean PatchCore image AUROC >= 0.95 on every category (MVTec AD's
-            # published range) with 75 test images each, so 95% intervals are within ±0.05
-            "data": {"synthetic": {"difficulty": 0.1, "n_test_good": 40, "n_test_defect": 50}},
-            "detectors": [
-                # Lite0's blocks.2 + blocks.4 give 152 channels: projecting them up to the
-                # paper's 1024 adds cost and no information, so the demo concatenates. The
-                # demo feeds the 128 px images at their own size (no upscaling to 224).
-                {
-                    "name": "patchcore",
-                    "backbone": DEMO_INPUT,
-                    "params": {"coreset_ratio": 0.1, "target_dim": None},
-                },
-                {
-                    "name": "padim",
-                    "backbone": DEMO_INPUT,
-                    "params": {"layers": ["blocks.1", "blocks.2", "blocks.4"], "n_features": 100},
-                },
-            ],
-            "sweeps": [
-                {"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.01, 0.25]}
-            ],
-            "evaluation": {"bootstrap": 200},
-        }
-    if name == "paper":
-        wrn = {"name": PAPER_BACKBONE, "resize": 256, "crop": 224}
-        return {
-            "name": "paper",
-            "data": {
-                "source": "mvtec",
-                "root": os.environ.get("EVALSUITE_DATA_ROOT", "data/mvtec"),
-                "download": True,
-            },
-            "detectors": [
-                {
-                    "name": "patchcore",
-                    "backbone": wrn,
-                    "params": {"layers": ["layer2", "layer3"], "coreset_ratio": 0.1},
-                },
-                {
-                    "name": "padim",
-                    "label": "padim_r18",
-                    "backbone": {"name": "resnet18.tv_in1k", "resize": 256, "crop": 224},
-                    "params": {"layers": ["layer1", "layer2", "layer3"], "n_features": 100},
-                },
-                {
-                    "name": "padim",
-                    "label": "padim_wr50",
-                    "backbone": wrn,
-                    "params": {"layers": ["layer1", "layer2", "layer3"], "n_features": 550},
-                },
-            ],
-            "sweeps": [
-                {
-                    "detector": "patchcore",
-                    "param": "params.coreset_ratio",
-                    "values": [0.01, 0.05, 0.25],
-                },
-                {"detector": "patchcore", "param": "params.num_neighbors", "values": [3, 9]},
-                {"detector": "patchcore", "param": "shift.severity", "values": [1, 3]},
-            ],
-        }
-    raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
 
 
 def load_config(

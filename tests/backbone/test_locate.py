@@ -42,7 +42,8 @@ def test_the_layer_tables_are_timms_feature_info(name: str) -> None:
 
 
 def test_every_preset_backbone_is_in_the_tables() -> None:
-    from evalsuite.config import PRESETS, load_config
+    from evalsuite.config import load_config
+    from evalsuite.presets import PRESETS
     from evalsuite.runner.planning.plan import variants
 
     for name in PRESETS:
