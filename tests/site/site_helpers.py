@@ -26,3 +26,25 @@ def copy_results(source: Path, target: Path) -> Path:
     """A copy of a results folder without its fitted models (a cache the site never reads)."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("fits"))
     return target
+
+
+def identifying_copy(
+    source: Path, target: Path, home: str, user: str, host: str, image: str
+) -> Path:
+    """A copy of results `source` at `target` that names a machine: the dataset root under
+    `home`, and `FAILED_CELL` failed with an error naming `home`/`image`, `host` and `user`, its
+    weights under the copy's absolute path."""
+    root = copy_results(source, target)
+    manifest = read_json(root / "manifest.json")
+    manifest["dataset"]["root"] = f"{home}/data/mvtec"
+    write_json(root / "manifest.json", manifest)
+    failed = read_json(root / "cells" / FAILED_CELL)
+    failed.update(status="failed", metrics=None, threshold=None, scores=None, roc=None)
+    failed.update(shortcut=None, artifacts=[])
+    failed["error"] = {
+        "type": "OSError",
+        "message": f"cannot read {home}/{image} on {host} as {user}",
+    }
+    failed["provenance"]["weights"]["path"] = f"{root.resolve()}/weights/lite0.safetensors"
+    write_json(root / "cells" / FAILED_CELL, failed)
+    return root

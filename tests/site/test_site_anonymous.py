@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from site_helpers import FAILED_CELL, copy_results, read_json, write_json
+from site_helpers import FAILED_CELL, copy_results, identifying_copy, read_json, write_json
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.results import iter_cells
@@ -58,20 +58,7 @@ def word_user(results_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("HOME", HOME)
     monkeypatch.setattr(getpass, "getuser", lambda: USER)
     monkeypatch.setattr(socket, "gethostname", lambda: HOST)
-    root = copy_results(results_dir, tmp_path / "out")
-    manifest = read_json(root / "manifest.json")
-    manifest["dataset"]["root"] = f"{HOME}/data/mvtec"
-    write_json(root / "manifest.json", manifest)
-    failed = read_json(root / "cells" / FAILED_CELL)
-    failed.update(status="failed", metrics=None, threshold=None, scores=None, roc=None)
-    failed.update(shortcut=None, artifacts=[])
-    failed["error"] = {
-        "type": "OSError",
-        "message": f"cannot read {HOME}/data/zipper/x.png on {HOST} as {USER}",
-    }
-    failed["provenance"]["weights"]["path"] = f"{root.resolve()}/weights/lite0.safetensors"
-    write_json(root / "cells" / FAILED_CELL, failed)
-    return root
+    return identifying_copy(results_dir, tmp_path / "out", HOME, USER, HOST, "data/zipper/x.png")
 
 
 def test_login_name_that_is_an_id_keeps_every_id_and_strip(word_user: Path, tmp_path: Path) -> None:

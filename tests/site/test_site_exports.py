@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 import pikepdf
 import pytest
 from click.testing import CliRunner
-from site_helpers import FAILED_CELL, copy_results, read_json, write_json
+from site_helpers import FAILED_CELL, copy_results, identifying_copy, read_json
 
 from evalsuite import results
 from evalsuite.cli import main
@@ -345,20 +345,9 @@ def identifying_results(results_dir: Path, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("HOME", FAKE_HOME)
     monkeypatch.setenv("LOGNAME", FAKE_USER)
     monkeypatch.setattr(socket, "gethostname", lambda: FAKE_HOST)
-    root = copy_results(results_dir, tmp_path / "out")
-    manifest = read_json(root / "manifest.json")
-    manifest["dataset"]["root"] = f"{FAKE_HOME}/data/mvtec"
-    write_json(root / "manifest.json", manifest)
-    failed = read_json(root / "cells" / FAILED_CELL)
-    failed.update(status="failed", metrics=None, threshold=None, scores=None, roc=None)
-    failed.update(shortcut=None, artifacts=[])
-    failed["error"] = {
-        "type": "OSError",
-        "message": f"cannot read {FAKE_HOME}/data/x.png on {FAKE_HOST} as {FAKE_USER}",
-    }
-    failed["provenance"]["weights"]["path"] = f"{root.resolve()}/weights/lite0.safetensors"
-    write_json(root / "cells" / FAILED_CELL, failed)
-    return root
+    return identifying_copy(
+        results_dir, tmp_path / "out", FAKE_HOME, FAKE_USER, FAKE_HOST, "data/x.png"
+    )
 
 
 def test_anonymous_bundle_names_no_machine(identifying_results: Path, tmp_path: Path) -> None:
