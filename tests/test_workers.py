@@ -20,7 +20,7 @@ from evalsuite import signals
 from evalsuite.cli import main
 from evalsuite.errors import ConfigError, SchedulerError
 from evalsuite.runner.execution.scheduler import check_scheduler, scheduler_endpoint
-from evalsuite.runner.execution.workers import exit_stopped, init_worker, running_unit
+from evalsuite.workers import exit_stopped, init_worker, running_unit
 
 WAIT_S = 300.0
 """Generous: a spawned interpreter on a loaded machine."""

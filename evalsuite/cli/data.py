@@ -70,11 +70,20 @@ def synth(
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED))
 @click.option("--severity", default="2", show_default=True, type=click.Choice(["1", "2", "3"]))
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def shift(src: Path, out: Path, seed: int, severity: str, quiet: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    help="Processes (the images written do not depend on it).",
+)
+def shift(src: Path, out: Path, seed: int, severity: str, quiet: bool, workers: int) -> None:
     """Write the MVTec-Shift copy of SRC (train, test and masks) to OUT."""
     from evalsuite.data.shift_tree import shift_tree
 
-    root = shift_tree(src, out, seed=seed, severity=int(severity), progress=not quiet)
+    root = shift_tree(
+        src, out, seed=seed, severity=int(severity), progress=not quiet, workers=workers
+    )
     click.echo(f"shifted dataset written to {root} (parameters in {root}/evalsuite-shift.json)")
 
 

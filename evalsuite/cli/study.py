@@ -44,7 +44,11 @@ def config_show(preset: str | None, config_path: Path | None, data_root: Path | 
     help="Project wall time, peak memory and cache disk (rates measured here in seconds).",
 )
 @click.option(
-    "--workers", type=int, default=1, show_default=True, help="Processes, for --estimate."
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes, for --estimate and for writing missing shifted trees.",
 )
 def plan(
     preset: str | None,

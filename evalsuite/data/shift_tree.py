@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from evalsuite.atomic import write_json
@@ -19,9 +24,15 @@ SHIFT_VERSION = "1"
 
 
 def shift_tree(
-    src: Path, out: Path, seed: int = 0, severity: int = 2, progress: bool = True
+    src: Path,
+    out: Path,
+    seed: int = 0,
+    severity: int = 2,
+    progress: bool = True,
+    workers: int = 1,
 ) -> Path:
-    """Write the shifted copy of `src` into `out`, one seeded draw per image.
+    """Write the shifted copy of `src` into `out`, one seeded draw per image, on `workers`
+    processes (the bytes written do not depend on how many).
 
     The same relative paths (hence the same sample ids) are kept, so clean and shifted images
     pair up. `out/evalsuite-shift.json` records the seed, severity, every image's parameters and
@@ -47,8 +58,10 @@ def shift_tree(
     relabelled: dict[str, str] = {}
     with staged_tree(out, SHIFT_MARKER, identity) as staging:
         shown = bar(len(dataset.samples), "shift", "img", disable=not progress)
-        for sample in dataset.samples:
-            params, dropped = _shift_one(src, staging, sample, seed, severity)
+        shifted = _shifted(
+            dataset.samples, partial(_shift_one, src, staging, seed, severity), workers
+        )
+        for sample, (params, dropped) in zip(dataset.samples, shifted, strict=True):
             images[sample.id] = params
             if dropped:
                 relabelled[sample.id] = "defect pushed out of frame by the geometric shift"
@@ -61,8 +74,30 @@ def shift_tree(
     return out
 
 
+ShiftOne = partial[tuple[dict[str, object], bool]]
+
+
+def _shifted(
+    samples: Sequence[Sample], shift_one: ShiftOne, workers: int
+) -> Iterator[tuple[dict[str, object], bool]]:
+    """`shift_one` of each sample, in sample order: here, or on a pool of spawned processes
+    that leave Ctrl-C to this one and end with it (`evalsuite.workers`)."""
+    if workers <= 1 or len(samples) < 2:
+        yield from map(shift_one, samples)
+        return
+    from evalsuite.workers import init_worker
+
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(samples)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(os.getpid(),),
+    ) as pool:
+        yield from pool.map(shift_one, samples, chunksize=8)
+
+
 def _shift_one(
-    src: Path, staging: Path, sample: Sample, seed: int, severity: int
+    src: Path, staging: Path, seed: int, severity: int, sample: Sample
 ) -> tuple[dict[str, object], bool]:
     image = read_image(sample.path)
     mask = read_mask(sample.mask_path) if sample.mask_path is not None else None

@@ -28,7 +28,7 @@ def plan_report(
     Without `with_estimate` no model library is imported where the weights are on this
     machine and it has no GPU driver (see `runner.planning.study`)."""
     cache = cache_dir or default_cache_dir()
-    data, plan, device = study_plan(config, cache)
+    data, plan, device = study_plan(config, cache, workers)
     multi_seed = len(config.seeds) > 1
     fits: list[dict[str, Any]] = []
     for fit in plan.fits:

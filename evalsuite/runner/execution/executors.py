@@ -29,10 +29,10 @@ from evalsuite import signals
 from evalsuite.errors import ConfigError
 from evalsuite.runner.execution.fit_group import UnitOutcome, run_unit
 from evalsuite.runner.execution.scheduler import CONNECT_TIMEOUT_S, unreachable
-from evalsuite.runner.execution.workers import exit_stopped, init_worker, running_unit
 from evalsuite.runner.planning.plan import Plan
 from evalsuite.runner.planning.study_data import StudyData
 from evalsuite.runner.preparation.context import RunContext, make_context, prepare
+from evalsuite.workers import exit_stopped, init_worker, running_unit
 
 Done = Callable[[UnitOutcome], None]
 WorkerKey = tuple[str, str, str, bool]

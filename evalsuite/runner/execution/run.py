@@ -103,7 +103,7 @@ def _run(
     """`run_study` on a held, writable results folder."""
     started, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
     remove_leftovers(out)
-    data, sources, plan, device = prepare(config, cache_dir, progress)
+    data, sources, plan, device = prepare(config, cache_dir, progress, workers=workers)
     configure_determinism(device)
     context = make_context(config, data, sources, device, out, force)
     check_reuse(out, {relpath_of(context, cell): cell.id for cell in plan.cells}, force)

@@ -48,13 +48,16 @@ def weights_digests(config: StudyConfig) -> dict[str, str | None]:
     return digests
 
 
-def study_plan(config: StudyConfig, cache_dir: Path) -> tuple[StudyData, Plan, str]:
-    """The data, plan and device kind (`cpu` or `cuda`) of a study, as a run would make them.
+def study_plan(
+    config: StudyConfig, cache_dir: Path, workers: int = 1
+) -> tuple[StudyData, Plan, str]:
+    """The data, plan and device kind (`cpu` or `cuda`) of a study, as a run would make them
+    (the shifted trees it lacks written on `workers` processes).
 
     Raises:
         ConfigError: an unknown device name.
         DatasetError, WeightsError: as `context.prepare`.
     """
     kind = device_kind(config.device)
-    data = prepare_data(config, cache_dir, progress=False)
+    data = prepare_data(config, cache_dir, progress=False, workers=workers)
     return data, make_plan(config, data.key(), weights_digests(config), kind), kind

@@ -73,8 +73,11 @@ class StudyData:
         return self.splits[seed].select(chosen, split)
 
 
-def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) -> StudyData:
-    """Generate, download or read the clean tree, write the shifted copies, make the splits.
+def prepare_data(
+    config: StudyConfig, cache_dir: Path, progress: bool = True, workers: int = 1
+) -> StudyData:
+    """Generate, download or read the clean tree, write the shifted copies (on `workers`
+    processes), make the splits.
 
     Every tree is validated fully (see `validate`) before anything is computed from it. The
     staging folders that killed generations left in the cache are removed first.
@@ -91,7 +94,9 @@ def prepare_data(config: StudyConfig, cache_dir: Path, progress: bool = True) ->
     validate(clean, fingerprints["clean"], cache_dir)
     shifted: dict[int, Dataset] = {}
     for severity in sorted({v.severity for v in variants(config)}):
-        root = _shift_root(clean_root, fingerprints["clean"], config, severity, cache_dir, progress)
+        root = _shift_root(
+            clean_root, fingerprints["clean"], config, severity, cache_dir, progress, workers
+        )
         shifted[severity] = read_dataset(root, config.data.categories)
         _warn_skipped(shifted[severity])
         fingerprints[f"shift-s{severity}"] = fingerprint(shifted[severity])
@@ -193,6 +198,7 @@ def _shift_root(
     severity: int,
     cache_dir: Path,
     progress: bool,
+    workers: int,
 ) -> Path:
     from evalsuite.data.shift_tree import shift_tree
 
@@ -206,6 +212,7 @@ def _shift_root(
         seed=config.shift.seed,
         severity=severity,
         progress=progress,
+        workers=workers,
     )
 
 

@@ -115,16 +115,21 @@ def feature_sources(
 
 
 def prepare(
-    config: StudyConfig, cache_dir: Path, progress: bool, data: StudyData | None = None
+    config: StudyConfig,
+    cache_dir: Path,
+    progress: bool,
+    data: StudyData | None = None,
+    workers: int = 1,
 ) -> tuple[StudyData, dict[str, FeatureCache], Plan, torch.device]:
-    """Data, feature sources, plan and device of a study.
+    """Data, feature sources, plan and device of a study (shifted trees written on `workers`
+    processes).
 
     `data`, when given, is the study's data as another process already prepared it (read,
     fingerprinted, validated, split): it is used as is, not read again.
     """
     device = resolve_device(config.device)
     if data is None:
-        data = prepare_data(config, cache_dir, progress=progress)
+        data = prepare_data(config, cache_dir, progress=progress, workers=workers)
     sources = feature_sources(config, cache_dir, device)
     check_channels(  # before any feature is extracted
         config, {key: s.backbone.channels(s.backbone.layer_names) for key, s in sources.items()}
