@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
+
+from PIL import Image
 
 from evalsuite.atomic import write_json
 from evalsuite.data.imageio import read_image, read_mask, write_png
@@ -46,12 +50,7 @@ def shift_tree(
     check_places([("--out", out)], [("--src", src)])
     remove_dead_staging(out.parent, out.name)  # of a shift killed before it cleaned up
     dataset = read_dataset(src)
-    identity = {
-        "version": SHIFT_VERSION,
-        "seed": seed,
-        "severity": severity,
-        "source": str(src.resolve()),
-    }
+    identity = _identity(src, seed, severity)
     if existing_matches(out, SHIFT_MARKER, identity, "an MVTec-Shift tree"):
         return out
     images: dict[str, object] = {}
@@ -72,6 +71,34 @@ def shift_tree(
         marker = {**identity, "relabelled": relabelled, "images": images}
         write_json(staging / SHIFT_MARKER, marker)
     return out
+
+
+def shift_tree_written(src: Path, out: Path, seed: int = 0, severity: int = 2) -> bool:
+    """Whether `out` already holds the shifted copy `shift_tree(src, out, seed, severity)`
+    would write (then it writes nothing)."""
+    identity = _identity(Path(src), seed, severity)
+    return existing_matches(Path(out), SHIFT_MARKER, identity, "an MVTec-Shift tree")
+
+
+def seconds_per_image(sample: Sample, seed: int = 0, severity: int = 2) -> float:
+    """Seconds one process takes to read, shift and encode `sample`'s image, measured here:
+    what `shift_tree` spends per image of that size (its mask adds little)."""
+    started = time.perf_counter()
+    image = read_image(sample.path)
+    params = draw_params(sample.id, seed, severity, size=max(image.shape[:2]))
+    shifted, _ = apply_shift(image, None, params)
+    Image.fromarray(shifted).save(io.BytesIO(), format="PNG")
+    return time.perf_counter() - started
+
+
+def _identity(src: Path, seed: int, severity: int) -> dict[str, object]:
+    """What a shifted tree's marker must hold for the tree to be reused."""
+    return {
+        "version": SHIFT_VERSION,
+        "seed": seed,
+        "severity": severity,
+        "source": str(src.resolve()),
+    }
 
 
 ShiftOne = partial[tuple[dict[str, object], bool]]

@@ -75,4 +75,5 @@ def plan_report(
         rates = measure_rates(sources, device=chosen)
         bootstrap = config.evaluation.bootstrap
         report["estimate"] = estimate(plan, data, sources, rates, workers, bootstrap).to_dict()
+        report["estimate"]["data_preparation"] = dict(data.preparation)
     return report
