@@ -15,6 +15,12 @@ from evalsuite.site.views import figures
 from evalsuite.site.views.differences import DIFF_METRICS, DiffTable
 from evalsuite.site.views.gallery import GalleryPage, gallery_pages
 from evalsuite.site.views.heatmaps import Recoloured
+from evalsuite.site.views.means import (
+    CategoryMeans,
+    drop_with_means,
+    gap_with_means,
+    with_mean_rows,
+)
 from evalsuite.site.views.runinfo import run_info
 from evalsuite.site.views.shortcut import shortcut_view
 from evalsuite.site.views.stats import summarise
@@ -144,9 +150,16 @@ def anchor_rows(results: Results, grid: Grid) -> list[AnchorRow]:
     return rows
 
 
-def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> list[Page]:
+def main_pages(
+    results: Results,
+    grid: Grid,
+    paired: Sequence[DiffTable] = (),
+    means: CategoryMeans | None = None,
+) -> list[Page]:
     """Overview, shift, ROC, unified and hyperparameter pages; `paired`: the study's paired
-    differences (`differences.difference_tables`), shown on the pages they belong to."""
+    differences (`differences.difference_tables`), shown on the pages they belong to; `means`:
+    the tables' means over categories (made here when not given)."""
+    means = means or CategoryMeans(results, grid.categories)
     headline = metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds)
     anchors = anchor_rows(results, grid)
     index = Page(
@@ -158,7 +171,7 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
             "run": run_info(results),
             "labels": grid.labels,
             "categories": grid.categories,
-            "headline": headline,
+            "headline": with_mean_rows(headline, means, HEADLINE_METRICS),
             "metric_titles": titles(HEADLINE_METRICS),
             "overview": figures.overview(headline, grid),
             "anchors": anchors,
@@ -174,7 +187,7 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
         "Shift and regimes",
         "shift.html",
         {
-            "drops": drops,
+            "drops": drop_with_means(drops, means),
             "drop_chart": figures.drop(drops, grid),
             "metric_titles": titles(HEADLINE_METRICS),
             "regimes": regime_rows(results, grid),
@@ -191,7 +204,7 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
         index,
         shift,
         roc_page(results, grid),
-        unified_page(results, grid, [t for t in paired if t.family == "unified"]),
+        unified_page(results, grid, [t for t in paired if t.family == "unified"], means),
         sweeps_page(results, grid, [t for t in paired if t.family.startswith("sweep:")]),
     ]
 
@@ -207,14 +220,21 @@ def roc_page(results: Results, grid: Grid) -> Page:
     return Page("roc.html", "roc.html.j2", "ROC curves", "roc.html", {"rocs": charts}, charts=True)
 
 
-def unified_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> Page:
-    """per_class vs unified gap, shortcut matrices and score distributions."""
+def unified_page(
+    results: Results,
+    grid: Grid,
+    paired: Sequence[DiffTable] = (),
+    means: CategoryMeans | None = None,
+) -> Page:
+    """per_class vs unified gap (with its means over categories), shortcut matrices and score
+    distributions."""
+    means = means or CategoryMeans(results, grid.categories)
     has_unified = "unified" in grid.scopes
     gaps = gap_rows(results, grid) if has_unified and "per_class" in grid.scopes else []
     views = [shortcut_view(results, grid, label) for label in grid.labels] if has_unified else []
     data = {
         "has_unified": has_unified,
-        "gaps": gaps,
+        "gaps": gap_with_means(gaps, means),
         "gap_chart": figures.gap(gaps, grid) if gaps else None,
         "metric_titles": titles(HEADLINE_METRICS),
         "shortcuts": views,
