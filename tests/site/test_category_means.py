@@ -19,9 +19,23 @@ from evalsuite.evaluation.paired import holm
 from evalsuite.site.read.load import load_results
 from evalsuite.site.read.records import GroupKey
 from evalsuite.site.views.differences import difference_tables
-from evalsuite.site.views.means import CategoryMeans, drop_with_means, with_mean_rows
+from evalsuite.site.views.means import (
+    CategoryMeans,
+    drop_with_means,
+    regime_with_means,
+    sweep_with_means,
+    with_mean_rows,
+)
 from evalsuite.site.views.stats import summarise
-from evalsuite.site.views.tables import HEADLINE_METRICS, MEAN, drop_rows, grid_of, metric_rows
+from evalsuite.site.views.sweeps import sweep_view
+from evalsuite.site.views.tables import (
+    HEADLINE_METRICS,
+    MEAN,
+    drop_rows,
+    grid_of,
+    metric_rows,
+    regime_rows,
+)
 
 pytestmark = pytest.mark.long  # the tiny study's run (tests/site/conftest.py)
 
@@ -172,3 +186,32 @@ def test_one_category_mean_rows_are_that_categorys_rows(results_dir: Path) -> No
             )
             assert [v.diff for v in mean.values] == [v.diff for v in row.values]
             assert [v.p_holm for v in mean.values] == [v.p_holm for v in row.values]
+
+
+def test_regime_and_sweep_tables_end_each_block_with_its_means(results_dir: Path) -> None:
+    results = load_results(results_dir)
+    grid = grid_of(results)
+    means = CategoryMeans(results, grid.categories)
+    plain = regime_rows(results, grid)
+    regimes = regime_with_means(plain, means)
+    assert [r.category for r in regimes] == ["hazelnut", "zipper", MEAN] * 2
+    for row in (r for r in regimes if r.mean):
+        categories = [r for r in plain if r.label == row.label]
+        for metric, per_regime in enumerate(row.values):
+            for regime, value in enumerate(per_regime):
+                expected = statistics.fmean(c.values[metric][regime].mean for c in categories)
+                assert value.mean == expected
+    view = sweep_view(results, grid, "patchcore", "params.coreset_ratio")
+    table = sweep_with_means(view, means)
+    # per kind: 2 categories x (swept value, baseline), then the mean of each value, in order
+    assert [p.category for p in table[:6]] == ["hazelnut"] * 2 + ["zipper"] * 2 + [MEAN] * 2
+    assert [(p.value, p.baseline) for p in table[4:6]] == [(p.value, p.baseline) for p in table[:2]]
+    assert len(table) == len(view.points) * 3 // 2
+    for point in (p for p in table if p.mean):
+        same = [
+            p
+            for p in view.points
+            if (p.kind, p.value, p.baseline) == (point.kind, point.value, point.baseline)
+        ]
+        assert point.values[0].mean == statistics.fmean(p.values[0].mean for p in same)
+        assert point.values[0].interval == "categories"

@@ -19,6 +19,8 @@ from evalsuite.site.views.means import (
     CategoryMeans,
     drop_with_means,
     gap_with_means,
+    regime_with_means,
+    sweep_with_means,
     with_mean_rows,
 )
 from evalsuite.site.views.runinfo import run_info
@@ -190,7 +192,7 @@ def main_pages(
             "drops": drop_with_means(drops, means),
             "drop_chart": figures.drop(drops, grid),
             "metric_titles": titles(HEADLINE_METRICS),
-            "regimes": regime_rows(results, grid),
+            "regimes": regime_with_means(regime_rows(results, grid), means),
             "regime_titles": titles(REGIME_METRICS),
             "shift_regimes": SHIFT_REGIMES,
             "shift_kinds": [f"shift/{regime}" for regime in SHIFT_REGIMES],
@@ -205,7 +207,7 @@ def main_pages(
         shift,
         roc_page(results, grid),
         unified_page(results, grid, [t for t in paired if t.family == "unified"], means),
-        sweeps_page(results, grid, [t for t in paired if t.family.startswith("sweep:")]),
+        sweeps_page(results, grid, [t for t in paired if t.family.startswith("sweep:")], means),
     ]
 
 
@@ -246,10 +248,18 @@ def unified_page(
     )
 
 
-def sweeps_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> Page:
-    """Metric vs swept value for each sweep."""
+def sweeps_page(
+    results: Results,
+    grid: Grid,
+    paired: Sequence[DiffTable] = (),
+    means: CategoryMeans | None = None,
+) -> Page:
+    """Metric vs swept value for each sweep (its table with the means over categories)."""
+    means = means or CategoryMeans(results, grid.categories)
+    views = sweep_views(results, grid)
     data = {
-        "sweeps": sweep_views(results, grid),
+        "sweeps": views,
+        "sweep_tables": [sweep_with_means(view, means) for view in views],
         "metric_titles": titles(HEADLINE_METRICS),
         "paired": paired,
         "paired_titles": titles(DIFF_METRICS),

@@ -26,7 +26,17 @@ from evalsuite.evaluation.category_mean import (
 from evalsuite.site.read.records import Cell, GroupKey, Results
 from evalsuite.site.views.differences import _EvidenceLoader
 from evalsuite.site.views.stats import MISSING, Delta, Summary, mean_delta, summarise
-from evalsuite.site.views.tables import HEADLINE_METRICS, MEAN, DeltaRow, Row, categoryless
+from evalsuite.site.views.sweeps import SweepPoint, SweepView
+from evalsuite.site.views.tables import (
+    HEADLINE_METRICS,
+    MEAN,
+    REGIME_METRICS,
+    SHIFT_REGIMES,
+    DeltaRow,
+    RegimeRow,
+    Row,
+    categoryless,
+)
 
 
 class CategoryMeans:
@@ -189,3 +199,34 @@ def gap_with_means(rows: Sequence[DeltaRow], means: CategoryMeans) -> list[Delta
         return per_class, replace(per_class, scope="unified")
 
     return with_mean_deltas(rows, means, HEADLINE_METRICS, sides)
+
+
+def regime_with_means(rows: Sequence[RegimeRow], means: CategoryMeans) -> list[RegimeRow]:
+    """The regime rows (`tables.regime_rows`) with a mean row after each detector's."""
+    out: list[RegimeRow] = []
+    for index, row in enumerate(rows):
+        out.append(row)
+        if index + 1 < len(rows) and rows[index + 1].label == row.label:
+            continue
+        keys = [GroupKey(row.label, "per_class", f"shift/{r}", MEAN, None) for r in SHIFT_REGIMES]
+        values = tuple(tuple(means.summary(k, m) for k in keys) for m in REGIME_METRICS)
+        out.append(RegimeRow(row.label, MEAN, values, False, mean=True))
+    return out
+
+
+def sweep_with_means(view: SweepView, means: CategoryMeans) -> list[SweepPoint]:
+    """A sweep's table rows (kind × category × value) with, after each kind's, one mean row
+    per value."""
+    out: list[SweepPoint] = []
+    points = view.points
+    for index, point in enumerate(points):
+        out.append(point)
+        if index + 1 < len(points) and points[index + 1].kind == point.kind:
+            continue
+        block = [p for p in points if p.kind == point.kind]
+        for value, baseline in dict.fromkeys((p.value, p.baseline) for p in block):
+            sweep = None if baseline else (view.param, value)
+            key = GroupKey(view.label, "per_class", point.kind, MEAN, sweep)
+            summaries = tuple(means.summary(key, m) for m in HEADLINE_METRICS)
+            out.append(SweepPoint(value, baseline, point.kind, MEAN, summaries, (), mean=True))
+    return out

@@ -213,12 +213,14 @@ class RegimeRow:
         values: [metric][regime] Summary, metrics in REGIME_METRICS order, regimes none,
             threshold, retrain.
         first_of_label: the first row of its detector.
+        mean: a mean row (category "mean"; `views.means`).
     """
 
     label: str
     category: str
     values: tuple[tuple[Summary, ...], ...]
     first_of_label: bool
+    mean: bool = False
 
 
 def regime_rows(results: Results, grid: Grid) -> list[RegimeRow]:
