@@ -378,7 +378,8 @@ def test_the_demo_site_numbers_in_the_docs_are_the_build() -> None:
     if not differences.is_file():
         pytest.skip("site/ holds no demo site: run `make all` before `make test` (as CI does)")
     with differences.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        # the docs count the per-category comparisons; the mean rows come on top
+        rows = [row for row in csv.DictReader(handle) if row["category"] != "mean"]
     evaluation = (ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")
     quoted = re.search(
         r"(\d+) differences \(one per\s+comparison and metric\) in (\d+) families \(([^)]*)\),"

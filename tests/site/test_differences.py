@@ -60,11 +60,14 @@ def test_every_cell_with_masks_stores_evidence_that_reproduces_its_pixel_metrics
 def test_differences_csv_holds_every_family_and_metric_with_the_records_values(
     site_dir: Path, results_dir: Path
 ) -> None:
-    rows = _rows(site_dir)
-    assert {r["family"] for r in rows} == FAMILIES
+    everything = _rows(site_dir)
+    assert {r["family"] for r in everything} == FAMILIES
+    rows = [r for r in everything if r["category"] != "mean"]
     # 2 detectors x 2 scopes x 2 categories for shift, threshold, retrain; 2 x 4 kinds x 2 for
     # unified; 1 value x 2 kinds x 2 categories for the sweep; 5 metrics each
     assert len(rows) == 5 * (3 * 8 + 16 + 4)
+    # and a mean over the 2 categories of each (no cells of its own)
+    assert len(everything) - len(rows) == 5 * (3 * 4 + 8 + 2)
     for row in rows:
         assert row["p"], row  # every cell of the tiny study has every metric
         a = results.read_cell(results_dir / "cells" / row["paths_a"])
@@ -123,7 +126,8 @@ def test_pages_show_every_difference_with_its_interval_and_the_family_size(
         assert html.count('<span class="p">p ') == sum(r["family"] in families for r in rows)
         paired = html[html.index("Paired differences") :]
         links = re.findall(r'<td class="kind"><a href="(cells/[^"]+)"', paired)
-        assert len(links) == 2 * sum(r["family"] in families for r in rows) // len(METRICS)
+        rows_with_cells = sum(r["family"] in families and r["category"] != "mean" for r in rows)
+        assert len(links) == 2 * rows_with_cells // len(METRICS)
         assert all((site_dir / link).is_file() for link in links)
     downloads = (site_dir / "downloads.html").read_text(encoding="utf-8")
     for name in ("differences.csv", "shift.tex", "threshold.tex", "retrain.tex", "unified.tex"):
@@ -145,6 +149,7 @@ def test_a_corrupt_or_absent_evidence_file_costs_only_the_pixel_intervals(
     rows = [r for r in _rows(tmp_path / "site") if r["family"] == "shift"]
     for row in rows:
         touched = f"{clean}.json" in row["paths_a"] or "shift/zipper.json" in row["paths_b"]
+        touched = touched or row["category"] == "mean"  # the mean needs both categories
         touched = touched and row["label"] == "patchcore" and row["scope_a"] == "per_class"
         if touched and row["metric"] in ("pixel_auroc", "aupro_0.3", "pixel_f1"):
             assert not row["p"] and "evidence" in row["reason"], row

@@ -32,13 +32,15 @@ NOT_CELLS = ("backbones", "kv")
 
 
 class Rows(HTMLParser):
-    """The rows of every `<tbody>` of a page's tables of cells: the hrefs of the links in each."""
+    """The rows of every `<tbody>` of a page's tables of cells (not their mean rows): the hrefs
+    of the links in each."""
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[list[str]] = []
         self._in_body = False
         self._of_cells = True
+        self._mean = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "table":
@@ -47,8 +49,11 @@ class Rows(HTMLParser):
         elif tag == "tbody" and self._of_cells:
             self._in_body = True
         elif tag == "tr" and self._in_body:
-            self.rows.append([])
-        elif tag == "a" and self._in_body and self.rows:
+            # a mean over categories (`views.means`) has no cells of its own
+            self._mean = "mean-row" in (dict(attrs).get("class") or "").split()
+            if not self._mean:
+                self.rows.append([])
+        elif tag == "a" and self._in_body and self.rows and not self._mean:
             self.rows[-1].append(dict(attrs).get("href") or "")
 
     def handle_endtag(self, tag: str) -> None:

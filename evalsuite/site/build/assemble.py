@@ -35,6 +35,7 @@ from evalsuite.site.read.records import Results
 from evalsuite.site.views.differences import DiffTable, difference_tables
 from evalsuite.site.views.gallery import artifact_files
 from evalsuite.site.views.heatmaps import recolour
+from evalsuite.site.views.means import CategoryMeans, with_mean_rows
 from evalsuite.site.views.runinfo import run_info
 from evalsuite.site.views.tables import HEADLINE_METRICS, grid_of, metric_rows
 
@@ -107,8 +108,10 @@ def site_files(
     """Path in the site -> content, for every generated file except the copied artifacts."""
     grid = grid_of(results)
     env = environment(templates)
+    means = CategoryMeans(results, grid.categories)
+    headline_rows = metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds)
     headline = headline_tex(
-        metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds),
+        with_mean_rows(headline_rows, means, HEADLINE_METRICS),
         _study(results),
         results.synthetic,
         results.multi_seed,
@@ -117,7 +120,7 @@ def site_files(
     found = None if baseline is None else changes(results, baseline)
     recoloured = recolour(results)
     pages: list[Page] = [
-        *main_pages(results, grid, paired),
+        *main_pages(results, grid, paired, means),
         *gallery_index(results, grid, recoloured),
         detail.listing_page(results),
         *detail.cell_pages(results, recoloured),
@@ -133,7 +136,7 @@ def site_files(
         pages += found.pages
         site = dataclasses.replace(site, nav=(NAV[0], ("changes.html", "Changes"), *NAV[1:]))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
-    files.update(_downloads(results, headline, paired))
+    files.update(_downloads(results, headline, paired, means))
     files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     files.update(recoloured.files)
@@ -161,11 +164,13 @@ def _site_info(results: Results) -> SiteInfo:
     )
 
 
-def _downloads(results: Results, headline: str, paired: list[DiffTable]) -> dict[str, bytes]:
+def _downloads(
+    results: Results, headline: str, paired: list[DiffTable], means: CategoryMeans
+) -> dict[str, bytes]:
     study = _study(results)
     texts = {
         "downloads/metrics.csv": metrics_csv(results),
-        "downloads/summary.csv": summary_csv(results),
+        "downloads/summary.csv": summary_csv(results, means),
         "downloads/differences.csv": differences_csv(paired),
         "downloads/headline.tex": headline,
     }

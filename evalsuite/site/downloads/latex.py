@@ -127,6 +127,12 @@ def _summary(summary: Summary) -> str:
     return stack(lines)
 
 
+MEAN_NOTE = (
+    " mean: the mean over the categories, its 95% interval from resampling test images within "
+    "each category."
+)
+"""The captions' sentence on the mean rows (`views.means`)."""
+
 HEADLINE_LEVELS = (("image", ("image_auroc", "image_f1")), ("pixel", ("pixel_auroc", "aupro_0.3")))
 """The headline's two tables (two metrics each, so each fits one column)."""
 
@@ -171,6 +177,7 @@ def _headline_level(
     )
     if "image_f1" in metrics:
         caption += " F1 at the image threshold chosen on validation data."
+    caption += MEAN_NOTE
     caption += " --: missing; n/a: undefined." + synthetic_note(synthetic)
     return table(caption, f"tab:evalsuite-headline-{level}", columns, 2, lines)
 

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 from evalsuite.site.downloads.data_csv import record_path
 from evalsuite.site.read.records import METRICS, GroupKey, Results
+from evalsuite.site.views.means import CategoryMeans
 from evalsuite.site.views.stats import summarise
+from evalsuite.site.views.tables import MEAN, categoryless
 
 CELL_FIELDS = (
     "path",
@@ -69,8 +71,9 @@ def metrics_csv(results: Results) -> str:
     return _text(rows)
 
 
-def summary_csv(results: Results) -> str:
-    """Means over seeds per group and metric, with sd, n and the 95% interval."""
+def summary_csv(results: Results, means: CategoryMeans | None = None) -> str:
+    """Means over seeds per group and metric, with sd, n and the 95% interval; then the means
+    over categories (category "mean", interval "categories"; `views.means`), when `means`."""
     header = ("label", "scope", "condition", "regime", "category", "sweep_param", "sweep_value")
     rows: list[Sequence[object]] = [
         (*header, "metric", "mean", "sd", "n", "ci95_low", "ci95_high", "interval", "reason")
@@ -83,7 +86,23 @@ def summary_csv(results: Results) -> str:
             low, high = s.ci if s.ci else ("", "")
             numbers = (_number(s.mean), _number(s.sd), s.n, low, high)
             rows.append((*fields, param, value, name, *numbers, s.interval or "", s.reason or ""))
+    if means is not None:
+        rows += _mean_rows(results, means)
     return _text(rows)
+
+
+def _mean_rows(results: Results, means: CategoryMeans) -> list[Sequence[object]]:
+    """summary.csv's rows of the means over categories, one per group less its category."""
+    rows: list[Sequence[object]] = []
+    for group in dict.fromkeys(categoryless(g) for g in results.groups()):
+        param, value = group.sweep if group.sweep else ("", "")
+        fields = (group.label, group.scope, group.condition, group.regime, MEAN)
+        for name in METRICS:
+            s = means.summary(group, name)
+            low, high = s.ci if s.ci else ("", "")
+            numbers = (_number(s.mean), _number(s.sd), s.n, low, high)
+            rows.append((*fields, param, value, name, *numbers, s.interval or "", s.reason or ""))
+    return rows
 
 
 def _number(value: float | None) -> object:

@@ -159,6 +159,8 @@ def _level_tex(
         f"those with a value), {t.n_excluding_zero} of which exclude 0; p-values, "
         "Holm-adjusted p-values and pixel F1 are in differences.csv. F1 is image-level, at "
         "the image threshold chosen on validation data; n/a: undefined."
+        " mean: the mean over the categories of the rows above it, its interval from "
+        "resampling the paired test images within each category (in the family)."
     )
     tag = sanitise(t.family.replace(":", "-"))
     full = caption + synthetic_note(synthetic)

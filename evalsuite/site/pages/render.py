@@ -77,6 +77,11 @@ def spread(summary: Summary) -> str:
     if summary.interval == "seeds":
         sd = 100 * (summary.sd or 0.0)
         return f"mean of {summary.n} seeds, sd {sd:.2f}; 95% t-interval over seeds"
+    if summary.interval == "categories":
+        return (
+            f"mean over {summary.n} categories; 95% bootstrap interval resampling test images "
+            "within each category"
+        )
     if summary.interval == "bootstrap":
         return "one seed; 95% bootstrap interval over test images"
     return "one seed; no interval recorded"

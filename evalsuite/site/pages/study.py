@@ -15,6 +15,14 @@ from evalsuite.site.views import figures
 from evalsuite.site.views.differences import DIFF_METRICS, DiffTable
 from evalsuite.site.views.gallery import GalleryPage, gallery_pages
 from evalsuite.site.views.heatmaps import Recoloured
+from evalsuite.site.views.means import (
+    CategoryMeans,
+    drop_with_means,
+    gap_with_means,
+    regime_with_means,
+    sweep_with_means,
+    with_mean_rows,
+)
 from evalsuite.site.views.runinfo import run_info
 from evalsuite.site.views.shortcut import shortcut_view
 from evalsuite.site.views.stats import summarise
@@ -144,9 +152,16 @@ def anchor_rows(results: Results, grid: Grid) -> list[AnchorRow]:
     return rows
 
 
-def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> list[Page]:
+def main_pages(
+    results: Results,
+    grid: Grid,
+    paired: Sequence[DiffTable] = (),
+    means: CategoryMeans | None = None,
+) -> list[Page]:
     """Overview, shift, ROC, unified and hyperparameter pages; `paired`: the study's paired
-    differences (`differences.difference_tables`), shown on the pages they belong to."""
+    differences (`differences.difference_tables`), shown on the pages they belong to; `means`:
+    the tables' means over categories (made here when not given)."""
+    means = means or CategoryMeans(results, grid.categories)
     headline = metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds)
     anchors = anchor_rows(results, grid)
     index = Page(
@@ -158,7 +173,7 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
             "run": run_info(results),
             "labels": grid.labels,
             "categories": grid.categories,
-            "headline": headline,
+            "headline": with_mean_rows(headline, means, HEADLINE_METRICS),
             "metric_titles": titles(HEADLINE_METRICS),
             "overview": figures.overview(headline, grid),
             "anchors": anchors,
@@ -174,10 +189,10 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
         "Shift and regimes",
         "shift.html",
         {
-            "drops": drops,
+            "drops": drop_with_means(drops, means),
             "drop_chart": figures.drop(drops, grid),
             "metric_titles": titles(HEADLINE_METRICS),
-            "regimes": regime_rows(results, grid),
+            "regimes": regime_with_means(regime_rows(results, grid), means),
             "regime_titles": titles(REGIME_METRICS),
             "shift_regimes": SHIFT_REGIMES,
             "shift_kinds": [f"shift/{regime}" for regime in SHIFT_REGIMES],
@@ -191,8 +206,8 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
         index,
         shift,
         roc_page(results, grid),
-        unified_page(results, grid, [t for t in paired if t.family == "unified"]),
-        sweeps_page(results, grid, [t for t in paired if t.family.startswith("sweep:")]),
+        unified_page(results, grid, [t for t in paired if t.family == "unified"], means),
+        sweeps_page(results, grid, [t for t in paired if t.family.startswith("sweep:")], means),
     ]
 
 
@@ -207,14 +222,21 @@ def roc_page(results: Results, grid: Grid) -> Page:
     return Page("roc.html", "roc.html.j2", "ROC curves", "roc.html", {"rocs": charts}, charts=True)
 
 
-def unified_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> Page:
-    """per_class vs unified gap, shortcut matrices and score distributions."""
+def unified_page(
+    results: Results,
+    grid: Grid,
+    paired: Sequence[DiffTable] = (),
+    means: CategoryMeans | None = None,
+) -> Page:
+    """per_class vs unified gap (with its means over categories), shortcut matrices and score
+    distributions."""
+    means = means or CategoryMeans(results, grid.categories)
     has_unified = "unified" in grid.scopes
     gaps = gap_rows(results, grid) if has_unified and "per_class" in grid.scopes else []
     views = [shortcut_view(results, grid, label) for label in grid.labels] if has_unified else []
     data = {
         "has_unified": has_unified,
-        "gaps": gaps,
+        "gaps": gap_with_means(gaps, means),
         "gap_chart": figures.gap(gaps, grid) if gaps else None,
         "metric_titles": titles(HEADLINE_METRICS),
         "shortcuts": views,
@@ -226,10 +248,18 @@ def unified_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ())
     )
 
 
-def sweeps_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -> Page:
-    """Metric vs swept value for each sweep."""
+def sweeps_page(
+    results: Results,
+    grid: Grid,
+    paired: Sequence[DiffTable] = (),
+    means: CategoryMeans | None = None,
+) -> Page:
+    """Metric vs swept value for each sweep (its table with the means over categories)."""
+    means = means or CategoryMeans(results, grid.categories)
+    views = sweep_views(results, grid)
     data = {
-        "sweeps": sweep_views(results, grid),
+        "sweeps": views,
+        "sweep_tables": [sweep_with_means(view, means) for view in views],
         "metric_titles": titles(HEADLINE_METRICS),
         "paired": paired,
         "paired_titles": titles(DIFF_METRICS),

@@ -19,6 +19,7 @@ import numpy as np
 
 from evalsuite import regular
 from evalsuite.errors import EvaluationError
+from evalsuite.evaluation.category_mean import mean_difference
 from evalsuite.evaluation.paired import (
     Difference,
     holm,
@@ -28,9 +29,9 @@ from evalsuite.evaluation.paired import (
 )
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
 from evalsuite.site.read.records import Cell, GroupKey, Results
-from evalsuite.site.views.stats import Delta, paired_delta
+from evalsuite.site.views.stats import Delta, mean_delta, paired_delta
 from evalsuite.site.views.sweeps import sweep_view
-from evalsuite.site.views.tables import Grid
+from evalsuite.site.views.tables import Grid, categoryless
 
 DIFF_METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1", "pixel_f1")
 """The metrics every difference is reported on (F1: image / pixel, at the val thresholds)."""
@@ -115,6 +116,8 @@ class DiffRow:
         values: one PairedValue per DIFF_METRICS metric.
         pairs: the (a, b) cells matched by seed.
         first_of_label: the first row of its detector.
+        mean: a mean row (category "mean"): the mean over the categories of the rows before it
+            that differ from it only in category (`_with_means`).
     """
 
     a: GroupKey
@@ -122,6 +125,7 @@ class DiffRow:
     values: tuple[PairedValue, ...]
     pairs: tuple[tuple[Cell, Cell], ...]
     first_of_label: bool
+    mean: bool = False
 
     @property
     def a_text(self) -> str:
@@ -223,7 +227,51 @@ def _table(
         )
         first = not rows or rows[-1].b.label != b.label
         rows.append(DiffRow(a, b, values, tuple(matched), first))
-    return DiffTable(family, title, tuple(_with_holm(rows)))
+    return DiffTable(family, title, tuple(_with_holm(_with_means(rows, groups))))
+
+
+def _with_means(rows: list[DiffRow], groups: dict[GroupKey, list[Cell]]) -> list[DiffRow]:
+    """The rows with mean rows: after each block of rows of one detector, scope and b's
+    condition/regime, one mean row per (a, b) pair of the block less its category, in order.
+    The mean rows enter the table's Holm family like any row."""
+    out: list[DiffRow] = []
+    block: dict[tuple[GroupKey, GroupKey], list[DiffRow]] = {}
+    for index, row in enumerate(rows):
+        out.append(row)
+        block.setdefault((categoryless(row.a), categoryless(row.b)), []).append(row)
+        after = rows[index + 1] if index + 1 < len(rows) else None
+        if after is None or _block(after) != _block(row):
+            out += [_mean_row(a, b, found, groups) for (a, b), found in block.items()]
+            block = {}
+    return out
+
+
+def _block(row: DiffRow) -> tuple[str, str, str]:
+    return row.b.label, row.b.scope, row.b.kind
+
+
+def _mean_row(
+    a: GroupKey, b: GroupKey, rows: list[DiffRow], groups: dict[GroupKey, list[Cell]]
+) -> DiffRow:
+    """The mean over the categories of `rows` (one per category) of each metric."""
+    values = []
+    for index, metric in enumerate(DIFF_METRICS):
+        sides = [(groups.get(r.a, []), groups.get(r.b, [])) for r in rows]
+        seeds = mean_delta(sides, metric)
+        found = [r.values[index].diff for r in rows]
+        missing = [r for r, d in zip(rows, found, strict=True) if d is None]
+        if missing:
+            why = missing[0].values[index].reason
+            reason = f"no mean over categories: {missing[0].b.category} has no difference ({why})"
+            values.append(PairedValue(None, seeds, None, reason))
+            continue
+        try:
+            diff = mean_difference([d for d in found if d is not None])
+        except EvaluationError as error:
+            values.append(PairedValue(None, seeds, None, str(error)))
+            continue
+        values.append(PairedValue(diff, seeds, None, None))
+    return DiffRow(a, b, tuple(values), (), first_of_label=False, mean=True)
 
 
 def _with_holm(rows: list[DiffRow]) -> list[DiffRow]:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from evalsuite.site.read.records import Cell
 
-IntervalKind = Literal["bootstrap", "seeds"]
+IntervalKind = Literal["bootstrap", "seeds", "categories"]
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,10 @@ class Summary:
     Attributes:
         mean: the mean over the seeds that have a value; None when none has.
         sd: the sample standard deviation over seeds (None for fewer than two).
-        n: the number of seeds with a value.
+        n: the number of seeds with a value (of a mean over categories: the categories).
         ci: the 95% interval (see the module), or None.
-        interval: what `ci` is: "bootstrap" (one seed) or "seeds" (several).
+        interval: what `ci` is: "bootstrap" (one seed), "seeds" (several) or "categories"
+            (a mean over categories, `views.means`: resampled within each category).
         reason: why there is no value: "missing", "failed" or the metric's own reason.
     """
 
@@ -94,6 +95,21 @@ def paired_delta(a: Sequence[Cell], b: Sequence[Cell], metric: str) -> Delta:
         return Delta(None, None, 0)
     sd = statistics.stdev(differences) if len(differences) > 1 else None
     return Delta(statistics.fmean(differences), sd, len(differences))
+
+
+def mean_delta(pairs: Sequence[tuple[Sequence[Cell], Sequence[Cell]]], metric: str) -> Delta:
+    """b − a of the mean over categories, matched by seed: one (a, b) pair of groups per
+    category; a seed counts only where every category has both values."""
+    per_seed: dict[int, list[float]] = {}
+    for a, b in pairs:
+        first, second = _values_by_seed(a, metric), _values_by_seed(b, metric)
+        for seed in first.keys() & second.keys():
+            per_seed.setdefault(seed, []).append(second[seed] - first[seed])
+    means = [statistics.fmean(d) for _, d in sorted(per_seed.items()) if len(d) == len(pairs)]
+    if not means:
+        return Delta(None, None, 0)
+    sd = statistics.stdev(means) if len(means) > 1 else None
+    return Delta(statistics.fmean(means), sd, len(means))
 
 
 def _values_by_seed(cells: Sequence[Cell], metric: str) -> dict[int, float]:

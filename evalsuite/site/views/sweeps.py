@@ -28,6 +28,7 @@ class SweepPoint:
         kind, category: where it was evaluated.
         values: one Summary per HEADLINE_METRICS metric.
         cells: its cells (all seeds).
+        mean: a mean row (category "mean", no cells; `views.means`).
     """
 
     value: str
@@ -36,6 +37,7 @@ class SweepPoint:
     category: str
     values: tuple[Summary, ...]
     cells: tuple[Cell, ...]
+    mean: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ so a cell that is missing or failed still has its row, shown as such. Means are 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evalsuite.results.paths import SCOPES
 from evalsuite.site.read.records import KINDS, Cell, GroupKey, Results
@@ -19,6 +19,13 @@ HEADLINE_METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1")
 REGIME_METRICS = ("image_f1", "image_precision", "image_recall", "image_fpr", "image_auroc")
 """The metrics the regimes are compared on (all image-level; all but AUROC at threshold)."""
 SHIFT_REGIMES = ("none", "threshold", "retrain")
+MEAN = "mean"
+"""The category column of a mean row (the mean over categories, `views.means`)."""
+
+
+def categoryless(key: GroupKey) -> GroupKey:
+    """A group key with its category replaced by MEAN: the key of its mean row."""
+    return replace(key, category=MEAN)
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ class Row:
         cells: the group's cells (for links to their pages).
         first_of_label: the first row of its detector (the table shows the label there).
         first_of_category: the first row of its category within the detector.
+        mean: a mean row (category "mean", no cells of its own; `views.means`).
     """
 
     label: str
@@ -86,6 +94,7 @@ class Row:
     cells: tuple[Cell, ...]
     first_of_label: bool
     first_of_category: bool
+    mean: bool = False
 
     @property
     def status(self) -> str:
@@ -132,6 +141,7 @@ class DeltaRow:
         a, b: the two sides' summaries, one per metric.
         delta: b − a per metric, paired by seed.
         first_of_label: the first row of its detector.
+        mean: a mean row (category "mean"; `views.means`).
     """
 
     label: str
@@ -142,6 +152,7 @@ class DeltaRow:
     b: tuple[Summary, ...]
     delta: tuple[Delta, ...]
     first_of_label: bool
+    mean: bool = False
 
 
 def _delta_row(
@@ -202,12 +213,14 @@ class RegimeRow:
         values: [metric][regime] Summary, metrics in REGIME_METRICS order, regimes none,
             threshold, retrain.
         first_of_label: the first row of its detector.
+        mean: a mean row (category "mean"; `views.means`).
     """
 
     label: str
     category: str
     values: tuple[tuple[Summary, ...], ...]
     first_of_label: bool
+    mean: bool = False
 
 
 def regime_rows(results: Results, grid: Grid) -> list[RegimeRow]:
