@@ -16,8 +16,10 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
+import jsonschema
 import pikepdf
 import pytest
+from altair.vegalite.v6.schema.core import load_schema
 from click.testing import CliRunner
 from site_helpers import FAILED_CELL, copy_results, identifying_copy, read_json
 
@@ -28,6 +30,7 @@ from evalsuite.site.catalogue import PRINT_WIDTHS, Figure
 from evalsuite.site.downloads import figure_exports
 from evalsuite.site.downloads.data_csv import anchors_csv
 from evalsuite.site.downloads.figure_exports import pdf_of, render, render_print
+from evalsuite.site.downloads.print_layout import print_spec
 from evalsuite.site.read.anchors import ANCHOR_METRICS, ANCHORS
 
 PORTABLE = re.compile(r"[A-Za-z0-9._/-]+")
@@ -270,6 +273,19 @@ def test_every_figure_prints_at_column_and_text_width_with_fonts_of_7pt(site_dir
             assert box[:2] == [0, 0], (size, name)
             assert box[2] == pytest.approx(72 * inches, abs=0.01), (size, name)
             assert box[3] == pytest.approx(height, abs=0.01), (size, name)
+
+
+def test_print_layouts_are_valid_vega_lite(site_dir: Path) -> None:
+    schema = load_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    pages = ("index.html", "shift.html", "roc.html", "unified.html", "hyperparameters.html")
+    specs = [spec for page in pages for spec in page_specs(site_dir / page)]
+    assert len(specs) >= 14
+    for spec in specs:
+        for inches in PRINT_WIDTHS.values():
+            laid_out = print_spec(spec, 72 * inches)
+            assert not list(validator.iter_errors(laid_out))
+            assert laid_out["datasets"] == spec["datasets"]  # the same data, laid out anew
 
 
 def test_print_figures_are_the_same_bytes_when_drawn_again(site_dir: Path) -> None:

@@ -192,7 +192,9 @@ def _render_print(spec: str, width: float) -> tuple[tuple[str, bytes], ...]:
     svg = _draw_print(print_layout.print_spec(page, width))
     drawn = svg_size(svg)[0]
     if abs(drawn - width) > CLOSE * width:
-        svg = _draw_print(print_layout.print_spec(page, width, extra=width - drawn))
+        again = _draw_print(print_layout.print_spec(page, width, extra=width - drawn))
+        if abs(svg_size(again)[0] - width) < abs(drawn - width):
+            svg = again
     return (("svg", sized(svg, width, "pt").encode("utf-8")), ("pdf", pdf_of(sized(svg, width))))
 
 
@@ -208,19 +210,22 @@ _SIZE = re.compile(r'<svg ([^>]*?)width="([0-9.]+)" height="([0-9.]+)"')
 
 def svg_size(svg: str) -> tuple[float, float]:
     """The width and height of a drawing (its root's attributes, px)."""
+    found = _root(svg)
+    return float(found[2]), float(found[3])
+
+
+def _root(svg: str) -> re.Match[str]:
     found = _SIZE.search(svg)
     if found is None:
         raise ValueError("not an SVG drawing with a width and height")
-    return float(found[2]), float(found[3])
+    return found
 
 
 def sized(svg: str, width: float, unit: str = "") -> str:
     """`svg` stated `width` wide (in `unit`; none: px, one PDF point each), its drawing
     scaled to fit (the root's viewBox keeps the drawn size)."""
-    drawn, tall = svg_size(svg)
-    height = tall * width / drawn
-    found = _SIZE.search(svg)
-    assert found is not None
+    found = _root(svg)
+    height = float(found[3]) * width / float(found[2])
     stated = f'<svg {found[1]}width="{_number(width)}{unit}" height="{_number(height)}{unit}"'
     return svg[: found.start()] + stated + svg[found.end() :]
 

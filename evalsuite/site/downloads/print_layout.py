@@ -197,7 +197,7 @@ def _facet(
         per_line = len(columns) if row is not None else min(fit, len(columns))
     else:  # a divisor keeps each facet row's panels on whole lines, unless it wastes half
         divisor = max(d for d in range(1, fit + 1) if len(columns) % d == 0)
-        per_line = divisor if 2 * divisor >= fit else fit
+        per_line = divisor if 2 * divisor > fit else fit
     node["facet"] = _wrapped(node, column, row, columns, lines)
     node["columns"] = per_line
     node["spacing"] = SPACING
