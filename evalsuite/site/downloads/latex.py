@@ -144,8 +144,9 @@ def row_height(row: str) -> float:
 
 
 def caption_height(caption: str) -> float:
-    """The height a caption takes at the column's width, in pt (conservative)."""
-    return _LINE * math.ceil(len(caption) / _CAPTION_CHARS)
+    """The height a caption (plain text) takes at the column's width, in pt (conservative:
+    counted on its LaTeX source, `\\%` for `%`)."""
+    return _LINE * math.ceil(len(latex_escape(caption)) / _CAPTION_CHARS)
 
 
 def split_tables(blocks: Sequence[Block], room: float) -> list[list[Block]]:
