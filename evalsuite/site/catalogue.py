@@ -12,6 +12,11 @@ from typing import Any
 
 FIGURES = "downloads/figures"
 """The folder of the exported figures (`evalsuite.site.downloads.figure_exports`)."""
+PRINT_WIDTHS: dict[str, float] = {"column": 3.3, "text": 7.0}
+"""The print versions of every figure: folder under FIGURES -> printed width in inches (one
+column of a two-column paper, the full text width)."""
+PRINT_FORMATS = ("svg", "pdf")
+"""The formats of the print versions."""
 
 
 @dataclass(frozen=True)
@@ -44,3 +49,7 @@ class Figure:
     def path(self, fmt: str) -> str:
         """The site path of the figure in format `fmt` (svg, pdf or png)."""
         return f"{FIGURES}/{self.name}.{fmt}"
+
+    def print_path(self, size: str, fmt: str) -> str:
+        """The site path of the figure's print version `size` (a key of PRINT_WIDTHS)."""
+        return f"{FIGURES}/{size}/{self.name}.{fmt}"

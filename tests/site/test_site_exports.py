@@ -16,17 +16,21 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
+import jsonschema
 import pikepdf
 import pytest
+from altair.vegalite.v6.schema.core import load_schema
 from click.testing import CliRunner
 from site_helpers import FAILED_CELL, copy_results, identifying_copy, read_json
 
 from evalsuite import results
 from evalsuite.cli import main
 from evalsuite.site import build_site
-from evalsuite.site.catalogue import Figure
+from evalsuite.site.catalogue import PRINT_WIDTHS, Figure
+from evalsuite.site.downloads import figure_exports
 from evalsuite.site.downloads.data_csv import anchors_csv
-from evalsuite.site.downloads.figure_exports import pdf_of, render
+from evalsuite.site.downloads.figure_exports import pdf_of, render, render_print
+from evalsuite.site.downloads.print_layout import print_spec
 from evalsuite.site.read.anchors import ANCHOR_METRICS, ANCHORS
 
 PORTABLE = re.compile(r"[A-Za-z0-9._/-]+")
@@ -160,8 +164,9 @@ def test_downloads_page_lists_every_download_and_figure(site_dir: Path) -> None:
     page = (site_dir / "downloads.html").read_text(encoding="utf-8")
     for table in (site_dir / "downloads").glob("*.csv"):
         assert f'href="downloads/{table.name}"' in page, table.name
-    figures = sorted((site_dir / "downloads" / "figures").iterdir())
-    assert figures and all(f'href="downloads/figures/{f.name}"' in page for f in figures)
+    folder = site_dir / "downloads" / "figures"
+    figures = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert figures and all(f'href="downloads/figures/{f}"' in page for f in figures)
     assert "fractions in [0, 1]" in page
 
 
@@ -181,7 +186,7 @@ def svg_text(path: Path) -> set[str]:
 
 def test_every_study_chart_is_exported_in_three_formats(site_dir: Path) -> None:
     figures = site_dir / "downloads" / "figures"
-    names = sorted({p.stem for p in figures.iterdir()})
+    names = sorted({p.stem for p in figures.iterdir() if p.is_file()})
     assert {"index-overview", "shift-drop", "roc-patchcore-per_class", "unified-gap"} <= set(names)
     assert "hyperparameters-patchcore-params.coreset_ratio" in names
     assert "unified-patchcore-provenance" in names
@@ -228,6 +233,86 @@ def test_figures_are_drawn_from_the_page_specs_and_are_deterministic(site_dir: P
         first, second = render(figure), render(figure)
         assert first["svg"] in exported  # the page's own spec, drawn
         assert first == second  # the same bytes in every format
+
+
+def printed_fonts(svg: bytes) -> tuple[float, float, list[float]]:
+    """(width, height) a print SVG states, in pt, and every font size in it once printed at
+    that width (pt): each size times the stated width over the drawing's viewBox width."""
+    root = ElementTree.fromstring(svg)
+    width, height = root.attrib["width"], root.attrib["height"]
+    assert width.endswith("pt") and height.endswith("pt"), (width, height)
+    drawn = float(root.attrib["viewBox"].split()[2])
+    scale = float(width[:-2]) / drawn
+    sizes = []
+    for element in root.iter():
+        style = dict(
+            part.split(":", 1) for part in element.attrib.get("style", "").split(";") if ":" in part
+        )
+        for value in (element.attrib.get("font-size"), style.get("font-size")):
+            if value is not None:
+                sizes.append(float(value.strip().removesuffix("px")) * scale)
+    return float(width[:-2]), float(height[:-2]), sizes
+
+
+def test_every_figure_prints_at_column_and_text_width_with_fonts_of_7pt(site_dir: Path) -> None:
+    figures = site_dir / "downloads" / "figures"
+    names = sorted({p.stem for p in figures.iterdir() if p.is_file()})
+    assert len(names) >= 14
+    for size, inches in PRINT_WIDTHS.items():
+        assert sorted(p.name for p in (figures / size).iterdir()) == sorted(
+            f"{name}.{fmt}" for name in names for fmt in ("pdf", "svg")
+        )
+        for name in names:
+            width, height, fonts = printed_fonts((figures / size / f"{name}.svg").read_bytes())
+            assert width == pytest.approx(72 * inches), (size, name)
+            assert len(fonts) > 10, (size, name)  # ticks, labels, titles, legends
+            assert min(fonts) >= 7.0, (size, name, min(fonts))
+            with pikepdf.open(figures / size / f"{name}.pdf") as document:
+                (page,) = document.pages
+                box = [float(v) for v in page.MediaBox]
+            assert box[:2] == [0, 0], (size, name)
+            assert box[2] == pytest.approx(72 * inches, abs=0.01), (size, name)
+            assert box[3] == pytest.approx(height, abs=0.01), (size, name)
+
+
+def test_print_layouts_are_valid_vega_lite(site_dir: Path) -> None:
+    schema = load_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    pages = ("index.html", "shift.html", "roc.html", "unified.html", "hyperparameters.html")
+    specs = [spec for page in pages for spec in page_specs(site_dir / page)]
+    assert len(specs) >= 14
+    for spec in specs:
+        for inches in PRINT_WIDTHS.values():
+            laid_out = print_spec(spec, 72 * inches)
+            assert not list(validator.iter_errors(laid_out))
+            assert laid_out["datasets"] == spec["datasets"]  # the same data, laid out anew
+
+
+def test_print_figures_are_the_same_bytes_when_drawn_again(site_dir: Path) -> None:
+    figures = site_dir / "downloads" / "figures"
+    specs = page_specs(site_dir / "index.html") + page_specs(site_dir / "unified.html")[:1]
+    figure_exports._render_print.cache_clear()
+    for spec in specs:
+        figure = Figure("x", "", "", "index.html", spec)
+        first = render_print(figure, "column")
+        figure_exports._render_print.cache_clear()
+        assert render_print(figure, "column") == first
+        exported = {p.read_bytes() for p in (figures / "column").glob("*.svg")}
+        assert first["svg"] in exported
+
+
+def test_downloads_page_titles_name_each_figure_and_its_detector(site_dir: Path) -> None:
+    page = (site_dir / "downloads.html").read_text(encoding="utf-8")
+    section = page[page.index('<section id="figures">') :]
+    section = section[: section.index("</section>")]
+    rows = re.findall(r"<tr><td><strong>(.*?)</strong>.*?</td>.*?figures/([^/\"]+)\.svg", section)
+    titles = [title for title, _ in rows]
+    assert len(rows) >= 14 and len(set(titles)) == len(titles), titles
+    for title, name in rows:
+        for label in ("padim", "patchcore"):
+            if f"-{label}-" in name:  # a detector's own chart
+                assert label in title, (title, name)
+    assert "\\includegraphics[width=\\columnwidth]{figures/column/NAME.pdf}" in section
 
 
 PDF_FONTS = (

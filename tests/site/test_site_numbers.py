@@ -135,7 +135,7 @@ def test_headline_latex_is_booktabs_with_the_table_values(
     tex = (site_dir / "downloads" / "headline.tex").read_text()
     for command in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{llcc}"):
         assert command in tex
-    assert tex.count(r"\begin{table}") == 2  # image level, pixel level
+    assert tex.count(r"\begin{table}") == 4  # image level, pixel level; one per detector
     lines = [line for line in tex.splitlines() if line.endswith(r"\\") and "Category" not in line]
     # per level: 16 category rows and 8 mean rows (2 detectors x 4 kinds)
     assert len([line for line in lines if "multicolumn" not in line]) == 2 * (16 + 8)
@@ -145,7 +145,7 @@ def test_headline_latex_is_booktabs_with_the_table_values(
     expected = rf"\shortstack{{{number(auroc['value'])}\\ {{\scriptsize [{low}, {high}]}}}}"
     first = next(line for line in lines if line.startswith("hazelnut & clean/none"))
     assert first.split(" & ")[2] == expected
-    assert r"\multicolumn{4}{@{}l}{\textbf{padim}}" in tex
+    assert tex.count(r"\caption{padim. Study ") == tex.count(r"\caption{patchcore. Study ") == 2
     assert "Synthetic data" in tex
 
 

@@ -1,5 +1,8 @@
 """Every chart of the study pages as a figure for a paper: SVG, PDF and PNG (300 dpi) in
-`downloads/figures/`, rendered offline by vl-convert from the very spec the page embeds.
+`downloads/figures/`, rendered offline by vl-convert from the very spec the page embeds, and
+laid out again for print at a column's and the text's width (`PRINT_WIDTHS`: SVG and PDF in
+`downloads/figures/column/` and `.../text/`, every font at least 7 pt at that size; see
+`print_layout`).
 
 The figures are found by walking the pages' view models, so a chart added to a study page is
 exported without being listed here. Cell pages are left out (one ROC chart per cell; their
@@ -10,9 +13,11 @@ those of the page.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import fields, is_dataclass
 from functools import lru_cache
@@ -21,8 +26,9 @@ from typing import Any
 import pikepdf
 import vl_convert
 
-from evalsuite.site.catalogue import Figure
+from evalsuite.site.catalogue import PRINT_WIDTHS, Figure
 from evalsuite.site.charts.specs import Chart
+from evalsuite.site.downloads import print_layout
 from evalsuite.site.pages.assets import vegalite_version
 from evalsuite.site.pages.study import Page
 from evalsuite.site.read.records import Cell
@@ -31,6 +37,9 @@ FORMATS = ("svg", "pdf", "png")
 PNG_DPI = 300
 RENDER_CACHE = 256
 """Figures whose drawings a process keeps (a site has a few dozen; a few MB each at most)."""
+CLOSE = 0.05
+"""A print drawing within this fraction of its width is only scaled (fonts stay above 7 pt);
+one further off is drawn again with its panels corrected."""
 CONFIG: dict[str, Any] = {
     "background": "white",
     "font": "Liberation Sans, DejaVu Sans, Arial, Helvetica, sans-serif",
@@ -51,30 +60,35 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.").lower() or "chart"
 
 
-def _charts(value: Any, names: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Chart]]:
-    """(names, chart) of every Chart in a view model (lists, tuples and dataclasses)."""
+def _charts(
+    value: Any, names: tuple[str, ...], idents: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], tuple[str, ...], Chart]]:
+    """(names, identifying names, chart) of every Chart in a view model (lists, tuples and
+    dataclasses); the identifying names are those of `_IDENTS` (a detector, a scope, a param)."""
     if isinstance(value, Chart):
-        yield names, value
+        yield names, idents, value
     elif isinstance(value, list | tuple):
         for item in value:
             title = item.title if isinstance(item, Chart) else ""
-            yield from _charts(item, (*names, title) if title else names)
+            yield from _charts(item, (*names, title) if title else names, idents)
     elif is_dataclass(value) and not isinstance(value, type | Cell):
         own = tuple(getattr(value, a) for a in _IDENTS if isinstance(getattr(value, a, None), str))
         for field in fields(value):
-            yield from _charts(getattr(value, field.name), (*names, *own, field.name))
+            yield from _charts(
+                getattr(value, field.name), (*names, *own, field.name), (*idents, *own)
+            )
 
 
 def site_figures(pages: Sequence[Page]) -> list[Figure]:
     """Every chart of the pages that draw charts, except the cell pages, in page order."""
-    found: list[Figure] = []
+    found: list[tuple[Figure, list[str], tuple[str, ...]]] = []
     taken: set[str] = set()
     for page in pages:
         if not page.charts or page.path.startswith("cells/"):
             continue
         stem = page.path.removesuffix(".html")
         for key, value in page.data.items():
-            for names, chart in _charts(value, (key,)):
+            for names, idents, chart in _charts(value, (key,)):
                 parts = [n.removesuffix("_chart") for n in names if n not in _GENERIC]
                 base = slug("-".join([stem, *parts]))
                 name, n = base, 1
@@ -82,10 +96,28 @@ def site_figures(pages: Sequence[Page]) -> list[Figure]:
                     n += 1
                     name = f"{base}-{n}"
                 taken.add(name)
-                found.append(
-                    Figure(name, chart.title or page.title, chart.caption, page.path, chart.spec)
+                figure = Figure(
+                    name, chart.title or page.title, chart.caption, page.path, chart.spec
                 )
-    return found
+                found.append((figure, parts, idents))
+    return _titled(found)
+
+
+def _titled(found: Sequence[tuple[Figure, list[str], tuple[str, ...]]]) -> list[Figure]:
+    """The figures with titles that name what tells them apart: the detector (scope, param)
+    of a view model, and for a title shared by several figures, the chart's own name."""
+    counts = Counter(figure.title for figure, _, _ in found)
+    titled = []
+    for figure, parts, idents in found:
+        said = set(re.split(r"[^a-z0-9_.]+", figure.title.lower()))
+        more = [
+            part
+            for part in dict.fromkeys(parts)
+            if part.lower() not in said and (part in idents or counts[figure.title] > 1)
+        ]
+        title = " · ".join([figure.title, *more])
+        titled.append(dataclasses.replace(figure, title=title))
+    return titled
 
 
 def render(figure: Figure) -> dict[str, bytes]:
@@ -145,9 +177,69 @@ def pdf_of(svg: str) -> bytes:
     return out.getvalue()
 
 
+def render_print(figure: Figure, size: str) -> dict[str, bytes]:
+    """The figure laid out for print at `PRINT_WIDTHS[size]` inches: SVG (width and height in
+    pt) and PDF (its MediaBox that size)."""
+    return dict(_render_print(json.dumps(figure.spec), 72 * PRINT_WIDTHS[size]))
+
+
+@lru_cache(maxsize=2 * RENDER_CACHE)
+def _render_print(spec: str, width: float) -> tuple[tuple[str, bytes], ...]:
+    """`render_print` of a spec given as JSON text, `width` in pt: drawn once (and when more
+    than CLOSE off, again with the panels widened or narrowed by the shortfall), then stated
+    at exactly `width`."""
+    page = json.loads(spec)
+    svg = _draw_print(print_layout.print_spec(page, width))
+    drawn = svg_size(svg)[0]
+    if abs(drawn - width) > CLOSE * width:
+        again = _draw_print(print_layout.print_spec(page, width, extra=width - drawn))
+        if abs(svg_size(again)[0] - width) < abs(drawn - width):
+            svg = again
+    return (("svg", sized(svg, width, "pt").encode("utf-8")), ("pdf", pdf_of(sized(svg, width))))
+
+
+def _draw_print(spec: dict[str, Any]) -> str:
+    drawn = vl_convert.vegalite_to_svg(
+        spec, vl_version=vegalite_version(), config=print_layout.CONFIG
+    )
+    return stable_ids(str(drawn))
+
+
+_SIZE = re.compile(r'<svg ([^>]*?)width="([0-9.]+)" height="([0-9.]+)"')
+
+
+def svg_size(svg: str) -> tuple[float, float]:
+    """The width and height of a drawing (its root's attributes, px)."""
+    found = _root(svg)
+    return float(found[2]), float(found[3])
+
+
+def _root(svg: str) -> re.Match[str]:
+    found = _SIZE.search(svg)
+    if found is None:
+        raise ValueError("not an SVG drawing with a width and height")
+    return found
+
+
+def sized(svg: str, width: float, unit: str = "") -> str:
+    """`svg` stated `width` wide (in `unit`; none: px, one PDF point each), its drawing
+    scaled to fit (the root's viewBox keeps the drawn size)."""
+    found = _root(svg)
+    height = float(found[3]) * width / float(found[2])
+    stated = f'<svg {found[1]}width="{_number(width)}{unit}" height="{_number(height)}{unit}"'
+    return svg[: found.start()] + stated + svg[found.end() :]
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
 def figure_files(figures: Sequence[Figure]) -> dict[str, bytes]:
-    """Site path -> content of every figure in every format."""
+    """Site path -> content of every figure in every format, and of its print versions."""
     files = {}
     for figure in figures:
         files.update({figure.path(fmt): content for fmt, content in render(figure).items()})
+        for size in PRINT_WIDTHS:
+            printed = render_print(figure, size)
+            files.update({figure.print_path(size, f): c for f, c in printed.items()})
     return files

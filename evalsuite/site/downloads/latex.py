@@ -1,4 +1,5 @@
-"""LaTeX tables for the paper: pure ASCII, booktabs, at most one column of a two-column paper.
+"""LaTeX tables for the paper: pure ASCII, booktabs, at most one column of a two-column paper
+and one page high (one detector per table, cut between categories where longer: `split_table`).
 
 Every table needs `\\usepackage{booktabs}` and `\\usepackage{graphicx}`; it is shrunk to
 `\\columnwidth` when wider (`\\resizebox` with `\\ifdim`; never enlarged). A value cell stacks the
@@ -10,9 +11,12 @@ decomposition or `?`, so the output is always ASCII.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from evalsuite.results.paths import sanitise
 from evalsuite.site.read.records import METRIC_NAMES
 from evalsuite.site.views.stats import Summary
 from evalsuite.site.views.tables import HEADLINE_METRICS, Row
@@ -40,6 +44,19 @@ _SPECIAL = {
     "\u2192": r"$\to$",
 }
 REQUIRES = "% requires \\usepackage{booktabs} and \\usepackage{graphicx}"
+TEXT_HEIGHT = 550.0
+"""The text height every table fits, in pt: article's at 10 pt on letter paper, the shortest
+of the common two-column formats (a4: 578 pt; IEEE and CVPR: over 640 pt)."""
+_LINE = 12.0
+"""A line of 10 pt type (baselineskip), pt."""
+_SMALL_LINE = 7.0
+"""What each further \\scriptsize line of a stacked cell adds, pt."""
+_SPACE = 5.0
+"""\\addlinespace (booktabs' default, 0.5em), pt."""
+_FRAME = 40.0
+"""The header row, the three rules, the caption's skip and the float's separation, pt."""
+_CAPTION_CHARS = 44
+"""Characters of a caption per line at \\columnwidth (fewer than the 50 it holds)."""
 
 
 def latex_escape(text: str) -> str:
@@ -106,16 +123,85 @@ def table(caption: str, label: str, columns: Sequence[str], keys: int, lines: Se
     )
 
 
-def separator(label: str | None, first_of_group: bool, index: int, n_columns: int) -> list[str]:
-    """The lines before a row: a detector's name spanning the table when `label` is given
-    (its first row; a rule above unless first of all), else a little space between groups."""
-    if label is not None:
-        rule = [] if index == 0 else [r"\midrule"]
-        return [
-            *rule,
-            rf"\multicolumn{{{n_columns}}}{{@{{}}l}}{{\textbf{{{latex_escape(label)}}}}} \\",
-        ]
-    return [r"\addlinespace"] if first_of_group and index else []
+@dataclass(frozen=True)
+class Block:
+    """Body rows that a table keeps together (one detector's rows of a category, or of one
+    condition/regime), already LaTeX.
+
+    Attributes:
+        label: the detector (every table holds one detector's rows).
+        rows: the body rows.
+    """
+
+    label: str
+    rows: tuple[str, ...]
+
+
+def row_height(row: str) -> float:
+    """The height a body row takes in pt (a line of 10 pt type, and one more small line for
+    each \\scriptsize line its cells stack; measured: a two-line row is 18.3 pt)."""
+    return _LINE + _SMALL_LINE * row.count(r"{\scriptsize ")
+
+
+def caption_height(caption: str) -> float:
+    """The height a caption (plain text) takes at the column's width, in pt (conservative:
+    counted on its LaTeX source, `\\%` for `%`)."""
+    return _LINE * math.ceil(len(latex_escape(caption)) / _CAPTION_CHARS)
+
+
+def split_tables(blocks: Sequence[Block], room: float) -> list[list[Block]]:
+    """The blocks as tables: one detector per table, cut between blocks (a block taller than
+    `room` between its rows) so that no table's body is taller than `room` pt."""
+    tables: list[list[Block]] = []
+    used, label = 0.0, None
+    for block in blocks:
+        for piece in _pieces(block, room):
+            height = _SPACE + sum(row_height(row) for row in piece.rows)
+            if not tables or piece.label != label or used + height > room:
+                tables.append([])
+                used, label = 0.0, piece.label
+            tables[-1].append(piece)
+            used += height
+    return tables
+
+
+def _pieces(block: Block, room: float) -> list[Block]:
+    """`block` cut between rows into pieces no taller than `room` pt."""
+    pieces: list[list[str]] = [[]]
+    used = 0.0
+    for row in block.rows:
+        if pieces[-1] and used + row_height(row) > room - _SPACE:
+            pieces.append([])
+            used = 0.0
+        pieces[-1].append(row)
+        used += row_height(row)
+    return [Block(block.label, tuple(rows)) for rows in pieces]
+
+
+def split_table(
+    caption: str, label: str, columns: Sequence[str], keys: int, blocks: Sequence[Block]
+) -> str:
+    """`table`s of one detector each, cut so that every one fits a page (TEXT_HEIGHT); each
+    caption starts with its detector (and "part i of n" when cut)."""
+    room = TEXT_HEIGHT - _FRAME - caption_height(caption) - _LINE * 2
+    parts = split_tables(blocks, room)
+    if not parts:
+        return table(caption, label, columns, keys, [])
+    out = []
+    for index, part in enumerate(parts):
+        detector = part[0].label
+        same = [i for i, other in enumerate(parts) if other[0].label == detector]
+        name = detector
+        tag = sanitise(detector)
+        if len(same) > 1:
+            name += f", part {same.index(index) + 1} of {len(same)}"
+            tag += f"-{same.index(index) + 1}"
+        lines = []
+        for i, block in enumerate(part):
+            lines += [r"\addlinespace"] if i else []
+            lines += block.rows
+        out.append(table(f"{name}. {caption}", f"{label}-{tag}", columns, keys, lines))
+    return "\n".join(out)
 
 
 def _summary(summary: Summary) -> str:
@@ -138,8 +224,8 @@ HEADLINE_LEVELS = (("image", ("image_auroc", "image_f1")), ("pixel", ("pixel_aur
 
 
 def headline_tex(rows: Sequence[Row], study: str, synthetic: bool, multi_seed: bool) -> str:
-    """The headline (per_class): detector x category x condition/regime, in %; two tables,
-    image level and pixel level."""
+    """The headline (per_class): detector x category x condition/regime, in %; tables at
+    image level, then at pixel level, one detector each and no taller than a page."""
     return "\n".join(
         _headline_level(rows, study, synthetic, multi_seed, level, metrics)
         for level, metrics in HEADLINE_LEVELS
@@ -154,14 +240,15 @@ def _headline_level(
     level: str,
     metrics: tuple[str, ...],
 ) -> str:
-    lines = []
+    blocks: list[Block] = []
     shown = [HEADLINE_METRICS.index(m) for m in metrics]
-    for index, row in enumerate(rows):
-        label = row.label if row.first_of_label else None
-        lines += separator(label, row.first_of_category, index, 2 + len(shown))
+    for row in rows:
         category = latex_escape(row.category) if row.first_of_category else ""
         values = " & ".join(_summary(row.values[i]) for i in shown)
-        lines.append(rf"{category} & {latex_escape(row.kind)} & {values} \\")
+        line = rf"{category} & {latex_escape(row.kind)} & {values} \\"
+        if row.first_of_category or row.first_of_label or not blocks:
+            blocks.append(Block(row.label, ()))
+        blocks[-1] = Block(row.label, (*blocks[-1].rows, line))
     columns = ["Category", "Condition/regime", *(latex_escape(METRIC_NAMES[m]) for m in metrics)]
     if multi_seed:
         what = (
@@ -171,15 +258,12 @@ def _headline_level(
     else:
         what = "value in %, below it the 95% stratified bootstrap interval over test images"
     names = " and ".join(METRIC_NAMES[m] for m in metrics)
-    caption = (
-        f"Study {study}, {level} level ({names}), one model per category (per_class), grouped "
-        f"by detector: {what}."
-    )
+    caption = f"Study {study}, {level} level ({names}), one model per category (per_class): {what}."
     if "image_f1" in metrics:
         caption += " F1 at the image threshold chosen on validation data."
     caption += MEAN_NOTE
     caption += " --: missing; n/a: undefined." + synthetic_note(synthetic)
-    return table(caption, f"tab:evalsuite-headline-{level}", columns, 2, lines)
+    return split_table(caption, f"tab:evalsuite-headline-{level}", columns, 2, blocks)
 
 
 def synthetic_note(synthetic: bool) -> str:

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 from evalsuite.results.paths import sanitise
 from evalsuite.site.downloads.latex import (
+    Block,
     latex_escape,
     number,
-    separator,
+    split_table,
     stack,
     synthetic_note,
-    table,
 )
 from evalsuite.site.read.records import METRIC_NAMES, GroupKey
 from evalsuite.site.views.differences import DiffRow, DiffTable, PairedValue
@@ -55,8 +55,8 @@ CSV_HEADER = (
 """Columns of differences.csv; numbers are fractions 0-1 (delta = b - a), p unadjusted,
 p_holm Holm-adjusted over the family (one site table); ids, paths and seeds joined by spaces."""
 LEVELS = (("image", ("image_auroc", "image_f1")), ("pixel", ("pixel_auroc", "aupro_0.3")))
-"""The LaTeX tables of a family: one per level, two metrics each, so each fits one column of a
-two-column paper (pixel F1 is in the CSV)."""
+"""The LaTeX tables of a family: per level (two metrics each, so each fits one column of a
+two-column paper; pixel F1 is in the CSV), one table per detector, cut to fit a page."""
 
 
 def differences_csv(tables: Sequence[DiffTable]) -> str:
@@ -115,8 +115,9 @@ def _context(row: DiffRow, family: str) -> str:
 
 
 def difference_tex(t: DiffTable, study: str, synthetic: bool, multi_seed: bool) -> str:
-    """A family's differences b - a in percentage points with their paired intervals: two
-    tables, image level and pixel level, each one column wide."""
+    """A family's differences b - a in percentage points with their paired intervals: tables
+    at image level, then at pixel level, each one column wide, one detector's rows each and
+    no taller than a page."""
     return "\n".join(
         _level_tex(t, study, synthetic, multi_seed, level, metrics) for level, metrics in LEVELS
     )
@@ -130,16 +131,16 @@ def _level_tex(
     level: str,
     metrics: tuple[str, ...],
 ) -> str:
-    lines: list[str] = []
+    blocks: list[Block] = []
     shown = [t.metrics.index(m) for m in metrics]
     for index, row in enumerate(t.rows):
         context = _context(row, t.family)
         new_group = index == 0 or _context(t.rows[index - 1], t.family) != context
-        label = row.b.label if row.first_of_label else None
-        lines += separator(label, new_group, index, 2 + len(shown))
         values = " & ".join(_value(row.values[i], multi_seed) for i in shown)
         key = f"{latex_escape(context)} & {latex_escape(row.b.category)}"
-        lines.append(rf"{key} & {values} \\")
+        if new_group or row.first_of_label:
+            blocks.append(Block(row.b.label, ()))
+        blocks[-1] = Block(row.b.label, (*blocks[-1].rows, rf"{key} & {values} \\"))
     middle = {"unified": "Condition/regime"}.get(t.family, "Scope")
     if t.family.startswith("sweep:"):
         middle = "Compared"
@@ -151,8 +152,8 @@ def _level_tex(
     )
     names = " and ".join(METRIC_NAMES[m] for m in metrics)
     caption = (
-        f"Study {study}: paired differences {t.title}, {level} level ({names}), grouped by "
-        "detector, in percentage points (b - a); below each, the paired 95% bootstrap "
+        f"Study {study}: paired differences {t.title}, {level} level ({names}), in "
+        "percentage points (b - a); below each, the paired 95% bootstrap "
         "interval (test images paired by id and resampled jointly, stratified by label)."
         f"{seeds} * marks an interval that excludes 0. The family holds {t.n_comparisons} "
         f"comparisons ({len(t.rows)} rows x {len(t.metrics)} metrics, pixel F1 included, "
@@ -164,7 +165,7 @@ def _level_tex(
     )
     tag = sanitise(t.family.replace(":", "-"))
     full = caption + synthetic_note(synthetic)
-    return table(full, f"tab:evalsuite-{tag}-{level}", columns, 2, lines)
+    return split_table(full, f"tab:evalsuite-{tag}-{level}", columns, 2, blocks)
 
 
 def tex_name(t: DiffTable) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalsuite.site.catalogue import Download, Figure
+from evalsuite.site.catalogue import PRINT_FORMATS, PRINT_WIDTHS, Download, Figure
 from evalsuite.site.charts.specs import Chart
 from evalsuite.site.pages.study import Page
 from evalsuite.site.read.records import (
@@ -252,5 +252,11 @@ def downloads_page(
     """The downloads page, with the headline LaTeX table shown; `extra`: the study's other
     downloads (the LaTeX tables of its differences, the data files); `figures`: the exported
     figures."""
-    data = {"downloads": (*DOWNLOADS, *extra), "preview": headline_tex, "figures": figures}
+    data = {
+        "downloads": (*DOWNLOADS, *extra),
+        "preview": headline_tex,
+        "figures": figures,
+        "print_widths": PRINT_WIDTHS,
+        "print_formats": PRINT_FORMATS,
+    }
     return Page("downloads.html", "downloads.html.j2", "Downloads", "downloads.html", data)
