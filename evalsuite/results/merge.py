@@ -27,8 +27,8 @@ from evalsuite.outputs import check_places
 from evalsuite.owned import owned_tree
 from evalsuite.results.cells import iter_cells
 from evalsuite.results.manifest import read_manifest, validate_manifest
-from evalsuite.results.splits import named_files
 from evalsuite.results.paths import CELLS_DIR, MANIFEST_NAME, artifact_dir, cell_path
+from evalsuite.results.splits import named_files
 
 SAME_STUDY = ("study", "config", "seeds", "dataset", "weights", "planned")
 """Manifest keys every source must agree on."""

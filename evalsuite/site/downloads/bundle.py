@@ -8,7 +8,8 @@ Every name in it is portable: ASCII letters, digits, `.`, `_`, `-` and `/` only 
 `__<param>=<value>` becomes `__<param>-<value>`); the same renaming is applied to every path
 inside the text files (links, CSV `path` columns, records), so every link resolves after
 unzipping. The zip is deterministic: sorted entries, fixed timestamps and permissions; the
-file itself gets the mode a new file gets (0644 under the usual umask 022). Its comment, `BUNDLE_MARK`, says it is a bundle: a rebuild replaces such a zip, and no other file.
+file itself gets the mode a new file gets (0644 under the usual umask 022). Its comment,
+`BUNDLE_MARK`, says it is a bundle: a rebuild replaces such a zip, and no other file.
 """
 
 from __future__ import annotations
@@ -182,7 +183,11 @@ def write_bundle(
         source = SOURCE.format(archive=archive)
         install = INSTALL.format(archive=archive, folder=archive.removesuffix(".tar"))
     readme = README.format(
-        study=study, version=version, folder=folder, command=command, source=source,
+        study=study,
+        version=version,
+        folder=folder,
+        command=command,
+        source=source,
         install=install,
     ).encode("utf-8")
     bundle.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,8 @@ Under `reproduce/` in the bundle's folder:
   manifest;
 - with `--anonymous`: `evalsuite-<version>-source.tar`, the evalsuite package and its templates
   (with pyproject.toml, README.md and constraints.txt from a source tree: then it installs
-  with pip) as anonymised text (`anonymise.scrub_source`; sorted members, fixed times, owners and modes:
-  the same sources give the same bytes), and its `.sha256`.
+  with pip) as anonymised text (`anonymise.scrub_source`; sorted members, fixed times, owners
+  and modes: the same sources give the same bytes), and its `.sha256`.
 
 The records' `evidence.npz` files travel under `downloads/records/artifacts/` (`evidence_copies`),
 so `downloads/records/` is a complete results folder that `evalsuite diff` reads.
