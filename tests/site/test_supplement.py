@@ -26,6 +26,7 @@ from evalsuite.site import build_site
 from evalsuite.site.build import assemble
 from evalsuite.site.build.leaks import leaks
 from evalsuite.site.downloads import supplement
+from evalsuite.site.downloads.bundle import portable
 from evalsuite.site.read.anonymise import Identity, scrub_source
 
 pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
@@ -107,7 +108,7 @@ def test_bundle_holds_every_file_it_names(bundled: Path, results_dir: Path) -> N
     for path in sorted((results_dir / "cells").rglob("*.json")):
         named = read_json(path).get("evidence")
         if named:
-            shipped = files[f"{root}/downloads/records/{named}"]
+            shipped = files[f"{root}/downloads/records/{portable(named)}"]
             assert shipped == (results_dir / named).read_bytes()
             evidence += 1
     assert evidence > 0
