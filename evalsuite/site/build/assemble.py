@@ -106,7 +106,7 @@ def build_site(
         copies.update(evidence_copies(results))
         extra = supplement_files(results, identity)
         if identity is not None:
-            check_no_leaks({**extra, **_archived(extra)}, identity)
+            check_no_leaks(_archived(extra), identity)
         command = rerun_command(results.manifest)
         study = _study(results)
         write_bundle(
@@ -158,11 +158,14 @@ def site_files(
 
 
 def _archived(extra: dict[str, bytes]) -> dict[str, bytes]:
-    """The members of the bundle's source archive, as text files for the leak check."""
+    """The bundle's `reproduce/` files and the members of its source archive, as text files
+    (`.txt`: the leak check reads text files by suffix)."""
     found: dict[str, bytes] = {}
     for name, content in extra.items():
         if name.endswith(".tar"):
             found.update(archive_texts(content))
+        else:
+            found[f"{name}.txt"] = content
     return found
 
 

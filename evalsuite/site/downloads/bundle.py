@@ -143,7 +143,9 @@ def _parts(renamed: Mapping[str, str]) -> dict[str, str]:
 
 def rerun_command(manifest: Mapping[str, object] | None) -> str:
     """The command that reruns the bundled study from its folder into `rerun/`."""
-    dataset = (manifest or {}).get("dataset")
+    if manifest is None:
+        return "(none: the run did not finish, so no manifest names its configuration)"
+    dataset = manifest.get("dataset")
     real = isinstance(dataset, dict) and not dataset.get("synthetic", True)
     data = " --data-root DATA" if real else ""  # real data: the reader's own MVTec copy
     return f"evalsuite run --config reproduce/study.toml{data} --out rerun"
