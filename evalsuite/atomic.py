@@ -16,7 +16,8 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
-_FILE_MODE = _file_mode()
+FILE_MODE = _file_mode()
+"""The mode of a new file (0666 less the umask read at import)."""
 
 
 def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
@@ -34,7 +35,7 @@ def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(handle, _FILE_MODE)  # mkstemp's 0600 would hide results from other users
+        os.fchmod(handle, FILE_MODE)  # mkstemp's 0600 would hide results from other users
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             if durable:

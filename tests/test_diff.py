@@ -315,3 +315,23 @@ def test_merge_cli_refuses_a_file_as_out(runs: dict[str, Path], tmp_path: Path) 
     result = CliRunner().invoke(main, ["merge", "--out", str(target), str(runs["shard1"])])
     assert result.exit_code == 2 and "is a file, not a folder" in result.output
     assert target.read_text() == "not a folder"
+
+
+def test_a_changed_shifted_tree_is_named_and_an_older_record_is_no_change() -> None:
+    from evalsuite.results.provenance_diff import provenance_changes
+
+    provenance = {
+        "weights": {"sha256": "w"},
+        "versions": {"evalsuite": "0.1.0"},
+        "dataset_fingerprint": "c" * 64,
+        "dataset_fingerprint_shift": "a" * 64,
+        "evalsuite": "0.1.0",
+        "code_version": "2",
+        "git_commit": None,
+    }
+    base = {"config": {}, "provenance": provenance}
+    moved = {"config": {}, "provenance": {**provenance, "dataset_fingerprint_shift": "b" * 64}}
+    changes = [change.text() for change in provenance_changes(base, moved)]
+    assert changes == [f"dataset fingerprint_shift: {'a' * 12} -> {'b' * 12}"]
+    older = {"config": {}, "provenance": {k: v for k, v in provenance.items() if "shift" not in k}}
+    assert provenance_changes(older, base) == []  # written before the field: nothing to say

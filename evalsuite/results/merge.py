@@ -28,6 +28,7 @@ from evalsuite.owned import owned_tree
 from evalsuite.results.cells import iter_cells
 from evalsuite.results.manifest import read_manifest, validate_manifest
 from evalsuite.results.paths import CELLS_DIR, MANIFEST_NAME, artifact_dir, cell_path
+from evalsuite.results.splits import named_files
 
 SAME_STUDY = ("study", "config", "seeds", "dataset", "weights", "planned")
 """Manifest keys every source must agree on."""
@@ -116,7 +117,7 @@ def merge(sources: Sequence[Path], out: Path) -> MergeReport:
             content = regular.read_bytes(seen.file, regular.RESULTS, "cell file", root=seen.source)
             atomic.write_bytes(cell_path(staging, seen.relpath), content)
             artifacts += _copy_artifacts(seen.source, staging, seen.relpath)
-        for relpath in (merged.get("splits") or {}).values():  # the same split in every source
+        for relpath in named_files(merged):  # the same splits and shifts in every source
             split = regular.read_bytes(
                 sources[0] / relpath, regular.RESULTS, "split file", root=sources[0]
             )
@@ -178,8 +179,9 @@ def _merged_manifest(
         failed=failed,
         shards=sorted(shards, key=_shard_order) if shards else None,
     )
-    if "splits" in first:
-        merged["splits"] = first["splits"]
+    for key in ("splits", "shift_parameters"):
+        if key in first:
+            merged[key] = first[key]
     return merged
 
 

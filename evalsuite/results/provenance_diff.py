@@ -3,7 +3,8 @@
 
 Compared: the resolved configuration (`config`, leaf by leaf; its `fit` key is left out, as it
 only repeats the detector, data and weights), the weights digest, the package versions, the
-dataset fingerprint, and the code (evalsuite version, results `code_version`, git commit).
+dataset fingerprints (the shifted one where both records name it: older records do not), and
+the code (evalsuite version, results `code_version`, git commit).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def provenance_changes(base: dict[str, Any], new: dict[str, Any]) -> list[Change
         found.append(
             Change("dataset", "fingerprint", a["dataset_fingerprint"], b["dataset_fingerprint"])
         )
+    shift_a, shift_b = a.get("dataset_fingerprint_shift"), b.get("dataset_fingerprint_shift")
+    if "dataset_fingerprint_shift" in a and "dataset_fingerprint_shift" in b and shift_a != shift_b:
+        found.append(Change("dataset", "fingerprint_shift", shift_a, shift_b))
     for key in ("evalsuite", "code_version", "git_commit"):
         if a[key] != b[key]:
             found.append(Change("code", key, a[key], b[key]))

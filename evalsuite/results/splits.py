@@ -4,6 +4,11 @@ Each holds the seed, the split ratios, the clean dataset's fingerprint and, per 
 sample ids of `train`, `val` and `test` (sorted). The runner writes them (atomically) before any
 cell; the manifest names them (`splits`: seed -> path) and so does each cell's provenance
 (`provenance.splits`). Paths are relative to the results folder.
+
+Beside them, `<out>/splits/shift-s<N>.json` holds, for each shift severity a study evaluates, the
+per-image parameters of its MVTec-Shift tree (the tree's `evalsuite-shift.json` less its
+absolute source path): which transform each image got, and which images were relabelled. The
+manifest names them (`shift_parameters`: severity -> path).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from evalsuite.results.validation import loads_strict
 
 SPLITS_DIR = "splits"
 SPLITS_SCHEMA = "evalsuite.splits/1"
+SHIFT_SCHEMA = "evalsuite.shift-parameters/1"
 
 
 def splits_relpath(seed: int) -> PurePosixPath:
@@ -26,8 +32,21 @@ def splits_relpath(seed: int) -> PurePosixPath:
     return PurePosixPath(SPLITS_DIR) / f"seed{seed}.json"
 
 
+def shift_relpath(severity: int) -> PurePosixPath:
+    """Where the per-image shift parameters of `severity` live, relative to the results folder."""
+    return PurePosixPath(SPLITS_DIR) / f"shift-s{severity}.json"
+
+
+def named_files(manifest: dict[str, Any]) -> list[str]:
+    """The files under `splits/` a manifest names: split files and shift parameters, sorted."""
+    named = {**(manifest.get("splits") or {})}
+    named.update({f"shift-{k}": v for k, v in (manifest.get("shift_parameters") or {}).items()})
+    return sorted(named.values())
+
+
 def read_split_files(folder: Path, manifest: dict[str, Any] | None) -> dict[str, Any]:
-    """The split files of a results folder: path (relative to it) -> content.
+    """The split files of a results folder, with its shift parameters: path (relative to it) ->
+    content.
 
     The manifest names them; without a manifest (a run that has not finished), those present in
     `<folder>/splits/` are read.
@@ -37,7 +56,7 @@ def read_split_files(folder: Path, manifest: dict[str, Any] | None) -> dict[str,
             FIFO or device in `splits/`.
     """
     if manifest is not None:
-        relpaths = sorted((manifest.get("splits") or {}).values())
+        relpaths = named_files(manifest)
     else:
         files = regular.walk_files(folder / SPLITS_DIR, regular.RESULTS)
         top = [p for p in files if p.parent == folder / SPLITS_DIR and p.suffix == ".json"]

@@ -30,6 +30,10 @@ FAMILIES = {"shift", "threshold", "retrain", "unified", "sweep:patchcore:params.
 METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1", "pixel_f1")
 
 
+CELLS = "downloads/records/cells/"
+"""Where the CSV paths of cell records start (they are relative to the site root)."""
+
+
 def _rows(site_dir: Path) -> list[dict[str, str]]:
     with (site_dir / "downloads" / "differences.csv").open(encoding="utf-8") as stream:
         return list(csv.DictReader(stream))
@@ -58,7 +62,7 @@ def test_every_cell_with_masks_stores_evidence_that_reproduces_its_pixel_metrics
 
 
 def test_differences_csv_holds_every_family_and_metric_with_the_records_values(
-    site_dir: Path, results_dir: Path
+    site_dir: Path,
 ) -> None:
     everything = _rows(site_dir)
     assert {r["family"] for r in everything} == FAMILIES
@@ -70,8 +74,8 @@ def test_differences_csv_holds_every_family_and_metric_with_the_records_values(
     assert len(everything) - len(rows) == 5 * (3 * 4 + 8 + 2)
     for row in rows:
         assert row["p"], row  # every cell of the tiny study has every metric
-        a = results.read_cell(results_dir / "cells" / row["paths_a"])
-        b = results.read_cell(results_dir / "cells" / row["paths_b"])
+        a = results.read_cell(site_dir / row["paths_a"])  # paths are relative to the site root
+        b = results.read_cell(site_dir / row["paths_b"])
         assert (a["id"], b["id"]) == (row["cell_ids_a"], row["cell_ids_b"])
         assert (a["category"], b["category"]) == (row["category"], row["category"])
         tolerance = 2e-3 if row["metric"] == "aupro_0.3" else 1e-6
@@ -86,13 +90,13 @@ def test_differences_csv_holds_every_family_and_metric_with_the_records_values(
     pairs = {(r["family"], r["paths_a"], r["paths_b"]) for r in rows}
     assert (
         "shift",
-        "patchcore/per_class/none/clean/hazelnut.json",
-        "patchcore/per_class/none/shift/hazelnut.json",
+        CELLS + "patchcore/per_class/none/clean/hazelnut.json",
+        CELLS + "patchcore/per_class/none/shift/hazelnut.json",
     ) in pairs
     assert (
         "unified",
-        "padim/per_class/threshold/shift/zipper.json",
-        "padim/unified/threshold/shift/zipper.json",
+        CELLS + "padim/per_class/threshold/shift/zipper.json",
+        CELLS + "padim/unified/threshold/shift/zipper.json",
     ) in pairs
 
 

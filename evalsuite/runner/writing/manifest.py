@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from evalsuite import results
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.config import StudyConfig
-from evalsuite.results.splits import splits_relpath
+from evalsuite.data.shift_tree import SHIFT_VERSION
+from evalsuite.data.synthetic.config import GENERATOR_VERSION
+from evalsuite.results.splits import shift_relpath, splits_relpath
 from evalsuite.runner.planning.plan import backbone_key
 from evalsuite.runner.planning.study_data import StudyData
 from evalsuite.runner.preparation.context import git_commit, versions
@@ -58,6 +62,18 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
+def cpu_model() -> str:
+    """The CPU's model name: /proc/cpuinfo's `model name` on Linux (where
+    `platform.processor()` is often empty), `platform.processor()` elsewhere."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if platform.system() == "Linux" and cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    return platform.processor()
+
+
 def build_manifest(
     config: StudyConfig,
     data: StudyData,
@@ -86,7 +102,8 @@ def build_manifest(
             "python": platform.python_version(),
             "system": platform.system(),
             "machine": platform.machine(),
-            "processor": platform.processor(),
+            "processor": cpu_model(),
+            "threads": torch.get_num_threads(),
             "device": device,
         },
         "seeds": list(config.seeds),
@@ -96,6 +113,8 @@ def build_manifest(
             "fingerprint_shift": data.fingerprints.get(f"shift-s{config.shift.severity}"),
             "synthetic": data.synthetic,
             "root": str(data.clean.root),
+            "generator_version": GENERATOR_VERSION if data.synthetic else None,
+            "shift_version": SHIFT_VERSION if data.shifted else None,
         },
         "counts": {
             "cells_total": len(cells),
@@ -113,5 +132,6 @@ def build_manifest(
         "failed": [{"path": str(c.relpath), "error": c.error or ""} for c in summary.failed],
         "shards": [f"{shard[0]}/{shard[1]}"] if shard else None,
         "splits": {str(seed): str(splits_relpath(seed)) for seed in sorted(data.splits)},
+        "shift_parameters": {str(s): str(shift_relpath(s)) for s in sorted(data.shifted)},
         "planned": planned,
     }

@@ -39,6 +39,15 @@ def is_done(ctx: RunContext, cell: CellPlan) -> bool:
     return state == "done"
 
 
+def shift_fingerprint(ctx: RunContext, cell: CellPlan) -> str | None:
+    """The fingerprint of the shifted tree a cell reads (its fit's train images, its threshold's
+    val images or its test images), beside the clean one; None for a cell on clean data only."""
+    conditions = (cell.fit.condition, cell.threshold_condition, cell.condition)
+    if "shift" not in conditions:
+        return None
+    return ctx.data.fingerprints[f"shift-s{cell.variant.severity}"]
+
+
 def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
     """The fields every record of `cell` holds, ok or failed: inputs and provenance."""
     variant = cell.variant
@@ -68,6 +77,7 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
         },
         "provenance": {
             **ctx.provenance,
+            "dataset_fingerprint_shift": shift_fingerprint(ctx, cell),
             "weights": features.backbone.weights.to_dict(),
             "approximations": approximations(
                 spec, cell.fit.scope, ctx.config.feature_cache_storage

@@ -1,15 +1,18 @@
 """Write the split assignment of each seed into the results folder (see
-`evalsuite.results.splits`): which sample ids a run trained, calibrated and tested on."""
+`evalsuite.results.splits`): which sample ids a run trained, calibrated and tested on; and the
+per-image parameters of each shifted tree it read."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from evalsuite import atomic
+from evalsuite.data.reader import SHIFT_MARKER
 from evalsuite.data.splits import SPLITS
-from evalsuite.results.splits import SPLITS_SCHEMA, splits_relpath
+from evalsuite.results.splits import SHIFT_SCHEMA, SPLITS_SCHEMA, shift_relpath, splits_relpath
 from evalsuite.runner.planning.study_data import StudyData
 
 
@@ -37,15 +40,33 @@ def splits_document(data: StudyData, seed: int) -> dict[str, Any]:
     }
 
 
+def shift_document(data: StudyData, severity: int) -> dict[str, Any]:
+    """The shift parameters of the tree of `severity`: its `evalsuite-shift.json` (version,
+    seed, severity, `relabelled`, `images`: sample id -> the transform's parameters) without
+    the absolute `source` path, with the clean and shifted fingerprints."""
+    root = data.shifted[severity].root
+    content = json.loads((root / SHIFT_MARKER).read_text(encoding="utf-8"))  # read_dataset read it
+    marker = {key: value for key, value in content.items() if key != "source"}
+    return {
+        "schema": SHIFT_SCHEMA,
+        **marker,
+        "dataset_fingerprint": data.fingerprints["clean"],
+        "dataset_fingerprint_shift": data.fingerprints[f"shift-s{severity}"],
+    }
+
+
 def write_splits_files(out: Path, data: StudyData) -> dict[str, str]:
-    """Write the split file of every seed of `data` into the results folder `out` (atomically).
+    """Write the split file of every seed of `data` and the shift parameters of every shifted
+    tree into the results folder `out` (atomically).
 
     Returns:
-        seed (as text) -> the file's path relative to `out`, as the manifest names them.
+        seed (as text) -> the split file's path relative to `out`, as the manifest names them.
     """
     written = {}
     for seed in sorted(data.splits):
         relpath = splits_relpath(seed)
         atomic.write_json(out / relpath, splits_document(data, seed))
         written[str(seed)] = str(relpath)
+    for severity in sorted(data.shifted):
+        atomic.write_json(out / shift_relpath(severity), shift_document(data, severity))
     return written

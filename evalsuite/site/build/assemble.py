@@ -17,13 +17,19 @@ from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
 from evalsuite.owned import check_owned, owned_tree
 from evalsuite.site.build.leaks import check_no_leaks
 from evalsuite.site.catalogue import Download
-from evalsuite.site.downloads.bundle import BUNDLE_MARK, check_bundle_target, write_bundle
+from evalsuite.site.downloads.bundle import (
+    BUNDLE_MARK,
+    check_bundle_target,
+    rerun_command,
+    write_bundle,
+)
 from evalsuite.site.downloads.data_csv import data_downloads, data_files
 from evalsuite.site.downloads.figure_exports import figure_files, site_figures
 from evalsuite.site.downloads.latex import headline_tex
 from evalsuite.site.downloads.metrics_csv import metrics_csv, summary_csv
 from evalsuite.site.downloads.paired_exports import difference_tex, differences_csv, tex_name
 from evalsuite.site.downloads.shipped import record_files
+from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, supplement_files
 from evalsuite.site.pages import assets, detail
 from evalsuite.site.pages.changes import changes
 from evalsuite.site.pages.links import CellLinks
@@ -98,7 +104,15 @@ def build_site(
     _replace(out, files, results, force)
     if bundle is not None:
         copies = {path: results.source / path for path in artifact_files(results)}
-        write_bundle(bundle, files, copies, study=_study(results), version=__version__)
+        copies.update(evidence_copies(results))
+        extra = supplement_files(results, identity)
+        if identity is not None:
+            check_no_leaks(_archived(extra), identity)
+        command = rerun_command(results.manifest)
+        study = _study(results)
+        write_bundle(
+            bundle, files, copies, study=study, version=__version__, extra=extra, command=command
+        )
     return out / "index.html"
 
 
@@ -144,6 +158,18 @@ def site_files(
     files.update({path: text.encode("utf-8") for path, text in data_files(results).items()})
     files.update(record_files(results))
     return files
+
+
+def _archived(extra: dict[str, bytes]) -> dict[str, bytes]:
+    """The bundle's `reproduce/` files and the members of its source archive, as text files
+    (`.txt`: the leak check reads text files by suffix)."""
+    found: dict[str, bytes] = {}
+    for name, content in extra.items():
+        if name.endswith(".tar"):
+            found.update(archive_texts(content))
+        else:
+            found[f"{name}.txt"] = content
+    return found
 
 
 def _study(results: Results) -> str:

@@ -1,12 +1,15 @@
 """`evalsuite site --bundle FILE.zip`: the site and its data as one attachable zip.
 
 The zip holds one folder named after the file (`FILE/index.html`, the pages, assets, figures,
-CSV downloads, the raw records with the split files, the heatmap strips) and a README.txt.
+CSV downloads, the raw records with the split files, shift parameters and pixel evidence, the
+heatmap strips), what it takes to rerun the study (`reproduce/`, see `supplement`) and a
+README.txt that says how to rerun and check it.
 Every name in it is portable: ASCII letters, digits, `.`, `_`, `-` and `/` only (the results'
 `__<param>=<value>` becomes `__<param>-<value>`); the same renaming is applied to every path
 inside the text files (links, CSV `path` columns, records), so every link resolves after
-unzipping. The zip is deterministic: sorted entries, fixed timestamps and permissions. Its
-comment, `BUNDLE_MARK`, says it is a bundle: a rebuild replaces such a zip, and no other file.
+unzipping. The zip is deterministic: sorted entries, fixed timestamps and permissions; the
+file itself gets the mode a new file gets (0644 under the usual umask 022). Its comment,
+`BUNDLE_MARK`, says it is a bundle: a rebuild replaces such a zip, and no other file.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalsuite import regular
+from evalsuite.atomic import FILE_MODE
 from evalsuite.errors import ResultsError
 from evalsuite.site.read.anonymise import ASSETS, TEXT_SUFFIXES
 
@@ -32,9 +36,33 @@ README = """{study}: results of evalsuite {version}, as a static site with its d
 Open {folder}/index.html in a browser (it works offline, from the unzipped folder).
 downloads/ holds the CSV files (fractions in [0, 1]), the LaTeX tables, the figures
 (downloads/figures: SVG, PDF, PNG at 300 dpi) and the raw records
-(downloads/records: manifest.json, cells/, splits/). Paths in the CSV files are relative to
+(downloads/records: manifest.json, cells/, splits/ with the per-image shift parameters,
+artifacts/ with each cell's pixel evidence). Paths in the CSV files are relative to
 this folder.
+
+Rerun and check it
+------------------
+reproduce/ holds the study's configuration (study.toml), the lock file of the
+environment (constraints.txt, where the build found it), the machine and versions
+it ran with (environment.json: CPU model and threads, device, package versions,
+data generator and shift versions, dataset fingerprints){source}.
+
+1. Install evalsuite {version} with the same packages:
+     pip install -c reproduce/constraints.txt <evalsuite {version}>{install}
+2. Rerun the study from this folder (real data: DATA is your copy of the dataset):
+     {command}
+3. Compare the rerun with these records, cell by cell:
+     evalsuite diff downloads/records rerun --fail-on-regression
+   It exits 0 when no cell regressed; on the same CPU and versions the metrics are
+   identical (deltas 0.000), elsewhere they differ within the intervals it prints.
 """
+INSTALL = """
+   e.g. from the source archive:
+     mkdir src && tar -xf reproduce/{archive} -C src
+     pip install -c reproduce/constraints.txt src/{folder}"""
+SOURCE = """,
+and the anonymised source of the evalsuite that built it ({archive},
+its SHA-256 in {archive}.sha256: in reproduce/, sha256sum -c {archive}.sha256)"""
 
 
 @dataclass(frozen=True)
@@ -113,6 +141,16 @@ def _parts(renamed: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def rerun_command(manifest: Mapping[str, object] | None) -> str:
+    """The command that reruns the bundled study from its folder into `rerun/`."""
+    if manifest is None:
+        return "(none: the run did not finish, so no manifest names its configuration)"
+    dataset = manifest.get("dataset")
+    real = isinstance(dataset, dict) and not dataset.get("synthetic", True)
+    data = " --data-root DATA" if real else ""  # real data: the reader's own MVTec copy
+    return f"evalsuite run --config reproduce/study.toml{data} --out rerun"
+
+
 def write_bundle(
     bundle: Path,
     files: Mapping[str, bytes],
@@ -120,6 +158,8 @@ def write_bundle(
     *,
     study: str,
     version: str,
+    extra: Mapping[str, bytes] | None = None,
+    command: str = "",
 ) -> BundleReport:
     """Write the site as one zip (atomically: a temp file in the same folder, then a rename).
 
@@ -130,18 +170,37 @@ def write_bundle(
             `evalsuite.regular` reads them: a link, FIFO or device is refused, never shipped.
         study: the study's name (for the README).
         version: the evalsuite version (for the README).
+        extra: path in the bundle's folder -> content of files beside the site (`reproduce/`),
+            written as they are.
+        command: the command that reruns the study (for the README).
     """
     folder = portable(bundle.stem) or "site"
     names = sorted({*files, *copies})
     renamed = _renamed(names)
     parts = _parts(renamed)
-    readme = README.format(study=study, version=version, folder=folder).encode("utf-8")
+    extra = extra or {}
+    archive = next((Path(p).name for p in extra if p.endswith(".tar")), None)
+    source = install = ""
+    if archive is not None:
+        source = SOURCE.format(archive=archive)
+        install = INSTALL.format(archive=archive, folder=archive.removesuffix(".tar"))
+    readme = README.format(
+        study=study,
+        version=version,
+        folder=folder,
+        command=command,
+        source=source,
+        install=install,
+    ).encode("utf-8")
     bundle.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=bundle.parent, prefix=f".{bundle.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as stream, zipfile.ZipFile(stream, "w") as archive:
-            archive.comment = BUNDLE_MARK
-            _add(archive, f"{folder}/README.txt", readme)
+        os.fchmod(handle, FILE_MODE)  # mkstemp's 0600 would keep the supplement from co-authors
+        with os.fdopen(handle, "wb") as stream, zipfile.ZipFile(stream, "w") as zipped:
+            zipped.comment = BUNDLE_MARK
+            _add(zipped, f"{folder}/README.txt", readme)
+            for name, content in sorted(extra.items()):
+                _add(zipped, f"{folder}/{name}", content)
             for name in names:
                 if name in files:
                     content = files[name]
@@ -149,12 +208,12 @@ def write_bundle(
                         content = _rewrite(content, parts)
                 else:
                     content = regular.read_bytes(copies[name], regular.ARTIFACT, "heatmap strip")
-                _add(archive, f"{folder}/{renamed.get(name, name)}", content)
+                _add(zipped, f"{folder}/{renamed.get(name, name)}", content)
         os.replace(temp, bundle)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    return BundleReport(bundle, len(names) + 1, bundle.stat().st_size)
+    return BundleReport(bundle, len(names) + len(extra) + 1, bundle.stat().st_size)
 
 
 def _add(archive: zipfile.ZipFile, name: str, content: bytes) -> None:

@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 
 from evalsuite.results.paths import sanitise
+from evalsuite.site.downloads.data_csv import record_path
 from evalsuite.site.downloads.latex import (
     Block,
     latex_escape,
@@ -53,7 +54,8 @@ CSV_HEADER = (
     "reason",
 )
 """Columns of differences.csv; numbers are fractions 0-1 (delta = b - a), p unadjusted,
-p_holm Holm-adjusted over the family (one site table); ids, paths and seeds joined by spaces."""
+p_holm Holm-adjusted over the family (one site table); ids, paths and seeds joined by spaces;
+paths relative to the site root (the records under `downloads/records/cells/`), as in every CSV."""
 LEVELS = (("image", ("image_auroc", "image_f1")), ("pixel", ("pixel_auroc", "aupro_0.3")))
 """The LaTeX tables of a family: per level (two metrics each, so each fits one column of a
 two-column paper; pixel F1 is in the CSV), one table per detector, cut to fit a page."""
@@ -79,8 +81,8 @@ def _side(key: GroupKey) -> tuple[str, str, str, str]:
 def _csv_row(t: DiffTable, row: DiffRow, metric: str, value: PairedValue) -> list[object]:
     ids_a = " ".join(a.record["id"] for a, _ in row.pairs)
     ids_b = " ".join(b.record["id"] for _, b in row.pairs)
-    paths_a = " ".join(a.relpath for a, _ in row.pairs)
-    paths_b = " ".join(b.relpath for _, b in row.pairs)
+    paths_a = " ".join(record_path(a.relpath) for a, _ in row.pairs)
+    paths_b = " ".join(record_path(b.relpath) for _, b in row.pairs)
     seeds = " ".join(str(a.key.seed) for a, _ in row.pairs)
     head = [t.family, row.b.label, row.b.category, *_side(row.a), *_side(row.b)]
     head += [ids_a, ids_b, paths_a, paths_b, seeds, metric]

@@ -181,3 +181,26 @@ def anonymise(results: Results, identity: Identity) -> Results:
         for cell in results.cells
     )
     return replace(results, manifest=manifest, cells=cells, study=results.study or ANONYMOUS_STUDY)
+
+
+def scrub_source(text: str, identity: Identity) -> str:
+    """Source code without what names the machine, for the anonymous bundle's source archive.
+
+    Code is no record: its paths (`/proc/cpuinfo`) and words (a user named `zipper`) are code,
+    so only the forms in which `identity` identifies are rewritten, as `leaks` finds them: its
+    absolute paths (`<path>`), a home folder (`/home/<user>`), `pytest-of-<user>`,
+    `<user>@<host>` and a network path (`//<host>`).
+    """
+    for path in identity.paths:
+        text = re.sub(rf"(?<![\w.~-]){re.escape(path)}(?![\w.~-])", "<path>", text)
+    end = r"(?![\w.-])"
+    for word, tag in identity.words:
+        name = re.escape(word)
+        if tag == "<user>":
+            text = re.sub(rf"([\\/](?:home|Users)[\\/]){name}{end}", rf"\1{tag}", text)
+            text = re.sub(rf"pytest-of-{name}{end}", f"pytest-of-{tag}", text)
+            text = re.sub(rf"(?<![\w.-]){name}@", f"{tag}@", text)
+        else:
+            text = re.sub(rf"@{name}{end}", f"@{tag}", text)
+            text = re.sub(rf"(?<![:/\\])(//|\\\\){name}{end}", rf"\1{tag}", text)
+    return text
