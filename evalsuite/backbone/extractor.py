@@ -21,7 +21,7 @@ __all__ = ["RANDOM_INIT_SEED", "Backbone"]
 
 
 class Backbone:
-    """A timm `features_only` extractor over weights resolved by `resolve_weights`.
+    """A timm `features_only` extractor over weights located by `locate_weights`.
 
     Build it with `Backbone.from_config` (weights loaded at once), or from a description
     (`Backbone(spec, device)`, what a run does): everything but the forward pass (name,
