@@ -13,7 +13,7 @@ import timm
 import torch
 from timm.data import resolve_data_config
 
-from evalsuite.backbone import Backbone, BackboneConfig, FeatureCache, Preprocessing
+from evalsuite.backbone import Backbone, BackboneConfig, FeatureCache, Preprocessing, spec
 from evalsuite.backbone import extractor as extractor_module
 from evalsuite.backbone.layers import FEATURE_CHANNELS
 from evalsuite.backbone.spec import describe
@@ -30,15 +30,22 @@ DESCRIBED = [
     ("resnet18", False),
     ("resnet18.a1_in1k", False),
     ("mobilenetv3_small_075", False),
+    ("mobilenetv3_small_050", False),
+    ("resnet34", False),
+    ("convnext_atto", False),
 ]
 """The backbones the presets and the tests use."""
 
 
 @pytest.mark.parametrize(("name", "pretrained"), DESCRIBED, ids=[n for n, _ in DESCRIBED])
-def test_a_description_is_what_the_built_network_says(name: str, pretrained: bool) -> None:
+def test_a_description_is_what_the_built_network_says(
+    name: str, pretrained: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Oracle: a full timm model built on the CPU (as a run built it before descriptions)."""
     config = BackboneConfig(name=name, pretrained=pretrained, resize=80, crop=64)
-    described = describe(config)
+    with monkeypatch.context() as patch:  # described on the meta device, not on the CPU
+        patch.setattr(spec, "create_model", _no_cpu_model)
+        described = describe(config)
     with torch.random.fork_rng(devices=[]):
         model = timm.create_model(name, pretrained=False)
     info = model.feature_info
@@ -56,6 +63,10 @@ def test_a_description_is_what_the_built_network_says(name: str, pretrained: boo
         assert described.digest == f"{name}@{described.weights.sha256}"
     else:
         assert described.weights.path is None and described.digest == f"{name}@random-init-seed-0"
+
+
+def _no_cpu_model(name: str) -> None:
+    raise AssertionError(f"{name} was built on the CPU to be described")
 
 
 @pytest.fixture
@@ -124,3 +135,25 @@ def test_weights_changed_after_they_were_located_are_refused(tmp_path: Path) -> 
         backbone.build()
     assert not backbone.built
     assert Backbone.from_config(config).weights.sha256 == file_sha256(path)  # located anew: fine
+
+
+def test_a_model_the_meta_device_cannot_make_is_described_from_the_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = spec._timm_model
+
+    def no_meta(name: str) -> torch.nn.Module:
+        if torch.get_default_device().type == "meta":
+            raise NotImplementedError("this model reads tensor values while it is made")
+        return made(name)
+
+    monkeypatch.setattr(spec, "_timm_model", no_meta)
+    described = describe(BackboneConfig(name="resnet18", pretrained=False, crop=32))
+    assert dict(described.layer_channels) == FEATURE_CHANNELS["resnet18.tv_in1k"]
+    assert described.layer_strides == {
+        "act1": 2,
+        "layer1": 4,
+        "layer2": 8,
+        "layer3": 16,
+        "layer4": 32,
+    }
