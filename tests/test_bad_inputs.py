@@ -226,6 +226,12 @@ def _weights(backbone: str, weights: Path) -> str:
     return f'{{ name = "{backbone}", weights_file = "{weights}", resize = 48, crop = 48 }}'
 
 
+def _with_layers(text: str, layers: str) -> str:
+    """`text` with PatchCore reading `layers` (the default ones are Lite0's), so that the
+    weights are the only fault: the layers are checked before the weights are loaded."""
+    return text.replace('target_dim = "none"', f'target_dim = "none", layers = {layers}')
+
+
 def _weights_missing(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
     path = tmp / "nowhere.safetensors"
     text = study_text(tree, backbone=_weights("resnet18", path))
@@ -250,6 +256,7 @@ def _weights_wrong_architecture(tmp: Path, tree: Path) -> tuple[str, tuple[str, 
     path = tmp / "small.pth"
     torch.save(timm.create_model("mobilenetv3_small_050", pretrained=False).state_dict(), path)
     text = study_text(tree, backbone=_weights("mobilenetv3_small_075", path))
+    text = _with_layers(text, '["blocks.1", "blocks.3"]')
     return text, (
         f"weights file {path} does not fit backbone 'mobilenetv3_small_075'",
         "shape mismatches",
@@ -264,7 +271,7 @@ class _Payload:
 def _weights_pickled_object(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
     path = tmp / "pickled.pth"
     torch.save({"conv1.weight": torch.zeros(1), "payload": _Payload()}, path)
-    text = study_text(tree, backbone=_weights("resnet18", path))
+    text = _with_layers(study_text(tree, backbone=_weights("resnet18", path)), '["layer2"]')
     return text, (f"weights file {path} cannot be read as tensors only", "state dict saved")
 
 

@@ -182,7 +182,8 @@ def test_a_worker_uses_the_data_the_run_prepared(
     study["data"] = {**study["data"], "categories": ["hazelnut"]}
     config = StudyConfig.model_validate(study)
     cache = tmp_path / "cache"
-    data, _, plan, _ = prepare(config, cache, progress=False)
+    data, sources, plan, _ = prepare(config, cache, progress=False)
+    handover = executors.Handover(data, {key: s.backbone.spec for key, s in sources.items()})
     monkeypatch.setattr(executors, "_states", {})  # this process as a fresh worker
 
     def read_again(*args: object, **kwargs: object) -> None:
@@ -194,7 +195,7 @@ def test_a_worker_uses_the_data_the_run_prepared(
     def task(out: str) -> executors.UnitTask:
         return executors.UnitTask(config.model_dump_json(), out, str(cache), unit.id, False)
 
-    outcome = executors.run_task(task(str(tmp_path / "out")), data)
+    outcome = executors.run_task(task(str(tmp_path / "out")), handover)
     assert [cell.status for cell in outcome.cells] == ["ok"]
     assert [record["status"] for _, record in results.iter_cells(tmp_path / "out")] == ["ok"]
     with pytest.raises(AssertionError, match="read the data again"):

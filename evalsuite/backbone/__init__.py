@@ -1,8 +1,11 @@
 """Backbones: timm `features_only` extractors, weight resolution and the feature cache.
 
-A run builds one `Backbone.from_config(BackboneConfig(...))` and one `FeatureCache(backbone,
-layers=<union of the layers its fits and cells read>, cache_dir=...)`; detectors read features
-through the cache's `iter_features(samples, layers)`. `resolve_device("auto" | "cpu" | "cuda")`
+A run describes each backbone once, `describe(BackboneConfig(...))` (weights located and
+hashed, layers and preprocessing known, nothing built), and makes one `FeatureCache(
+Backbone(description, device), layers=<union of the layers its fits and cells read>,
+cache_dir=...)`; the network is built on the first feature the cache lacks.
+`Backbone.from_config(config)` describes and builds at once. Detectors read features through
+the cache's `iter_features(samples, layers)`. `resolve_device("auto" | "cpu" | "cuda")`
 gives the device for `Backbone.from_config(config, device)`; CPU is the default and the
 reference.
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from evalsuite.backbone.device import configure_determinism, device_name, resolve_device
     from evalsuite.backbone.extractor import Backbone
     from evalsuite.backbone.preprocessing import Preprocessing
+    from evalsuite.backbone.spec import BackboneSpec, describe
 
 _HOMES = {
     "FeatureCache": "cache",
@@ -40,6 +44,8 @@ _HOMES = {
     "resolve_device": "device",
     "Backbone": "extractor",
     "Preprocessing": "preprocessing",
+    "BackboneSpec": "spec",
+    "describe": "spec",
 }
 
 __all__ = [
@@ -47,11 +53,13 @@ __all__ = [
     "PAPER_BACKBONE",
     "Backbone",
     "BackboneConfig",
+    "BackboneSpec",
     "FeatureCache",
     "Preprocessing",
     "WeightsInfo",
     "WeightsSource",
     "configure_determinism",
+    "describe",
     "device_name",
     "resolve_device",
 ]

@@ -52,8 +52,13 @@ class FeatureCache:
     float16: half the disk, and the same values whether an entry comes from the backbone, the
     memory or the disk. The storage enters the key, so float32 entries are never reused for it.
 
+    Nothing here needs the network until an entry is missing: the key, shapes and sizes come
+    from the backbone's description (`BackboneSpec`), so a backbone made from one loads its
+    weights and builds its network only on the first miss (or at `build_backbone_if_missing`);
+    a run whose features are all stored never does.
+
     Args:
-        backbone: the network.
+        backbone: the network (built or not).
         layers: the union of the layers any fit or cell of the run reads.
         cache_dir: optional on-disk store.
         batch_size: images per forward pass.
@@ -155,6 +160,22 @@ class FeatureCache:
         """Channels of each layer's feature map (ConfigError for a layer not in the union)."""
         self._check(layers)
         return self.backbone.channels(layers)
+
+    def build_backbone_if_missing(self, samples: Sequence[Sample]) -> bool:
+        """Build the backbone now if any of `samples` has no stored entry, so that weights
+        that cannot be loaded are refused before any work; True when it was needed.
+
+        Raises:
+            WeightsError: as `Backbone.build`.
+            DatasetError: an image file does not exist.
+        """
+        for sample in samples:
+            key = self.key(sample.path)
+            path = self._disk_path(key)
+            if key not in self._memory and (path is None or not path.is_file()):
+                self.backbone.build()
+                return True
+        return False
 
     def iter_features(
         self, samples: Sequence[Sample], layers: Sequence[str], batch_size: int = 16

@@ -32,12 +32,7 @@ def read_state_dict(path: Path) -> StateDict:
         WeightsError: missing, not a regular file, too large, unreadable, not a tensor file
             (text, say), pickled objects other than tensors, or no tensors.
     """
-    if not path.exists():
-        raise WeightsError(f"weights file {path} does not exist; check the weights_file path")
-    if path.is_dir():
-        raise WeightsError(
-            f"weights file {path} is a folder; give the path of the .safetensors/.pth file in it"
-        )
+    check_weights_path(path)
     with regular.open_file(path, regular.WEIGHTS, "weights file") as stream:
         try:
             if path.suffix == ".safetensors":  # mapped by path: the file just checked and held
@@ -51,6 +46,36 @@ def read_state_dict(path: Path) -> StateDict:
                 "safetensors.torch.save_file"
             ) from error
     return _clean(_unwrap(loaded, path), path)
+
+
+def check_weights_path(path: Path) -> None:
+    """Raise unless `path` exists and is not a folder (the two mistakes a user makes most).
+
+    Raises:
+        WeightsError: naming the path and what to give instead.
+    """
+    if not path.exists():
+        raise WeightsError(f"weights file {path} does not exist; check the weights_file path")
+    if path.is_dir():
+        raise WeightsError(
+            f"weights file {path} is a folder; give the path of the .safetensors/.pth file in it"
+        )
+
+
+def weights_sha256(path: Path) -> str:
+    """Hex SHA-256 of a weights file, read as `read_state_dict` reads it (same refusals).
+
+    Raises:
+        WeightsError: missing, a folder, not a regular file, too large, or unreadable.
+    """
+    check_weights_path(path)
+    try:
+        return regular.sha256(path, regular.WEIGHTS, "weights file")
+    except OSError as error:
+        raise WeightsError(
+            f"weights file {path} cannot be read ({error.strerror or error}); check its "
+            "permissions or give another weights_file"
+        ) from error
 
 
 def _unwrap(loaded: object, path: Path) -> Mapping[str, object]:

@@ -3,67 +3,53 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Iterable, Sequence
 
 import timm
 import torch
-from timm.data import resolve_data_config
 from torch import nn
 
 from evalsuite.backbone.checkpoint import StateDict
 from evalsuite.backbone.config import BackboneConfig, WeightsInfo
 from evalsuite.backbone.device import configure_determinism
-from evalsuite.backbone.layers import check_layers
 from evalsuite.backbone.preprocessing import Preprocessing
-from evalsuite.backbone.weights import resolve_weights
-from evalsuite.errors import ConfigError, WeightsError
+from evalsuite.backbone.spec import RANDOM_INIT_SEED, BackboneSpec, create_model, describe
+from evalsuite.backbone.weights import load_weights
+from evalsuite.errors import WeightsError
 
-RANDOM_INIT_SEED = 0
-"""Seed of the random initialisation (`pretrained: false`), so random backbones repeat."""
+__all__ = ["RANDOM_INIT_SEED", "Backbone"]
 
 
 class Backbone:
-    """A timm `features_only` extractor over weights resolved by `resolve_weights`.
+    """A timm `features_only` extractor over weights located by `locate_weights`.
 
-    Build it with `Backbone.from_config`. Layers are timm module names (`layer1`..`layer4` for
-    ResNets, `blocks.1`, `blocks.2`, `blocks.4`, ... for EfficientNets), listed in
-    `layer_names`.
+    Build it with `Backbone.from_config` (weights loaded at once), or from a description
+    (`Backbone(spec, device)`, what a run does): everything but the forward pass (name,
+    digest, layers, channels, strides, preprocessing, weights record) is then known at once,
+    and the weights are loaded and the network built on the first `forward`, `state_dict` or
+    `unused_keys` (`build`). Layers are timm module names (`layer1`..`layer4` for ResNets,
+    `blocks.1`, `blocks.2`, `blocks.4`, ... for EfficientNets), listed in `layer_names`.
 
     The extractors live on `device`; `forward` takes and returns CPU tensors whatever the
     device. On the CPU in float32 (the defaults) it is exactly the plain timm forward pass.
 
     Attributes:
-        config: the configuration it was built from.
-        device: where the forward pass runs (CPU unless given to `from_config`).
-        weights: where the weights came from (source, file, SHA-256).
-        preprocessing: the input pipeline of those weights.
-        layer_names: the layers features can be taken from, shallowest first.
+        spec: what is known without the network; handed to a run's workers.
+        device: where the forward pass runs (CPU unless given).
     """
 
-    def __init__(
-        self,
-        config: BackboneConfig,
-        state: StateDict,
-        weights: WeightsInfo,
-        preprocessing: Preprocessing,
-        feature_info: Sequence[Mapping[str, Any]],
-        device: torch.device | None = None,
-    ) -> None:
-        self.config = config
+    def __init__(self, spec: BackboneSpec, device: torch.device | None = None) -> None:
+        self.spec = spec
         self.device = device if device is not None else torch.device("cpu")
-        self.weights = weights
-        self.preprocessing = preprocessing
-        self.layer_names: tuple[str, ...] = tuple(str(info["module"]) for info in feature_info)
-        self._channels = {str(i["module"]): int(i["num_chs"]) for i in feature_info}
-        self._strides = {str(i["module"]): int(i["reduction"]) for i in feature_info}
-        self._state = state
+        if device is not None:
+            configure_determinism(device)
+        self._state: StateDict | None = None
         self._extractors: dict[tuple[int, ...], nn.Module] = {}
         self._unused: dict[tuple[int, ...], tuple[str, ...]] = {}
 
     @classmethod
     def from_config(cls, config: BackboneConfig, device: torch.device | None = None) -> Backbone:
-        """Build the network, resolve and strictly load its weights, derive preprocessing.
+        """Describe the backbone, then load and strictly check its weights at once.
 
         Args:
             config: the backbone configuration.
@@ -74,42 +60,63 @@ class Backbone:
             ConfigError: unknown timm model, or one without feature maps.
             WeightsError: weights missing or not fitting (see `resolve_weights`).
         """
-        model = _create_model(config.name)
-        resolved = resolve_weights(config, model)
-        model.load_state_dict(resolved.state, strict=True)
-        preprocessing = Preprocessing.from_data_config(
-            resolve_data_config({}, model=model), config.resize, config.crop
-        )
-        feature_info = cast("Sequence[Mapping[str, Any]]", model.feature_info)
-        if device is not None:
-            configure_determinism(device)
-        state = model.state_dict()
-        return cls(config, state, resolved.info, preprocessing, feature_info, device)
+        backbone = cls(describe(config), device)
+        backbone.build()
+        return backbone
+
+    @property
+    def config(self) -> BackboneConfig:
+        """The configuration it was described from."""
+        return self.spec.config
+
+    @property
+    def weights(self) -> WeightsInfo:
+        """Where the weights came from (source, file, SHA-256)."""
+        return self.spec.weights
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The input pipeline of the weights."""
+        return self.spec.preprocessing
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """The layers features can be taken from, shallowest first."""
+        return self.spec.layer_names
+
+    @property
+    def built(self) -> bool:
+        """Whether the weights are loaded (by `build`, or a call that needs them)."""
+        return self._state is not None
+
+    def build(self) -> None:
+        """Load the located weights into the full network, strictly (once; later calls do
+        nothing).
+
+        Raises:
+            WeightsError: the file does not fit, is not a tensor file, or changed since it
+                was located (see `load_weights`).
+        """
+        self._loaded()
 
     @property
     def digest(self) -> str:
-        """Identifies the network function: name plus weights SHA-256 (or the random seed).
-
-        A bfloat16 backbone adds `+bfloat16-autocast` (its features differ); float32 adds
-        nothing, so digests and the cache keys built on them stay as they were.
-        """
-        weights = self.weights.sha256 or f"random-init-seed-{RANDOM_INIT_SEED}"
-        suffix = "" if self.config.precision == "float32" else f"+{self.config.precision}-autocast"
-        return f"{self.config.name}@{weights}{suffix}"
+        """Identifies the network function (see `BackboneSpec.digest`)."""
+        return self.spec.digest
 
     def state_dict(self) -> StateDict:
         """The full network's weights (head included), as loaded; tensors are shared."""
-        return dict(self._state)
+        return dict(self._loaded())
 
     def channels(self, layers: Sequence[str]) -> dict[str, int]:
         """Channels C of each layer's feature map."""
         self._check(layers)
-        return {layer: self._channels[layer] for layer in layers}
+        return {layer: self.spec.layer_channels[layer] for layer in layers}
 
     def strides(self, layers: Sequence[str]) -> dict[str, int]:
         """Stride (input pixels per feature cell) of each layer."""
         self._check(layers)
-        return {layer: self._strides[layer] for layer in layers}
+        return {layer: self.spec.layer_strides[layer] for layer in layers}
 
     def unused_keys(self, layers: Sequence[str]) -> tuple[str, ...]:
         """Weight keys the `features_only` extractor for `layers` drops (head, later stages)."""
@@ -149,7 +156,15 @@ class Backbone:
         return contextlib.nullcontext()
 
     def _check(self, layers: Sequence[str]) -> None:
-        check_layers(self.config.name, layers, self.layer_names)
+        self.spec.check(layers)
+
+    def _loaded(self) -> StateDict:
+        """The weights, loaded into a fresh full network now if they are not yet."""
+        if self._state is None:
+            model = create_model(self.config.name)
+            model.load_state_dict(load_weights(self.weights, self.config, model), strict=True)
+            self._state = model.state_dict()
+        return self._state
 
     def _indices(self, layers: Sequence[str]) -> tuple[int, ...]:
         """timm `out_indices` of `layers`, sorted and unique."""
@@ -163,7 +178,7 @@ class Backbone:
                 model = timm.create_model(
                     self.config.name, pretrained=False, features_only=True, out_indices=indices
                 )
-            state, unused = _rekey(self._state, model.state_dict().keys())
+            state, unused = _rekey(self._loaded(), model.state_dict().keys())
             result = model.load_state_dict(state, strict=False, assign=True)
             if result.missing_keys:
                 raise WeightsError(
@@ -199,19 +214,3 @@ def _rekey(state: StateDict, wanted: Iterable[str]) -> tuple[StateDict, tuple[st
             rekeyed[key] = state[source]
             used.add(source)
     return rekeyed, tuple(sorted(state.keys() - used))
-
-
-def _create_model(name: str) -> nn.Module:
-    """A full timm model with seeded random weights, leaving the global RNG untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_INIT_SEED)
-        try:
-            model: nn.Module = timm.create_model(name, pretrained=False)
-        except RuntimeError as error:
-            raise ConfigError(
-                f"backbone {name!r} is not a timm model ({error}); "
-                "see timm.list_models(), e.g. wide_resnet50_2.tv_in1k or tf_efficientnet_lite0"
-            ) from error
-    if not getattr(model, "feature_info", None):
-        raise ConfigError(f"backbone {name!r} exposes no feature maps (timm feature_info)")
-    return model.eval()

@@ -1,7 +1,10 @@
 """Weight resolution: explicit file -> hub caches -> bundled Lite0 -> download (online only).
 
-Every step that finds a file loads it as tensors only, checks it key by key against the
-architecture and records its SHA-256. The local steps come first, so a backbone whose weights
+Resolution is two steps. `locate_weights` finds the file and records its SHA-256 without
+reading it as tensors: what a plan, a cache key and a record need, done once per run by the
+calling process and handed to its workers. `load_weights` reads it as tensors only, checks it
+key by key against the architecture and proves it is still the file located: only a process
+that runs the network does it. The local steps come first, so a backbone whose weights
 are on this machine (the demo's bundled Lite0 included) never opens a connection. Nothing waits
 on the network: offline (HF_HUB_OFFLINE) or unreachable hosts (a 2 s socket probe; any error
 from it counts as unreachable) skip the download step, and when no step finds a file a
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +26,13 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
 from torch import nn
 
-from evalsuite import regular
-from evalsuite.backbone.checkpoint import StateDict, check_fits, read_state_dict
-from evalsuite.backbone.config import BackboneConfig, WeightsInfo, WeightsSource
+from evalsuite.backbone.checkpoint import (
+    StateDict,
+    check_fits,
+    read_state_dict,
+    weights_sha256,
+)
+from evalsuite.backbone.config import BackboneConfig, WeightsInfo
 from evalsuite.backbone.lite0 import is_efficientnet_pytorch_layout, map_lite0_keys
 from evalsuite.backbone.locate import (
     hf_filenames,
@@ -48,7 +56,8 @@ class ResolvedWeights:
 
 
 def resolve_weights(config: BackboneConfig, model: nn.Module) -> ResolvedWeights:
-    """Find, load and check the weights of `config` for `model` (a full timm model).
+    """Find, load and check the weights of `config` for `model` (a full timm model):
+    `locate_weights` then `load_weights`.
 
     Args:
         config: the backbone configuration.
@@ -60,29 +69,66 @@ def resolve_weights(config: BackboneConfig, model: nn.Module) -> ResolvedWeights
         WeightsError: a file that does not fit, or no weights anywhere (message lists where
             it looked and how to provide them).
     """
+    info = locate_weights(config, dict(getattr(model, "pretrained_cfg", None) or {}))
+    return ResolvedWeights(load_weights(info, config, model), info)
+
+
+def locate_weights(config: BackboneConfig, cfg: Mapping[str, Any]) -> WeightsInfo:
+    """Where the weights of `config` are (downloading them when online and nowhere local),
+    and their SHA-256; the file is hashed, not read as tensors.
+
+    Args:
+        config: the backbone configuration.
+        cfg: timm's pretrained_cfg of the model (its hub source).
+
+    Raises:
+        WeightsError: no weights anywhere (message lists where it looked and how to provide
+            them), or a file that is missing, a folder, a FIFO or device, or too large.
+    """
     if not config.pretrained:
-        return ResolvedWeights(model.state_dict(), WeightsInfo("random", None, None))
-    cfg: dict[str, Any] = dict(getattr(model, "pretrained_cfg", None) or {})
+        return WeightsInfo("random", None, None)
+    source_cfg = dict(cfg)
     looked: list[str] = []
-    found = local_weights(config, cfg, looked)
+    found = local_weights(config, source_cfg, looked)
     if found is not None:
-        return _load(found[0], found[1], config, model)
-    downloaded = _download(cfg, looked)
-    if downloaded is not None:
-        return _load(downloaded, "download", config, model)
-    raise WeightsError(_not_found_message(config.name, cfg, looked))
+        return WeightsInfo(found[1], str(found[0]), weights_sha256(found[0]))
+    downloaded = _download(source_cfg, looked)
+    if downloaded is None:
+        raise WeightsError(_not_found_message(config.name, source_cfg, looked))
+    return WeightsInfo("download", str(downloaded), weights_sha256(downloaded))
 
 
-def _load(
-    path: Path, source: WeightsSource, config: BackboneConfig, model: nn.Module
-) -> ResolvedWeights:
-    """Read `path`, map Lite0 keys if needed, check it fits `model`, digest it."""
+def load_weights(info: WeightsInfo, config: BackboneConfig, model: nn.Module) -> StateDict:
+    """The state dict of located weights, checked key by key against `model`.
+
+    The file is hashed again after it is read, and refused unless it is still the file
+    `locate_weights` digested: a file changed on disk between the two (another process, or
+    the calling process of a pool that located it) would otherwise be recorded under the old
+    SHA-256. Size and modification time would not prove it (a copy can keep both), so the
+    bytes are hashed; only a process that loads the network pays for it.
+
+    Args:
+        info: from `locate_weights`; source `random` gives `model`'s own state.
+        config: the backbone configuration.
+        model: a freshly built timm model of `config.name` (seeded random init).
+
+    Raises:
+        WeightsError: not a tensor file, does not fit `model`, or changed since located.
+    """
+    if info.path is None:
+        return model.state_dict()
+    path = Path(info.path)
     state = read_state_dict(path)
     if is_efficientnet_pytorch_layout(state) and hasattr(model, "blocks"):
         state = map_lite0_keys(state, model, path)
     state = check_fits(state, model.state_dict(), path, config.name)
-    digest = regular.sha256(path, regular.WEIGHTS, "weights file")
-    return ResolvedWeights(state, WeightsInfo(source, str(path), digest))
+    digest = weights_sha256(path)
+    if digest != info.sha256:
+        raise WeightsError(
+            f"weights file {path} changed since it was located (SHA-256 {info.sha256} then, "
+            f"{digest} now); leave it unchanged while a run uses it and run again"
+        )
+    return state
 
 
 def offline_reason(host: str) -> str | None:

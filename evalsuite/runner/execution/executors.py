@@ -7,11 +7,15 @@ that share a coreset selection, run in one place.
 
 The runner first extracts the backbone features of every input of the run (of this shard)
 once, in the calling process, into the on-disk feature cache; workers then only read it, so
-the manifest's forward-pass count stays one per distinct input. The study's data, as the
-calling process prepared it (trees read, fingerprinted and validated, splits drawn), is handed
-to the workers, which do not read the trees again; each builds its backbones itself. With
-Dask on several machines, the results folder and the cache folder must be on a filesystem
-every worker sees.
+the manifest's forward-pass count stays one per distinct input. What the calling process
+prepared is handed to the workers (a `Handover`), which do not do it again: the study's data
+(trees read, fingerprinted and validated, splits drawn) and the description of each backbone
+(weights located and SHA-256 digested, layers, channels, strides and preprocessing). A worker
+therefore neither reads the trees, nor hashes a weights file, nor builds a network: only a
+feature missing from the cache (evicted under a disk budget, say) makes it load the weights,
+which are then hashed again and refused if they changed. With Dask on several machines, the
+results folder, the cache folder and the weights file must be on a filesystem every worker
+sees.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evalsuite import signals
+from evalsuite.backbone.spec import BackboneSpec
 from evalsuite.errors import ConfigError
 from evalsuite.runner.execution.fit_group import UnitOutcome, run_unit
 from evalsuite.runner.execution.scheduler import CONNECT_TIMEOUT_S, unreachable
@@ -52,6 +57,25 @@ class UnitTask:
     force: bool
 
 
+@dataclass(frozen=True)
+class Handover:
+    """What the calling process prepared, handed to every worker (plain data, pickles).
+
+    Attributes:
+        data: the study's data (see `StudyData`).
+        backbones: backbone key -> its description (see `BackboneSpec`).
+    """
+
+    data: StudyData
+    backbones: dict[str, BackboneSpec]
+
+    @classmethod
+    def of(cls, context: RunContext) -> Handover:
+        """The handover of a prepared run."""
+        described = {key: source.backbone.spec for key, source in context.features.items()}
+        return cls(context.data, described)
+
+
 class Executor(Protocol):
     """Runs units of work and reports each outcome as it arrives."""
 
@@ -75,11 +99,11 @@ class SerialExecutor:
 class PoolExecutor:
     """Units on a local pool of `workers` spawned processes; Ctrl-C cancels queued units.
 
-    Each unit is sent with the study's `data`, as the calling process prepared it.
+    Each unit is sent with the `handover` of the calling process.
     """
 
-    def __init__(self, workers: int, data: StudyData | None = None) -> None:
-        self.workers, self.data = workers, data
+    def __init__(self, workers: int, handover: Handover | None = None) -> None:
+        self.workers, self.handover = workers, handover
 
     def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
         """Run every task on the pool, at most `workers` at a time.
@@ -97,7 +121,7 @@ class PoolExecutor:
             initargs=(os.getpid(),),
         ) as pool:
             running = {
-                pool.submit(run_task, waiting.pop(), self.data)
+                pool.submit(run_task, waiting.pop(), self.handover)
                 for _ in range(min(self.workers, len(tasks)))
             }
             try:
@@ -106,7 +130,7 @@ class PoolExecutor:
                     for future in finished:
                         done(future.result())
                         if waiting:
-                            running.add(pool.submit(run_task, waiting.pop(), self.data))
+                            running.add(pool.submit(run_task, waiting.pop(), self.handover))
             except KeyboardInterrupt:  # Ctrl-C: submit no more; finished cells are on disk
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -115,11 +139,13 @@ class PoolExecutor:
 class DaskExecutor:
     """Units on a Dask distributed cluster: `scheduler` address, or a LocalCluster.
 
-    The study's `data`, as the calling process prepared it, is sent to every worker once.
+    The `handover` of the calling process is sent to every worker once.
     """
 
-    def __init__(self, scheduler: str | None, workers: int, data: StudyData | None = None) -> None:
-        self.scheduler, self.workers, self.data = scheduler, workers, data
+    def __init__(
+        self, scheduler: str | None, workers: int, handover: Handover | None = None
+    ) -> None:
+        self.scheduler, self.workers, self.handover = scheduler, workers, handover
 
     def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
         """Run every task on the cluster."""
@@ -141,8 +167,9 @@ class DaskExecutor:
         try:
             client = _connect(Client, self.scheduler, cluster)
             with client:
-                data = None if self.data is None else client.scatter(self.data, broadcast=True)
-                futures = client.map(run_task, list(tasks), data=data, pure=False)
+                handed = self.handover
+                handover = None if handed is None else client.scatter(handed, broadcast=True)
+                futures = client.map(run_task, list(tasks), handover=handover, pure=False)
                 for future in as_completed(futures):
                     done(future.result())
         finally:
@@ -169,36 +196,43 @@ def make_executor(
 ) -> Executor:
     """The executor of `--executor kind --workers N [--scheduler ADDRESS]`."""
     if kind == "dask":
-        return DaskExecutor(scheduler, workers, context.data)
+        return DaskExecutor(scheduler, workers, Handover.of(context))
     if kind != "local":
         raise ConfigError(f"unknown executor {kind!r}; use local or dask")
-    return SerialExecutor(context, plan) if workers == 1 else PoolExecutor(workers, context.data)
+    if workers == 1:
+        return SerialExecutor(context, plan)
+    return PoolExecutor(workers, Handover.of(context))
 
 
-def _worker_state(task: UnitTask, data: StudyData | None) -> tuple[RunContext, Plan]:
-    """Backbones and plan of a study (and its data, unless handed over), built once per worker
-    process; the two latest studies are kept."""
+def _worker_state(task: UnitTask, handover: Handover | None) -> tuple[RunContext, Plan]:
+    """Feature sources and plan of a study (its data and backbone descriptions from the
+    `handover`, or made here without one), made once per worker process; the two latest
+    studies are kept."""
     key = (task.config_json, task.out, task.cache_dir, task.force)
     if key not in _states:
         from evalsuite.config import StudyConfig
 
         config = StudyConfig.model_validate(json.loads(task.config_json))
-        data, sources, plan, device = prepare(config, Path(task.cache_dir), False, data)
+        data = None if handover is None else handover.data
+        described = None if handover is None else handover.backbones
+        data, sources, plan, device = prepare(
+            config, Path(task.cache_dir), False, data, described=described
+        )
         if len(_states) >= 2:
             del _states[next(iter(_states))]
         _states[key] = make_context(config, data, sources, device, Path(task.out), task.force), plan
     return _states[key]
 
 
-def run_task(task: UnitTask, data: StudyData | None = None) -> UnitOutcome:
-    """Run one unit in a worker process (top level, so it pickles); `data` is the study's
-    data as the calling process prepared it (None: the worker prepares it itself)."""
+def run_task(task: UnitTask, handover: Handover | None = None) -> UnitOutcome:
+    """Run one unit in a worker process (top level, so it pickles); `handover` is what the
+    calling process prepared (None: the worker prepares everything itself)."""
     from evalsuite import progress
 
     progress.set_enabled(False)
     try:
         with running_unit():
-            context, plan = _worker_state(task, data)
+            context, plan = _worker_state(task, handover)
             return run_unit(context, plan.unit(task.unit_id), plan)
     except signals.Terminated:  # SIGTERM, or the parent died: the unit has cleaned up
         exit_stopped()

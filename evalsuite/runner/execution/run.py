@@ -110,10 +110,12 @@ def _run(
     planned = planned_entries(plan, context.multi_seed)  # the whole study, every shard
     if shard is not None:
         plan = plan.shard(*shard, costs=unit_costs(plan, data, sources))
+    inputs = shard_inputs(context, plan)
+    build_backbones(sources, inputs)  # weights that cannot be loaded: refused before any work
     write_splits_files(out, data)
     summary = RunSummary(out)
     progress_bars.set_enabled(progress)
-    warm_features(sources, shard_inputs(context, plan))
+    warm_features(sources, inputs)
     bar = progress_bars.bar(len(plan.cells), "cells", "cell")
     outcomes: list[UnitOutcome] = []
 
@@ -163,6 +165,16 @@ def shard_inputs(ctx: RunContext, plan: Plan) -> dict[str, list[Sample]]:
             for sample in fit_inputs(ctx.data, fit, cells):
                 chosen.setdefault(sample.path, sample)
     return {key: list(samples.values()) for key, samples in wanted.items()}
+
+
+def build_backbones(sources: dict[str, FeatureCache], inputs: dict[str, list[Sample]]) -> None:
+    """Build (load the weights of) each backbone that has inputs to extract, before any work.
+
+    A backbone whose inputs are all in the feature cache is never built: a rerun, or a
+    results folder over a cache another run filled, neither reads nor loads its weights.
+    """
+    for key, samples in inputs.items():
+        sources[key].build_backbone_if_missing(samples)
 
 
 def warm_features(sources: dict[str, FeatureCache], inputs: dict[str, list[Sample]]) -> None:

@@ -2,8 +2,9 @@
 
 Fit ids hold the weights' SHA-256 and the device kind. Both are found here without importing
 torch, timm, faiss or anomalib when this machine allows it (see `backbone.locate` and
-`backbone.device_kind`); otherwise the backbone is built as a run builds it, so the plan's ids
-are always the run's (tests/test_planning.py compares them with `context.prepare`).
+`backbone.device_kind`); otherwise the backbone is described as a run describes it (weights
+located and digested, never loaded; see `backbone.spec`), so the plan's ids are always the
+run's (tests/test_planning.py compares them with `context.prepare`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def weights_digests(config: StudyConfig) -> dict[str, str | None]:
     Raises:
         ConfigError: a layer the backbone does not have, an `n_features` above the layers'
             channels; an unknown timm model.
-        WeightsError: weights missing or not fitting (only when timm had to be asked).
+        WeightsError: weights missing (only when timm had to be asked; a file that does not
+            fit is refused when a run loads it).
     """
     digests: dict[str, str | None] = {}
     channels: dict[str, dict[str, int]] = {}
@@ -37,11 +39,11 @@ def weights_digests(config: StudyConfig) -> dict[str, str | None]:
         except (NeedsTimm, OSError):
             known = None
         if known is None:
-            from evalsuite.backbone.extractor import Backbone
+            from evalsuite.backbone.spec import describe
 
-            built = Backbone.from_config(backbone)
-            digests[backbone.name] = built.weights.sha256
-            known = built.channels(built.layer_names)
+            described = describe(backbone)  # located and digested; neither loaded nor built
+            digests[backbone.name] = described.weights.sha256
+            known = dict(described.layer_channels)
         check_layers(backbone.name, layers, tuple(known))
         channels[key] = known
     check_channels(config, channels)

@@ -4,6 +4,7 @@ plan and the provenance every record carries."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -13,8 +14,10 @@ import torch
 
 from evalsuite import __version__
 from evalsuite.backbone.cache import FeatureCache
+from evalsuite.backbone.config import BackboneConfig
 from evalsuite.backbone.device import device_name, resolve_device
 from evalsuite.backbone.extractor import Backbone
+from evalsuite.backbone.spec import BackboneSpec, describe
 from evalsuite.config import DetectorSpec, StudyConfig
 from evalsuite.runner.planning.plan import (
     RESULTS_VERSION,
@@ -93,18 +96,31 @@ def git_commit() -> str | None:
 
 
 def feature_sources(
-    config: StudyConfig, cache_dir: Path, device: torch.device
+    config: StudyConfig,
+    cache_dir: Path,
+    device: torch.device,
+    described: Mapping[str, BackboneSpec] | None = None,
 ) -> dict[str, FeatureCache]:
     """One feature cache per backbone configuration, over the union of its detectors' layers.
 
     Only the layers some detector reads are extracted and stored; with
     `config.feature_cache_budget_gb` the on-disk store of each is bounded (see FeatureCache).
+    No backbone is built here: each is described (weights located and digested, layers and
+    channels from timm's architecture on the `meta` device) and builds its network on the
+    first feature it computes.
+
+    Args:
+        config: the study.
+        cache_dir: the cache folder (features under `features/`).
+        device: where the backbones run.
+        described: backbone key -> the description another process made of that backbone
+            (a pool worker gets its run's): used as is, the weights not located again.
     """
     backbones = backbone_layers(config)
     budget = config.feature_cache_budget_gb
     return {
         key: FeatureCache(
-            Backbone.from_config(backbone, device=device),
+            Backbone(_description(backbone, (described or {}).get(key)), device=device),
             layers,
             cache_dir=cache_dir / "features",
             disk_budget_bytes=None if budget is None else int(budget * GIB),
@@ -114,23 +130,30 @@ def feature_sources(
     }
 
 
+def _description(config: BackboneConfig, handed: BackboneSpec | None) -> BackboneSpec:
+    """`handed` when it describes `config`, else a description made here."""
+    return handed if handed is not None and handed.config == config else describe(config)
+
+
 def prepare(
     config: StudyConfig,
     cache_dir: Path,
     progress: bool,
     data: StudyData | None = None,
     workers: int = 1,
+    described: Mapping[str, BackboneSpec] | None = None,
 ) -> tuple[StudyData, dict[str, FeatureCache], Plan, torch.device]:
     """Data, feature sources, plan and device of a study (shifted trees written on `workers`
     processes).
 
-    `data`, when given, is the study's data as another process already prepared it (read,
-    fingerprinted, validated, split): it is used as is, not read again.
+    `data` and `described`, when given, are the study's data and backbone descriptions as
+    another process already prepared them (data read, fingerprinted, validated, split;
+    weights located and digested): they are used as is, not made again.
     """
     device = resolve_device(config.device)
     if data is None:
         data = prepare_data(config, cache_dir, progress=progress, workers=workers)
-    sources = feature_sources(config, cache_dir, device)
+    sources = feature_sources(config, cache_dir, device, described)
     check_channels(  # before any feature is extracted
         config, {key: s.backbone.channels(s.backbone.layer_names) for key, s in sources.items()}
     )
