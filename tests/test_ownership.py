@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import timm
+import torch
 from click.testing import CliRunner
 from studies import tiny_toml
 
@@ -123,6 +125,33 @@ def test_records_of_another_configuration_are_refused_or_replaced_with_force(
     assert list(_cells(out)) == ["patchcore/per_class/none/clean/zipper.json"]
     assert not (out / "artifacts" / "patchcore/per_class/none/clean/carpet").exists()
     assert results.read_manifest(out)["config"]["data"]["categories"] == ["zipper"]
+
+
+def test_force_removes_nothing_when_the_weights_are_then_refused(tmp_path: Path) -> None:
+    """`--force` over another study's records with weights that do not fit: exit 3, and the
+    records it would have replaced are all still there (the weights load before removal)."""
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = _run(_config(tmp_path, "carpet", '"carpet"'), out, cache)
+    assert first.exit_code == 0, first.output
+    before = _cells(out)
+    weights = tmp_path / "small.pth"
+    torch.save(timm.create_model("mobilenetv3_small_050", pretrained=False).state_dict(), weights)
+    backbone = (
+        f'backbone = {{ name = "mobilenetv3_small_075", weights_file = "{weights}", '
+        "resize = 64, crop = 64 }"
+    )
+    config = _config(tmp_path, "zipper", '"zipper"')
+    text = config.read_text().replace("backbone = { resize = 64, crop = 64 }", backbone)
+    config.write_text(
+        text.replace(
+            'target_dim = "none"', 'target_dim = "none", layers = ["blocks.1", "blocks.3"]'
+        )
+    )
+    refused = _run(config, out, cache, "--force")
+    assert refused.exit_code == 3, refused.output
+    assert "does not fit backbone 'mobilenetv3_small_075'" in refused.output
+    assert _cells(out) == before
+    assert (out / "artifacts" / "patchcore/per_class/none/clean/carpet").is_dir()
 
 
 def test_a_run_killed_while_holding_the_lock_leaves_no_stale_refusal(tmp_path: Path) -> None:

@@ -106,12 +106,14 @@ def _run(
     data, sources, plan, device = prepare(config, cache_dir, progress, workers=workers)
     configure_determinism(device)
     context = make_context(config, data, sources, device, out, force)
-    check_reuse(out, {relpath_of(context, cell): cell.id for cell in plan.cells}, force)
+    reuse = {relpath_of(context, cell): cell.id for cell in plan.cells}
+    check_reuse(out, reuse, force, remove=False)
     planned = planned_entries(plan, context.multi_seed)  # the whole study, every shard
     if shard is not None:
         plan = plan.shard(*shard, costs=unit_costs(plan, data, sources))
     inputs = shard_inputs(context, plan)
     build_backbones(sources, inputs)  # weights that cannot be loaded: refused before any work
+    check_reuse(out, reuse, force)  # --force removes another study's records only now
     write_splits_files(out, data)
     summary = RunSummary(out)
     progress_bars.set_enabled(progress)

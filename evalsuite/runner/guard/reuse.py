@@ -50,8 +50,12 @@ def foreign_cells(out: Path, planned: Mapping[PurePosixPath, str]) -> list[PureP
     return found
 
 
-def check_reuse(out: Path, planned: Mapping[PurePosixPath, str], force: bool) -> None:
-    """Refuse `out` when it holds records of another configuration; with `force` remove them.
+def check_reuse(
+    out: Path, planned: Mapping[PurePosixPath, str], force: bool, remove: bool = True
+) -> None:
+    """Refuse `out` when it holds records of another configuration; with `force` remove them
+    (unless `remove` is False: the run checks first, and removes only once nothing it still
+    has to check can fail, so a refused run loses nothing).
 
     Raises:
         ResultsError: naming the folder, how many records are foreign, the first few, and the
@@ -68,6 +72,8 @@ def check_reuse(out: Path, planned: Mapping[PurePosixPath, str], force: bool) ->
             f"({shown}{more}); choose another --out, or pass --force to replace them with "
             "this study's cells"
         )
+    if not remove:
+        return
     for relpath in found:
         results.cell_path(out, relpath).unlink(missing_ok=True)
         shutil.rmtree(out / ARTIFACTS_DIR / relpath.with_suffix(""), ignore_errors=True)
