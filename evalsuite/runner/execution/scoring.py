@@ -1,5 +1,5 @@
 """Score the cells of one fit: every input set is searched once per fit, whatever the number of
-cells, `num_neighbors` values, shift severities or shortcut analyses that read it.
+cells, scoring-param values, shift severities or shortcut analyses that read it.
 
 A detector that declares the split (`evalsuite.detectors.base.SplitDetector`) exposes two
 steps: `search(samples, params)`, the expensive evidence (nearest neighbours, distances), and
