@@ -22,8 +22,8 @@ from evalsuite.cli import main
 from evalsuite.data.samples import Sample
 from evalsuite.detectors import registry
 from evalsuite.detectors.base import FeatureSource, Scores
-from evalsuite.detectors.params import DetectorParams
 from evalsuite.detectors.padim_params import PadimParams
+from evalsuite.detectors.params import DetectorParams
 from evalsuite.detectors.patchcore.params import PatchCoreParams
 from evalsuite.detectors.registry import DETECTORS, DetectorEntry
 from evalsuite.errors import EvalsuiteError
@@ -88,19 +88,17 @@ def test_builtins_implement_what_they_declare(name: str) -> None:
     params = registry.params_class(name)
     assert issubclass(params, DetectorParams) and "layers" in params.model_fields
     detector = registry._detector_class(name)  # imports the detector's module
-    for method in ("fit", "score", "save", "load"):
-        assert callable(getattr(detector, method)), (name, method)
+    methods = {member for member in dir(detector) if callable(getattr(detector, member))}
+    assert {"fit", "score", "save", "load"} <= methods
     fields = set(params.model_fields)
     free = params.SEARCH_PARAMS | params.SCORING_PARAMS
     assert free <= fields and params.SEARCH_PARAMS.isdisjoint(params.SCORING_PARAMS)
     assert entry.split or not free, "search/scoring-only params without the split"
-    if entry.split:
-        assert callable(getattr(detector, "search")) and callable(getattr(detector, "scores_from"))
-    if entry.memory_bank:
-        assert entry.split and callable(getattr(detector, "nearest_categories_from"))
+    assert entry.split == ({"search", "scores_from"} <= methods)
+    assert entry.memory_bank == (entry.split and "nearest_categories_from" in methods)
+    assert (entry.selection_param is not None) == ("fit_shared" in methods)
     if entry.selection_param is not None:
         assert entry.selection_param in fields - free
-        assert callable(getattr(detector, "fit_shared"))
     model = registry.cost_model(name)
     assert (model is None) == (entry.cost_model is None)
     if model is not None:
@@ -116,7 +114,7 @@ def test_a_declaration_the_detector_does_not_implement_is_refused(
     entry = DetectorEntry(__name__, "MeanDistance", __name__, "MeanParams", memory_bank=True)
     monkeypatch.setitem(DETECTORS, "liar", entry)
     detector = MeanDistance(MeanParams(), _Features(), 0)
-    with pytest.raises(EvalsuiteError, match="'liar' declares memory_bank.*nearest_categories"):
+    with pytest.raises(EvalsuiteError, match=r"'liar' declares memory_bank.*nearest_categories"):
         registry.as_memory_bank("liar", detector)
     assert registry.as_split("liar", detector) is None  # not declared: not asked for
     assert registry.fit_free_params("liar") == frozenset()
