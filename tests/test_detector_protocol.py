@@ -194,7 +194,10 @@ STUDY = {
         "categories": ["hazelnut", "zipper"],
         "synthetic": {"size": 64, "n_train": 4, "n_test_good": 5, "n_test_defect": 10},
     },
-    "detectors": [{"name": "mean", "backbone": {"resize": 64, "crop": 64}}],
+    "detectors": [
+        {"name": "mean", "backbone": {"resize": 64, "crop": 64}},
+        {"name": "liar", "backbone": {"resize": 64, "crop": 64}},
+    ],
     "evaluation": {"bootstrap": 5, "artifacts_per_cell": 1},
 }
 
@@ -204,23 +207,30 @@ def test_a_minimal_detector_runs_a_study_end_to_end(
 ) -> None:
     """Registered for the test only: planned (with an estimate that says it has no cost
     model), run in this process, and every cell recorded with real metrics; the unified
-    cells' shortcut matrices have no nearest-neighbour provenance (no memory bank)."""
+    cells' shortcut matrices have no nearest-neighbour provenance (no memory bank). The same
+    class registered with a memory bank it lacks fails its cells, saying so; the run goes on."""
     entry = DetectorEntry(__name__, "MeanDistance", __name__, "MeanParams")
     monkeypatch.setitem(DETECTORS, "mean", entry)
+    liar = DetectorEntry(__name__, "MeanDistance", __name__, "MeanParams", memory_bank=True)
+    monkeypatch.setitem(DETECTORS, "liar", liar)
     config = tmp_path / "double.yaml"
     config.write_text(json.dumps(STUDY))
     where = ["--config", str(config), "--cache", str(tmp_path / "cache")]
     planned = CliRunner().invoke(main, ["plan", *where, "--estimate", "--json"])
     assert planned.exit_code == 0, planned.output
     report = json.loads(planned.output[planned.output.index("{") :])
-    assert report["counts"]["cells"] == 2 * 2 * 2  # scopes x kinds x categories
-    assert report["estimate"]["unpriced"] == ["mean"]
+    assert report["counts"]["cells"] == 2 * 2 * 2 * 2  # detectors x scopes x kinds x categories
+    assert report["estimate"]["unpriced"] == ["mean", "liar"]
     assert all(not fit["priced"] and fit["fit_s"] == 0 for fit in report["estimate"]["fits"])
     shown = CliRunner().invoke(main, ["plan", *where, "--estimate"])
     assert "mean: no cost model" in shown.output, shown.output
     ran = CliRunner().invoke(main, ["run", *where, "--out", str(tmp_path / "out"), "--quiet"])
-    assert ran.exit_code == 0, ran.output
+    assert ran.exit_code == 1 and "liar" in ran.output, ran.output  # its cells failed
     records = [record for _, record in results.iter_cells(tmp_path / "out")]
+    failed = [r for r in records if r["detector"] == "liar"]
+    assert len(failed) == 8 and all(r["status"] == "failed" for r in failed)
+    assert all("declares memory_bank" in r["error"]["message"] for r in failed)
+    records = [r for r in records if r["detector"] == "mean"]
     assert len(records) == 8 and all(r["status"] == "ok" for r in records), records
     assert {r["config"]["detector"]["name"] for r in records} == {"mean"}
     assert {r["config"]["detector"]["params"]["layers"][0] for r in records} == {"blocks.4"}

@@ -145,11 +145,11 @@ def _run_fit(
     started = time.perf_counter()
     try:
         detector, fit_seconds, state = _fitted(ctx, fit, selection)
+        scorer = FitScorer(ctx, fit, detector)  # checks what the detector declares
     except Exception as error:  # a failed fit fails its cells; the run goes on
         log.debug("fit %s failed:\n%s", fit.id, traceback.format_exc())
         failed = [write_failed(ctx, c, error, 0.0) for c in todo]
         return FitOutcome(fit.id, "failed", done + failed), None
-    scorer = FitScorer(ctx, fit, detector)
     outcomes = scorer.evaluate(todo)
     if fit.scope == "unified":
         scorer.attach_shortcuts(todo, outcomes)
