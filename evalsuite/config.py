@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from evalsuite.backbone.config import BackboneConfig
-from evalsuite.backbone.layers import FEATURE_CHANNELS, check_layers, check_n_features
+from evalsuite.backbone.layers import FEATURE_CHANNELS, check_layers
 from evalsuite.closed_model import ClosedModelError
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError, ResultsError
@@ -131,16 +131,27 @@ class DetectorSpec(_Closed):
     """One detector configuration of the study.
 
     Attributes:
-        name: `patchcore` or `padim`.
+        name: a detector of the registry (`patchcore`, `padim`; see `detectors.registry`).
         label: how records and the site name it (default: the name); unique in a study.
         backbone: the feature extractor and its weights.
         params: the detector's hyperparameters (validated by the detector's params model).
     """
 
-    name: Literal["patchcore", "padim"]
+    name: str
     label: str = ""
     backbone: BackboneConfig = BackboneConfig()
     params: dict[str, Any] = Field(default={}, validate_default=True)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        from evalsuite.detectors.registry import entry
+
+        try:
+            entry(name)
+        except ConfigError as error:
+            raise ValueError(str(error)) from error
+        return name
 
     @field_validator("label")
     @classmethod
@@ -182,16 +193,18 @@ class DetectorSpec(_Closed):
 
 
 def _check_tables(spec: DetectorSpec) -> None:
-    """The layers and PaDiM's `n_features` checked against the channel table of the backbone
-    (known for the presets' backbones; others are checked when `plan` or `run` builds them)."""
+    """The layers and the params' own channel check (`DetectorParams.check_channels`) against
+    the channel table of the backbone (known for the presets' backbones; others are checked
+    when `plan` or `run` builds them)."""
+    from evalsuite.detectors.registry import resolve_params
+
     channels = FEATURE_CHANNELS.get(spec.backbone.name)
     if channels is None:
         return
     layers = spec.params["layers"]
     try:
         check_layers(spec.backbone.name, layers, tuple(channels))
-        if "n_features" in spec.params:
-            check_n_features(spec.backbone.name, layers, spec.params["n_features"], channels)
+        resolve_params(spec.name, spec.params).check_channels(spec.backbone.name, channels)
     except ConfigError as error:
         raise ValueError(str(error)) from error
 

@@ -14,7 +14,15 @@ from studies import SMALL
 
 from evalsuite.cli import main
 from evalsuite.config import StudyConfig
-from evalsuite.runner.estimate.model import REFERENCE_RATES, estimate, makespan, unit_costs
+from evalsuite.detectors.cost import FitShape
+from evalsuite.detectors.patchcore.params import PatchCoreParams
+from evalsuite.runner.estimate.model import (
+    estimate,
+    makespan,
+    plan_kernels,
+    reference_rates,
+    unit_costs,
+)
 from evalsuite.runner.preparation.context import prepare
 
 
@@ -36,8 +44,9 @@ def test_estimate_counts_the_plan(study) -> None:
     base, _ = study
     config = StudyConfig.model_validate(SMALL)
     data, sources, plan, _ = prepare(config, base / "cache", progress=False)
-    one = estimate(plan, data, sources, REFERENCE_RATES, workers=1, bootstrap=20)
-    two = estimate(plan, data, sources, REFERENCE_RATES, workers=2, bootstrap=20)
+    rates = reference_rates(plan_kernels(plan))
+    one = estimate(plan, data, sources, rates, workers=1, bootstrap=20)
+    two = estimate(plan, data, sources, rates, workers=2, bootstrap=20)
     assert [f.fit_id for f in one.fits] == [f.id for f in plan.fits]
     assert one.wall_s >= two.wall_s >= one.features_s + max(one.units.values())
     # per category 8 train + 15 test images, clean and severity 2, for the one Lite0 backbone
@@ -52,6 +61,40 @@ def test_estimate_counts_the_plan(study) -> None:
         alone = sum(next(f for f in one.fits if f.fit_id == x.id).total_s for x in unit.fits)
         assert one.units[unit.id] < alone
     assert unit_costs(plan, data, sources, 20) == one.units  # reference rates: machine-free
+
+
+def test_the_reference_projection_is_what_it_was_before_the_protocol(study) -> None:
+    """At the reference rates the tiny study's projection is, to the bit, what the cost model
+    gave while the runner priced PatchCore and PaDiM itself (recorded at commit ac49cfc): the
+    cost models moved beside their detectors without changing a number."""
+    base, _ = study
+    config = StudyConfig.model_validate(SMALL)
+    data, sources, plan, _ = prepare(config, base / "cache", progress=False)
+    projected = estimate(
+        plan, data, sources, reference_rates(plan_kernels(plan)), workers=2, bootstrap=20
+    )
+    fits = projected.fits
+    assert (len(fits), len(projected.units)) == (14, 12)
+    assert sum(f.fit_s for f in fits) == 0.0998375424
+    assert sum(f.score_s for f in fits) == 0.12297549824000001
+    assert sum(f.eval_s for f in fits) == 0.04608576
+    assert sum(f.peak_bytes for f in fits) == 16_821_647_552
+    assert sum(projected.units.values()) == 0.26142769664
+    assert projected.wall_s == 11.63285611264
+    assert sorted(unit_costs(plan, data, sources, 20).values()) == [
+        0.009638732799999999,
+        0.009760652799999998,
+        0.010558080000000001,
+        0.01068,
+        0.01632288,
+        0.0171744,
+        0.01754016,
+        0.028496867840000002,
+        0.02979936,
+        0.033456542719999996,
+        0.03438300928,
+        0.0436170112,
+    ]
 
 
 def test_plan_estimate_command(study) -> None:
@@ -76,32 +119,48 @@ def test_rates_carry_their_device() -> None:
 
     rates = measure_rates({}, seconds=0.0, device=torch.device("cpu"))
     assert rates.device == "cpu" and rates.source == "measured"
-    assert rates.greedy_s > 0 and rates.search_s > 0 and rates.padim_inverse_s > 0
+    assert set(rates.kernels) == {
+        "patchcore.greedy",
+        "patchcore.search",
+        "anomaly_map",
+        "padim.moments",
+        "padim.inverse",
+        "padim.score",
+    }
+    assert all(seconds > 0 for seconds in rates.kernels.values())
 
 
-def _train(**images: int) -> list[SimpleNamespace]:
-    """Stand-ins for training samples: `images[category]` of each category."""
-    return [SimpleNamespace(category=c) for c, n in images.items() for _ in range(n)]
+def _train(**images: int) -> FitShape:
+    """The shape of a fit on `images[category]` images of each category."""
+    return FitShape(sum(images.values()), images, 0, (0, 0), {})
+
+
+def _greedy_work(
+    params: dict[str, object], train: FitShape, positions: int, dim: int, pruned: bool = True
+) -> float:
+    from evalsuite.detectors.patchcore.cost import greedy_work
+
+    return greedy_work(PatchCoreParams.model_validate(params), train, positions, dim, pruned)
 
 
 def test_greedy_work_on_worked_examples() -> None:
     """Point-iterations of the greedy loop, counted by hand: M = int(ratio P) iterations over
     P = images x positions points; the pruned loop only where it runs (P >= 32768 and a
     multiple of 16), and only when priced for the CPU."""
-    from evalsuite.runner.estimate.model import PRUNED_GREEDY_WORK, _greedy_work
+    from evalsuite.detectors.patchcore.cost import PRUNED_GREEDY_WORK
 
     pooled = {"coreset_ratio": 0.1}
     train = _train(a=40, b=24)  # 64 x 784 = 50,176 points: M = 5,017
-    full = _greedy_work(pooled, train, 784, 128, pruned=False)  # type: ignore[arg-type]
+    full = _greedy_work(pooled, train, 784, 128, pruned=False)
     assert full == 5_017 * 50_176 == 251_732_992
-    cpu = _greedy_work(pooled, train, 784, 128)  # type: ignore[arg-type]
+    cpu = _greedy_work(pooled, train, 784, 128)
     assert cpu == pytest.approx(PRUNED_GREEDY_WORK * 251_732_992)
-    assert _greedy_work(pooled, train, 784, 120) == full  # type: ignore[arg-type]  # k % 16
+    assert _greedy_work(pooled, train, 784, 120) == full  # k % 16
     per = {"coreset_ratio": 0.1, "coreset_scope": "per_category"}
     # a: 31,360 points, M = 3,136; b: 18,816 points, M = 1,881; both too small to prune
     expected = 3_136 * 31_360 + 1_881 * 18_816
-    assert _greedy_work(per, train, 784, 128) == expected == 133_737_856  # type: ignore[arg-type]
-    assert _greedy_work(pooled, _train(a=1), 4, 128) == 1 * 4  # type: ignore[arg-type]
+    assert _greedy_work(per, train, 784, 128) == expected == 133_737_856
+    assert _greedy_work(pooled, _train(a=1), 4, 128) == 1 * 4
 
 
 def test_the_greedy_rate_is_the_marginal_cost_of_one_iteration(
@@ -110,8 +169,8 @@ def test_the_greedy_rate_is_the_marginal_cost_of_one_iteration(
     """On a clock that advances 5 s per call (set-up) plus 0.25 s per greedy iteration, the
     measured rate is 0.25 s over the points times dimensions: the set-up is not counted. The
     CPU times the full loop (the pruned one is priced from it); another device the torch loop."""
-    from evalsuite.detectors.patchcore import greedy, torch_ops
-    from evalsuite.runner.estimate import measure as estimate
+    from evalsuite.detectors import timing
+    from evalsuite.detectors.patchcore import cost, greedy, torch_ops
 
     now = [0.0]
     calls: list[tuple[str, tuple[int, ...], bool]] = []
@@ -126,13 +185,13 @@ def test_the_greedy_rate_is_the_marginal_cost_of_one_iteration(
 
     monkeypatch.setattr(greedy, "greedy_k_center", cpu_loop)
     monkeypatch.setattr(torch_ops, "greedy_k_center_torch", torch_loop)
-    monkeypatch.setattr(estimate, "time", SimpleNamespace(perf_counter=lambda: now[0]))
-    rate = estimate._time_greedy(0.0, torch.device("cpu"))
+    monkeypatch.setattr(timing, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    rate = cost.GREEDY_KERNEL.time(0.0, torch.device("cpu"))
     (points, dim) = calls[0][1]
     assert rate == pytest.approx(0.25 / (points * dim), rel=1e-12)
     assert {(kind, prune) for kind, _, prune in calls} == {("cpu", False)}
     calls.clear()
-    assert estimate._time_greedy(0.0, torch.device("meta")) == pytest.approx(rate, rel=1e-12)
+    assert cost.GREEDY_KERNEL.time(0.0, torch.device("meta")) == pytest.approx(rate, rel=1e-12)
     assert {kind for kind, _, _ in calls} == {"torch"}
 
 

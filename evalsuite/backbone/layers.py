@@ -1,10 +1,11 @@
-"""Which feature layers a backbone has and how many channels each gives: the checks a
-detector's `layers` and PaDiM's `n_features` must pass, and the tables of the presets' backbones
-known without building them (for `evalsuite config show`, `plan` and `run` before any work)."""
+"""Which feature layers a backbone has and how many channels each gives: the check a detector's
+`layers` must pass (its params check themselves against the channels, see
+`DetectorParams.check_channels`), and the tables of the presets' backbones known without
+building them (for `evalsuite config show`, `plan` and `run` before any work)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from evalsuite.errors import ConfigError
 
@@ -50,26 +51,4 @@ def check_layers(name: str, layers: Sequence[str], available: Sequence[str]) -> 
         raise ConfigError(
             f"layers {list(unknown or layers)} are not feature layers of backbone "
             f"{name!r}; available: {', '.join(available)}"
-        )
-
-
-def check_n_features(
-    name: str, layers: Sequence[str], n_features: int, channels: Mapping[str, int]
-) -> None:
-    """Raise unless PaDiM's `n_features` is at most the channels of `layers` together.
-
-    Args:
-        name: the backbone, for the message.
-        layers: the detector's layers, each a key of `channels`.
-        n_features: d, the size of PaDiM's random channel subset.
-        channels: layer -> channels of backbone `name`.
-
-    Raises:
-        ConfigError: naming the value, the channels there are and the largest value allowed.
-    """
-    total = sum(channels[layer] for layer in layers)
-    if n_features > total:
-        raise ConfigError(
-            f"padim n_features={n_features} exceeds the {total} channels of layers "
-            f"{list(layers)} on {name}; use at most {total} (paper: 100 R18, 550 WR50)"
         )

@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -155,7 +155,7 @@ class Padim:
         """
         return self.scores_from(self.search(samples))
 
-    def search(self, samples: Sequence[Sample], params: Mapping[str, Any] | None = None) -> Scores:
+    def search(self, samples: Sequence[Sample], params: PadimParams | None = None) -> Scores:
         """The evidence scoring reads: here the anomaly maps and image scores themselves.
 
         Args:
@@ -198,7 +198,7 @@ class Padim:
         self.searched_images += start
         return Scores(image=image, maps=maps)
 
-    def scores_from(self, evidence: Scores, params: Mapping[str, Any] | None = None) -> Scores:
+    def scores_from(self, evidence: Scores, params: PadimParams | None = None) -> Scores:
         """Scores from `search`'s evidence: PaDiM's evidence already is its scores.
 
         Args:
@@ -208,6 +208,7 @@ class Padim:
         Returns:
             `evidence` itself.
         """
+        del params
         return evidence
 
     def save(self, directory: Path) -> None:

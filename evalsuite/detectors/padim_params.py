@@ -3,14 +3,16 @@ neither torch nor anomalib."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import field_validator
 
-from evalsuite.closed_model import ClosedModel, distinct_layers
+from evalsuite.detectors.params import DetectorParams
+from evalsuite.errors import ConfigError
 
 
-class PadimParams(ClosedModel):
+class PadimParams(DetectorParams):
     """PaDiM hyperparameters (paper: ResNet layers 1-3, d = 100 for R18, 550 for WR50).
 
     Attributes:
@@ -23,18 +25,9 @@ class PadimParams(ClosedModel):
     """
 
     config_name: ClassVar[str] = "padim params"
-    SEARCH_PARAMS: ClassVar[frozenset[str]] = frozenset()
-    """Params that change only the search (none: the Gaussians are the whole evidence)."""
-    SCORING_PARAMS: ClassVar[frozenset[str]] = frozenset()
-    """Params that change only scoring (none)."""
 
     layers: tuple[str, ...] = ("blocks.1", "blocks.2", "blocks.4")
     n_features: int = 100
-
-    @field_validator("layers")
-    @classmethod
-    def _check_layers(cls, layers: tuple[str, ...]) -> tuple[str, ...]:
-        return distinct_layers(layers)
 
     @field_validator("n_features")
     @classmethod
@@ -42,3 +35,17 @@ class PadimParams(ClosedModel):
         if n_features < 1:
             raise ValueError(f"n_features={n_features} must be >= 1 (paper: 100 or 550)")
         return n_features
+
+    def check_channels(self, backbone: str, channels: Mapping[str, int]) -> None:
+        """Raise unless `n_features` is at most the channels of `layers` together.
+
+        Raises:
+            ConfigError: naming the value, the channels there are and the largest value allowed.
+        """
+        total = sum(channels[layer] for layer in self.layers)
+        if self.n_features > total:
+            raise ConfigError(
+                f"padim n_features={self.n_features} exceeds the {total} channels of layers "
+                f"{list(self.layers)} on {backbone}; use at most {total} "
+                "(paper: 100 R18, 550 WR50)"
+            )

@@ -1,12 +1,12 @@
-"""Detectors by name: build one from a params mapping, or load a saved one.
+"""Detectors by name: what each declares, its params, and building, loading and pricing one.
 
-Detector modules are imported lazily, so naming `patchcore` never imports anomalib (which
-only `evalsuite.detectors.padim` imports), and params are validated from their own modules
-without importing torch (`config show` stays instant). Every detector class is built in one
-step as `Class(params, features, seed, device=...)` and loaded with `Class.load(directory, features,
-device=...)`; its params class is a pydantic model that rejects unknown keys. A detector's
-params class names the params that change only its search (`SEARCH_PARAMS`) or only its
-scoring (`SCORING_PARAMS`): they are not part of what a fit is keyed by.
+A `DetectorEntry` says where a detector lives and what it declares beyond the required
+protocol (`evalsuite.detectors.base.Detector`): the split into search and scoring, nested
+selections, a memory bank, a cost model. The runner reads these declarations, never guesses
+them from the objects, and checks each against the detector it builds (a declaration the
+class does not implement is an error naming it). Modules are imported lazily, so naming
+`patchcore` never imports anomalib (which only `evalsuite.detectors.padim` imports), and params
+are validated from their own modules without importing torch (`config show` stays instant).
 """
 
 from __future__ import annotations
@@ -15,36 +15,53 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from evalsuite.detectors.params import DetectorParams
 from evalsuite.errors import ConfigError, EvalsuiteError
 
 if TYPE_CHECKING:
     import torch
 
-    from evalsuite.detectors.base import Detector, FeatureSource
+    from evalsuite.detectors.base import (
+        Detector,
+        DetectorClass,
+        FeatureSource,
+        MemoryBankDetector,
+        NestedSelectionDetector,
+        SplitDetector,
+    )
+    from evalsuite.detectors.cost import CostModel
 
 
 @dataclass(frozen=True)
 class DetectorEntry:
-    """Where a detector lives.
+    """Where a detector lives and what it declares.
 
     Attributes:
         module: the module of the detector class.
-        detector_class: the Detector class in it.
+        detector_class: the class in it (see `base.Detector` and `base.DetectorClass`).
         params_module: the module of its params class (importing neither torch nor anomalib).
-        params_class: its pydantic params class.
-        selection_param: the param whose values select nested subsets of one greedy selection
-            (PatchCore's coreset_ratio: smaller coresets are prefixes of larger ones), or None.
+        params_class: its `DetectorParams` subclass.
+        split: it implements `base.SplitDetector` (search, then scores from the evidence);
+            its params' SEARCH_PARAMS and SCORING_PARAMS then leave the fit unchanged.
+        selection_param: the param whose values select nested subsets of one selection
+            (`base.NestedSelectionDetector`), or None.
+        memory_bank: it implements `base.MemoryBankDetector` (nearest-neighbour provenance).
+        cost_model: `module:attribute` of its `cost.CostModel`, or None (the estimate then says
+            it has none).
     """
 
     module: str
     detector_class: str
     params_module: str
     params_class: str
+    split: bool = False
     selection_param: str | None = None
+    memory_bank: bool = False
+    cost_model: str | None = None
 
 
 DETECTORS: dict[str, DetectorEntry] = {
@@ -53,20 +70,51 @@ DETECTORS: dict[str, DetectorEntry] = {
         "PatchCore",
         "evalsuite.detectors.patchcore.params",
         "PatchCoreParams",
-        "coreset_ratio",
+        split=True,
+        selection_param="coreset_ratio",
+        memory_bank=True,
+        cost_model="evalsuite.detectors.patchcore.cost:COST_MODEL",
     ),
     "padim": DetectorEntry(
-        "evalsuite.detectors.padim", "Padim", "evalsuite.detectors.padim_params", "PadimParams"
+        "evalsuite.detectors.padim",
+        "Padim",
+        "evalsuite.detectors.padim_params",
+        "PadimParams",
+        split=True,
+        cost_model="evalsuite.detectors.padim_cost:COST_MODEL",
     ),
 }
 
 
+def entry(name: str) -> DetectorEntry:
+    """The registry entry of detector `name`.
+
+    Raises:
+        ConfigError: no detector has that name (the message lists those there are).
+    """
+    found = DETECTORS.get(name)
+    if found is None:
+        known = [repr(known) for known in DETECTORS]
+        listed = ", ".join(known[:-1]) + " or " + known[-1] if len(known) > 1 else known[0]
+        raise ConfigError(f"unknown detector {name!r}; use {listed}")
+    return found
+
+
+def params_class(name: str) -> type[DetectorParams]:
+    """The params class of detector `name` (imports no model library)."""
+    found = _import(name, entry(name).params_module, entry(name).params_class)
+    if not (isinstance(found, type) and issubclass(found, DetectorParams)):
+        raise EvalsuiteError(
+            f"detector {name!r}: params class {found!r} is not a DetectorParams subclass; "
+            "derive it from evalsuite.detectors.params.DetectorParams"
+        )
+    return found
+
+
 def fit_free_params(name: str) -> frozenset[str]:
-    """The params of detector `name` that change only its search or scoring, not the fit."""
-    params_class = _attribute(name, "params_class")
-    search: frozenset[str] = getattr(params_class, "SEARCH_PARAMS", frozenset())
-    scoring: frozenset[str] = getattr(params_class, "SCORING_PARAMS", frozenset())
-    return search | scoring
+    """The params of detector `name` that change only its search or scoring, not the fit
+    (none unless it declares the split)."""
+    return _search_only(name) | _scoring_only(name)
 
 
 def fit_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,38 +132,30 @@ def scoring_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 def search_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The params of `params` that change the search evidence of detector `name`."""
-    search: frozenset[str] = getattr(_attribute(name, "params_class"), "SEARCH_PARAMS", frozenset())
+    search = _search_only(name)
     return {key: value for key, value in params.items() if key in search}
 
 
 def selection_param(name: str) -> str | None:
-    """The param whose values share one greedy selection (see DetectorEntry), or None."""
-    entry = DETECTORS.get(name)
-    if entry is None:
-        raise ConfigError(
-            f"unknown detector {name!r}; known detectors: {', '.join(sorted(DETECTORS))}"
-        )
-    return entry.selection_param
+    """The param whose values share one nested selection (see DetectorEntry), or None."""
+    return entry(name).selection_param
 
 
-def resolve_params(name: str, params: Mapping[str, Any]) -> BaseModel:
+def resolve_params(name: str, params: Mapping[str, Any]) -> DetectorParams:
     """The validated params of detector `name`, defaults filled in.
 
     Raises:
         ConfigError: unknown detector, unknown key or invalid value (the message names them).
     """
-    params_class = _attribute(name, "params_class")
+    params_model = params_class(name)
     try:
-        resolved = params_class.model_validate(dict(params))
+        return params_model.model_validate(dict(params))
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in problem['loc']) or 'params'}: {problem['msg']}"
             for problem in error.errors()
         )
         raise ConfigError(f"{name} params: {problems}") from error
-    if not isinstance(resolved, BaseModel):
-        raise EvalsuiteError(f"{name}: params class {params_class!r} is not a pydantic model")
-    return resolved
 
 
 def build_detector(
@@ -128,7 +168,7 @@ def build_detector(
     """A new, unfitted detector.
 
     Args:
-        name: a key of DETECTORS (`patchcore`, `padim`).
+        name: a key of DETECTORS.
         params: its hyperparameters; missing keys take the defaults, unknown keys are refused.
         features: the backbone feature source it reads.
         seed: the run's seed.
@@ -137,27 +177,87 @@ def build_detector(
     Raises:
         ConfigError: unknown detector or invalid params.
     """
-    detector_class = _attribute(name, "detector_class")
-    detector: Detector = detector_class(resolve_params(name, params), features, seed, device=device)
-    return detector
+    return _detector_class(name)(resolve_params(name, params), features, seed, device=device)
 
 
 def load_detector(
     name: str, directory: Path, features: FeatureSource, device: torch.device | None = None
 ) -> Detector:
     """A fitted detector from the files its `save` wrote to `directory`, on `device`."""
-    detector: Detector = _attribute(name, "detector_class").load(directory, features, device=device)
+    return _detector_class(name).load(directory, features, device=device)
+
+
+def as_split(name: str, detector: Detector) -> SplitDetector[object, DetectorParams] | None:
+    """`detector` as a split detector when detector `name` declares the split, else None.
+
+    Raises:
+        EvalsuiteError: it declares the split but does not implement it.
+    """
+    from evalsuite.detectors.base import SplitDetector
+
+    if not entry(name).split:
+        return None
+    if not isinstance(detector, SplitDetector):
+        raise _undeclared(name, "split", "search and scores_from")
+    return cast("SplitDetector[object, DetectorParams]", detector)
+
+
+def as_memory_bank(
+    name: str, detector: Detector
+) -> MemoryBankDetector[object, DetectorParams] | None:
+    """`detector` as a memory-bank detector when detector `name` declares one, else None."""
+    from evalsuite.detectors.base import MemoryBankDetector
+
+    if not entry(name).memory_bank:
+        return None
+    if not isinstance(detector, MemoryBankDetector):
+        raise _undeclared(name, "memory_bank", "search, categories and nearest_categories_from")
+    return cast("MemoryBankDetector[object, DetectorParams]", detector)
+
+
+def as_nested_selection(name: str, detector: Detector) -> NestedSelectionDetector | None:
+    """`detector` as a nested-selection detector when detector `name` declares a selection
+    param, else None."""
+    from evalsuite.detectors.base import NestedSelectionDetector
+
+    if entry(name).selection_param is None:
+        return None
+    if not isinstance(detector, NestedSelectionDetector):
+        raise _undeclared(name, "selection_param", "fit_shared")
     return detector
 
 
-def _attribute(name: str, which: str) -> Any:
-    """Import detector `name`'s module and return its detector or params class."""
-    entry = DETECTORS.get(name)
-    if entry is None:
-        raise ConfigError(
-            f"unknown detector {name!r}; known detectors: {', '.join(sorted(DETECTORS))}"
-        )
-    module_name = entry.params_module if which == "params_class" else entry.module
+def cost_model(name: str) -> CostModel[DetectorParams] | None:
+    """The cost model detector `name` declares, or None when it declares none."""
+    where = entry(name).cost_model
+    if where is None:
+        return None
+    module, _, attribute = where.partition(":")
+    return cast("CostModel[DetectorParams]", _import(name, module, attribute))
+
+
+def _detector_class(name: str) -> DetectorClass[DetectorParams]:
+    found = entry(name)
+    return cast("DetectorClass[DetectorParams]", _import(name, found.module, found.detector_class))
+
+
+def _search_only(name: str) -> frozenset[str]:
+    return params_class(name).SEARCH_PARAMS if entry(name).split else frozenset()
+
+
+def _scoring_only(name: str) -> frozenset[str]:
+    return params_class(name).SCORING_PARAMS if entry(name).split else frozenset()
+
+
+def _undeclared(name: str, declared: str, missing: str) -> EvalsuiteError:
+    return EvalsuiteError(
+        f"detector {name!r} declares {declared} but does not implement {missing}; "
+        "implement them or drop the declaration from its registry entry"
+    )
+
+
+def _import(name: str, module_name: str, attribute: str) -> object:
+    """`attribute` of `module_name`, imported for detector `name`."""
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -165,7 +265,7 @@ def _attribute(name: str, which: str) -> Any:
             f"detector {name!r} is unavailable: importing {module_name} failed ({error}); "
             "reinstall the environment (make install)"
         ) from error
-    attribute = getattr(module, getattr(entry, which), None)
-    if attribute is None:
-        raise EvalsuiteError(f"{module_name} has no {getattr(entry, which)}; the install is broken")
-    return attribute
+    found = getattr(module, attribute, None)
+    if found is None:
+        raise EvalsuiteError(f"{module_name} has no {attribute}; the install is broken")
+    return cast(object, found)

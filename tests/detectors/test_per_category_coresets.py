@@ -5,6 +5,8 @@ cost model at the greedy work it really does."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,10 @@ from test_patchcore_model import (
 )
 
 from evalsuite.config import DetectorSpec
+from evalsuite.data.samples import Sample
+from evalsuite.detectors.cost import FitShape
 from evalsuite.detectors.patchcore import FileSelectionStore, PatchCore, PatchCoreParams
-from evalsuite.runner.estimate.model import PRUNED_GREEDY_WORK, _greedy_work
+from evalsuite.detectors.patchcore.cost import PRUNED_GREEDY_WORK, greedy_work
 from evalsuite.runner.preparation.context import approximations
 
 CATEGORIES = ("carpet", "hazelnut", "zipper")
@@ -106,6 +110,13 @@ def test_records_label_it_only_where_it_changes_the_method() -> None:
         "float16 feature cache",
         "unified bank from per-category coresets",
     ]
+
+
+def _greedy_work(
+    params: dict[str, object], train: Sequence[Sample], positions: int, dim: int
+) -> float:
+    shape = FitShape(len(train), dict(Counter(s.category for s in train)), 0, (0, 0), {})
+    return greedy_work(PatchCoreParams.model_validate(params), shape, positions, dim)
 
 
 def test_the_cost_model_prices_the_greedy_per_category(source: ArrayFeatures) -> None:

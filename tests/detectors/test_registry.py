@@ -72,7 +72,7 @@ def test_build_patchcore_with_validated_params() -> None:
 
 def test_unknown_detector_lists_the_known_ones() -> None:
     with pytest.raises(
-        ConfigError, match="unknown detector 'fastflow'; known detectors: padim, patchcore"
+        ConfigError, match="unknown detector 'fastflow'; use 'patchcore' or 'padim'"
     ):
         build_detector("fastflow", {}, NoiseFeatures(), 0)
 

@@ -121,5 +121,5 @@ def test_rates_are_measured_on_the_gpu() -> None:
     cpu = measure_rates({}, seconds=0.05)
     gpu = measure_rates({}, seconds=0.05, device=torch.device("cuda"))
     assert (cpu.device, gpu.device) == ("cpu", "cuda")
-    for name in ("greedy_s", "search_s", "padim_moments_s", "padim_score_s"):
-        assert 0 < getattr(gpu, name) < getattr(cpu, name), name
+    for name in ("patchcore.greedy", "patchcore.search", "padim.moments", "padim.score"):
+        assert 0 < gpu.kernels[name] < cpu.kernels[name], name

@@ -21,7 +21,7 @@ from evalsuite.detectors.patchcore.evidence import PatchEvidence
 from evalsuite.detectors.patchcore.memory_bank import MemoryBank, SearchSettings
 from evalsuite.detectors.patchcore.params import PatchCoreParams
 from evalsuite.detectors.patchcore.scorer import anomaly_maps, scores_of_worst, worst_positions
-from evalsuite.detectors.patchcore.selection_store import SelectionStore
+from evalsuite.detectors.patchcore.selection_store import FileSelectionStore, SelectionStore
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
 
@@ -127,6 +127,10 @@ class PatchCore:
         self.memory_categories = image_categories[indices // per_image]
         keep_all = indices.shape[0] == patches.shape[0]  # ratio 1: no copy
         self.bank = self._make_bank(patches if keep_all else patches[indices])
+
+    def fit_shared(self, samples: Sequence[Sample], directory: Path) -> None:
+        """`fit` with the greedy selection a coreset-ratio sweep's fits share, in `directory`."""
+        self.fit(samples, selection=FileSelectionStore(directory))
 
     def _coreset(
         self,

@@ -6,11 +6,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationInfo, field_validator
 
-from evalsuite.closed_model import ClosedModel, distinct_layers
+from evalsuite.detectors.params import DetectorParams
 from evalsuite.limits import MAX_SIGMA
 
 
-class PatchCoreParams(ClosedModel):
+class PatchCoreParams(DetectorParams):
     """PatchCore hyperparameters (Roth et al. 2022 and its reference code).
 
     Attributes:
@@ -71,10 +71,14 @@ class PatchCoreParams(ClosedModel):
     hnsw_ef_search: int = 64
     hnsw_ef_construction: int = 80
 
-    @field_validator("layers")
-    @classmethod
-    def _check_layers(cls, layers: tuple[str, ...]) -> tuple[str, ...]:
-        return distinct_layers(layers)
+    def approximations(self, scope: str) -> list[str]:
+        """Opt-in approximations: a unified bank from per-category coresets, HNSW search."""
+        found = []
+        if scope == "unified" and self.coreset_scope != "pooled":
+            found.append("unified bank from per-category coresets")
+        if self.search != "exact":
+            found.append(f"{self.search} nearest-neighbour search")
+        return found
 
     @field_validator("neighbourhood")
     @classmethod

@@ -1,31 +1,31 @@
 """The rates of the cost model measured on this machine, in a few seconds.
 
-Each elementary operation the model counts (see `estimate.model`) is timed once: the backbone's
-forward pass with every thread, as extraction runs; the greedy coreset loop, exact search,
-PaDiM's kernels, anomaly maps and the metrics on one thread, as fits run. On a GPU the greedy
-loop, the exact search and PaDiM's kernels are timed there, in the torch code the run uses, and
-the greedy is priced without pruning (the GPU loop does not prune).
+The common operations are timed here: the backbone's forward pass with every thread, as
+extraction runs, and the metrics on one thread. Every kernel the study's detectors name (see
+`evalsuite.detectors.cost.Kernel`) is timed by its own timing function, on one thread as fits
+run, on the run's device (on a GPU in the torch code the run uses there).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from evalsuite import progress
 from evalsuite.backbone.cache import FeatureCache
+from evalsuite.detectors.cost import Kernel
 from evalsuite.detectors.threads import limit_threads
-from evalsuite.runner.estimate.model import REFERENCE_RATES, Rates
+from evalsuite.detectors.timing import timed
+from evalsuite.runner.estimate.model import REFERENCE_FORWARD_S, Rates, study_kernels
 
 
 def measure_rates(
     sources: Mapping[str, FeatureCache],
     seconds: float = 0.3,
     device: torch.device | None = None,
+    kernels: Sequence[Kernel] | None = None,
 ) -> Rates:
     """Measure every rate on this machine in a few seconds (see the module docstring).
 
@@ -33,32 +33,25 @@ def measure_rates(
         sources: the run's feature sources (their backbones are timed on random images, on
             the device they run on).
         seconds: the least time each timed kernel runs.
-        device: where fits and searches run; on a GPU the greedy loop, the exact search and
-            PaDiM's kernels are timed there (the torch code paths a run uses), otherwise on
-            the CPU. None is the CPU.
+        device: where fits and searches run (the kernels are timed there); None is the CPU.
+        kernels: the detectors' kernels to time (`model.plan_kernels`); None: those of every
+            registered detector.
     """
     device = device if device is not None else torch.device("cpu")
+    kernels = list(kernels) if kernels is not None else study_kernels()
     forward = {key: _time_forward(source) for key, source in sources.items()}
     shown = progress.enabled()
     progress.set_enabled(False)
     try:
         with limit_threads(1):
-            greedy = _time_greedy(seconds, device)
-            search = _time_search(seconds, device)
-            moments, inverse, score = _time_padim(seconds, device)
-            maps = _time_maps(seconds)
+            measured = {kernel.name: kernel.time(seconds, device) for kernel in kernels}
             pixel, resample = _time_eval()
     finally:
         progress.set_enabled(shown)
     return Rates(
         forward_s=forward,
-        forward_default_s=max(forward.values(), default=REFERENCE_RATES.forward_default_s),
-        greedy_s=greedy,
-        search_s=search,
-        padim_moments_s=moments,
-        padim_inverse_s=inverse,
-        padim_score_s=score,
-        map_pixel_s=maps,
+        forward_default_s=max(forward.values(), default=REFERENCE_FORWARD_S),
+        kernels=measured,
         eval_pixel_s=pixel,
         eval_resample_s=resample,
         source="measured",
@@ -66,89 +59,11 @@ def measure_rates(
     )
 
 
-def _timed(function: Any, seconds: float, device: torch.device | None = None) -> float:
-    """Seconds per call of `function`, repeated until `seconds` have passed (after one
-    warm-up); on a GPU each call is waited for, so the device's time is what is measured."""
-
-    def call() -> None:
-        function()
-        if device is not None and device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    call()
-    calls, started = 0, time.perf_counter()
-    while True:
-        call()
-        calls += 1
-        elapsed = time.perf_counter() - started
-        if elapsed >= seconds:
-            return elapsed / calls
-
-
 def _time_forward(source: FeatureCache) -> float:
     height, width = source.input_size
     images = torch.randn(4, 3, height, width, generator=torch.Generator().manual_seed(0))
     layers = source.layers
-    return _timed(lambda: source.backbone.forward(images, layers), 0.0) / 4
-
-
-def _time_greedy(seconds: float, device: torch.device) -> float:
-    """The marginal cost of one greedy iteration: the difference of two run lengths, so the
-    per-call set-up (centring, norms, the copy to the device) is not counted per iteration.
-    The CPU's full loop (the pruned loop is priced from it), or the torch loop on `device`."""
-    from evalsuite.detectors.patchcore.greedy import greedy_k_center
-    from evalsuite.detectors.patchcore.torch_ops import greedy_k_center_torch
-
-    points, k, short, long = 400_000, 128, 8, 40
-    data = np.random.default_rng(0).standard_normal((points, k), dtype=np.float32)
-
-    def run(steps: int) -> None:
-        if device.type == "cpu":
-            greedy_k_center(data.copy(), steps, 0, prune=False)
-        else:
-            greedy_k_center_torch(data.copy(), steps, 0, device)
-
-    few = _timed(lambda: run(short), seconds, device)
-    many = _timed(lambda: run(long), seconds, device)
-    return max(many - few, 1e-12) / ((long - short) * points * k)
-
-
-def _time_search(seconds: float, device: torch.device) -> float:
-    """Seconds per multiply-add of exact search where the run searches: faiss on the CPU,
-    chunked torch matrix products on a GPU (MemoryBank chooses by its device)."""
-    from evalsuite.detectors.patchcore.memory_bank import MemoryBank
-
-    rng = np.random.default_rng(0)
-    bank = MemoryBank(rng.standard_normal((4096, 512), dtype=np.float32), device=device)
-    queries = rng.standard_normal((784, 512), dtype=np.float32)
-    return _timed(lambda: bank.search(queries, 1), seconds, device) / (784 * 4096 * 512)
-
-
-def _time_padim(seconds: float, device: torch.device) -> tuple[float, float, float]:
-    """PaDiM's three kernels (moment accumulation, Cholesky inverse, Mahalanobis distances)
-    on `device`, per multiply-add (per d^3 for the inverse)."""
-    d, positions, batch = 256, 64, 8
-    generator = torch.Generator().manual_seed(0)
-    block = torch.randn(positions, batch, d, generator=generator).to(device)
-    outer = torch.zeros(positions, d, d, device=device)
-    moments = _timed(lambda: outer.baddbmm_(block.transpose(1, 2), block), seconds, device)
-    spd = (torch.eye(d, dtype=torch.float64).expand(8, d, d) * 2.0 + 0.01).to(device)
-    inverse = _timed(lambda: torch.cholesky_inverse(torch.linalg.cholesky(spd)), seconds, device)
-    inv = torch.eye(d).expand(positions, d, d).contiguous().to(device)
-    delta = torch.randn(batch, positions, d, generator=generator).to(device)
-    score = _timed(lambda: torch.einsum("bpi,pij,bpj->bp", delta, inv, delta), seconds, device)
-    return (
-        moments / (positions * batch * d * d),
-        inverse / (8 * d**3),
-        score / (batch * positions * d * d),
-    )
-
-
-def _time_maps(seconds: float) -> float:
-    from evalsuite.detectors.patchcore.scorer import anomaly_maps
-
-    grid = np.random.default_rng(0).random((8, 28, 28), dtype=np.float32)
-    return _timed(lambda: anomaly_maps(grid, (224, 224), 4.0), seconds) / (8 * 224 * 224)
+    return timed(lambda: source.backbone.forward(images, layers), 0.0) / 4
 
 
 def _time_eval() -> tuple[float, float]:
@@ -174,6 +89,6 @@ def _time_eval() -> tuple[float, float]:
             seed=0,
         )
 
-    plain = _timed(lambda: run(0), 0.0)
-    boot = _timed(lambda: run(resamples), 0.0)
+    plain = timed(lambda: run(0), 0.0)
+    boot = timed(lambda: run(resamples), 0.0)
     return plain / (count * side * side), max(boot - plain, 0.0) / (count * resamples)

@@ -49,6 +49,11 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
         f"projected wall time with {estimate['workers']} worker(s): "
         f"{duration(estimate['wall_s'])} ({rates})"
     )
+    for label in estimate.get("unpriced", []):
+        yield (
+            f"{label}: no cost model, so its fits and scoring are not in this projection "
+            "(only its features and metrics are)"
+        )
     preparation = estimate.get("data_preparation")
     if preparation is not None:
         yield preparation_line(preparation)

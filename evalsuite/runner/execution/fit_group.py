@@ -2,9 +2,10 @@
 
 Each fit returns its outcome (fitted, cached or failed, with its cells); nothing is inferred
 from counters. A failing fit or cell becomes a `failed` record with its error; nothing is
-caught silently. The fits of a unit share one greedy coreset selection (see `plan.Unit`): the
-fit with the largest coreset runs first and stores its selection beside the fits; the others
-take prefixes of it, and a resumed unit does not select again.
+caught silently. The fits of a unit share one nested selection (see `plan.Unit`), when their
+detector declares a selection param: the fit with the largest value runs first and stores its
+selection beside the fits; the others take prefixes of it, and a resumed unit does not select
+again.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from typing import Any
 from evalsuite import regular, results
 from evalsuite.atomic import write_json
 from evalsuite.detectors.base import Detector
-from evalsuite.detectors.patchcore.selection_store import FileSelectionStore
 from evalsuite.detectors.registry import (
+    as_nested_selection,
     build_detector,
     load_detector,
     search_params,
     selection_param,
 )
 from evalsuite.detectors.threads import limit_threads
+from evalsuite.errors import EvalsuiteError
 from evalsuite.results.paths import FIT_DONE
 from evalsuite.runner.execution.scoring import DETECTOR_THREADS, FitScorer, input_key
 from evalsuite.runner.planning.plan import CellPlan, FitPlan, Plan, Unit
@@ -59,7 +61,7 @@ class UnitOutcome:
         fits: one outcome per fit.
         forward_passes: backbone passes this unit caused in its process (0 when every
             feature was extracted up front, as the runner does).
-        score_passes: images searched (one nearest-neighbour or Mahalanobis pass each).
+        score_passes: images searched (one pass of a fitted detector each).
         distinct_fit_inputs: distinct (fit, search settings, image) triples its cells read.
     """
 
@@ -89,8 +91,8 @@ def run_unit(ctx: RunContext, unit: Unit, plan: Plan) -> UnitOutcome:
             continue
         fitted, scorer = _run_fit(ctx, fit, todo, done, selection)
         outcome.fits.append(fitted)
-        if scorer is not None:  # counted by the detector itself: images it searched
-            outcome.score_passes += scorer.detector.searched_images  # type: ignore[attr-defined]
+        if scorer is not None:  # images the fit's detector searched
+            outcome.score_passes += scorer.searched_images
             outcome.distinct_fit_inputs += _distinct_inputs(scorer, todo)
     if selection is not None and all(f.state != "failed" for f in outcome.fits):
         shutil.rmtree(selection, ignore_errors=True)  # every fit of the unit is saved
@@ -117,7 +119,7 @@ def _fit_cached(ctx: RunContext, fit: FitPlan) -> bool:
 
 
 def _selection(ctx: RunContext, unit: Unit, to_fit: list[FitPlan]) -> Path | None:
-    """The folder of the unit's shared greedy selection, when more than one fit of the unit
+    """The folder of the unit's shared nested selection, when more than one fit of the unit
     shares it and some are to be fitted; else None."""
     param = selection_param(unit.fits[0].variant.spec.name)
     if param is None or len(unit.fits) < 2 or not to_fit:
@@ -143,11 +145,11 @@ def _run_fit(
     started = time.perf_counter()
     try:
         detector, fit_seconds, state = _fitted(ctx, fit, selection)
+        scorer = FitScorer(ctx, fit, detector)  # checks what the detector declares
     except Exception as error:  # a failed fit fails its cells; the run goes on
         log.debug("fit %s failed:\n%s", fit.id, traceback.format_exc())
         failed = [write_failed(ctx, c, error, 0.0) for c in todo]
         return FitOutcome(fit.id, "failed", done + failed), None
-    scorer = FitScorer(ctx, fit, detector)
     outcomes = scorer.evaluate(todo)
     if fit.scope == "unified":
         scorer.attach_shortcuts(todo, outcomes)
@@ -216,8 +218,11 @@ def _fitted(ctx: RunContext, fit: FitPlan, selection: Path | None) -> tuple[Dete
     with limit_threads(DETECTOR_THREADS):
         if selection is None:
             detector.fit(train)
-        else:  # PatchCore: the unit's shared greedy selection (see `_largest_first`)
-            detector.fit(train, selection=FileSelectionStore(selection))  # type: ignore[call-arg]
+        else:  # the unit's shared nested selection (see `_largest_first`)
+            shared = as_nested_selection(spec.name, detector)
+            if shared is None:
+                raise EvalsuiteError(f"fit {fit.id}: {spec.name} declares no selection param")
+            shared.fit_shared(train, selection)
     seconds = time.perf_counter() - started
     _save(
         detector,

@@ -1,12 +1,13 @@
 """Score the cells of one fit: every input set is searched once per fit, whatever the number of
-cells, `num_neighbors` values, shift severities or shortcut analyses that read it.
+cells, scoring-param values, shift severities or shortcut analyses that read it.
 
-A detector exposes two steps (see `evalsuite.detectors.base.Detector`): `search(samples,
-params)`, the expensive nearest-neighbour or Mahalanobis evidence, and `scores_from(evidence,
-params)`, the cheap image scores and maps. The evidence is memoised per (input set, search
-params); the scores per (input set, search and scoring params). An input set is keyed by what
-it holds (condition, severity for shifted images only, split, category), so a severity sweep's
-clean cells reuse the baseline's clean evidence.
+A detector that declares the split (`evalsuite.detectors.base.SplitDetector`) exposes two
+steps: `search(samples, params)`, the expensive evidence (nearest neighbours, distances), and
+`scores_from(evidence, params)`, the cheap image scores and maps. The evidence is memoised per
+(input set, search params); the scores per (input set, search and scoring params). A detector
+without the split is scored once per input set and params (`score`). An input set is keyed by
+what it holds (condition, severity for shifted images only, split, category), so a severity
+sweep's clean cells reuse the baseline's clean evidence.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ import logging
 import time
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from pydantic import BaseModel
 
 from evalsuite.config import DetectorSpec, ThresholdSettings
 from evalsuite.data.samples import Sample
 from evalsuite.data.splits import Split
 from evalsuite.detectors.base import Detector, Scores
-from evalsuite.detectors.registry import resolve_params, search_params
+from evalsuite.detectors.params import DetectorParams
+from evalsuite.detectors.registry import as_memory_bank, as_split, resolve_params, search_params
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.evaluation.cell import evaluate_cell
 from evalsuite.evaluation.shortcut import nn_provenance, score_distributions, threshold_transfer
@@ -35,7 +36,7 @@ from evalsuite.runner.preparation.context import RunContext
 
 log = logging.getLogger(__name__)
 DETECTOR_THREADS = 1
-"""Fits and scores run on one thread: BLAS reductions (faiss's exact search, PaDiM's sums) then
+"""Fits and scores run on one thread: BLAS reductions (exact searches, covariance sums) then
 give the same bits in every executor (Dask workers run with OMP_NUM_THREADS=1), and on a
 shared machine one thread per process is also the faster choice. Parallelism comes from
 `--workers` (units side by side); feature extraction keeps every thread."""
@@ -54,10 +55,15 @@ class FitScorer:
 
     def __init__(self, ctx: RunContext, fit: FitPlan, detector: Detector) -> None:
         self.ctx, self.fit, self.detector = ctx, fit, detector
+        name = fit.variant.spec.name
+        self.split = as_split(name, detector)
+        self.memory_bank = as_memory_bank(name, detector)
+        self.searched_images = 0
+        """Images searched (or scored, without the split): one pass of the detector each."""
         self._inputs: dict[InputKey, tuple[list[Sample], np.ndarray | None]] = {}
-        self._evidence: dict[tuple[InputKey, str], Any] = {}
+        self._evidence: dict[tuple[InputKey, str], object] = {}
         self._scores: dict[tuple[InputKey, str], Scores] = {}
-        self._params: dict[str, BaseModel] = {}
+        self._params: dict[str, DetectorParams] = {}
 
     def inputs(self, key: InputKey) -> tuple[list[Sample], np.ndarray | None]:
         """(samples in id order, masks (N, H, W) or None) of an input set."""
@@ -73,13 +79,18 @@ class FitScorer:
             self._inputs[key] = (samples, masks)
         return self._inputs[key]
 
-    def evidence(self, key: InputKey, spec: DetectorSpec) -> Any:
-        """The detector's search evidence of an input set under `spec`'s search params."""
+    def evidence(self, key: InputKey, spec: DetectorSpec) -> object:
+        """The detector's search evidence of an input set under `spec`'s search params (its
+        scores, for a detector without the split)."""
         search = _canonical(search_params(spec.name, spec.params))
         if (key, search) not in self._evidence:
             samples, _ = self.inputs(key)
             with limit_threads(DETECTOR_THREADS):
-                found = self.detector.search(samples, self._resolved(spec))
+                if self.split is not None:
+                    found: object = self.split.search(samples, self._resolved(spec))
+                else:
+                    found = self.detector.score(samples)
+            self.searched_images += len(samples)
             self._evidence[(key, search)] = found
         return self._evidence[(key, search)]
 
@@ -88,8 +99,11 @@ class FitScorer:
         memo = (key, _canonical(spec.params))
         if memo not in self._scores:
             evidence = self.evidence(key, spec)
+            if self.split is None:  # `score` gave the scores themselves
+                self._scores[memo] = cast(Scores, evidence)
+                return self._scores[memo]
             with limit_threads(DETECTOR_THREADS):
-                self._scores[memo] = self.detector.scores_from(evidence, self._resolved(spec))
+                self._scores[memo] = self.split.scores_from(evidence, self._resolved(spec))
         return self._scores[memo]
 
     def evaluate(self, cells: Sequence[CellPlan]) -> dict[str, dict[str, Any]]:
@@ -174,21 +188,23 @@ class FitScorer:
             "score_distributions": score_distributions(all_scores, all_labels, names),
             "nn_provenance": None,
         }
-        nearest = getattr(self.detector, "nearest_categories_from", None)
-        if nearest is not None:  # a memory bank; masks only add the defect patches
+        bank = self.memory_bank
+        if bank is not None:  # declared: masks only add the defect patches
             spec = group[0].variant.spec
             shortcut["nn_provenance"] = nn_provenance(
                 {
-                    c.category: nearest(self.evidence(outcomes[c.id]["test_key"], spec))
+                    c.category: bank.nearest_categories_from(
+                        self.evidence(outcomes[c.id]["test_key"], spec)
+                    )
                     for c in group
                 },
                 {c.category: outcomes[c.id]["masks"] for c in group},
-                self.detector.categories,  # type: ignore[attr-defined]
+                bank.categories,
                 labels_by_category={c.category: outcomes[c.id]["labels"] for c in group},
             )
         return shortcut
 
-    def _resolved(self, spec: DetectorSpec) -> BaseModel:
+    def _resolved(self, spec: DetectorSpec) -> DetectorParams:
         text = _canonical(spec.params)
         if text not in self._params:
             self._params[text] = resolve_params(spec.name, spec.params)

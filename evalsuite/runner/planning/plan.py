@@ -1,16 +1,16 @@
 """Expand a study configuration into fits (deduplicated), cells and units of work, keyed by content.
 
 A fit is keyed by what determines the fitted model: detector, the params that change the fit
-(not those that only change the search or the scoring, such as PatchCore's `num_neighbors`),
+(not those it declares search-only or scoring-only, see `detectors.params.DetectorParams`),
 backbone and weights digest, the device kind when it is not the CPU, the training data
 (dataset fingerprint, condition, shift severity, categories, split settings) and the seed. A
 cell is keyed by its fit plus what it evaluates (the detector's label, its search and scoring
 params, category, kind, sweep and evaluation settings). The clean fit serves clean/none, shift/none
 and shift/threshold; a unified fit serves every category.
 
-A unit of work is a family of fits that share a greedy coreset selection: fits that differ only
-in the detector's selection parameter (PatchCore's `coreset_ratio`), whose smaller coresets are
-exact prefixes of the largest. Executors and shards take whole units.
+A unit of work is a family of fits that share one nested selection: fits that differ only in
+the param a detector declares as its selection param (`DetectorEntry.selection_param`), whose
+smaller selections are exact prefixes of the largest. Executors and shards take whole units.
 """
 
 from __future__ import annotations
@@ -23,9 +23,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from evalsuite import results
-from evalsuite.backbone.layers import check_n_features
 from evalsuite.config import CellKind, DetectorSpec, StudyConfig, apply_sweep
-from evalsuite.detectors.registry import fit_params, scoring_params, selection_param
+from evalsuite.detectors.registry import (
+    fit_params,
+    resolve_params,
+    scoring_params,
+    selection_param,
+)
 from evalsuite.evaluation.regimes import plan_for
 
 RESULTS_VERSION = "2"
@@ -110,7 +114,7 @@ class CellPlan:
 
 @dataclass(frozen=True)
 class Unit:
-    """A unit of work: fits that share one coreset selection, and the cells they serve.
+    """A unit of work: fits that share one nested selection, and the cells they serve.
 
     Attributes:
         id: the family key its fits share.
@@ -149,7 +153,7 @@ class Plan:
 
     def shard(self, index: int, total: int, costs: dict[str, float] | None = None) -> Plan:
         """The deterministic subset `index` of `total` (1-based): whole units, so no fit and no
-        coreset selection is computed in two shards.
+        selection is computed in two shards.
 
         Args:
             index: the shard, 1 <= index <= total.
@@ -309,7 +313,8 @@ def backbone_layers(config: StudyConfig) -> dict[str, tuple[Any, list[str]]]:
 
 
 def check_channels(config: StudyConfig, channels: dict[str, dict[str, int]]) -> None:
-    """Check every variant's PaDiM `n_features` against its backbone's channels.
+    """Check every variant's params against its backbone's channels (each detector's own
+    check, `DetectorParams.check_channels`).
 
     Args:
         config: the study.
@@ -317,14 +322,12 @@ def check_channels(config: StudyConfig, channels: dict[str, dict[str, int]]) -> 
             `config`, its detectors' layers checked already.
 
     Raises:
-        ConfigError: an `n_features` above the channels of its layers.
+        ConfigError: params that do not fit the channels of their layers.
     """
     for variant in variants(config):
         spec = variant.spec
-        if "n_features" in spec.params:
-            layers, n_features = spec.params["layers"], spec.params["n_features"]
-            known = channels[backbone_key(spec.backbone)]
-            check_n_features(spec.backbone.name, layers, n_features, known)
+        known = channels[backbone_key(spec.backbone)]
+        resolve_params(spec.name, spec.params).check_channels(spec.backbone.name, known)
 
 
 def planned_relpath(cell: CellPlan, multi_seed: bool) -> PurePosixPath:

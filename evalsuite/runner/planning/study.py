@@ -21,11 +21,11 @@ from evalsuite.runner.planning.study_data import StudyData, prepare_data
 
 def weights_digests(config: StudyConfig) -> dict[str, str | None]:
     """Backbone name -> SHA-256 of the weights a run loads (None: random weights), with every
-    detector's `layers` checked against its backbone's feature layers and PaDiM's `n_features`
-    against their channels.
+    detector's `layers` checked against its backbone's feature layers and its params against
+    their channels (`DetectorParams.check_channels`).
 
     Raises:
-        ConfigError: a layer the backbone does not have, an `n_features` above the layers'
+        ConfigError: a layer the backbone does not have, params that do not fit the layers'
             channels; an unknown timm model.
         WeightsError: weights missing (only when timm had to be asked; a file that does not
             fit is refused when a run loads it).

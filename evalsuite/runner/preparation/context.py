@@ -19,6 +19,7 @@ from evalsuite.backbone.device import device_name, resolve_device
 from evalsuite.backbone.extractor import Backbone
 from evalsuite.backbone.spec import BackboneSpec, describe
 from evalsuite.config import DetectorSpec, StudyConfig
+from evalsuite.detectors.registry import resolve_params
 from evalsuite.runner.planning.plan import (
     RESULTS_VERSION,
     Plan,
@@ -195,14 +196,11 @@ def approximations(
     spec: DetectorSpec, scope: str = "per_class", cache_storage: str = "float32"
 ) -> list[str]:
     """The opt-in approximations a detector configuration uses in `scope`, with features
-    stored at `cache_storage` precision ([] when exact)."""
+    stored at `cache_storage` precision ([] when exact): the cache's, the backbone's, then
+    those its params declare (`DetectorParams.approximations`)."""
     found = []
     if cache_storage != "float32":
         found.append(f"{cache_storage} feature cache")
-    if scope == "unified" and spec.params.get("coreset_scope", "pooled") != "pooled":
-        found.append("unified bank from per-category coresets")
     if spec.backbone.precision != "float32":
         found.append(f"backbone {spec.backbone.precision} autocast")
-    if spec.params.get("search", "exact") != "exact":
-        found.append(f"{spec.params['search']} nearest-neighbour search")
-    return found
+    return found + resolve_params(spec.name, spec.params).approximations(scope)
