@@ -175,7 +175,9 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
         "shift.html",
         {
             "drops": drops,
-            "drop_chart": figures.drop(drops, grid),
+            "drop_chart": figures.drop(
+                drops, grid, figures.paired_intervals([t for t in paired if t.family == "shift"])
+            ),
             "metric_titles": titles(HEADLINE_METRICS),
             "regimes": regime_rows(results, grid),
             "regime_titles": titles(REGIME_METRICS),
@@ -215,7 +217,7 @@ def unified_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ())
     data = {
         "has_unified": has_unified,
         "gaps": gaps,
-        "gap_chart": figures.gap(gaps, grid) if gaps else None,
+        "gap_chart": figures.gap(gaps, grid, figures.paired_intervals(paired)) if gaps else None,
         "metric_titles": titles(HEADLINE_METRICS),
         "shortcuts": views,
         "paired": paired,
