@@ -131,7 +131,7 @@ def pixel_f1_ci(
     tp = np.count_nonzero(pred & g, axis=(1, 2)).astype(np.float64)
     fp = np.count_nonzero(pred, axis=(1, 2)) - tp
     fn = np.count_nonzero(g, axis=(1, 2)) - tp
-    counts = _counts(g.reshape(g.shape[0], -1).any(axis=1), n, seed)
+    counts = _counts(np.asarray(g.reshape(g.shape[0], -1).any(axis=1)), n, seed)
     c_tp, c_fp, c_fn = counts @ tp, counts @ fp, counts @ fn
     denominator = np.where(c_tp > 0, 2.0 * c_tp + c_fp + c_fn, 1.0)
     return percentile_interval(np.where(c_tp > 0, 2.0 * c_tp / denominator, 0.0), level)

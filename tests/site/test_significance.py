@@ -55,7 +55,7 @@ def test_stars_are_holm_p_below_005_on_every_page_csv_row_and_tex(site_dir: Path
     for name in TEX:
         tex = (site_dir / "downloads" / name).read_text(encoding="utf-8")
         assert not STAR_TEX.findall(tex), name
-        assert "* marks a Holm-adjusted p < 0.05" in tex
+        assert r"* marks a Holm-adjusted p \textless{} 0.05" in tex
 
 
 def test_zero_by_construction_is_neither_tested_nor_counted(site_dir: Path) -> None:
