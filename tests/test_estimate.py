@@ -54,6 +54,16 @@ def test_estimate_counts_the_plan(study) -> None:
     assert unit_costs(plan, data, sources, 20) == one.units  # reference rates: machine-free
 
 
+def test_the_estimate_prices_the_resamples(study) -> None:
+    """The paper preset's 2000 resamples cost more evaluation time than the demo's 200."""
+    base, _ = study
+    config = StudyConfig.model_validate(SMALL)
+    data, sources, plan, _ = prepare(config, base / "cache", progress=False)
+    few = estimate(plan, data, sources, REFERENCE_RATES, workers=1, bootstrap=200)
+    many = estimate(plan, data, sources, REFERENCE_RATES, workers=1, bootstrap=2000)
+    assert sum(f.eval_s for f in many.fits) > sum(f.eval_s for f in few.fits) > 0
+
+
 def test_plan_estimate_command(study) -> None:
     base, path = study
     args = ["plan", "--config", str(path), "--cache", str(base / "cache"), "--estimate"]

@@ -12,7 +12,7 @@ from evalsuite.site.charts.specs import Chart
 from evalsuite.site.read.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
 from evalsuite.site.read.records import METRIC_NAMES, GroupKey, Results
 from evalsuite.site.views import figures
-from evalsuite.site.views.differences import DIFF_METRICS, DiffTable
+from evalsuite.site.views.differences import DIFF_METRICS, DiffTable, paired_intervals
 from evalsuite.site.views.gallery import GalleryPage, gallery_pages
 from evalsuite.site.views.heatmaps import Recoloured
 from evalsuite.site.views.runinfo import run_info
@@ -176,7 +176,7 @@ def main_pages(results: Results, grid: Grid, paired: Sequence[DiffTable] = ()) -
         {
             "drops": drops,
             "drop_chart": figures.drop(
-                drops, grid, figures.paired_intervals([t for t in paired if t.family == "shift"])
+                drops, grid, paired_intervals([t for t in paired if t.family == "shift"])
             ),
             "metric_titles": titles(HEADLINE_METRICS),
             "regimes": regime_rows(results, grid),
@@ -217,7 +217,7 @@ def unified_page(results: Results, grid: Grid, paired: Sequence[DiffTable] = ())
     data = {
         "has_unified": has_unified,
         "gaps": gaps,
-        "gap_chart": figures.gap(gaps, grid, figures.paired_intervals(paired)) if gaps else None,
+        "gap_chart": figures.gap(gaps, grid, paired_intervals(paired)) if gaps else None,
         "metric_titles": titles(HEADLINE_METRICS),
         "shortcuts": views,
         "paired": paired,

@@ -15,6 +15,7 @@ shift/threshold and shift/none) is neither tested nor counted in the family.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from evalsuite import regular
 from evalsuite.errors import EvaluationError
+from evalsuite.evaluation.bootstrap import Interval
 from evalsuite.evaluation.paired import (
     Difference,
     holm,
@@ -222,6 +224,18 @@ class DiffTable:
     def n_excluding_zero(self) -> int:
         """Comparisons whose interval excludes 0."""
         return sum(v.excludes_zero for r in self.rows for v in r.values)
+
+
+def paired_intervals(tables: Sequence[DiffTable]) -> dict[tuple[GroupKey, str], Interval]:
+    """The paired 95% interval of every tested difference of the tables, by its compared group
+    and metric (the charts' error bars: `figures.drop`, `figures.gap`)."""
+    return {
+        (row.b, metric): value.diff.ci95
+        for t in tables
+        for row in t.rows
+        for metric, value in zip(t.metrics, row.values, strict=True)
+        if value.diff is not None
+    }
 
 
 def difference_tables(results: Results, grid: Grid) -> list[DiffTable]:

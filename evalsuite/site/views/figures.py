@@ -9,15 +9,11 @@ differences, the paired 95% bootstrap interval of the site's difference tables
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from evalsuite.site.charts.specs import Chart, Rows, grouped_bars, roc_curves
 from evalsuite.site.read.records import METRIC_NAMES, Cell, GroupKey, Results
 from evalsuite.site.views.stats import Delta, Summary, summarise
 from evalsuite.site.views.tables import HEADLINE_METRICS, REGIME_METRICS, DeltaRow, Grid, Row
-
-if TYPE_CHECKING:  # differences imports sweeps, which imports this module
-    from evalsuite.site.views.differences import DiffTable, PairedValue
 
 LEVELS = ("image", "pixel")
 """The two levels a cell has ROC curves at."""
@@ -35,26 +31,16 @@ def percent(summary: Summary) -> dict[str, float | None]:
     }
 
 
-Intervals = Mapping[tuple[GroupKey, str], "PairedValue"]
-"""(compared group b, metric) -> its paired difference, from `paired_intervals`."""
+Intervals = Mapping[tuple[GroupKey, str], tuple[float, float]]
+"""(compared group b, metric) -> the paired 95% interval of b − a
+(`differences.paired_intervals`)."""
 
 
-def paired_intervals(tables: Sequence[DiffTable]) -> dict[tuple[GroupKey, str], PairedValue]:
-    """Every paired difference of the tables by its compared group and metric."""
-    return {
-        (row.b, metric): value
-        for t in tables
-        for row in t.rows
-        for metric, value in zip(t.metrics, row.values, strict=True)
-    }
-
-
-def points(delta: Delta, paired: PairedValue | None = None) -> dict[str, float | None]:
-    """{"y", "lo", "hi"} of a difference in percentage points: the paired 95% interval as the
-    error bar (none without a paired difference)."""
+def points(delta: Delta, ci: tuple[float, float] | None = None) -> dict[str, float | None]:
+    """{"y", "lo", "hi"} of a difference in percentage points: its paired 95% interval `ci` as
+    the error bar (none without one)."""
     if delta.mean is None:
         return {"y": None, "lo": None, "hi": None}
-    ci = None if paired is None or paired.diff is None else paired.diff.ci95
     return {
         "y": 100 * delta.mean,
         "lo": None if ci is None else 100 * ci[0],
@@ -93,7 +79,7 @@ def drop(rows: Sequence[DeltaRow], grid: Grid, intervals: Intervals | None = Non
     bars from `intervals` (the shift family's paired differences)."""
     found = intervals or {}
 
-    def shifted(r: DeltaRow, metric: str) -> PairedValue | None:
+    def shifted(r: DeltaRow, metric: str) -> tuple[float, float] | None:
         return found.get((GroupKey(r.label, r.scope, "shift/none", r.category, None), metric))
 
     data: Rows = [
@@ -168,7 +154,7 @@ def gap(rows: Sequence[DeltaRow], grid: Grid, intervals: Intervals | None = None
     from `intervals` (the unified family's paired differences)."""
     found = intervals or {}
 
-    def unified(r: DeltaRow, metric: str) -> PairedValue | None:
+    def unified(r: DeltaRow, metric: str) -> tuple[float, float] | None:
         return found.get((GroupKey(r.label, "unified", r.kind, r.category, None), metric))
 
     data: Rows = [
