@@ -396,6 +396,17 @@ def test_the_demo_site_numbers_in_the_docs_are_the_build() -> None:
     assert sizes == dict(families)
     excludes = Counter(row["family"].split(":")[0] for row in rows if row["excludes_zero"] == "1")
     assert dict(zip(sizes, excluding, strict=True)) == {name: excludes[name] for name in sizes}
+    zero = re.search(
+        r"threshold family's (\d+) ranking comparisons are zero by\s+construction \((\d+) tests",
+        evaluation,
+    )
+    threshold = [row for row in rows if row["family"] == "threshold"]
+    assert zero is not None
+    assert (int(zero.group(1)), int(zero.group(2))) == (
+        sum("by construction" in row["reason"] for row in threshold),
+        sum(bool(row["p"]) for row in threshold),
+    )
+    assert "None is starred" in evaluation and not any(row["significant"] == "1" for row in rows)
     files = [p for p in (SITE / "downloads" / "figures").iterdir() if p.is_file()]
     figures = {path.stem for path in files}  # the page versions (print versions in folders)
     site_md = (ROOT / "docs" / "site.md").read_text(encoding="utf-8")

@@ -97,6 +97,17 @@ def test_the_reference_projection_is_what_it_was_before_the_protocol(study) -> N
     ]
 
 
+def test_the_estimate_prices_the_resamples(study) -> None:
+    """The paper preset's 2000 resamples cost more evaluation time than the demo's 200."""
+    base, _ = study
+    config = StudyConfig.model_validate(SMALL)
+    data, sources, plan, _ = prepare(config, base / "cache", progress=False)
+    rates = reference_rates(plan_kernels(plan))
+    few = estimate(plan, data, sources, rates, workers=1, bootstrap=200)
+    many = estimate(plan, data, sources, rates, workers=1, bootstrap=2000)
+    assert sum(f.eval_s for f in many.fits) > sum(f.eval_s for f in few.fits) > 0
+
+
 def test_plan_estimate_command(study) -> None:
     base, path = study
     args = ["plan", "--config", str(path), "--cache", str(base / "cache"), "--estimate"]

@@ -2,21 +2,24 @@
 
 Every metric is `{"value": float | None, "ci95": [low, high] | None, "reason": str | None}`; a
 metric that cannot be computed has value None and says why (e.g. "dataset has no masks"). Only
-`EvaluationError` becomes a reason; anything else is a bug and propagates.
+`EvaluationError` becomes a reason; anything else is a bug and propagates. Every metric has a
+stratified bootstrap 95% interval over the test images (`ci95`; None when `bootstrap_n` is 0);
+the thresholds are the val ones, fixed over the resamples.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from evalsuite.errors import EvaluationError
 from evalsuite.evaluation import _checks
-from evalsuite.evaluation.bootstrap import image_auroc_ci
+from evalsuite.evaluation.bootstrap import Interval, image_auroc_ci
 from evalsuite.evaluation.curves import roc_from_labels
+from evalsuite.evaluation.image_bootstrap import aupr_ci, threshold_cis
 from evalsuite.evaluation.metrics import (
     RocPoints,
     downsample_roc,
@@ -26,8 +29,8 @@ from evalsuite.evaluation.metrics import (
     roc_points,
     threshold_metrics,
 )
-from evalsuite.evaluation.pixel_bootstrap import aupro_ci, pixel_auroc_ci
-from evalsuite.evaluation.pro import normalised_area, pro_curve
+from evalsuite.evaluation.pixel_bootstrap import aupro_ci, pixel_auroc_ci, pixel_f1_ci
+from evalsuite.evaluation.pro import ProCurve, normalised_area, pro_curve
 
 CI_LEVEL = 0.95
 NO_MASKS = "dataset has no masks"
@@ -46,6 +49,16 @@ class _Bootstrap:
     n: int
     seed: int
     level: float
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of every interval function."""
+        return {"n": self.n, "seed": self.seed, "level": self.level}
+
+
+def _interval(boot: _Bootstrap, compute: Callable[[], Interval]) -> Interval | None:
+    """`compute()`, or None without resamples (`bootstrap_n` 0: no intervals)."""
+    return compute() if boot.n else None
 
 
 def evaluate_cell(
@@ -69,7 +82,7 @@ def evaluate_cell(
         masks: (N, H, W) test masks, or None when the dataset has none.
         image_threshold: image threshold from val.
         pixel_threshold: pixel threshold from val, or None.
-        bootstrap_n: resamples of the 95% intervals (image_auroc, pixel_auroc, aupro_0.3).
+        bootstrap_n: resamples of every metric's 95% interval.
         seed: bootstrap seed.
         roc_max_points: most points kept per ROC curve.
 
@@ -100,21 +113,27 @@ def evaluate_cell(
 def _image_metrics(
     s: np.ndarray, y: np.ndarray, threshold: float, boot: _Bootstrap
 ) -> dict[str, Metric]:
-    """image_auroc (with interval), image_aupr and the thresholded image metrics."""
+    """image_auroc, image_aupr and the metrics at the image threshold, with intervals."""
     at = threshold_metrics(s, y, threshold)
+    cis = (
+        threshold_cis(s, y, threshold, n=boot.n, seed=boot.seed, level=boot.level) if boot.n else {}
+    )
 
     def auroc() -> Outcome:
-        ci = image_auroc_ci(s, y, n=boot.n, seed=boot.seed, level=boot.level)
-        return image_auroc(s, y), ci
+        value = image_auroc(s, y)
+        return value, _interval(boot, lambda: image_auroc_ci(s, y, **boot.kwargs))
 
-    return {
-        "image_auroc": _metric(auroc),
-        "image_aupr": _metric(lambda: (image_aupr(s, y), None)),
-        "image_f1": _metric(lambda: (float(at["f1"]), None)),
-        "image_precision": _metric(lambda: (float(at["precision"]), None)),
-        "image_recall": _metric(lambda: (float(at["recall"]), None)),
-        "image_fpr": _metric(lambda: (float(at["fpr"]), None)),
-    }
+    def aupr() -> Outcome:
+        value = image_aupr(s, y)
+        return value, _interval(boot, lambda: aupr_ci(s, y, **boot.kwargs))
+
+    def thresholded(name: str) -> Callable[[], Outcome]:
+        return lambda: (float(at[name]), cis.get(name))
+
+    metrics = {"image_auroc": _metric(auroc), "image_aupr": _metric(aupr)}
+    for name in ("f1", "precision", "recall", "fpr"):
+        metrics[f"image_{name}"] = _metric(thresholded(name))
+    return metrics
 
 
 def _pixel_metrics(
@@ -132,33 +151,31 @@ def _pixel_metrics(
     """
     m, g = _checks.maps_and_masks(maps, masks)
     roc, roc_reason = _attempt(lambda: _roc_summary(m, g, max_points))
-    areas, pro_reason = _attempt(lambda: _pro_areas(m, g))
+    areas, pro_reason = _attempt(lambda: _pro_areas(m, g, boot))
 
     def auroc() -> Outcome:
         if roc is None:
             raise EvaluationError(roc_reason)
-        return roc[0], pixel_auroc_ci(m, g, n=boot.n, seed=boot.seed, level=boot.level)
+        return roc[0], _interval(boot, lambda: pixel_auroc_ci(m, g, **boot.kwargs))
 
-    def area(limit: float, with_ci: bool) -> Callable[[], Outcome]:
+    def area(limit: float) -> Callable[[], Outcome]:
         def compute() -> Outcome:
             if areas is None:
                 raise EvaluationError(pro_reason)
-            ci = None
-            if with_ci:
-                ci = aupro_ci(m, g, limit, n=boot.n, seed=boot.seed, level=boot.level)
-            return areas[limit], ci
+            return areas[limit]()
 
         return compute
 
     def f1() -> Outcome:
         if threshold is None:
             raise EvaluationError(NO_PIXEL_THRESHOLD)
-        return pixel_f1(m, g, threshold), None
+        value = pixel_f1(m, g, threshold)
+        return value, _interval(boot, lambda: pixel_f1_ci(m, g, threshold, **boot.kwargs))
 
     metrics = {
         "pixel_auroc": _metric(auroc),
-        "aupro_0.3": _metric(area(0.3, with_ci=True)),
-        "aupro_0.05": _metric(area(0.05, with_ci=False)),
+        "aupro_0.3": _metric(area(0.3)),
+        "aupro_0.05": _metric(area(0.05)),
         "pixel_f1": _metric(f1),
     }
     return metrics, None if roc is None else roc[1]
@@ -171,10 +188,30 @@ def _roc_summary(m: np.ndarray, g: np.ndarray, max_points: int) -> tuple[float, 
     return float(np.trapezoid(tpr, fpr)), downsample_roc(fpr, tpr, thresholds, max_points)
 
 
-def _pro_areas(m: np.ndarray, g: np.ndarray) -> dict[float, float]:
-    """AU-PRO at the limits 0.3 and 0.05, from one exact PRO curve."""
+def _pro_areas(
+    m: np.ndarray, g: np.ndarray, boot: _Bootstrap
+) -> dict[float, Callable[[], Outcome]]:
+    """AU-PRO at the limits 0.3 and 0.05 with their intervals, from one exact PRO curve (its
+    intervals computed here, while the curve is held; an interval's error stays its metric's)."""
     curve = pro_curve(m, g)
-    return {limit: normalised_area(curve.fpr, curve.pro, limit) for limit in (0.3, 0.05)}
+    return {limit: _area_outcome(m, g, curve, limit, boot) for limit in (0.3, 0.05)}
+
+
+def _area_outcome(
+    m: np.ndarray, g: np.ndarray, curve: ProCurve, limit: float, boot: _Bootstrap
+) -> Callable[[], Outcome]:
+    """The outcome of one AU-PRO: a thunk returning it or raising the interval's error."""
+    value = normalised_area(curve.fpr, curve.pro, limit)
+    ci, reason = _attempt(
+        lambda: _interval(boot, lambda: aupro_ci(m, g, limit, curve=curve, **boot.kwargs))
+    )
+
+    def outcome() -> Outcome:
+        if reason:
+            raise EvaluationError(reason)
+        return value, ci
+
+    return outcome
 
 
 def _metric(compute: Callable[[], Outcome]) -> Metric:

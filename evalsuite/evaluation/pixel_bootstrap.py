@@ -14,6 +14,8 @@ c (N,) and evaluate the metric from per-image statistics computed once:
   `max_thresholds` of them (then the result is exact); otherwise it is a subset of the exact
   thresholds spread evenly along the full-sample curve (arc length in FPR / fpr_limit + PRO up to
   FPR = 2 fpr_limit, then evenly in FPR to 1), which changes AU-PRO by well under 1e-3.
+- pixel F1 at a fixed threshold t (from val; it stays fixed): per-image TP, FP, FN (N, 3) give a
+  resample's 2 c.TP / (2 c.TP + c.FP + c.FN), exact (0 when c.TP = 0, as `metrics.pixel_f1`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from evalsuite.evaluation.bootstrap import (
     resample_counts,
     stratified_resamples,
 )
-from evalsuite.evaluation.pro import check_limit, normalised_area, pro_curve, region_weights
+from evalsuite.evaluation.pro import (
+    ProCurve,
+    check_limit,
+    normalised_area,
+    pro_curve,
+    region_weights,
+)
 
 
 def pixel_auroc_ci(
@@ -66,6 +74,7 @@ def aupro_ci(
     seed: int,
     level: float = 0.95,
     max_thresholds: int = 3000,
+    curve: ProCurve | None = None,
 ) -> Interval:
     """Bootstrap interval of AU-PRO, resampling whole images.
 
@@ -75,13 +84,14 @@ def aupro_ci(
         fpr_limit: integration limit in (0, 1].
         n: number of resamples; seed: resampling seed; level: confidence level.
         max_thresholds: size of the threshold grid (see the module docstring), >= 10.
+        curve: `pro_curve(maps, masks)` when the caller has it (else computed here).
     """
     check_level(level)
     check_limit(fpr_limit)
     if max_thresholds < 10:
         raise EvaluationError(f"max_thresholds={max_thresholds} is too small; use at least 10")
     m, g = _checks.maps_and_masks(maps, masks)
-    grid = _grid(m, g, fpr_limit, max_thresholds)
+    grid = _grid(pro_curve(m, g) if curve is None else curve, fpr_limit, max_thresholds)
     fp, overlap, n_normal, n_regions = _per_image_curves(m, g, grid)
     counts = _counts(n_regions > 0, n, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -97,6 +107,34 @@ def aupro_ci(
         ]
     )
     return percentile_interval(_defined(values), level)
+
+
+def pixel_f1_ci(
+    maps: np.ndarray,
+    masks: np.ndarray,
+    threshold: float,
+    *,
+    n: int = 1000,
+    seed: int,
+    level: float = 0.95,
+) -> Interval:
+    """Bootstrap interval of the pixel F1 at a fixed threshold, resampling whole images.
+
+    Args:
+        maps: (N, H, W) pixel anomaly scores; masks: (N, H, W) 1 = defect pixel.
+        threshold: the pixel threshold from val (fixed over the resamples).
+        n: number of resamples; seed: resampling seed; level: confidence level.
+    """
+    check_level(level)
+    m, g = _checks.maps_and_masks(maps, masks)
+    pred = m >= threshold
+    tp = np.count_nonzero(pred & g, axis=(1, 2)).astype(np.float64)
+    fp = np.count_nonzero(pred, axis=(1, 2)) - tp
+    fn = np.count_nonzero(g, axis=(1, 2)) - tp
+    counts = _counts(np.asarray(g.reshape(g.shape[0], -1).any(axis=1)), n, seed)
+    c_tp, c_fp, c_fn = counts @ tp, counts @ fp, counts @ fn
+    denominator = np.where(c_tp > 0, 2.0 * c_tp + c_fp + c_fn, 1.0)
+    return percentile_interval(np.where(c_tp > 0, 2.0 * c_tp / denominator, 0.0), level)
 
 
 def _counts(image_labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -156,9 +194,8 @@ def _below(reference: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return (lo + hi) / 2.0
 
 
-def _grid(m: np.ndarray, g: np.ndarray, fpr_limit: float, size: int) -> np.ndarray:
+def _grid(curve: ProCurve, fpr_limit: float, size: int) -> np.ndarray:
     """Decreasing threshold grid: every distinct score, or `size` picked along the curve."""
-    curve = pro_curve(m, g)
     thresholds = curve.thresholds[1:]
     if thresholds.size <= size:
         return thresholds

@@ -44,8 +44,11 @@ CSV_HEADER = (
     "ci95_high",
     "p",
     "p_holm",
+    "significant",
     "excludes_zero",
     "family_size",
+    "min_p_holm",
+    "significance_possible",
     "n_images",
     "resamples",
     "bootstrap_seed",
@@ -54,8 +57,13 @@ CSV_HEADER = (
     "reason",
 )
 """Columns of differences.csv; numbers are fractions 0-1 (delta = b - a), p unadjusted,
-p_holm Holm-adjusted over the family (one site table); ids, paths and seeds joined by spaces;
-paths relative to the site root (the records under `downloads/records/cells/`), as in every CSV."""
+p_holm Holm-adjusted over the family (one site table), significant 1 when p_holm < 0.05 (the
+site's star; `significance.significant`), family_size the tests of the family (comparisons zero
+by construction are not tested: empty numbers, their reason says so), min_p_holm the smallest
+Holm-adjusted p the family's resamples allow and significance_possible 0 when it is >= 0.05
+(then no difference of the family can be significant); ids, paths and seeds joined by spaces;
+paths relative to the site root (the records under `downloads/records/cells/`), as in every CSV.
+Rows whose category is `mean` are the means over categories (no ids or paths)."""
 LEVELS = (("image", ("image_auroc", "image_f1")), ("pixel", ("pixel_auroc", "aupro_0.3")))
 """The LaTeX tables of a family: per level (two metrics each, so each fits one column of a
 two-column paper; pixel F1 is in the CSV), one table per detector, cut to fit a page."""
@@ -89,18 +97,21 @@ def _csv_row(t: DiffTable, row: DiffRow, metric: str, value: PairedValue) -> lis
     s = value.seeds
     spread = ["" if s.mean is None else s.mean, "" if s.sd is None else s.sd]
     d = value.diff
+    floor = "" if t.min_p_holm is None else t.min_p_holm
+    family = [t.n_comparisons, floor, "" if t.min_p_holm is None else int(t.reachable)]
     if d is None:
-        return [*head, *[""] * 8, t.n_comparisons, *[""] * 3, *spread, value.reason or ""]
+        return [*head, *[""] * 9, *family, *[""] * 3, *spread, value.reason or ""]
     numbers = [d.a, d.b, d.delta, d.ci95[0], d.ci95[1], d.p_value, value.p_holm]
+    marks = [int(value.significant), int(d.excludes_zero)]
     counts = [d.n_images, d.n_resamples, d.seed]
-    return [*head, *numbers, int(d.excludes_zero), t.n_comparisons, *counts, *spread, ""]
+    return [*head, *numbers, *marks, *family, *counts, *spread, ""]
 
 
 def _value(value: PairedValue, multi_seed: bool) -> str:
     d = value.diff
     if d is None:
-        return "n/a"
-    lines = [number(d.delta, signed=True) + ("*" if d.excludes_zero else "")]
+        return "$=0$" if value.zero else "n/a"
+    lines = [number(d.delta, signed=True) + ("*" if value.significant else "")]
     lines.append(f"[{number(d.ci95[0])}, {number(d.ci95[1])}]")
     if multi_seed and value.seeds.sd is not None:
         lines.append(rf"\textpm{{}}{number(value.seeds.sd)}")
@@ -157,17 +168,37 @@ def _level_tex(
         f"Study {study}: paired differences {t.title}, {level} level ({names}), in "
         "percentage points (b - a); below each, the paired 95% bootstrap "
         "interval (test images paired by id and resampled jointly, stratified by label)."
-        f"{seeds} * marks an interval that excludes 0. The family holds {t.n_comparisons} "
-        f"comparisons ({len(t.rows)} rows x {len(t.metrics)} metrics, pixel F1 included, "
-        f"those with a value), {t.n_excluding_zero} of which exclude 0; p-values, "
-        "Holm-adjusted p-values and pixel F1 are in differences.csv. F1 is image-level, at "
-        "the image threshold chosen on validation data; n/a: undefined."
-        " mean: the mean over the categories of the rows above it, its interval from "
-        "resampling the paired test images within each category (in the family)."
+        f"{seeds} * marks a Holm-adjusted p < 0.05 over the family of {t.n_comparisons} tests "
+        f"({len(t.rows)} rows x {len(t.metrics)} metrics, pixel F1 included, those with a value"
+        f"{_zero_note(t)}); {t.n_significant} are marked. p-values, Holm-adjusted p-values and "
+        "pixel F1 are in differences.csv. F1 is image-level, at the image threshold chosen on "
+        "validation data; n/a: undefined. mean: the mean over the categories of the rows above "
+        "it, its interval from resampling the paired test images within each category (in the "
+        f"family).{_reach_note(t)}"
     )
     tag = sanitise(t.family.replace(":", "-"))
     full = caption + synthetic_note(synthetic)
     return split_table(full, f"tab:evalsuite-{tag}-{level}", columns, 2, blocks)
+
+
+def _zero_note(t: DiffTable) -> str:
+    if not t.n_zero:
+        return ""
+    return (
+        f", less {t.n_zero} zero by construction, shown as =0 and not tested: the metric "
+        "depends on nothing that differs between the two cells"
+    )
+
+
+def _reach_note(t: DiffTable) -> str:
+    """The caption's notice when the resamples cannot reach a corrected p < 0.05."""
+    if t.reachable or t.min_p is None or t.min_p_holm is None:
+        return ""
+    return (
+        f" NOTE: with {t.resamples} bootstrap resamples no p-value is below {t.min_p:.2g}, so "
+        f"after Holm over {t.n_comparisons} tests none is below {t.min_p_holm:.2g}: no "
+        f"difference can be significant (at least {t.resamples_needed} resamples are needed)."
+    )
 
 
 def tex_name(t: DiffTable) -> str:

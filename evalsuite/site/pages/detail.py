@@ -241,7 +241,10 @@ DOWNLOADS = (
         "Every paired difference b − a the site reports (shift − clean, threshold − none, "
         "retrain − none, unified − per_class, swept value − baseline) per metric: both cells' "
         "ids and paths, a, b, delta, the paired 95% bootstrap interval, p, Holm-adjusted p "
-        "within its table, images, resamples, seed; fractions 0–1.",
+        "within its table, significant (the star: Holm-adjusted p < 0.05), the smallest "
+        "Holm-adjusted p the resamples allow (significance_possible 0: none can be "
+        "significant), images, resamples, seed; fractions 0–1. Comparisons zero by "
+        "construction are not tested (empty numbers, a reason).",
     ),
 )
 

@@ -12,7 +12,7 @@ from evalsuite.site.charts.specs import Chart
 from evalsuite.site.read.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
 from evalsuite.site.read.records import METRIC_NAMES, GroupKey, Results
 from evalsuite.site.views import figures
-from evalsuite.site.views.differences import DIFF_METRICS, DiffTable
+from evalsuite.site.views.differences import DIFF_METRICS, DiffTable, paired_intervals
 from evalsuite.site.views.gallery import GalleryPage, gallery_pages
 from evalsuite.site.views.heatmaps import Recoloured
 from evalsuite.site.views.means import (
@@ -190,7 +190,9 @@ def main_pages(
         "shift.html",
         {
             "drops": drop_with_means(drops, means),
-            "drop_chart": figures.drop(drops, grid),
+            "drop_chart": figures.drop(
+                drops, grid, paired_intervals([t for t in paired if t.family == "shift"])
+            ),
             "metric_titles": titles(HEADLINE_METRICS),
             "regimes": regime_with_means(regime_rows(results, grid), means),
             "regime_titles": titles(REGIME_METRICS),
@@ -237,7 +239,7 @@ def unified_page(
     data = {
         "has_unified": has_unified,
         "gaps": gap_with_means(gaps, means),
-        "gap_chart": figures.gap(gaps, grid) if gaps else None,
+        "gap_chart": figures.gap(gaps, grid, paired_intervals(paired)) if gaps else None,
         "metric_titles": titles(HEADLINE_METRICS),
         "shortcuts": views,
         "paired": paired,

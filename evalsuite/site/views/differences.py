@@ -6,12 +6,16 @@ value − the detector's baseline value. Per seed, the two cells' test images ar
 sample id and resampled jointly (`evaluation.paired`, stratified by label; n and seed from the
 records: `evaluation.bootstrap` resamples, the cell's seed); pixel metrics read each cell's
 `evidence.npz`. With several seeds the interval is pooled (`pool_differences`) and the mean ±
-sd over seeds is shown beside it. p-values are Holm-adjusted within each table (its family).
+sd over seeds is shown beside it. p-values are Holm-adjusted within each table (its family); a
+difference is marked significant by `evaluation.significance.significant` alone. A metric that is
+zero by construction for a comparison (`significance.zero_by_construction`, e.g. an AUROC between
+shift/threshold and shift/none) is neither tested nor counted in the family.
 """
 
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +23,7 @@ import numpy as np
 
 from evalsuite import regular
 from evalsuite.errors import EvaluationError
+from evalsuite.evaluation.bootstrap import Interval
 from evalsuite.evaluation.category_mean import mean_difference
 from evalsuite.evaluation.paired import (
     Difference,
@@ -28,7 +33,17 @@ from evalsuite.evaluation.paired import (
     pool_differences,
 )
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
-from evalsuite.site.read.records import Cell, GroupKey, Results
+from evalsuite.evaluation.regimes import plan_for
+from evalsuite.evaluation.significance import (
+    CellInputs,
+    reachable,
+    resamples_needed,
+    significant,
+    smallest_holm_p,
+    smallest_p,
+    zero_by_construction,
+)
+from evalsuite.site.read.records import METRIC_NAMES, Cell, GroupKey, Results
 from evalsuite.site.views.stats import Delta, mean_delta, paired_delta
 from evalsuite.site.views.sweeps import sweep_view
 from evalsuite.site.views.tables import Grid, categoryless
@@ -46,17 +61,29 @@ class PairedValue:
         seeds: b − a per seed, mean ± sd over seeds (n = matched seeds).
         p_holm: the Holm-adjusted p-value within the table, or None.
         reason: why there is no difference.
+        zero: the difference is zero by construction (not tested, not in the family).
     """
 
     diff: Difference | None
     seeds: Delta
     p_holm: float | None
     reason: str | None
+    zero: bool = False
 
     @property
     def excludes_zero(self) -> bool:
-        """Whether the 95% interval excludes 0 (marked on the site)."""
+        """Whether the 95% interval excludes 0 (not a significance mark: see `significant`)."""
         return self.diff is not None and self.diff.excludes_zero
+
+    @property
+    def significant(self) -> bool:
+        """Whether the star is shown: Holm-adjusted p < 0.05 (`significance.significant`)."""
+        return self.diff is not None and significant(self.p_holm)
+
+    @property
+    def p_holm_text(self) -> str:
+        """The Holm-adjusted p-value, 2 significant digits."""
+        return "" if self.p_holm is None else f"{self.p_holm:.2g}"
 
     @property
     def delta_text(self) -> str:
@@ -156,19 +183,63 @@ class DiffTable:
 
     @property
     def n_comparisons(self) -> int:
-        """Comparisons with a p-value (the Holm family size)."""
+        """Comparisons with a p-value (the Holm family size; zero by construction excluded)."""
         return sum(v.diff is not None for r in self.rows for v in r.values)
+
+    @property
+    def n_zero(self) -> int:
+        """Comparisons zero by construction (not tested)."""
+        return sum(v.zero for r in self.rows for v in r.values)
+
+    @property
+    def resamples(self) -> int | None:
+        """The most resamples of a difference of the table (None without a difference)."""
+        counts = [v.diff.n_resamples for r in self.rows for v in r.values if v.diff is not None]
+        return max(counts) if counts else None
 
     @property
     def min_p(self) -> float | None:
         """The smallest p-value the resamples allow, 2 / (B + 1) (None without a difference)."""
-        counts = [v.diff.n_resamples for r in self.rows for v in r.values if v.diff is not None]
-        return 2.0 / (max(counts) + 1) if counts else None
+        return None if self.resamples is None else smallest_p(self.resamples)
+
+    @property
+    def min_p_holm(self) -> float | None:
+        """The smallest Holm-adjusted p-value the resamples allow in this family."""
+        if self.resamples is None:
+            return None
+        return smallest_holm_p(self.resamples, self.n_comparisons)
+
+    @property
+    def reachable(self) -> bool:
+        """Whether these resamples can make any difference of the family significant."""
+        return self.resamples is None or reachable(self.resamples, self.n_comparisons)
+
+    @property
+    def resamples_needed(self) -> int:
+        """The fewest resamples with which this family could reach significance."""
+        return resamples_needed(self.n_comparisons)
+
+    @property
+    def n_significant(self) -> int:
+        """Comparisons marked significant (Holm-adjusted p < 0.05)."""
+        return sum(v.significant for r in self.rows for v in r.values)
 
     @property
     def n_excluding_zero(self) -> int:
         """Comparisons whose interval excludes 0."""
         return sum(v.excludes_zero for r in self.rows for v in r.values)
+
+
+def paired_intervals(tables: Sequence[DiffTable]) -> dict[tuple[GroupKey, str], Interval]:
+    """The paired 95% interval of every tested difference of the tables, by its compared group
+    and metric (the charts' error bars: `figures.drop`, `figures.gap`)."""
+    return {
+        (row.b, metric): value.diff.ci95
+        for t in tables
+        for row in t.rows
+        for metric, value in zip(t.metrics, row.values, strict=True)
+        if value.diff is not None
+    }
 
 
 def difference_tables(results: Results, grid: Grid) -> list[DiffTable]:
@@ -222,7 +293,9 @@ def _table(
         cells_a, cells_b = groups.get(a, []), groups.get(b, [])
         matched = _matched(cells_a, cells_b)
         values = tuple(
-            _paired_value(matched, metric, paired_delta(cells_a, cells_b, metric), loader)
+            _zero(metric, paired_delta(cells_a, cells_b, metric))
+            if zero_by_construction(metric, inputs(a), inputs(b))
+            else _paired_value(matched, metric, paired_delta(cells_a, cells_b, metric), loader)
             for metric in DIFF_METRICS
         )
         first = not rows or rows[-1].b.label != b.label
@@ -286,6 +359,31 @@ def _with_holm(rows: list[DiffRow]) -> list[DiffRow]:
             values.append(replace(value, p_holm=None if value.diff is None else float(p)))
         out.append(replace(row, values=tuple(values)))
     return out
+
+
+def inputs(key: GroupKey) -> CellInputs:
+    """What a group's cells are computed from (`significance.CellInputs`): the model is the
+    detector label, scope, fit images and any swept detector setting; images are (condition,
+    severity for shifted images only: a severity sweep's value, or the study's)."""
+    plan = plan_for(key.condition, key.regime)
+    severity = key.sweep[1] if key.sweep and key.sweep[0] == "shift.severity" else "study"
+    setting = key.sweep if key.sweep and key.sweep[0] != "shift.severity" else None
+
+    def images(condition: str, split: str) -> tuple[str, str | None, str, str]:
+        return condition, severity if condition == "shift" else None, split, key.category
+
+    model = (key.label, key.scope, setting, images(plan.fit_condition, "train")[:2])
+    val = images(plan.threshold_condition, "val")
+    return CellInputs(model=model, val=val, test=images(plan.test_condition, "test"))
+
+
+def _zero(metric: str, seeds: Delta) -> PairedValue:
+    """A metric zero by construction: not tested (no p-value, not in the family)."""
+    reason = (
+        f"= 0 by construction: {METRIC_NAMES[metric]} depends on nothing that differs "
+        "between the two cells (not tested)"
+    )
+    return PairedValue(None, seeds, None, reason, zero=True)
 
 
 def _matched(a: list[Cell], b: list[Cell]) -> list[tuple[Cell, Cell]]:

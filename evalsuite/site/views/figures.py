@@ -2,12 +2,13 @@
 
 Values are plotted in percent (differences in percentage points). Error bars are the 95%
 intervals of `stats.summarise` (bootstrap for one seed, over seeds for several); for paired
-differences, ± the sd over seeds when there are several seeds.
+differences, the paired 95% bootstrap interval of the site's difference tables
+(`differences.difference_tables`, pooled over seeds), the ends of the interval the tables show.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from evalsuite.site.charts.specs import Chart, Rows, grouped_bars, roc_curves
 from evalsuite.site.read.records import METRIC_NAMES, Cell, GroupKey, Results
@@ -30,15 +31,20 @@ def percent(summary: Summary) -> dict[str, float | None]:
     }
 
 
-def points(delta: Delta) -> dict[str, float | None]:
-    """{"y", "lo", "hi"} of a difference in percentage points, ± sd over seeds."""
+Intervals = Mapping[tuple[GroupKey, str], tuple[float, float]]
+"""(compared group b, metric) -> the paired 95% interval of b − a
+(`differences.paired_intervals`)."""
+
+
+def points(delta: Delta, ci: tuple[float, float] | None = None) -> dict[str, float | None]:
+    """{"y", "lo", "hi"} of a difference in percentage points: its paired 95% interval `ci` as
+    the error bar (none without one)."""
     if delta.mean is None:
         return {"y": None, "lo": None, "hi": None}
-    spread = delta.sd
     return {
         "y": 100 * delta.mean,
-        "lo": None if spread is None else 100 * (delta.mean - spread),
-        "hi": None if spread is None else 100 * (delta.mean + spread),
+        "lo": None if ci is None else 100 * ci[0],
+        "hi": None if ci is None else 100 * ci[1],
     }
 
 
@@ -68,10 +74,22 @@ def overview(rows: Sequence[Row], grid: Grid) -> Chart | None:
     )
 
 
-def drop(rows: Sequence[DeltaRow], grid: Grid) -> Chart | None:
-    """shift/none − clean/none per category and detector, one row of panels per scope."""
+def drop(rows: Sequence[DeltaRow], grid: Grid, intervals: Intervals | None = None) -> Chart | None:
+    """shift/none − clean/none per category and detector, one row of panels per scope; error
+    bars from `intervals` (the shift family's paired differences)."""
+    found = intervals or {}
+
+    def shifted(r: DeltaRow, metric: str) -> tuple[float, float] | None:
+        return found.get((GroupKey(r.label, r.scope, "shift/none", r.category, None), metric))
+
     data: Rows = [
-        {"x": r.category, "group": r.label, "col": METRIC_NAMES[m], "row": r.scope, **points(d)}
+        {
+            "x": r.category,
+            "group": r.label,
+            "col": METRIC_NAMES[m],
+            "row": r.scope,
+            **points(d, shifted(r, m)),
+        }
         for r in rows
         for m, d in zip(HEADLINE_METRICS, r.delta, strict=True)
         if d.mean is not None
@@ -91,7 +109,8 @@ def drop(rows: Sequence[DeltaRow], grid: Grid) -> Chart | None:
     return Chart(
         "",
         "shift/none − clean/none in percentage points (same model, same threshold), paired by "
-        "seed; below zero means worse under shift. Rows: scopes.",
+        "seed; below zero means worse under shift; error bars: paired 95% bootstrap interval. "
+        "Rows: scopes.",
         spec,
     )
 
@@ -130,10 +149,22 @@ def regimes(results: Results, grid: Grid) -> Chart | None:
     )
 
 
-def gap(rows: Sequence[DeltaRow], grid: Grid) -> Chart | None:
-    """unified − per_class per category and kind, one row of panels per detector."""
+def gap(rows: Sequence[DeltaRow], grid: Grid, intervals: Intervals | None = None) -> Chart | None:
+    """unified − per_class per category and kind, one row of panels per detector; error bars
+    from `intervals` (the unified family's paired differences)."""
+    found = intervals or {}
+
+    def unified(r: DeltaRow, metric: str) -> tuple[float, float] | None:
+        return found.get((GroupKey(r.label, "unified", r.kind, r.category, None), metric))
+
     data: Rows = [
-        {"x": r.category, "group": r.kind, "col": METRIC_NAMES[m], "row": r.label, **points(d)}
+        {
+            "x": r.category,
+            "group": r.kind,
+            "col": METRIC_NAMES[m],
+            "row": r.label,
+            **points(d, unified(r, m)),
+        }
         for r in rows
         for m, d in zip(HEADLINE_METRICS, r.delta, strict=True)
         if d.mean is not None
@@ -153,7 +184,8 @@ def gap(rows: Sequence[DeltaRow], grid: Grid) -> Chart | None:
     return Chart(
         "",
         "One model on the pooled categories (per-class thresholds) minus one model per "
-        "category, in percentage points, paired by seed.",
+        "category, in percentage points, paired by seed; error bars: paired 95% bootstrap "
+        "interval.",
         spec,
     )
 

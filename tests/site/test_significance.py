@@ -1,0 +1,193 @@
+"""Stars, families and intervals of the site's differences: a star is a Holm-adjusted p < 0.05
+and nothing else (pages, CSV, LaTeX), comparisons zero by construction are not tested, pages
+say prominently when the resamples cannot reach significance, and the difference charts draw
+the paired intervals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from site_helpers import copy_results, read_json, write_json
+
+from evalsuite.evaluation.significance import RANKING_METRICS, smallest_holm_p
+from evalsuite.site.downloads.paired_exports import difference_tex, differences_csv
+from evalsuite.site.read.load import load_results
+from evalsuite.site.views.differences import difference_tables
+from evalsuite.site.views.tables import grid_of
+
+pytestmark = pytest.mark.long  # the tiny study's run: minutes (tests/conftest.py)
+
+PAGES = {
+    "shift.html": ("shift", "threshold", "retrain"),
+    "unified.html": ("unified",),
+    "hyperparameters.html": ("sweep:patchcore:params.coreset_ratio",),
+}
+TEX = ("shift.tex", "threshold.tex", "retrain.tex", "unified.tex")
+STAR_HTML = re.compile(r"\*\s*<span class=\"ci\">")
+STAR_TEX = re.compile(r"\d\*")
+
+
+def _rows(site_dir: Path) -> list[dict[str, str]]:
+    with (site_dir / "downloads" / "differences.csv").open(encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _holm_significant(row: dict[str, str]) -> bool:
+    return bool(row["p_holm"]) and float(row["p_holm"]) < 0.05
+
+
+def test_stars_are_holm_p_below_005_on_every_page_csv_row_and_tex(site_dir: Path) -> None:
+    """The tiny study's 20 resamples cannot reach a corrected p < 0.05: no star anywhere, although
+    many intervals exclude 0 (which starred them before)."""
+    rows = _rows(site_dir)
+    assert sum(r["excludes_zero"] == "1" for r in rows) > 0
+    for row in rows:
+        assert (row["significant"] == "1") == _holm_significant(row), row
+    for page, families in PAGES.items():
+        html = (site_dir / page).read_text(encoding="utf-8")
+        starred = sum(r["significant"] == "1" for r in rows if r["family"] in families)
+        assert len(STAR_HTML.findall(html)) == starred == 0, page
+    for name in TEX:
+        tex = (site_dir / "downloads" / name).read_text(encoding="utf-8")
+        assert not STAR_TEX.findall(tex), name
+        assert r"* marks a Holm-adjusted p \textless{} 0.05" in tex
+
+
+def test_zero_by_construction_is_neither_tested_nor_counted(site_dir: Path) -> None:
+    rows = _rows(site_dir)
+    threshold = [r for r in rows if r["family"] == "threshold"]
+    assert len(threshold) == 8 * 5  # 2 detectors x 2 scopes x 2 categories, 5 metrics
+    for row in threshold:
+        ranking = row["metric"] in RANKING_METRICS
+        assert bool(row["p"]) is not ranking, row
+        assert ("by construction" in row["reason"]) is ranking, row
+    tested = [r for r in threshold if r["p"]]
+    assert len(tested) == 16 and all(int(r["family_size"]) == 16 for r in threshold)
+    for family in {r["family"] for r in rows} - {"threshold"}:  # everything else is tested
+        assert all(r["p"] for r in rows if r["family"] == family), family
+    html = (site_dir / "shift.html").read_text(encoding="utf-8")
+    assert html.count('<td class="num zero"') == 24
+    tex = (site_dir / "downloads" / "threshold.tex").read_text(encoding="utf-8")
+    assert tex.count("$=0$") == 24 and "zero by construction" in tex
+
+
+def test_pages_csv_and_tex_say_when_the_resamples_cannot_reach_significance(
+    site_dir: Path,
+) -> None:
+    rows = _rows(site_dir)
+    for row in rows:
+        floor = smallest_holm_p(int(row["resamples"] or 20), int(row["family_size"]))
+        assert float(row["min_p_holm"]) == pytest.approx(floor)
+        assert row["significance_possible"] == "0"
+    for page in PAGES:
+        html = (site_dir / page).read_text(encoding="utf-8")
+        notice = html.find('<div class="banner notice"')
+        assert 0 < notice < html.index("<section"), page  # above the page's first section
+        assert "No difference on this page can be significant" in html
+        assert "20 bootstrap resamples" in html[notice : notice + 2000]
+    tex = (site_dir / "downloads" / "shift.tex").read_text(encoding="utf-8")
+    assert "NOTE: with 20 bootstrap resamples" in tex
+
+
+def _chart_rows(html: str, chart: str) -> list[dict[str, object]]:
+    found = re.search(rf'id="{chart}-spec">(.*?)</script>', html, re.S)
+    assert found, chart
+    spec = json.loads(found.group(1))
+    layers = spec["spec"]["layer"]
+    rules = [
+        layer
+        for layer in layers
+        if layer["mark"]["type"] == "rule" and "y2" in layer.get("encoding", {})
+    ]
+    assert [r["encoding"]["y"]["field"] for r in rules] == ["lo"]
+    assert rules[0]["encoding"]["y2"]["field"] == "hi"
+    return spec["datasets"]["rows"]
+
+
+@pytest.mark.parametrize(
+    ("page", "chart", "family"),
+    [("shift.html", "chart-drop", "shift"), ("unified.html", "chart-gap", "unified")],
+)
+def test_difference_charts_draw_the_paired_intervals(
+    site_dir: Path, page: str, chart: str, family: str
+) -> None:
+    names = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro_0.3": "AUPRO@0.3"}
+    names["image_f1"] = "F1"
+    csv_rows = [r for r in _rows(site_dir) if r["family"] == family and r["metric"] in names]
+    html = (site_dir / page).read_text(encoding="utf-8")
+    bars = _chart_rows(html, chart)
+    assert len(bars) == len(csv_rows)
+    ends = {}
+    for r in csv_rows:
+        if family == "shift":
+            key = (r["category"], r["label"], r["scope_b"], names[r["metric"]])
+        else:
+            kind = f"{r['condition_b']}/{r['regime_b']}"
+            key = (r["category"], kind, r["label"], names[r["metric"]])
+        ends[key] = (100 * float(r["ci95_low"]), 100 * float(r["ci95_high"]))
+    for bar in bars:
+        key = (bar["x"], bar["group"], bar["row"], bar["col"])
+        assert (bar["lo"], bar["hi"]) == pytest.approx(ends[key]), key
+        assert bar["lo"] <= bar["hi"]
+
+
+def _plant(root: Path) -> None:
+    """patchcore/hazelnut ranks backwards on clean and perfectly on shift (a huge difference);
+    padim/hazelnut scores the shifted images as the clean ones (a nil difference); every record
+    asks for 2000 resamples."""
+    cells = root / "cells"
+    for path in cells.rglob("*.json"):
+        record = read_json(path)
+        if "config" in record:
+            record["config"]["evaluation"]["bootstrap"] = 2000
+            write_json(path, record)
+    for name, flip in (("clean", -1.0), ("shift", 1.0)):
+        path = cells / f"patchcore/per_class/none/{name}/hazelnut.json"
+        record = read_json(path)
+        for i, score in enumerate(record["scores"]):
+            score["score"] = flip * (score["label"] + 0.01 * i)
+        write_json(path, record)
+    clean = read_json(cells / "padim/per_class/none/clean/hazelnut.json")
+    shift_path = cells / "padim/per_class/none/shift/hazelnut.json"
+    shift = read_json(shift_path)
+    by_id = {s["id"]: s["score"] for s in clean["scores"]}
+    for score in shift["scores"]:
+        score["score"] = by_id[score["id"]]
+    shift["threshold"]["image"]["value"] = clean["threshold"]["image"]["value"]
+    write_json(shift_path, shift)
+
+
+def test_planted_huge_difference_is_starred_and_a_nil_one_is_not(
+    results_dir: Path, tmp_path: Path
+) -> None:
+    root = copy_results(results_dir, tmp_path / "out")
+    _plant(root)
+    results = load_results(root)
+    grid = replace(
+        grid_of(results), kinds=("clean/none", "shift/none"), scopes=("per_class",), sweeps=()
+    )
+    shift = next(t for t in difference_tables(results, grid) if t.family == "shift")
+    assert shift.n_comparisons == 20 and shift.reachable and shift.resamples == 2000
+    values = {(row.b.label, row.b.category): row.values for row in shift.rows}
+    huge, nil = values[("patchcore", "hazelnut")][0], values[("padim", "hazelnut")][0]
+    assert huge.diff is not None and huge.diff.delta == pytest.approx(1.0)
+    assert huge.p_holm is not None and huge.p_holm < 0.05 and huge.significant
+    assert nil.diff is not None and nil.diff.delta == 0.0 and nil.diff.p_value == 1.0
+    assert not nil.significant
+    for row in shift.rows:
+        for value in row.values:
+            expected = value.p_holm is not None and value.p_holm < 0.05
+            assert value.significant == expected
+    rows = list(csv.DictReader(differences_csv([shift]).splitlines()))
+    assert all((r["significant"] == "1") == _holm_significant(r) for r in rows)
+    assert all(r["significance_possible"] == "1" for r in rows)
+    tex = difference_tex(shift, "tiny", True, multi_seed=False)
+    shown = ("image_auroc", "image_f1", "pixel_auroc", "aupro_0.3")
+    starred = sum(r["significant"] == "1" for r in rows if r["metric"] in shown)
+    assert len(STAR_TEX.findall(tex)) == starred >= 1
+    assert "NOTE:" not in tex
