@@ -9,7 +9,7 @@ import types
 
 import numpy as np
 import pytest
-from scipy.stats import friedmanchisquare
+from scipy.stats import friedmanchisquare, wilcoxon
 
 from evalsuite.errors import EvaluationError
 from evalsuite.evaluation.aupimo import aupimo
@@ -175,5 +175,10 @@ def test_paired_tests_follow_their_definitions() -> None:
     assert result.n == 39 and result.mean_diff == pytest.approx(d.mean())
     assert result.p_t == pytest.approx(2 * student.sf(abs(t), d.size - 1), rel=1e-9)
     assert result.p_wilcoxon < 1e-6  # every difference but a few is positive
+    tied = np.round(b, 0)  # ties and zeros: the normal approximation with tie correction
+    expected = wilcoxon(tied[keep], np.round(a, 0)[keep], method="asymptotic").pvalue
+    assert paired_tests(np.round(a, 0), tied).p_wilcoxon == pytest.approx(expected)
+    small = paired_tests(a[:10], a[:10] + np.arange(1, 11) / 10)  # 10 distinct: exact
+    assert small.p_wilcoxon == pytest.approx(2 / 2**10)
     same = paired_tests(a, a.copy())
     assert same.p_wilcoxon == 1.0 and same.p_t == 1.0
