@@ -19,6 +19,7 @@ from evalsuite.evaluation.ranking import average_ranks
 from evalsuite.runner.writing.evidence import npz_bytes
 from evalsuite.site.pages.per_image import per_image
 from evalsuite.site.read.load import load_results
+from evalsuite.site.views.per_image import distinct_kinds
 from evalsuite.site.views.tables import grid_of
 
 
@@ -56,6 +57,7 @@ def test_tests_are_holm_adjusted_over_the_page(site_dir: Path) -> None:
     rows = _csv(site_dir / "downloads" / "per_image_tests.csv")
     assert rows and {r["value"] for r in rows} == {"placement"}  # no AUPIMO in the tiny study
     assert {int(r["family_size"]) for r in rows} == {len(rows)}
+    assert "threshold" not in {r["regime"] for r in rows}  # shift/none's scores: not retested
     for column in ("p_wilcoxon", "p_t"):
         raw = [float(r[column]) for r in rows]
         adjusted = [float(r[f"{column}_holm"]) for r in rows]
@@ -100,3 +102,9 @@ def test_mean_aupimo_and_its_interval_come_from_the_evidence(
     assert found.aupimo == pytest.approx(expected.mean())
     assert found.aupimo_ci is not None
     assert found.aupimo_ci[0] < expected.mean() < found.aupimo_ci[1]
+
+
+def test_a_kind_with_another_kinds_scores_is_left_out() -> None:
+    every = ["shift/retrain", "shift/threshold", "clean/none", "shift/none"]
+    assert distinct_kinds(every) == {"clean/none", "shift/none", "shift/retrain"}
+    assert distinct_kinds(["shift/threshold", "clean/none"]) == {"shift/threshold", "clean/none"}

@@ -8,7 +8,8 @@ bootstrap interval over those images (2,000 resamples, the cell's seed).
 
 Tests: every pair of detectors evaluated on the same test images (same scope, condition/regime
 and category; baseline cells; images paired by seed and sample id), on two per-image values on
-one scale for both detectors: DeLong's placement value (image level) and AUPIMO (pixel level).
+one scale for both detectors: DeLong's placement value (image level) and AUPIMO (pixel level);
+shift/threshold is left out (its scores are shift/none's by construction).
 Wilcoxon signed-rank and paired t-test (`evaluation.per_image_tests`); each test's p-values are
 Holm-adjusted over every row of the page's table (its family).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from evalsuite.evaluation.bootstrap import Interval, percentile_interval
 from evalsuite.evaluation.delong import delong
 from evalsuite.evaluation.paired import holm
 from evalsuite.evaluation.per_image_tests import PairedTest, paired_tests
+from evalsuite.evaluation.regimes import plan_for
 from evalsuite.results.paths import SCOPES
 from evalsuite.site.read.records import KINDS, Cell, Results
 
@@ -204,12 +207,25 @@ def _mean_interval(values: np.ndarray, seed: int) -> Interval:
     return percentile_interval(values[picks].mean(axis=1), 0.95)
 
 
+def distinct_kinds(kinds: Iterable[str]) -> set[str]:
+    """The kinds whose test scores are not another kind's by construction: a kind with the
+    same fit and test data as an earlier one (shift/threshold: shift/none's model on shift/none's
+    test images) only moves the threshold, so threshold-free values are equal; left out."""
+    kept: dict[tuple[str, str], str] = {}
+    for kind in sorted(set(kinds), key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS)):
+        plan = plan_for(*kind.split("/", 1))
+        kept.setdefault((plan.fit_condition, plan.test_condition), kind)
+    return set(kept.values())
+
+
 def paired_rows(results: Results, values: PerImageValues) -> list[PairedRow]:
-    """Every detector pair × value with a test, Holm-adjusted over the whole list."""
+    """Every detector pair × value with a test, Holm-adjusted over the whole list (kinds
+    whose scores are another's by construction left out: `distinct_kinds`)."""
     by_place: dict[tuple[str, str, str], dict[str, list[Cell]]] = {}
+    kinds = distinct_kinds(c.key.group.kind for c in results.cells)
     for cell in results.cells:
         g = cell.key.group
-        if cell.ok and g.sweep is None:
+        if cell.ok and g.sweep is None and g.kind in kinds:
             by_label = by_place.setdefault((g.scope, g.kind, g.category), {})
             by_label.setdefault(g.label, []).append(cell)
     found: list[tuple[tuple[str, str, str], str, str, str, PairedTest]] = []

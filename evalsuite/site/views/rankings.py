@@ -2,8 +2,9 @@
 
 Per scope and metric, the treatments are the detectors' variants (baseline and each swept
 value), the blocks the (condition/regime, category) pairs where every treatment has a value
-(the mean over seeds). The treatments are ranked in each block and compared with the Friedman
-test and the Nemenyi critical difference (`evaluation.ranking`, Demšar 2006), drawn as a
+(the mean over seeds; shift/threshold is left out: its scores, hence its AUROC and AUPIMO, are
+shift/none's by construction). The treatments are ranked in each block and compared with the
+Friedman test and the Nemenyi critical difference (`evaluation.ranking`, Demšar 2006), drawn as a
 critical-difference diagram. When the sweep variants leave fewer than two complete blocks, the
 baselines alone are ranked.
 """
@@ -19,7 +20,7 @@ from evalsuite.evaluation.ranking import Ranking, friedman_nemenyi
 from evalsuite.site.charts.cd import cd_diagram
 from evalsuite.site.charts.specs import Chart
 from evalsuite.site.read.records import METRIC_NAMES, Cell, GroupKey, Results, value_order
-from evalsuite.site.views.per_image import CellStats
+from evalsuite.site.views.per_image import CellStats, distinct_kinds
 from evalsuite.site.views.tables import Grid
 
 Block = tuple[str, str]
@@ -100,7 +101,8 @@ def _view(
         {(g.label, g.sweep) for g in table},
         key=lambda v: (v[0], v[1] is not None, v[1] and (v[1][0], value_order(v[1][1]))),
     )
-    blocks = sorted({(g.kind, g.category) for g in table})
+    kinds = distinct_kinds(g.kind for g in table)  # shift/threshold repeats shift/none
+    blocks = sorted({(g.kind, g.category) for g in table if g.kind in kinds})
     chosen = _complete(table, variants, blocks)
     if len(chosen[1]) < 2:
         chosen = _complete(table, [v for v in variants if v[1] is None], blocks)
