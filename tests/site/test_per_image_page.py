@@ -108,3 +108,14 @@ def test_a_kind_with_another_kinds_scores_is_left_out() -> None:
     every = ["shift/retrain", "shift/threshold", "clean/none", "shift/none"]
     assert distinct_kinds(every) == {"clean/none", "shift/none", "shift/retrain"}
     assert distinct_kinds(["shift/threshold", "clean/none"]) == {"shift/threshold", "clean/none"}
+
+
+def test_an_unreadable_evidence_file_is_a_reason_not_a_failed_build(
+    results_dir: Path, tmp_path: Path
+) -> None:
+    root = copy_results(results_dir, tmp_path / "out")
+    results = load_results(root)
+    cell = next(c for c in results.cells if c.ok and c.record.get("evidence"))
+    (root / cell.record["evidence"]).write_bytes(b"not a zip")
+    stats = {s.cell.relpath: s for s in per_image(results, grid_of(results)).stats}
+    assert "cannot read pixel evidence" in stats[cell.relpath].aupimo_reason
