@@ -13,6 +13,9 @@ per-image counts c (N,) of `evaluation.bootstrap.resample_counts`):
   (N,); the curve of a resample is closed with (1, 1). The grid changes AU-PRO by about 1e-3 at
   most (tested); the paired difference uses the grid for both cells and for a and b alike.
 - pixel F1: TP, FP, FN (N, 3) at the cell's val pixel threshold, exact.
+- AUPIMO (N,) per image (`evaluation.aupimo`, NaN for normal images): kept here, not in the
+  record, because it is pixel evidence like the rest (derived from the maps, defined only with
+  masks, read by the site for its per-image tests) and the record's schema stays as it is.
 
 Stored as float32 (counts up to 2^24 are exact): at MVTec scale (N = 150 test images, maps of
 224 x 224) about 0.45 MB per cell before compression.
@@ -26,6 +29,7 @@ import numpy as np
 
 from evalsuite.errors import EvaluationError
 from evalsuite.evaluation import _checks
+from evalsuite.evaluation.aupimo import aupimo
 from evalsuite.evaluation.pixel_bootstrap import _pair_matrix, _per_image_curves
 from evalsuite.evaluation.pro import check_limit, pro_curve
 
@@ -46,6 +50,8 @@ class PixelEvidence:
         n_regions: (N,) defect regions per image.
         f1_counts: (N, 3) TP, FP, FN at the pixel threshold, or None without one.
         fpr_limit: the AU-PRO integration limit the grid was built for.
+        aupimo: (N,) AUPIMO per image (NaN for normal images), or None when undefined (or
+            evidence written before it).
     """
 
     n_defect: np.ndarray
@@ -56,6 +62,7 @@ class PixelEvidence:
     n_regions: np.ndarray
     f1_counts: np.ndarray | None
     fpr_limit: float = 0.3
+    aupimo: np.ndarray | None = None
 
     @property
     def n_images(self) -> int:
@@ -78,6 +85,7 @@ class PixelEvidence:
             n_regions=self.n_regions[rows],
             f1_counts=take(self.f1_counts),
             fpr_limit=self.fpr_limit,
+            aupimo=take(self.aupimo),
         )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -90,6 +98,7 @@ class PixelEvidence:
             "pro_overlap": self.pro_overlap,
             "n_regions": self.n_regions,
             "f1_counts": self.f1_counts,
+            "aupimo": self.aupimo,
         }
         arrays = {k: np.asarray(v, dtype=np.float32) for k, v in parts.items() if v is not None}
         arrays["fpr_limit"] = np.array([self.fpr_limit], dtype=np.float32)
@@ -116,6 +125,7 @@ class PixelEvidence:
             n_regions=np.asarray(arrays["n_regions"], dtype=np.float64),
             f1_counts=part("f1_counts"),
             fpr_limit=float(np.asarray(arrays["fpr_limit"]).ravel()[0]),
+            aupimo=part("aupimo"),
         )
 
 
@@ -156,8 +166,24 @@ def pixel_evidence(
         tp = (pred & flat_g).sum(axis=1)
         f1_counts = np.stack([tp, pred.sum(axis=1) - tp, n_defect - tp], axis=1).astype(float)
     return PixelEvidence(
-        n_defect, n_normal, pairs, pro_fp, pro_overlap, n_regions, f1_counts, fpr_limit
+        n_defect,
+        n_normal,
+        pairs,
+        pro_fp,
+        pro_overlap,
+        n_regions,
+        f1_counts,
+        fpr_limit,
+        _aupimo_or_none(m, g),
     )
+
+
+def _aupimo_or_none(m: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+    """AUPIMO per image, or None where it is undefined (e.g. no normal test image)."""
+    try:
+        return aupimo(m, g)
+    except EvaluationError:
+        return None
 
 
 def _head_grid(m: np.ndarray, g: np.ndarray, fpr_limit: float, size: int) -> np.ndarray:

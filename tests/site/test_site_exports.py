@@ -198,8 +198,12 @@ def test_every_study_chart_is_exported_in_three_formats(site_dir: Path) -> None:
     assert "unified-patchcore-provenance" in names
     charts = sum(
         len(page_specs(site_dir / page))
-        for page in ("index.html", "shift.html", "roc.html", "unified.html", "hyperparameters.html")
+        for page in (
+            *("index.html", "shift.html", "roc.html", "unified.html", "hyperparameters.html"),
+            "statistics.html",
+        )
     )
+    assert "statistics-rankings-image-auroc-per_class" in names  # the CD diagrams
     assert len(names) == charts  # every chart of the study pages, nothing else
     for name in names:
         assert PORTABLE.fullmatch(name)

@@ -153,6 +153,7 @@ def test_every_chart_is_valid_vega_lite(site_dir: Path) -> None:
     schema = load_schema()
     validator = jsonschema.validators.validator_for(schema)(schema)
     pages = ["index.html", "shift.html", "roc.html", "unified.html", "hyperparameters.html"]
+    pages.append("statistics.html")  # the CD diagrams
     pages.append("cells/patchcore--per_class--none--clean--hazelnut.html")
     count = 0
     for page in pages:

@@ -28,11 +28,13 @@ from evalsuite.site.downloads.figure_exports import figure_files, site_figures
 from evalsuite.site.downloads.latex import headline_tex
 from evalsuite.site.downloads.metrics_csv import metrics_csv, summary_csv
 from evalsuite.site.downloads.paired_exports import difference_tex, differences_csv, tex_name
+from evalsuite.site.downloads.per_image_exports import per_image_downloads, per_image_files
 from evalsuite.site.downloads.shipped import record_files
 from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, supplement_files
 from evalsuite.site.pages import assets, detail
 from evalsuite.site.pages.changes import changes
 from evalsuite.site.pages.links import CellLinks
+from evalsuite.site.pages.per_image import per_image, per_image_page
 from evalsuite.site.pages.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.pages.study import NAV, Page, gallery_index, main_pages
 from evalsuite.site.read.anonymise import anonymise, machine_identity
@@ -133,15 +135,22 @@ def site_files(
     paired = difference_tables(results, grid)
     found = None if baseline is None else changes(results, baseline)
     recoloured = recolour(results)
+    statistics = per_image(results, grid)
     pages: list[Page] = [
         *main_pages(results, grid, paired, means),
+        per_image_page(statistics),
         *gallery_index(results, grid, recoloured),
         detail.listing_page(results),
         *detail.cell_pages(results, recoloured),
         detail.failures_page(results),
     ]
     figures = site_figures(pages)
-    more = (*_tex_downloads(paired), *(found.downloads if found else ()), *data_downloads(results))
+    more = (
+        *_tex_downloads(paired),
+        *per_image_downloads(),
+        *(found.downloads if found else ()),
+        *data_downloads(results),
+    )
     pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
     if found is not None:
@@ -151,6 +160,7 @@ def site_files(
         site = dataclasses.replace(site, nav=(NAV[0], ("changes.html", "Changes"), *NAV[1:]))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
     files.update(_downloads(results, headline, paired, means))
+    files.update(per_image_files(statistics, _study(results), results.synthetic))
     files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     files.update(recoloured.files)

@@ -45,6 +45,7 @@ NAV = (
     ("galleries.html", "Heatmaps"),
     ("unified.html", "Unified"),
     ("hyperparameters.html", "Hyperparameters"),
+    ("statistics.html", "Per-image statistics"),
     ("cells.html", "Cells"),
     ("failures.html", "Failures"),
     ("downloads.html", "Downloads"),
