@@ -137,6 +137,18 @@ class Block:
     rows: tuple[str, ...]
 
 
+def separator(label: str | None, first_of_group: bool, index: int, n_columns: int) -> list[str]:
+    """The lines before a row: a group's name spanning the table when `label` is given (its
+    first row; a rule above unless first of all), else a little space between groups."""
+    if label is not None:
+        rule = [] if index == 0 else [r"\midrule"]
+        return [
+            *rule,
+            rf"\multicolumn{{{n_columns}}}{{@{{}}l}}{{\textbf{{{latex_escape(label)}}}}} \\",
+        ]
+    return [r"\addlinespace"] if first_of_group and index else []
+
+
 def row_height(row: str) -> float:
     """The height a body row takes in pt (a line of 10 pt type, and one more small line for
     each \\scriptsize line its cells stack; measured: a two-line row is 18.3 pt)."""
