@@ -274,7 +274,7 @@ def test_missing_field_is_named(tmp_path: Path, good: Record, key: str) -> None:
         ("seed", "0", "seed"),
         ("seed", True, "seed"),
         ("id", "NOT-HEX", "id"),
-        ("detector", "fastflow", "detector"),
+        ("detector", "Fast Flow!", "detector"),  # any registered name, but a name
         ("condition", "noisy", "condition"),
         ("sweep", {"param": "params.k"}, "sweep.value"),
         ("metrics/image_auroc/value", "high", "metrics.image_auroc.value"),
