@@ -61,19 +61,20 @@ def test_stars_are_holm_p_below_005_on_every_page_csv_row_and_tex(site_dir: Path
 def test_zero_by_construction_is_neither_tested_nor_counted(site_dir: Path) -> None:
     rows = _rows(site_dir)
     threshold = [r for r in rows if r["family"] == "threshold"]
-    assert len(threshold) == 8 * 5  # 2 detectors x 2 scopes x 2 categories, 5 metrics
+    # 2 detectors x 2 scopes x (2 categories + their mean), 5 metrics
+    assert len(threshold) == 12 * 5
     for row in threshold:
         ranking = row["metric"] in RANKING_METRICS
         assert bool(row["p"]) is not ranking, row
         assert ("by construction" in row["reason"]) is ranking, row
     tested = [r for r in threshold if r["p"]]
-    assert len(tested) == 16 and all(int(r["family_size"]) == 16 for r in threshold)
+    assert len(tested) == 24 and all(int(r["family_size"]) == 24 for r in threshold)
     for family in {r["family"] for r in rows} - {"threshold"}:  # everything else is tested
         assert all(r["p"] for r in rows if r["family"] == family), family
     html = (site_dir / "shift.html").read_text(encoding="utf-8")
-    assert html.count('<td class="num zero"') == 24
+    assert html.count('<td class="num zero"') == 36
     tex = (site_dir / "downloads" / "threshold.tex").read_text(encoding="utf-8")
-    assert tex.count("$=0$") == 24 and "zero by construction" in tex
+    assert tex.count("$=0$") == 36 and "zero by construction" in tex
 
 
 def test_pages_csv_and_tex_say_when_the_resamples_cannot_reach_significance(
@@ -118,7 +119,12 @@ def test_difference_charts_draw_the_paired_intervals(
 ) -> None:
     names = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro_0.3": "AUPRO@0.3"}
     names["image_f1"] = "F1"
-    csv_rows = [r for r in _rows(site_dir) if r["family"] == family and r["metric"] in names]
+    rows = _rows(site_dir)  # the charts draw the categories; the means are in the tables
+    csv_rows = [
+        r
+        for r in rows
+        if r["family"] == family and r["metric"] in names and r["category"] != "mean"
+    ]
     html = (site_dir / page).read_text(encoding="utf-8")
     bars = _chart_rows(html, chart)
     assert len(bars) == len(csv_rows)
@@ -172,7 +178,9 @@ def test_planted_huge_difference_is_starred_and_a_nil_one_is_not(
         grid_of(results), kinds=("clean/none", "shift/none"), scopes=("per_class",), sweeps=()
     )
     shift = next(t for t in difference_tables(results, grid) if t.family == "shift")
-    assert shift.n_comparisons == 20 and shift.reachable and shift.resamples == 2000
+    assert (
+        shift.n_comparisons == 30 and shift.reachable
+    )  # 2 detectors x (2 categories + mean) x 5 and shift.resamples == 2000
     values = {(row.b.label, row.b.category): row.values for row in shift.rows}
     huge, nil = values[("patchcore", "hazelnut")][0], values[("padim", "hazelnut")][0]
     assert huge.diff is not None and huge.diff.delta == pytest.approx(1.0)

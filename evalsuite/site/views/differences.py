@@ -333,6 +333,9 @@ def _mean_row(
         seeds = mean_delta(sides, metric)
         found = [r.values[index].diff for r in rows]
         missing = [r for r, d in zip(rows, found, strict=True) if d is None]
+        if rows and all(r.values[index].zero for r in rows):  # so is their mean: not tested
+            values.append(_zero(metric, seeds))
+            continue
         if missing:
             why = missing[0].values[index].reason
             reason = f"no mean over categories: {missing[0].b.category} has no difference ({why})"
