@@ -15,9 +15,12 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     BaseModel,
     Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -131,27 +134,68 @@ class DetectorSpec(_Closed):
     """One detector configuration of the study.
 
     Attributes:
-        name: a detector of the registry (`patchcore`, `padim`; see `detectors.registry`).
+        impl: a plug-in's class by import path, `package.module:Class` (see
+            `detectors.plugins`); None for a built-in or an installed entry point.
+        name: a detector of the registry (`patchcore`, `padim`, an entry point of the group
+            `evalsuite.detectors`), or the name of the `impl` plug-in (not a built-in's).
         label: how records and the site name it (default: the name); unique in a study.
         backbone: the feature extractor and its weights.
         params: the detector's hyperparameters (validated by the detector's params model).
     """
 
+    impl: str | None = None
     name: str
     label: str = ""
     backbone: BackboneConfig = BackboneConfig()
     params: dict[str, Any] = Field(default={}, validate_default=True)
 
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, name: str) -> str:
-        from evalsuite.detectors.registry import entry
+    @property
+    def ref(self) -> str:
+        """What the registry knows the detector by: its `impl`, else its name."""
+        return self.impl or self.name
 
+    @model_serializer(mode="wrap")
+    def _drop_builtin_impl(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        dumped: dict[str, object] = handler(self)
+        if dumped.get("impl") is None:  # built-ins dump as they always have
+            dumped.pop("impl", None)
+        return dumped
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_impl(cls, data: Any) -> Any:
+        """Import and check a plug-in named by `impl` before its params are validated."""
+        if not isinstance(data, dict) or not isinstance(data.get("impl"), str):
+            return data
+        from evalsuite.detectors.registry import DETECTORS, entry
+
+        name = data.get("name")
+        if name in DETECTORS:
+            raise ValueError(
+                f"name {name!r} with impl {data['impl']!r}: {name!r} is a built-in detector; "
+                "give your detector another name"
+            )
         try:
-            entry(name)
+            entry(data["impl"])
         except ConfigError as error:
             raise ValueError(str(error)) from error
-        return name
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str, info: ValidationInfo) -> str:
+        from evalsuite.detectors.registry import check_builtin_name, entry
+
+        try:
+            if info.data.get("impl") is not None:
+                return _path_name("name", name)
+            entry(name)
+            check_builtin_name(name)
+        except ConfigError as error:
+            raise ValueError(str(error)) from error
+        return name if name in _builtins() else _path_name("name", name)
 
     @field_validator("label")
     @classmethod
@@ -178,7 +222,7 @@ class DetectorSpec(_Closed):
         if "name" not in info.data:  # the name is invalid: that error is reported
             return params
         try:
-            resolved = resolve_params(info.data["name"], params)
+            resolved = resolve_params(info.data.get("impl") or info.data["name"], params)
         except ClosedModelError as error:
             raise ValueError(error.problems) from error
         parsed: dict[str, Any] = json.loads(resolved.model_dump_json())
@@ -204,9 +248,15 @@ def _check_tables(spec: DetectorSpec) -> None:
     layers = spec.params["layers"]
     try:
         check_layers(spec.backbone.name, layers, tuple(channels))
-        resolve_params(spec.name, spec.params).check_channels(spec.backbone.name, channels)
+        resolve_params(spec.ref, spec.params).check_channels(spec.backbone.name, channels)
     except ConfigError as error:
         raise ValueError(str(error)) from error
+
+
+def _builtins() -> frozenset[str]:
+    from evalsuite.detectors.registry import DETECTORS
+
+    return frozenset(DETECTORS)
 
 
 def _path_name(what: str, value: str) -> str:

@@ -69,3 +69,8 @@ class SchedulerError(EvalsuiteError):
     """The Dask scheduler named by `--scheduler` cannot be reached (or its address is invalid)."""
 
     exit_code = 3
+
+
+class DetectorError(EvalsuiteError):
+    """A detector raised, or returned malformed scores (wrong type, shape or dtype, NaN or
+    infinity): its cells fail with this one-line reason; the run's other cells go on."""

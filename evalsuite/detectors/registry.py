@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
+from evalsuite.detectors import plugins
 from evalsuite.detectors.params import DetectorParams
 from evalsuite.errors import ConfigError, EvalsuiteError
 
@@ -52,6 +53,8 @@ class DetectorEntry:
         memory_bank: it implements `base.MemoryBankDetector` (nearest-neighbour provenance).
         cost_model: `module:attribute` of its `cost.CostModel`, or None (the estimate then says
             it has none).
+        impl: `module:Class` of a plug-in (`detectors.plugins`), None for a built-in.
+        version: a plug-in's distribution version (or `unversioned`), None for a built-in.
     """
 
     module: str
@@ -62,6 +65,8 @@ class DetectorEntry:
     selection_param: str | None = None
     memory_bank: bool = False
     cost_model: str | None = None
+    impl: str | None = None
+    version: str | None = None
 
 
 DETECTORS: dict[str, DetectorEntry] = {
@@ -87,17 +92,59 @@ DETECTORS: dict[str, DetectorEntry] = {
 
 
 def entry(name: str) -> DetectorEntry:
-    """The registry entry of detector `name`.
+    """The registry entry of detector `name`: a built-in, a plug-in's import path
+    (`module:Class`) or the name of a plug-in's entry point (`detectors.plugins`).
 
     Raises:
-        ConfigError: no detector has that name (the message lists those there are).
+        ConfigError: no detector has that name (the message lists those there are), or the
+            plug-in does not import or does not satisfy the protocol.
     """
     found = DETECTORS.get(name)
-    if found is None:
-        known = [repr(known) for known in DETECTORS]
+    if found is not None:
+        return found
+    plugin = plugins.load(name) if plugins.is_impl(name) else plugins.from_entry_point(name)
+    if plugin is None:
+        known = [repr(known) for known in [*DETECTORS, *plugins.entry_points()]]
         listed = ", ".join(known[:-1]) + " or " + known[-1] if len(known) > 1 else known[0]
-        raise ConfigError(f"unknown detector {name!r}; use {listed}")
-    return found
+        raise ConfigError(
+            f"unknown detector {name!r}; use {listed}; or name your own class with "
+            "impl = 'package.module:Class' (see docs/plugins.md)"
+        )
+    return _plugin_entry(plugin)
+
+
+def check_builtin_name(name: str) -> None:
+    """Refuse a plug-in (an `impl`, or an installed entry point) that takes the name of a
+    built-in detector `name`.
+
+    Raises:
+        ConfigError: naming the clash and what to do.
+    """
+    point = plugins.entry_points().get(name)
+    if name in DETECTORS and point is not None:
+        where = point.dist.name if point.dist is not None else point.value
+        raise ConfigError(
+            f"the entry point {name!r} of {where} ({plugins.GROUP}) takes the name of a "
+            "built-in detector; rename it in that distribution's entry points"
+        )
+
+
+def _plugin_entry(plugin: plugins.Plugin) -> DetectorEntry:
+    module, _, cls = plugin.impl.partition(":")
+    params_module, _, params_cls = plugin.params_class.partition(":")
+    declares = plugin.declares
+    return DetectorEntry(
+        module,
+        cls,
+        params_module,
+        params_cls,
+        split=declares.split or declares.memory_bank,
+        selection_param=declares.selection_param,
+        memory_bank=declares.memory_bank,
+        cost_model=declares.cost_model,
+        impl=plugin.impl,
+        version=plugin.version,
+    )
 
 
 def params_class(name: str) -> type[DetectorParams]:
@@ -134,6 +181,15 @@ def search_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The params of `params` that change the search evidence of detector `name`."""
     search = _search_only(name)
     return {key: value for key, value in params.items() if key in search}
+
+
+def provenance(name: str) -> dict[str, str] | None:
+    """A plug-in's class (`module:Class`) and distribution version, for fit keys and records;
+    None for a built-in (its code is the package's own)."""
+    found = entry(name)
+    if found.impl is None:
+        return None
+    return {"class": found.impl, "version": found.version or plugins.UNVERSIONED}
 
 
 def selection_param(name: str) -> str | None:
@@ -265,7 +321,9 @@ def _import(name: str, module_name: str, attribute: str) -> object:
             f"detector {name!r} is unavailable: importing {module_name} failed ({error}); "
             "reinstall the environment (make install)"
         ) from error
-    found = getattr(module, attribute, None)
+    found: object = module
+    for part in attribute.split("."):  # a nested class: `Outer.Inner`
+        found = getattr(found, part, None)
     if found is None:
         raise EvalsuiteError(f"{module_name} has no {attribute}; the install is broken")
     return cast(object, found)

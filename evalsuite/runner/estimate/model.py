@@ -89,7 +89,7 @@ def study_kernels(names: Sequence[str] | None = None) -> list[Kernel]:
 
 def plan_kernels(plan: Plan) -> list[Kernel]:
     """The kernels the plan's detectors' cost models price with."""
-    names = dict.fromkeys(fit.variant.spec.name for fit in plan.fits)
+    names = dict.fromkeys(fit.variant.spec.ref for fit in plan.fits)
     return study_kernels(list(names))
 
 
@@ -229,7 +229,7 @@ def fit_shape(
     spec = fit.variant.spec
     train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
     searched, tests = _scored(cells, data)
-    layers = resolve_params(spec.name, spec.params).layers
+    layers = resolve_params(spec.ref, spec.params).layers
     channels = source.backbone.channels(layers)
     strides = source.backbone.strides(layers)
     height, width = source.input_size
@@ -266,12 +266,12 @@ def _fit_cost(
     )
     height, width = shape.input_size
     cost.eval_s = tests * (height * width * rates.eval_pixel_s + bootstrap * rates.eval_resample_s)
-    model = cost_model(spec.name)
+    model = cost_model(spec.ref)
     if model is None:
         cost.priced, cost.peak_bytes = False, PROCESS_BASE_BYTES
         return cost
     price: Price = model.price(
-        resolve_params(spec.name, spec.params), shape, KernelRates(rates.kernels, rates.device)
+        resolve_params(spec.ref, spec.params), shape, KernelRates(rates.kernels, rates.device)
     )
     cost.fit_s, cost.score_s = price.fit_s, price.score_s
     cost.peak_bytes = PROCESS_BASE_BYTES + price.peak_bytes
@@ -295,7 +295,7 @@ def _scored(cells: list[CellPlan], data: StudyData) -> tuple[int, int]:
     for cell in cells:
         severity, seed = cell.variant.severity, cell.fit.seed
         spec = cell.variant.spec
-        search = sorted(search_params(spec.name, spec.params).items())
+        search = sorted(search_params(spec.ref, spec.params).items())
         val = data.samples(cell.threshold_condition, severity, "val", [cell.category], seed)
         test = data.samples(cell.condition, severity, "test", [cell.category], seed)
         searched.update((str(search), s.path) for s in val + test)

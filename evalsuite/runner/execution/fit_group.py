@@ -23,6 +23,7 @@ from typing import Any
 from evalsuite import regular, results
 from evalsuite.atomic import write_json
 from evalsuite.detectors.base import Detector
+from evalsuite.detectors.output import calling, naming
 from evalsuite.detectors.registry import (
     as_nested_selection,
     build_detector,
@@ -121,7 +122,7 @@ def _fit_cached(ctx: RunContext, fit: FitPlan) -> bool:
 def _selection(ctx: RunContext, unit: Unit, to_fit: list[FitPlan]) -> Path | None:
     """The folder of the unit's shared nested selection, when more than one fit of the unit
     shares it and some are to be fitted; else None."""
-    param = selection_param(unit.fits[0].variant.spec.name)
+    param = selection_param(unit.fits[0].variant.spec.ref)
     if param is None or len(unit.fits) < 2 or not to_fit:
         return None
     return results.fit_dir(ctx.out, unit.id).with_suffix(".selection")
@@ -129,7 +130,7 @@ def _selection(ctx: RunContext, unit: Unit, to_fit: list[FitPlan]) -> Path | Non
 
 def _largest_first(unit: Unit) -> list[FitPlan]:
     """The unit's fits, the largest selection first (the others are its prefixes)."""
-    param = selection_param(unit.fits[0].variant.spec.name)
+    param = selection_param(unit.fits[0].variant.spec.ref)
     if param is None:
         return list(unit.fits)
     return sorted(unit.fits, key=lambda fit: -fit.variant.spec.params[param])
@@ -190,7 +191,7 @@ def _distinct_inputs(scorer: FitScorer, cells: Sequence[CellPlan]) -> int:
     pairs: set[tuple[str, Path]] = set()
     for cell in cells:
         spec, severity = cell.variant.spec, cell.variant.severity
-        search = str(sorted(search_params(spec.name, spec.params).items()))
+        search = str(sorted(search_params(spec.ref, spec.params).items()))
         val = input_key(cell.threshold_condition, severity, "val", cell.category)
         test = input_key(cell.condition, severity, "test", cell.category)
         for key in (val, test):
@@ -207,27 +208,32 @@ def _fitted(ctx: RunContext, fit: FitPlan, selection: Path | None) -> tuple[Dete
     if _fit_cached(ctx, fit):
         try:
             regular.walk_files(directory, regular.ARTIFACT)  # no link or FIFO: never followed
-            detector = load_detector(spec.name, directory, features, ctx.device)
+            detector = load_detector(spec.ref, directory, features, ctx.device)
         except Exception as error:  # a cache: an unreadable fit is fitted again
             log.warning("fitted model %s cannot be loaded (%s); fitting it again", directory, error)
         else:
             return detector, 0.0, "cached"
     started = time.perf_counter()
-    detector = build_detector(spec.name, spec.params, features, fit.seed, ctx.device)
+    who = naming(spec.label, spec.ref)
+    with calling(who, "construction"):
+        detector = build_detector(spec.ref, spec.params, features, fit.seed, ctx.device)
     train = ctx.data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
     with limit_threads(DETECTOR_THREADS):
         if selection is None:
-            detector.fit(train)
+            with calling(who, "fit()"):
+                detector.fit(train)
         else:  # the unit's shared nested selection (see `_largest_first`)
-            shared = as_nested_selection(spec.name, detector)
+            shared = as_nested_selection(spec.ref, detector)
             if shared is None:
                 raise EvalsuiteError(f"fit {fit.id}: {spec.name} declares no selection param")
-            shared.fit_shared(train, selection)
+            with calling(who, "fit_shared()"):
+                shared.fit_shared(train, selection)
     seconds = time.perf_counter() - started
     _save(
         detector,
         directory,
         {"id": fit.id, "key": fit.key, "train_images": len(train), "fit_s": seconds},
+        who,
     )
     log.info(
         "fit %s: %s %s on %s %s (%d images) in %.1f s",
@@ -242,14 +248,15 @@ def _fitted(ctx: RunContext, fit: FitPlan, selection: Path | None) -> tuple[Dete
     return detector, seconds, "fitted"
 
 
-def _save(detector: Detector, directory: Path, state: dict[str, Any]) -> None:
+def _save(detector: Detector, directory: Path, state: dict[str, Any], who: str) -> None:
     """Save a fitted model all or nothing: into a staging folder unique to this process, then
-    one rename."""
+    one rename (`who` names the detector in messages)."""
     staging = directory.with_name(f"{directory.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        detector.save(staging)
+        with calling(who, "save()"):
+            detector.save(staging)
         write_json(staging / FIT_DONE, state)
     except BaseException:  # a full disk or Ctrl-C while saving: leave no half-written model
         shutil.rmtree(staging, ignore_errors=True)

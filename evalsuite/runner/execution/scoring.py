@@ -25,6 +25,7 @@ from evalsuite.config import DetectorSpec, ThresholdSettings
 from evalsuite.data.samples import Sample
 from evalsuite.data.splits import Split
 from evalsuite.detectors.base import Detector, Scores
+from evalsuite.detectors.output import calling, check_scores, naming
 from evalsuite.detectors.params import DetectorParams
 from evalsuite.detectors.registry import as_memory_bank, as_split, resolve_params, search_params
 from evalsuite.detectors.threads import limit_threads
@@ -55,7 +56,9 @@ class FitScorer:
 
     def __init__(self, ctx: RunContext, fit: FitPlan, detector: Detector) -> None:
         self.ctx, self.fit, self.detector = ctx, fit, detector
-        name = fit.variant.spec.name
+        name = fit.variant.spec.ref
+        self.who = naming(fit.variant.spec.label, name)
+        """How messages name the detector."""
         self.split = as_split(name, detector)
         self.memory_bank = as_memory_bank(name, detector)
         self.searched_images = 0
@@ -82,14 +85,17 @@ class FitScorer:
     def evidence(self, key: InputKey, spec: DetectorSpec) -> object:
         """The detector's search evidence of an input set under `spec`'s search params (its
         scores, for a detector without the split)."""
-        search = _canonical(search_params(spec.name, spec.params))
+        search = _canonical(search_params(spec.ref, spec.params))
         if (key, search) not in self._evidence:
             samples, _ = self.inputs(key)
             with limit_threads(DETECTOR_THREADS):
                 if self.split is not None:
-                    found: object = self.split.search(samples, self._resolved(spec))
+                    with calling(self.who, "search()"):
+                        found: object = self.split.search(samples, self._resolved(spec))
                 else:
-                    found = self.detector.score(samples)
+                    with calling(self.who, "score()"):
+                        found = self.detector.score(samples)
+                    found = self._checked(found, len(samples))
             self.searched_images += len(samples)
             self._evidence[(key, search)] = found
         return self._evidence[(key, search)]
@@ -102,9 +108,15 @@ class FitScorer:
             if self.split is None:  # `score` gave the scores themselves
                 self._scores[memo] = cast(Scores, evidence)
                 return self._scores[memo]
-            with limit_threads(DETECTOR_THREADS):
-                self._scores[memo] = self.split.scores_from(evidence, self._resolved(spec))
+            with limit_threads(DETECTOR_THREADS), calling(self.who, "scores_from()"):
+                scores = self.split.scores_from(evidence, self._resolved(spec))
+            self._scores[memo] = self._checked(scores, len(self.inputs(key)[0]))
         return self._scores[memo]
+
+    def _checked(self, scores: object, count: int) -> Scores:
+        """`scores` of `count` images, checked (`detectors.output.check_scores`)."""
+        size = self.ctx.features_of(self.fit.variant.spec).input_size
+        return check_scores(self.who, scores, count, size)
 
     def evaluate(self, cells: Sequence[CellPlan]) -> dict[str, dict[str, Any]]:
         """Outcome per cell id: thresholds, metrics, scores (or the error)."""
@@ -207,7 +219,7 @@ class FitScorer:
     def _resolved(self, spec: DetectorSpec) -> DetectorParams:
         text = _canonical(spec.params)
         if text not in self._params:
-            self._params[text] = resolve_params(spec.name, spec.params)
+            self._params[text] = resolve_params(spec.ref, spec.params)
         return self._params[text]
 
 

@@ -1,6 +1,7 @@
 """Expand a study configuration into fits (deduplicated), cells and units of work, keyed by content.
 
-A fit is keyed by what determines the fitted model: detector, the params that change the fit
+A fit is keyed by what determines the fitted model: detector (a plug-in's class and version
+too), the params that change the fit
 (not those it declares search-only or scoring-only, see `detectors.params.DetectorParams`),
 backbone and weights digest, the device kind when it is not the CPU, the training data
 (dataset fingerprint, condition, shift severity, categories, split settings) and the seed. A
@@ -26,6 +27,7 @@ from evalsuite import results
 from evalsuite.config import CellKind, DetectorSpec, StudyConfig, apply_sweep
 from evalsuite.detectors.registry import (
     fit_params,
+    provenance,
     resolve_params,
     scoring_params,
     selection_param,
@@ -235,7 +237,7 @@ def make_plan(
                             cell_key = {
                                 "fit": fit.id,
                                 "label": variant.spec.label,
-                                "scoring": scoring_params(variant.spec.name, variant.spec.params),
+                                "scoring": scoring_params(variant.spec.ref, variant.spec.params),
                                 "category": category,
                                 "kind": kind,
                                 "sweep": variant.sweep,
@@ -270,7 +272,7 @@ def _fit(
     key: dict[str, Any] = {
         "version": RESULTS_VERSION,
         "detector": spec.name,
-        "params": fit_params(spec.name, spec.params),
+        "params": fit_params(spec.ref, spec.params),
         "backbone": spec.backbone.model_dump(mode="json"),
         "weights_sha256": weights.get(spec.backbone.name),
         "data": data_key,
@@ -282,7 +284,10 @@ def _fit(
     }
     if device != "cpu":
         key["device"] = device
-    family = _family(spec.name, key)
+    impl = provenance(spec.ref)
+    if impl is not None:  # a plug-in: its class and version (built-ins' keys stay as they were)
+        key["impl"] = impl
+    family = _family(spec.ref, key)
     return FitPlan(content_key(key), variant, scope, categories, condition, seed, family, key)
 
 
@@ -327,7 +332,7 @@ def check_channels(config: StudyConfig, channels: dict[str, dict[str, int]]) -> 
     for variant in variants(config):
         spec = variant.spec
         known = channels[backbone_key(spec.backbone)]
-        resolve_params(spec.name, spec.params).check_channels(spec.backbone.name, known)
+        resolve_params(spec.ref, spec.params).check_channels(spec.backbone.name, known)
 
 
 def planned_relpath(cell: CellPlan, multi_seed: bool) -> PurePosixPath:

@@ -203,4 +203,4 @@ def approximations(
         found.append(f"{cache_storage} feature cache")
     if spec.backbone.precision != "float32":
         found.append(f"backbone {spec.backbone.precision} autocast")
-    return found + resolve_params(spec.name, spec.params).approximations(scope)
+    return found + resolve_params(spec.ref, spec.params).approximations(scope)

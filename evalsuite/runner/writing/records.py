@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from evalsuite import results
+from evalsuite.detectors.registry import provenance
 from evalsuite.results.splits import splits_relpath
 from evalsuite.runner.planning.plan import CellPlan, planned_relpath
 from evalsuite.runner.preparation.context import RunContext, approximations
@@ -54,7 +55,7 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
     sweep = {"param": variant.sweep[0], "value": variant.sweep[1]} if variant.sweep else None
     spec = variant.spec
     features = ctx.features_of(spec)
-    return {
+    record: dict[str, Any] = {
         "schema": results.CELL_SCHEMA,
         "id": cell.id,
         "fit_id": cell.fit.id,
@@ -91,6 +92,10 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
         "scores": None,
         "roc": None,
     }
+    impl = provenance(spec.ref)
+    if impl is not None:  # a plug-in's class and version; built-ins' records stay as they were
+        record["provenance"]["detector_impl"] = impl
+    return record
 
 
 def write_failed(ctx: RunContext, cell: CellPlan, error: BaseException, fit_s: float) -> CellResult:
