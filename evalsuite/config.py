@@ -169,6 +169,7 @@ class DetectorSpec(_Closed):
         """Import and check a plug-in named by `impl` before its params are validated."""
         if not isinstance(data, dict) or not isinstance(data.get("impl"), str):
             return data
+        from evalsuite.detectors.plugins import check_impl
         from evalsuite.detectors.registry import DETECTORS, entry
 
         name = data.get("name")
@@ -178,7 +179,7 @@ class DetectorSpec(_Closed):
                 "give your detector another name"
             )
         try:
-            entry(data["impl"])
+            entry(check_impl(data["impl"]))
         except ConfigError as error:
             raise ValueError(str(error)) from error
         return data

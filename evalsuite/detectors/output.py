@@ -41,7 +41,7 @@ def check_scores(detector: str, scores: object, count: int, size: tuple[int, int
 
 def _check_array(detector: str, what: str, array: object, shape: tuple[int, ...]) -> None:
     """One array of a `Scores`: an ndarray of `shape`, float32, finite."""
-    wanted = f"({', '.join(map(str, shape))}) float32"
+    wanted = f"{shape} float32"
     if not isinstance(array, np.ndarray):
         raise DetectorError(
             f"detector {detector} returned {what} as {type(array).__name__}; "
