@@ -36,7 +36,7 @@ def test_the_tutorial_names_the_steps_it_documents() -> None:
 def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
     """Installed offline with pip (into a target folder, no dependencies: the suite's own
     environment provides them), then each command exits 0; the records, the site's tables
-    and its differences hold the plug-in beside PatchCore."""
+    and its differences hold the plug-in beside PatchCore, and a rerun resumes everything."""
     shutil.copytree(EXAMPLE, tmp_path / "examples" / "my_detector")
     target = tmp_path / "installed"
     env = {
@@ -57,6 +57,10 @@ def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
         outputs.append(done.stdout + done.stderr)
+    run = next(c for c in tutorial_commands() if c.startswith("evalsuite run "))
+    again = subprocess.run(run, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+    resumed = again.stdout + again.stderr
+    assert "24 cached; 10 fits (10 cached); 0 backbone forward passes" in resumed, resumed
     shown = json.loads(outputs[1][outputs[1].index("{") :])
     knn = next(d for d in shown["detectors"] if d["name"] == "knn")
     assert knn["params"] == {"k": 3, "layers": ["blocks.4"]}
