@@ -4,6 +4,7 @@ anomalib's own pipeline: its torch model with its own timm extractor, holding th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,51 @@ def test_misuse_is_reported(
         small.fit(data["train"][:3])
     with pytest.raises(ResultsError, match="anomalib state"):
         AnomalibDetector.load(tmp_path, _features(backbone, DFM))
+
+
+SMALL = {"resize": 64, "crop": 64}
+STUDY = {
+    "name": "anomalib",
+    "kinds": ["clean/none"],
+    "scopes": ["per_class"],
+    "data": {
+        "categories": ["hazelnut"],
+        "synthetic": {"size": 64, "n_train": 6, "n_test_good": 4, "n_test_defect": 6},
+    },
+    "detectors": [
+        {"name": "anomalib", "label": "dfm", "params": {"model": "Dfm"}, "backbone": SMALL},
+        {"name": "anomalib", "label": "dfkde", "params": DFKDE, "backbone": SMALL},
+    ],
+    "sweeps": [{"detector": "dfm", "param": "params.n_comps", "values": [0.9, 0.97]}],
+    "evaluation": {"bootstrap": 5, "artifacts_per_cell": 1},
+}
+
+
+def test_a_study_runs_anomalib_models_and_records_their_provenance(tmp_path: Path) -> None:
+    """DFM (with a sweep over one of its params) and DFKDE run as cells of a study; every
+    record names the anomalib model, anomalib's version and the backbone's timm name and
+    weights."""
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    from evalsuite import results
+    from evalsuite.cli import main
+
+    config = tmp_path / "anomalib.json"
+    config.write_text(json.dumps(STUDY), encoding="utf-8")
+    where = ["--config", str(config), "--cache", str(tmp_path / "cache")]
+    ran = CliRunner().invoke(main, ["run", *where, "--out", str(tmp_path / "out"), "--quiet"])
+    assert ran.exit_code == 0, ran.output
+    records = [record for _, record in results.iter_cells(tmp_path / "out")]
+    assert records and all(r["status"] == "ok" for r in records), ran.output
+    models = {r["label"]: r["config"]["detector"]["params"]["model"] for r in records}
+    assert models == {"dfm": "Dfm", "dfkde": "Dfkde"}
+    swept = {r["config"]["detector"]["params"]["n_comps"] for r in records if r["sweep"]}
+    assert swept == {0.9, 0.97}  # the sweep's cells carry their value of the param
+    for record in records:
+        assert record["provenance"]["versions"]["anomalib"] == version("anomalib")
+        assert record["config"]["detector"]["backbone"]["name"] == "tf_efficientnet_lite0"
+        assert record["provenance"]["weights"]["source"] == "bundled"
+        assert len(record["provenance"]["weights"]["sha256"]) == 64
+        assert 0.0 <= record["metrics"]["image_auroc"]["value"] <= 1.0
