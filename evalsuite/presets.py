@@ -70,6 +70,14 @@ def preset(name: str) -> dict[str, Any]:
                     "backbone": wrn,
                     "params": {"layers": ["layer1", "layer2", "layer3"], "n_features": 550},
                 },
+                {
+                    # anomalib's DFM on the WR50's layer3, which PatchCore and PaDiM already
+                    # cache: no further forward pass; its weights are the preset's WR50
+                    "name": "anomalib",
+                    "label": "dfm",
+                    "backbone": wrn,
+                    "params": {"model": "Dfm", "layers": ["layer3"]},
+                },
             ],
             "sweeps": [
                 {
