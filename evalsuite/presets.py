@@ -1,6 +1,7 @@
-"""The two built-in studies: `demo` (synthetic data, runs anywhere in minutes) and `paper` (MVTec
-AD with the paper's backbones). Raw mappings: `evalsuite.config.load_config` validates them like
-any configuration file.
+"""The built-in studies: `demo` (synthetic data, runs anywhere in minutes), `paper` (MVTec AD with
+the paper's backbones) and `demo-anomalib` (the demo with anomalib's DFM and DFKDE beside
+PatchCore and PaDiM). Raw mappings: `evalsuite.config.load_config` validates them like any
+configuration file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from evalsuite.backbone.config import PAPER_BACKBONE
 from evalsuite.errors import ConfigError
 
-PRESETS = ("demo", "paper")
+PRESETS = ("demo", "paper", "demo-anomalib")
 DEMO_INPUT = {"resize": 128, "crop": 128}
 
 
@@ -43,6 +44,27 @@ def preset(name: str) -> dict[str, Any]:
             ],
             "evaluation": {"bootstrap": 200},
         }
+    if name == "demo-anomalib":
+        # Not in the demo itself: DFM's cells alone cost about 32 s of CPU on the demo's cached
+        # features (2-core machine), over the demo's +30 s budget (docs/detectors.md)
+        study = preset("demo")
+        study["name"] = "demo-anomalib"
+        study["detectors"] = [
+            *study["detectors"],
+            {
+                "name": "anomalib",
+                "label": "dfm",
+                "backbone": DEMO_INPUT,
+                "params": {"model": "Dfm"},
+            },
+            {
+                "name": "anomalib",
+                "label": "dfkde",
+                "backbone": DEMO_INPUT,
+                "params": {"model": "Dfkde"},
+            },
+        ]
+        return study
     if name == "paper":
         wrn = {"name": PAPER_BACKBONE, "resize": 256, "crop": 224}
         return {
@@ -69,6 +91,14 @@ def preset(name: str) -> dict[str, Any]:
                     "label": "padim_wr50",
                     "backbone": wrn,
                     "params": {"layers": ["layer1", "layer2", "layer3"], "n_features": 550},
+                },
+                {
+                    # anomalib's DFM on the WR50's layer3, which PatchCore and PaDiM already
+                    # cache: no further forward pass; its weights are the preset's WR50
+                    "name": "anomalib",
+                    "label": "dfm",
+                    "backbone": wrn,
+                    "params": {"model": "Dfm", "layers": ["layer3"]},
                 },
             ],
             "sweeps": [

@@ -419,7 +419,9 @@ def test_yaml_that_is_not_a_mapping(tmp_path: Path) -> None:
 
 def test_unknown_preset_and_bad_options(tmp_path: Path) -> None:
     result = invoke("run", "--preset", "huge", "--out", tmp_path / "out", "--quiet")
-    assert_clean_error(result, 2, ("unknown preset 'huge'", "known presets: demo, paper"))
+    assert_clean_error(
+        result, 2, ("unknown preset 'huge'", "known presets: demo, paper, demo-anomalib")
+    )
     config = tmp_path / "study.toml"
     config.write_text(study_text(tmp_path / "data"))  # out and cache beside the data, not in it
     result = run_cli(config, tmp_path / "out", tmp_path / "cache", "--workers", "0")

@@ -380,7 +380,7 @@ def test_all_refuses_a_bad_baseline_before_its_run(baseline: str, tmp_path: Path
     assert not (tmp_path / "site").exists()
 
 
-@pytest.mark.parametrize("preset", ["demo", "paper"])
+@pytest.mark.parametrize("preset", ["demo", "paper", "demo-anomalib"])
 def test_a_resolved_configuration_reads_back_from_its_json(preset: str) -> None:
     """Workers and merges rebuild the configuration from its JSON (lists for tuples, strings
     for paths): strictness takes what JSON writes, in both of pydantic's modes."""

@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from evalsuite.detectors.anomalib_models.model import AnomalibDetector
+    from evalsuite.detectors.anomalib_models.params import AnomalibParams
     from evalsuite.detectors.base import (
+        Detector,
         DetectorClass,
         MemoryBankDetector,
         NestedSelectionDetector,
@@ -50,3 +53,13 @@ def padim_class(
 ) -> tuple[DetectorClass[PadimParams], CostModel[PadimParams]]:
     """PaDiM's construction and loading, and its cost model."""
     return cls, cost
+
+
+def anomalib(model: AnomalibDetector) -> Detector:
+    """anomalib's models: the required protocol only (`registry.DETECTORS["anomalib"]`)."""
+    return model
+
+
+def anomalib_class(cls: type[AnomalibDetector]) -> DetectorClass[AnomalibParams]:
+    """The anomalib adapter's construction and loading (no cost model)."""
+    return cls

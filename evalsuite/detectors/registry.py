@@ -88,6 +88,12 @@ DETECTORS: dict[str, DetectorEntry] = {
         split=True,
         cost_model="evalsuite.detectors.padim_cost:COST_MODEL",
     ),
+    "anomalib": DetectorEntry(
+        "evalsuite.detectors.anomalib_models.model",
+        "AnomalibDetector",
+        "evalsuite.detectors.anomalib_models.params",
+        "AnomalibParams",
+    ),
 }
 
 

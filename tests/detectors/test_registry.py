@@ -52,7 +52,7 @@ def _samples(count: int, offset: int = 0) -> list[Sample]:
 
 
 def test_known_names() -> None:
-    assert sorted(DETECTORS) == ["padim", "patchcore"]
+    assert sorted(DETECTORS) == ["anomalib", "padim", "patchcore"]
 
 
 def test_naming_patchcore_does_not_import_anomalib() -> None:
@@ -72,7 +72,7 @@ def test_build_patchcore_with_validated_params() -> None:
 
 def test_unknown_detector_lists_the_known_ones() -> None:
     with pytest.raises(
-        ConfigError, match="unknown detector 'fastflow'; use 'patchcore' or 'padim'"
+        ConfigError, match="unknown detector 'fastflow'; use 'patchcore', 'padim' or 'anomalib'"
     ):
         build_detector("fastflow", {}, NoiseFeatures(), 0)
 

@@ -1,0 +1,1 @@
+"""anomalib's image models through the detector protocol (`name = "anomalib"`)."""
