@@ -204,7 +204,7 @@ def _coreset_above_one(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
 
 def _unknown_detector(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
     text = study_text(tree).replace('name = "patchcore"', 'name = "patchcor"')
-    return text, ("detectors.0.name", "'patchcore' or 'padim'", "'patchcor'")
+    return text, ("detectors.0.name", "'patchcore', 'padim' or 'anomalib'", "'patchcor'")
 
 
 def _unknown_backbone(tmp: Path, tree: Path) -> tuple[str, tuple[str, ...]]:
