@@ -177,6 +177,22 @@ class FeatureCache:
                 return True
         return False
 
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of features held in this process's memory (the LRU)."""
+        return self._held_bytes
+
+    def forget_memory(self) -> None:
+        """Drop the features held in memory; later reads come from the on-disk store.
+
+        Raises:
+            ValueError: the cache has no on-disk store, so nothing could be read back.
+        """
+        if self.cache_dir is None:
+            raise ValueError("a feature cache without a folder cannot forget its memory")
+        self._memory.clear()
+        self._held_bytes = 0
+
     def iter_features(
         self, samples: Sequence[Sample], layers: Sequence[str], batch_size: int = 16
     ) -> Iterator[dict[str, torch.Tensor]]:

@@ -118,6 +118,9 @@ def _run(
     summary = RunSummary(out)
     progress_bars.set_enabled(progress)
     warm_features(sources, inputs)
+    in_process = executor == "local" and workers == 1
+    if not in_process:
+        forget_features(sources)
     bar = progress_bars.bar(len(plan.cells), "cells", "cell")
     outcomes: list[UnitOutcome] = []
 
@@ -133,7 +136,6 @@ def _run(
     chosen = make_executor(executor, workers, scheduler, context, plan)
     chosen.run(tasks, done)
     bar.close()
-    in_process = executor == "local" and workers == 1
     summary.cells.sort(key=lambda c: str(c.relpath))
     summary.fits = len(plan.fits)
     summary.fits_cached = sum(f.state == "cached" for o in outcomes for f in o.fits)
@@ -191,6 +193,16 @@ def warm_features(sources: dict[str, FeatureCache], inputs: dict[str, list[Sampl
         for batch in source.iter_features(samples, source.layers, source.batch_size):
             bar.update(len(next(iter(batch.values()))))
         bar.close()
+
+
+def forget_features(sources: dict[str, FeatureCache]) -> None:
+    """Drop the main process's in-memory features once they are on disk: worker processes
+    read the on-disk store, so the copies held here would only add to the run's peak memory
+    (up to `DEFAULT_MEMORY_BYTES` per backbone; 4 GB on the paper preset's two).
+    """
+    for source in sources.values():
+        if source.cache_dir is not None:
+            source.forget_memory()
 
 
 def _writable(folder: Path, what: str = "results folder", option: str = "--out") -> None:
