@@ -20,6 +20,7 @@ from evalsuite import regular, results
 from evalsuite.backbone import weights
 from evalsuite.config import StudyConfig
 from evalsuite.runner import run_study
+from evalsuite.runner.estimate.model import unit_costs
 from evalsuite.runner.execution import executors
 from evalsuite.runner.execution import run as run_module
 from evalsuite.runner.preparation.context import make_context, prepare
@@ -177,3 +178,35 @@ def test_the_calling_process_drops_its_features_before_pool_workers_start(
     assert summary.forward_passes > 0 and len(summary.cells) == 4
     assert len(held) == 1
     assert (held[0] == 0) == (workers > 1), held
+
+
+def test_pool_workers_take_the_largest_units_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the pool took units in plan order, so on the paper preset the unified PatchCore
+    unit (over an hour) started late and the run outlasted the estimate's largest-first
+    projection."""
+    study = json.loads(json.dumps(SMALL))
+    study.update(kinds=["clean/none"], scopes=["per_class", "unified"], sweeps=[])
+    config = StudyConfig.model_validate(study)
+    handed: list[str] = []
+    make = run_module.make_executor
+
+    def watched(executor: str, n: int, scheduler: Any, context: Any, plan: Any) -> Any:
+        chosen = make(executor, n, scheduler, context, plan)
+        run = chosen.run
+
+        def recorded(tasks: Any, done: Any) -> None:
+            handed.extend(task.unit_id for task in tasks)
+            run(tasks, done)
+
+        chosen.run = recorded
+        return chosen
+
+    monkeypatch.setattr(run_module, "make_executor", watched)
+    run_study(config, tmp_path / "out", cache_dir=tmp_path / "cache", progress=False, workers=2)
+    data, sources, plan, _ = prepare(config, tmp_path / "cache", progress=False)
+    costs = unit_costs(plan, data, sources)
+    assert sorted(handed) == sorted(unit.id for unit in plan.units)
+    assert [costs[unit] for unit in handed] == sorted(costs.values(), reverse=True)
+    assert handed != [unit.id for unit in plan.units]  # the plan's order is not largest first

@@ -129,9 +129,13 @@ def _run(
         summary.cells.extend(outcome.cells)
         bar.update(len(outcome.cells))
 
+    units = list(plan.units)
+    if not in_process:  # largest first, as `plan --estimate` projects the wall time
+        costs = unit_costs(plan, data, sources)
+        units.sort(key=lambda unit: (-costs[unit.id], unit.id))
     tasks = [
         UnitTask(config.model_dump_json(), str(out), str(cache_dir), unit.id, force)
-        for unit in plan.units
+        for unit in units
     ]
     chosen = make_executor(executor, workers, scheduler, context, plan)
     chosen.run(tasks, done)
