@@ -23,9 +23,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -131,9 +133,55 @@ class PoolExecutor:
                         done(future.result())
                         if waiting:
                             running.add(pool.submit(run_task, waiting.pop(), self.handover))
-            except KeyboardInterrupt:  # Ctrl-C: submit no more; finished cells are on disk
+            except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: submit no more
+                workers = _processes(pool)  # shutdown forgets them
                 pool.shutdown(wait=False, cancel_futures=True)
-                raise
+                raise _stop_running(workers, running, interrupt) from None
+
+
+def _processes(pool: ProcessPoolExecutor) -> list[BaseProcess]:
+    """The worker processes of `pool` (it has no public handle on them)."""
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def _stop_running(
+    workers: list[BaseProcess], running: set[Future[UnitOutcome]], interrupt: KeyboardInterrupt
+) -> KeyboardInterrupt:
+    """Let the running units finish after Ctrl-C, saying so; stop them at once after a
+    second Ctrl-C or SIGTERM. Returns the interrupt the command ends with.
+
+    A stopped worker unwinds its unit (no temp file left; its cells so far are complete
+    records) and ends; the rerun redoes the rest of that unit.
+    """
+    busy = [future for future in running if not future.done()]
+    if busy and not isinstance(interrupt, signals.Terminated):
+        print(
+            f"stopping: {len(busy)} running unit(s) finish first and keep their cells; "
+            "press Ctrl-C again to stop them now (their unfinished work is redone on resume)",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            wait(busy)
+            return interrupt
+        except KeyboardInterrupt as again:
+            interrupt = again if isinstance(again, signals.Terminated) else interrupt
+    if busy:
+        _terminate(workers)
+    return interrupt
+
+
+def _terminate(processes: list[BaseProcess], grace_s: float = 60.0) -> None:
+    """SIGTERM every worker process and wait for each to end; SIGKILL one that has not
+    unwound within `grace_s` (stuck in native code)."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(grace_s)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 class DaskExecutor:
