@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from PIL import Image
@@ -98,14 +99,16 @@ def zoom_blur(image: np.ndarray, params: CorruptionParams) -> np.ndarray:
     centre = np.array([(height - 1) / 2, (width - 1) / 2])
     total = image.astype(np.float32).copy()
     for factor in factors:
-
-        def plane(values: np.ndarray, factor: float = float(factor)) -> np.ndarray:
-            return ndimage.affine_transform(
-                values, np.full(2, 1 / factor), centre * (1 - 1 / factor), order=1, mode="nearest"
-            )
-
-        total += _per_channel(image, plane)
+        total += _per_channel(image, partial(_zoomed, factor=float(factor), centre=centre))
     return total / (factors.size + 1)
+
+
+def _zoomed(plane: np.ndarray, factor: float, centre: np.ndarray) -> np.ndarray:
+    """(H, W) `plane` zoomed by `factor` about `centre` (row, column), same size."""
+    inverse = 1.0 / factor
+    return ndimage.affine_transform(
+        plane, np.full(2, inverse), centre * (1 - inverse), order=1, mode="nearest"
+    )
 
 
 def gaussian_blur(image: np.ndarray, params: CorruptionParams) -> np.ndarray:
@@ -155,7 +158,7 @@ def fog_field(params: CorruptionParams, height: int, width: int) -> np.ndarray:
     size = 1 << max(max(base) - 1, 1).bit_length()
     field = plasma(np.random.default_rng(params.noise_seed), size, decay)[: base[0], : base[1]]
     if base != (height, width):
-        resized = Image.fromarray(field.astype(np.float32), mode="F").resize(
+        resized = Image.fromarray(field.astype(np.float32)).resize(
             (width, height), Image.Resampling.BILINEAR
         )
         field = np.asarray(resized)

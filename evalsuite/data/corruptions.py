@@ -116,16 +116,20 @@ def pixelate(image: np.ndarray, params: CorruptionParams) -> np.ndarray:
 
     The reference code resizes 224 px to int(224 * c) px (blocks of 1/c px); here the image
     is reduced by c / scale, so its blocks are scale / c px, the same fraction of the image.
+    An image already smaller than that (under 224 * c px) has no finer detail to lose and is
+    returned unchanged.
     """
     (factor,) = params.constants
     height, width = image.shape[:2]
     small = (
-        max(int(width * factor / params.scale), 1),
-        max(int(height * factor / params.scale), 1),
+        min(max(int(width * factor / params.scale), 1), width),
+        min(max(int(height * factor / params.scale), 1), height),
     )
+    if small == (width, height):
+        return image
 
     def plane(values: np.ndarray) -> np.ndarray:
-        reduced = Image.fromarray(values, mode="F").resize(small, Image.Resampling.BOX)
+        reduced = Image.fromarray(values).resize(small, Image.Resampling.BOX)
         return np.asarray(reduced.resize((width, height), Image.Resampling.BOX))
 
     if image.ndim == 2:

@@ -85,7 +85,7 @@ def test_unknown_corruption_or_severity_is_refused() -> None:
 
 @pytest.mark.parametrize("name", CORRUPTIONS)
 def test_every_type_keeps_shape_dtype_and_range_and_is_reproducible(name: str) -> None:
-    colour = textured(48, 40)
+    colour = textured(96, 112)
     gray = colour[..., 1].copy()
     for severity in SEVERITIES:
         for image in (colour, gray):
@@ -191,6 +191,13 @@ def test_pixelate_makes_blocks_of_scale_over_c_pixels(side: int, severity: int, 
     tiles = out.reshape(side // block, block, side // block, block, 3)
     assert np.allclose(tiles, tiles[:, :1, :, :1], atol=1e-6)  # constant within a block
     assert np.allclose(tiles[:, 0, :, 0], image.reshape(tiles.shape).mean(axis=(1, 3)), atol=1e-5)
+
+
+def test_pixelate_leaves_an_image_under_224_c_pixels_unchanged() -> None:
+    # 128 px at severity 1 (c = 0.6): the benchmark's image keeps 134 px, more than this one has
+    image = textured(128)
+    assert np.array_equal(corrupt(image, "pixelate", 1), image)
+    assert not np.array_equal(corrupt(image, "pixelate", 2), image)  # 112 px: blocks of 8/7
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)
