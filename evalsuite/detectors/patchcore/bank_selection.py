@@ -29,7 +29,10 @@ def bank_rows(
     selection: SelectionStore | None = None,
     selection_size: int | None = None,
 ) -> np.ndarray:
-    """The rows of `patches` the memory bank keeps.
+    """The rows of `patches` the memory bank keeps: the greedy coreset of all of them, or, with
+    `coreset_scope="per_category"` on several categories, each category's coreset as its own
+    per-class fit (same patches in the same order, seed and ratio) would select it,
+    concatenated in category order (each category's selection in its own child of `selection`).
 
     Args:
         patches: (P, D) float32 patch features, image by image (P = N * per_image).
@@ -47,19 +50,20 @@ def bank_rows(
     Returns:
         (M,) int64 rows of `patches`.
     """
-    if params.coreset_scope == "per_category" and len(categories) > 1:
-        return _per_category_rows(
-            patches,
-            image_categories,
-            categories,
-            per_image,
-            params,
-            seed,
-            device=device,
-            selection=selection,
-            selection_size=selection_size,
-        )
-    return _coreset_rows(patches, params, seed, device, selection, selection_size)
+    if params.coreset_scope != "per_category" or len(categories) <= 1:
+        return _coreset_rows(patches, params, seed, device, selection, selection_size)
+    parts = []
+    for index, category in enumerate(categories):
+        images = np.flatnonzero(image_categories == index)
+        rows = (images[:, None] * per_image + np.arange(per_image)).ravel()
+        contiguous = images[-1] - images[0] + 1 == images.size
+        own = patches[rows[0] : rows[-1] + 1] if contiguous else patches[rows]
+        size = None
+        if selection_size is not None:  # the same fraction of this category's patches
+            size = max(1, selection_size * rows.size // patches.shape[0])
+        store = selection.child(category) if selection is not None else None
+        parts.append(rows[_coreset_rows(own, params, seed, device, store, size)])
+    return np.concatenate(parts)
 
 
 def _coreset_rows(
@@ -80,36 +84,3 @@ def _coreset_rows(
         selection=selection,
         selection_size=selection_size,
     ).indices
-
-
-def _per_category_rows(
-    patches: np.ndarray,
-    image_categories: np.ndarray,
-    categories: list[str],
-    per_image: int,
-    params: PatchCoreParams,
-    seed: int,
-    *,
-    device: torch.device,
-    selection: SelectionStore | None,
-    selection_size: int | None,
-) -> np.ndarray:
-    """`coreset_scope="per_category"`: each category's coreset, as its own per-class fit
-    (same patches in the same order, seed and ratio) would select it, concatenated in
-    category order; each category's selection in its own child of `selection`.
-
-    Returns:
-        (M,) int64 rows of `patches`.
-    """
-    parts = []
-    for index, category in enumerate(categories):
-        images = np.flatnonzero(image_categories == index)
-        rows = (images[:, None] * per_image + np.arange(per_image)).ravel()
-        contiguous = images[-1] - images[0] + 1 == images.size
-        own = patches[rows[0] : rows[-1] + 1] if contiguous else patches[rows]
-        size = None
-        if selection_size is not None:  # the same fraction of this category's patches
-            size = max(1, selection_size * rows.size // patches.shape[0])
-        store = selection.child(category) if selection is not None else None
-        parts.append(rows[_coreset_rows(own, params, seed, device, store, size)])
-    return np.concatenate(parts)
