@@ -5,7 +5,9 @@ in the headline, the shift-drop, the unified-gap and every paired-difference tab
 report it. Its value is the mean of the category rows' values; its interval resamples test
 images within each category (`evaluation.category_mean`), on each category's own resamples.
 With one category the mean row is that category's row. A mean needs every category: one
-missing, failed or undefined category leaves the mean without a value.
+missing, failed or undefined category leaves the mean without a value. A paired-difference
+table's mean row (`with_mean_diffs`) is the mean of its category rows' paired differences
+(`category_mean.mean_difference`) and enters the table's Holm family.
 """
 
 from __future__ import annotations
