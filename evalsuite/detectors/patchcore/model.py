@@ -99,7 +99,7 @@ class PatchCore:
         """Build the memory bank from normal training samples (of one or several categories).
 
         The patch features of all samples fill one preallocated (P, D) float32 array batch by
-        batch; the coreset keeps int(P * coreset_ratio) rows of it.
+        batch; the coreset keeps int(P * coreset_ratio) rows of it (`bank_selection`).
 
         Args:
             samples: the training samples.
