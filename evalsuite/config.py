@@ -1,32 +1,22 @@
 """The study configuration: one typed, closed model; loading a preset (`evalsuite.presets`) or
 a TOML or YAML file.
 
-Unknown keys and wrong types are refused with the key's path and what is allowed. Defaults are
-visible here and nowhere else; `evalsuite config show` prints the resolved configuration.
+Unknown keys and wrong types are refused with the key's path and what is allowed
+(`config_problems`). Defaults are visible here and nowhere else (a detector's own in
+`config_detector.DetectorSpec` and its params model); `evalsuite config show` prints the
+resolved configuration.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    Field,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_serializer,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from evalsuite.backbone.config import BackboneConfig
-from evalsuite.backbone.layers import FEATURE_CHANNELS, check_layers
-from evalsuite.closed_model import ClosedModelError
+from evalsuite.config_detector import DetectorSpec, path_name
+from evalsuite.config_problems import describe, problems
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.limits import (
@@ -38,7 +28,7 @@ from evalsuite.limits import (
     MAX_SEEDS,
 )
 from evalsuite.presets import preset
-from evalsuite.results.paths import check_name, render_value, sanitise
+from evalsuite.results.paths import render_value, sanitise
 from evalsuite.strict_model import StrictModel
 
 CellKind = Literal["clean/none", "shift/none", "shift/threshold", "shift/retrain"]
@@ -83,7 +73,7 @@ class DataSettings(_Closed):
     @field_validator("categories")
     @classmethod
     def _check_categories(cls, categories: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_path_name("category", name) for name in categories)
+        return tuple(path_name("category", name) for name in categories)
 
     @model_validator(mode="after")
     def _check_synthetic_categories(self) -> DataSettings:
@@ -128,144 +118,6 @@ class EvaluationSettings(_Closed):
         default=1000, ge=0, le=MAX_BOOTSTRAP, description="resamples for 95% CIs; 0 = none"
     )
     artifacts_per_cell: int = Field(default=4, ge=0, le=MAX_ARTIFACTS)
-
-
-class DetectorSpec(_Closed):
-    """One detector configuration of the study.
-
-    Attributes:
-        impl: a plug-in's class by import path, `package.module:Class` (see
-            `detectors.plugins`); None for a built-in or an installed entry point.
-        name: a detector of the registry (`patchcore`, `padim`, an entry point of the group
-            `evalsuite.detectors`), or the name of the `impl` plug-in (not a built-in's).
-        label: how records and the site name it (default: the name); unique in a study.
-        backbone: the feature extractor and its weights.
-        params: the detector's hyperparameters (validated by the detector's params model).
-    """
-
-    impl: str | None = None
-    name: str
-    label: str = ""
-    backbone: BackboneConfig = BackboneConfig()
-    params: dict[str, Any] = Field(default={}, validate_default=True)
-
-    @property
-    def ref(self) -> str:
-        """What the registry knows the detector by: its `impl`, else its name."""
-        return self.impl or self.name
-
-    @model_serializer(mode="wrap")
-    def _drop_builtin_impl(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, object]:
-        dumped: dict[str, object] = handler(self)
-        if dumped.get("impl") is None:  # built-ins dump as they always have
-            dumped.pop("impl", None)
-        return dumped
-
-    @model_validator(mode="before")
-    @classmethod
-    def _load_impl(cls, data: Any) -> Any:
-        """Import and check a plug-in named by `impl` before its params are validated."""
-        if not isinstance(data, dict) or not isinstance(data.get("impl"), str):
-            return data
-        from evalsuite.detectors.plugins import check_impl
-        from evalsuite.detectors.registry import DETECTORS, entry
-
-        name = data.get("name")
-        if name in DETECTORS:
-            raise ValueError(
-                f"name {name!r} with impl {data['impl']!r}: {name!r} is a built-in detector; "
-                "give your detector another name"
-            )
-        try:
-            entry(check_impl(data["impl"]))
-        except ConfigError as error:
-            raise ValueError(str(error)) from error
-        return data
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, name: str, info: ValidationInfo) -> str:
-        from evalsuite.detectors.registry import check_builtin_name, entry
-
-        try:
-            if info.data.get("impl") is not None:
-                return _path_name("name", name)
-            entry(name)
-            check_builtin_name(name)
-        except ConfigError as error:
-            raise ValueError(str(error)) from error
-        return name if name in _builtins() else _path_name("name", name)
-
-    @field_validator("label")
-    @classmethod
-    def _check_label(cls, label: str) -> str:
-        return _path_name("label", label) if label else label
-
-    @field_validator("backbone", mode="before")
-    @classmethod
-    def _check_backbone(cls, value: Any) -> Any:
-        """A mapping validated here, so that its errors name the key they sit at."""
-        if not isinstance(value, dict):
-            return value
-        try:
-            return BackboneConfig.model_validate(value)
-        except ClosedModelError as error:
-            raise ValueError(error.problems) from error
-
-    @field_validator("params")
-    @classmethod
-    def _resolve_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        """The detector's params, validated by its params model, defaults filled in."""
-        from evalsuite.detectors.registry import resolve_params
-
-        if "name" not in info.data:  # the name is invalid: that error is reported
-            return params
-        try:
-            resolved = resolve_params(info.data.get("impl") or info.data["name"], params)
-        except ClosedModelError as error:
-            raise ValueError(error.problems) from error
-        parsed: dict[str, Any] = json.loads(resolved.model_dump_json())
-        return parsed
-
-    @model_validator(mode="after")
-    def _defaults(self) -> DetectorSpec:
-        if not self.label:
-            object.__setattr__(self, "label", self.name)
-        _check_tables(self)
-        return self
-
-
-def _check_tables(spec: DetectorSpec) -> None:
-    """The layers and the params' own channel check (`DetectorParams.check_channels`) against
-    the channel table of the backbone (known for the presets' backbones; others are checked
-    when `plan` or `run` builds them)."""
-    from evalsuite.detectors.registry import resolve_params
-
-    channels = FEATURE_CHANNELS.get(spec.backbone.name)
-    if channels is None:
-        return
-    layers = spec.params["layers"]
-    try:
-        check_layers(spec.backbone.name, layers, tuple(channels))
-        resolve_params(spec.ref, spec.params).check_channels(spec.backbone.name, channels)
-    except ConfigError as error:
-        raise ValueError(str(error)) from error
-
-
-def _builtins() -> frozenset[str]:
-    from evalsuite.detectors.registry import DETECTORS
-
-    return frozenset(DETECTORS)
-
-
-def _path_name(what: str, value: str) -> str:
-    """`value` if it can name a results folder (it becomes one: cells/<label>/..., <category>)."""
-    try:
-        return check_name(what, value)
-    except ResultsError as error:
-        raise ValueError(str(error)) from error
 
 
 class SweepSpec(_Closed):
@@ -340,7 +192,7 @@ class StudyConfig(_Closed):
     @field_validator("name")
     @classmethod
     def _check_name(cls, name: str) -> str:
-        return _path_name("name", name)  # the default results folder is results/<name>
+        return path_name("name", name)  # the default results folder is results/<name>
 
     @field_validator("seeds")
     @classmethod
@@ -370,7 +222,7 @@ class StudyConfig(_Closed):
                 except ValidationError as error:
                     raise ValueError(
                         f"sweeps.{number}.values.{index}: {sweep.param} = {value!r} is invalid "
-                        f"({_problems(error)})"
+                        f"({problems(error)})"
                     ) from error
         if self.data.source == "mvtec" and self.data.root is None:
             raise ValueError("data.root is required when data.source is mvtec (or use --data-root)")
@@ -403,15 +255,6 @@ def apply_sweep(
     return DetectorSpec.model_validate(raw), severity
 
 
-def _problems(error: ValidationError) -> str:
-    """The problems of `error`, each as `key: what is wrong`."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in problem['loc']) or 'value'}: "
-        f"{problem['msg'].removeprefix('Value error, ')}"
-        for problem in error.errors()
-    )
-
-
 def load_config(
     preset_name: str | None = None,
     path: Path | None = None,
@@ -441,7 +284,7 @@ def load_config(
     try:
         return StudyConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_describe(error, path)) from error
+        raise ConfigError(describe(error, StudyConfig, path)) from error
     except ConfigError as error:  # from a nested model (detector params, backbone)
         raise ConfigError(f"{path or preset_name}: {error}") from error
 
@@ -450,51 +293,3 @@ def _read_file(path: Path) -> dict[str, Any]:
     from evalsuite.config_file import read_config_file
 
     return read_config_file(Path(path))
-
-
-def _describe(error: ValidationError, path: Path | None) -> str:
-    where = f"{path}: " if path else ""
-    lines = []
-    locations = [tuple(problem["loc"]) for problem in error.errors()]
-    for problem in error.errors():
-        loc = tuple(problem["loc"])
-        if any(other[: len(loc)] == loc and other != loc for other in locations):
-            continue  # a container's error that only repeats the errors of its items
-        key = ".".join(str(part) for part in loc) or "(top level)"
-        if problem["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc)
-            hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-            lines.append(f"unknown key {key!r}{hint} (`evalsuite config show` prints them all)")
-        elif problem["type"] == "literal_error":
-            lines.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
-        elif problem["type"] == "value_error":  # our own validators name the values at fault
-            message = problem["msg"].removeprefix("Value error, ")
-            lines.append(f"{key}: {message}" if loc else message)  # the study as a whole
-        else:
-            lines.append(f"{key}: {problem['msg']} (got {problem.get('input')!r})")
-    return where + "invalid configuration: " + "; ".join(lines)
-
-
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str] | None:
-    """The keys of the model that holds the unknown key at `loc`, or None if not found."""
-    model: type[BaseModel] = StudyConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        inner = _model_in(field.annotation) if field is not None else None
-        if inner is None:
-            return None
-        model = inner
-    return list(model.model_fields)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as `tuple[DetectorSpec, ...]`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in get_args(annotation):
-        found = _model_in(argument)
-        if found is not None:
-            return found
-    return None

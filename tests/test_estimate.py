@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner
 from studies import SMALL
 
+from evalsuite.backbone.cache import FeatureCache
 from evalsuite.cli import main
 from evalsuite.config import StudyConfig
 from evalsuite.detectors.cost import FitShape
@@ -23,6 +24,8 @@ from evalsuite.runner.estimate.model import (
     reference_rates,
     unit_costs,
 )
+from evalsuite.runner.planning.plan import Plan
+from evalsuite.runner.planning.study_data import StudyData
 from evalsuite.runner.preparation.context import prepare
 
 
@@ -34,16 +37,26 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return base, path
 
 
+Prepared = tuple[StudyData, dict[str, FeatureCache], Plan]
+
+
+@pytest.fixture
+def prepared(study: tuple[Path, Path]) -> Prepared:
+    """The tiny study's data, feature sources and plan (`prepare`), cached in its folder."""
+    base, _ = study
+    config = StudyConfig.model_validate(SMALL)
+    data, sources, plan, _ = prepare(config, base / "cache", progress=False)
+    return data, sources, plan
+
+
 def test_makespan_deals_largest_first() -> None:
     assert makespan([4.0, 3.0, 3.0, 2.0], 2) == 6.0  # 4+2 and 3+3
     assert makespan([3.0, 3.0, 2.0, 2.0, 2.0], 2) == 7.0  # largest first is not optimal (6)
     assert makespan([5.0, 1.0], 4) == 5.0 and makespan([], 2) == 0.0
 
 
-def test_estimate_counts_the_plan(study) -> None:
-    base, _ = study
-    config = StudyConfig.model_validate(SMALL)
-    data, sources, plan, _ = prepare(config, base / "cache", progress=False)
+def test_estimate_counts_the_plan(prepared: Prepared) -> None:
+    data, sources, plan = prepared
     rates = reference_rates(plan_kernels(plan))
     one = estimate(plan, data, sources, rates, workers=1, bootstrap=20)
     two = estimate(plan, data, sources, rates, workers=2, bootstrap=20)
@@ -63,13 +76,11 @@ def test_estimate_counts_the_plan(study) -> None:
     assert unit_costs(plan, data, sources, 20) == one.units  # reference rates: machine-free
 
 
-def test_the_reference_projection_is_what_it_was_before_the_protocol(study) -> None:
+def test_the_reference_projection_is_what_it_was_before_the_protocol(prepared: Prepared) -> None:
     """At the reference rates the tiny study's projection is, to the bit, what the cost model
     gave while the runner priced PatchCore and PaDiM itself (recorded at commit ac49cfc): the
     cost models moved beside their detectors without changing a number."""
-    base, _ = study
-    config = StudyConfig.model_validate(SMALL)
-    data, sources, plan, _ = prepare(config, base / "cache", progress=False)
+    data, sources, plan = prepared
     projected = estimate(
         plan, data, sources, reference_rates(plan_kernels(plan)), workers=2, bootstrap=20
     )
@@ -97,11 +108,9 @@ def test_the_reference_projection_is_what_it_was_before_the_protocol(study) -> N
     ]
 
 
-def test_the_estimate_prices_the_resamples(study) -> None:
+def test_the_estimate_prices_the_resamples(prepared: Prepared) -> None:
     """The paper preset's 2000 resamples cost more evaluation time than the demo's 200."""
-    base, _ = study
-    config = StudyConfig.model_validate(SMALL)
-    data, sources, plan, _ = prepare(config, base / "cache", progress=False)
+    data, sources, plan = prepared
     rates = reference_rates(plan_kernels(plan))
     few = estimate(plan, data, sources, rates, workers=1, bootstrap=200)
     many = estimate(plan, data, sources, rates, workers=1, bootstrap=2000)

@@ -61,21 +61,26 @@ def test_pixel_f1_interval_equals_the_generic_bootstrap(blobs: BlobFactory) -> N
     assert pixel_f1_ci(maps, masks, threshold, n=80, seed=1) == pytest.approx(generic, abs=1e-12)
 
 
-def test_every_metric_of_a_cell_has_an_interval_around_its_value(blobs: BlobFactory) -> None:
-    maps, masks = blobs(2, n=16, size=16, n_normal=6)
+def _cell_record(maps: np.ndarray, masks: np.ndarray, bootstrap_n: int) -> dict[str, object]:
+    """The record of a cell scoring each image by its map's maximum, thresholds at the median
+    score and the maps' 95th percentile."""
     labels = masks.reshape(masks.shape[0], -1).any(axis=1)
     scores = maps.reshape(maps.shape[0], -1).max(axis=1)
-    record = evaluate_cell(
+    return evaluate_cell(
         scores,
         labels,
         maps,
         masks,
         image_threshold=float(np.median(scores)),
         pixel_threshold=float(np.quantile(maps, 0.95)),
-        bootstrap_n=200,
+        bootstrap_n=bootstrap_n,
         seed=0,
     )
-    metrics = record["metrics"]
+
+
+def test_every_metric_of_a_cell_has_an_interval_around_its_value(blobs: BlobFactory) -> None:
+    maps, masks = blobs(2, n=16, size=16, n_normal=6)
+    metrics = _cell_record(maps, masks, bootstrap_n=200)["metrics"]
     assert isinstance(metrics, dict) and set(metrics) == set(METRICS)
     for name, metric in metrics.items():
         assert metric["reason"] is None, name
@@ -86,19 +91,7 @@ def test_every_metric_of_a_cell_has_an_interval_around_its_value(blobs: BlobFact
 
 def test_no_resamples_means_no_intervals_but_every_value(blobs: BlobFactory) -> None:
     maps, masks = blobs(2, n=10, size=12, n_normal=4)
-    labels = masks.reshape(masks.shape[0], -1).any(axis=1)
-    scores = maps.reshape(maps.shape[0], -1).max(axis=1)
-    record = evaluate_cell(
-        scores,
-        labels,
-        maps,
-        masks,
-        image_threshold=float(np.median(scores)),
-        pixel_threshold=float(np.quantile(maps, 0.95)),
-        bootstrap_n=0,  # the configuration's "0 = none"
-        seed=0,
-    )
-    metrics = record["metrics"]
+    metrics = _cell_record(maps, masks, bootstrap_n=0)["metrics"]  # the configuration's 0 = none
     assert isinstance(metrics, dict)
     for name, metric in metrics.items():
         assert metric["value"] is not None and metric["ci95"] is None, (name, metric)

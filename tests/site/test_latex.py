@@ -18,7 +18,8 @@ import pytest
 from evalsuite.site.downloads.latex import headline_tex, latex_escape, number, stack
 from evalsuite.site.downloads.paired_exports import difference_tex
 from evalsuite.site.read.load import load_results
-from evalsuite.site.views.differences import DiffTable, difference_tables
+from evalsuite.site.views.difference_rows import DiffTable
+from evalsuite.site.views.differences import difference_tables
 from evalsuite.site.views.tables import HEADLINE_METRICS, Row, grid_of, metric_rows
 
 DOCUMENT = r"""\documentclass[twocolumn]{article}

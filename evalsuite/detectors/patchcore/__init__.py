@@ -3,9 +3,10 @@
 Composed of small parts: `embedding` (locally aware patch features), `greedy` (the greedy
 k-center's data type and CPU loop, Algorithm 1; `greedy_pruned` its pruned variant),
 `coreset` (the projection and the dispatch of the loop), `selection_store` (greedy selections
-shared by a coreset sweep), `memory_bank` (exact faiss or torch search, opt-in HNSW), `torch_ops`
-(the greedy and exact search on any torch device), `evidence` and `scorer` (one search, then
-Eq. 6-7 and the anomaly map) and `model` (the Detector).
+shared by a coreset sweep), `bank_selection` (the rows a fit's memory bank keeps: pooled or per
+category, through a shared selection), `memory_bank` (exact faiss or torch search, opt-in HNSW),
+`torch_ops` (the greedy and exact search on any torch device), `evidence` and `scorer` (one
+search, then Eq. 6-7 and the anomaly map), `model` (the Detector) and `state` (its saved files).
 
 The names are imported on first use, so `evalsuite.detectors.patchcore.params` (what a
 configuration needs) does not import torch or faiss.

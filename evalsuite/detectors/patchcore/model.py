@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -12,23 +10,27 @@ import numpy as np
 import torch
 
 from evalsuite import progress
-from evalsuite.atomic import write_bytes, write_json
+from evalsuite.atomic import write_json
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.base import FeatureSource, Scores
-from evalsuite.detectors.patchcore.coreset import select_coreset
+from evalsuite.detectors.patchcore.bank_selection import bank_rows
 from evalsuite.detectors.patchcore.embedding import embed
 from evalsuite.detectors.patchcore.evidence import PatchEvidence
 from evalsuite.detectors.patchcore.memory_bank import MemoryBank, SearchSettings
 from evalsuite.detectors.patchcore.params import PatchCoreParams
 from evalsuite.detectors.patchcore.scorer import anomaly_maps, scores_of_worst, worst_positions
 from evalsuite.detectors.patchcore.selection_store import FileSelectionStore, SelectionStore
+from evalsuite.detectors.patchcore.state import (
+    BANK_FILE,
+    CATEGORIES_FILE,
+    FORMAT_VERSION,
+    STATE_FILE,
+    read_npy,
+    read_state,
+    write_npy,
+)
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
-
-STATE_FILE = "patchcore.json"
-BANK_FILE = "memory_bank.npy"
-CATEGORIES_FILE = "memory_categories.npy"
-FORMAT_VERSION = 1
 
 
 class PatchCore:
@@ -97,7 +99,7 @@ class PatchCore:
         """Build the memory bank from normal training samples (of one or several categories).
 
         The patch features of all samples fill one preallocated (P, D) float32 array batch by
-        batch; the coreset keeps int(P * coreset_ratio) rows of it.
+        batch; the coreset keeps int(P * coreset_ratio) rows of it (`bank_selection`).
 
         Args:
             samples: the training samples.
@@ -117,12 +119,17 @@ class PatchCore:
         with limit_threads(self.threads):
             patches = self._collect(samples)
             per_image = self.patch_grid[0] * self.patch_grid[1]
-            if self.params.coreset_scope == "per_category" and len(self.categories) > 1:
-                indices = self._per_category_coreset(
-                    patches, image_categories, per_image, selection, selection_size
-                )
-            else:
-                indices = self._coreset(patches, selection, selection_size)
+            indices = bank_rows(
+                patches,
+                image_categories,
+                self.categories,
+                per_image,
+                self.params,
+                self.seed,
+                device=self.device,
+                selection=selection,
+                selection_size=selection_size,
+            )
         self.num_train_patches = patches.shape[0]
         self.memory_categories = image_categories[indices // per_image]
         keep_all = indices.shape[0] == patches.shape[0]  # ratio 1: no copy
@@ -131,56 +138,6 @@ class PatchCore:
     def fit_shared(self, samples: Sequence[Sample], directory: Path) -> None:
         """`fit` with the greedy selection a coreset-ratio sweep's fits share, in `directory`."""
         self.fit(samples, selection=FileSelectionStore(directory))
-
-    def _coreset(
-        self,
-        patches: np.ndarray,
-        selection: SelectionStore | None,
-        selection_size: int | None,
-    ) -> np.ndarray:
-        """Rows of `patches` (P, D) the greedy coreset keeps: (M,) int64."""
-        return select_coreset(
-            patches,
-            self.params.coreset_ratio,
-            self.params.coreset_projection_dim,
-            self.seed,
-            device=self.device,
-            selection=selection,
-            selection_size=selection_size,
-        ).indices
-
-    def _per_category_coreset(
-        self,
-        patches: np.ndarray,
-        image_categories: np.ndarray,
-        per_image: int,
-        selection: SelectionStore | None,
-        selection_size: int | None,
-    ) -> np.ndarray:
-        """`coreset_scope="per_category"`: each category's coreset, as its own per-class fit
-        (same patches in the same order, seed and ratio) would select it, concatenated in
-        category order.
-
-        Args:
-            patches: (P, D) patch features, image by image.
-            image_categories: (N,) category index of each training image.
-            per_image: patches per image (P = N * per_image).
-
-        Returns:
-            (M,) int64 rows of `patches`.
-        """
-        parts = []
-        for index, category in enumerate(self.categories):
-            images = np.flatnonzero(image_categories == index)
-            rows = (images[:, None] * per_image + np.arange(per_image)).ravel()
-            contiguous = images[-1] - images[0] + 1 == images.size
-            own = patches[rows[0] : rows[-1] + 1] if contiguous else patches[rows]
-            size = None
-            if selection_size is not None:  # the same fraction of this category's patches
-                size = max(1, selection_size * rows.size // patches.shape[0])
-            store = selection.child(category) if selection is not None else None
-            parts.append(rows[self._coreset(own, store, size)])
-        return np.concatenate(parts)
 
     def score(self, samples: Sequence[Sample]) -> Scores:
         """Image scores (N,) by Eq. 6-7 and anomaly maps (N, H, W) at the input size.
@@ -293,8 +250,8 @@ class PatchCore:
     def save(self, directory: Path) -> None:
         """Write memory_bank.npy, memory_categories.npy and patchcore.json (last) to `directory`."""
         bank = self._fitted_bank()
-        _write_npy(directory / BANK_FILE, bank.features)
-        _write_npy(directory / CATEGORIES_FILE, self.memory_categories)
+        write_npy(directory / BANK_FILE, bank.features)
+        write_npy(directory / CATEGORIES_FILE, self.memory_categories)
         write_json(
             directory / STATE_FILE,
             {
@@ -325,7 +282,7 @@ class PatchCore:
             threads: as for the constructor.
             device: as for the constructor; None means the CPU.
         """
-        state = _read_state(directory / STATE_FILE)
+        state = read_state(directory / STATE_FILE)
         try:
             params = PatchCoreParams(**state["params"])
             model = cls(params, features, int(state["seed"]), threads=threads, device=device)
@@ -337,8 +294,8 @@ class PatchCore:
                 f"{directory / STATE_FILE}: incomplete patchcore state ({error!r}); "
                 "fit the model again (--force)"
             ) from error
-        bank = _read_npy(directory / BANK_FILE)
-        model.memory_categories = _read_npy(directory / CATEGORIES_FILE).astype(np.int64)
+        bank = read_npy(directory / BANK_FILE)
+        model.memory_categories = read_npy(directory / CATEGORIES_FILE).astype(np.int64)
         if bank.ndim != 2 or model.memory_categories.shape != (bank.shape[0],):
             raise ResultsError(
                 f"{directory}: memory bank {bank.shape} and categories "
@@ -419,33 +376,3 @@ def _search(
             f"{bank.dim}; the features (backbone, layers) differ from those it was fitted on"
         )
     return bank.search(patches, k=1, settings=settings)
-
-
-def _write_npy(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    write_bytes(path, buffer.getvalue())
-
-
-def _read_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        message = f"{path}: missing or unreadable ({error}); fit the model again"
-        raise ResultsError(message) from error
-
-
-def _read_state(path: Path) -> dict:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        message = f"{path}: missing or unreadable ({error}); fit the model again"
-        raise ResultsError(message) from error
-    if not isinstance(state, dict) or state.get("detector") != "patchcore":
-        raise ResultsError(f"{path}: not a patchcore state file; point to a saved patchcore model")
-    if state.get("format") != FORMAT_VERSION:
-        raise ResultsError(
-            f"{path}: state format {state.get('format')!r}, expected {FORMAT_VERSION}; "
-            "fit the model again"
-        )
-    return state

@@ -40,7 +40,8 @@ from evalsuite.site.pages.study import NAV, Page, gallery_index, main_pages
 from evalsuite.site.read.anonymise import anonymise, machine_identity
 from evalsuite.site.read.load import load_results
 from evalsuite.site.read.records import Results
-from evalsuite.site.views.differences import DiffTable, difference_tables
+from evalsuite.site.views.difference_rows import DiffTable
+from evalsuite.site.views.differences import difference_tables
 from evalsuite.site.views.gallery import artifact_files
 from evalsuite.site.views.heatmaps import recolour
 from evalsuite.site.views.means import CategoryMeans, with_mean_rows

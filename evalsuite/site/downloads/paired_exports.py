@@ -17,7 +17,7 @@ from evalsuite.site.downloads.latex import (
     synthetic_note,
 )
 from evalsuite.site.read.records import METRIC_NAMES, GroupKey
-from evalsuite.site.views.differences import DiffRow, DiffTable, PairedValue
+from evalsuite.site.views.difference_rows import DiffRow, DiffTable, PairedValue
 
 CSV_HEADER = (
     "family",

@@ -12,7 +12,7 @@ from evalsuite.site.charts.specs import Chart
 from evalsuite.site.read.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
 from evalsuite.site.read.records import METRIC_NAMES, GroupKey, Results
 from evalsuite.site.views import figures
-from evalsuite.site.views.differences import DIFF_METRICS, DiffTable, paired_intervals
+from evalsuite.site.views.difference_rows import DIFF_METRICS, DiffTable, paired_intervals
 from evalsuite.site.views.gallery import GalleryPage, gallery_pages
 from evalsuite.site.views.heatmaps import Recoloured
 from evalsuite.site.views.means import (

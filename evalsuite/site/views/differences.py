@@ -10,21 +10,18 @@ sd over seeds is shown beside it. p-values are Holm-adjusted within each table (
 difference is marked significant by `evaluation.significance.significant` alone. A metric that is
 zero by construction for a comparison (`significance.zero_by_construction`, e.g. an AUROC between
 shift/threshold and shift/none) is neither tested nor counted in the family.
+
+The rows' types are in `difference_rows`, the mean-over-categories rows in `means`
+(`with_mean_diffs`), the cells' evidence is read by `read.evidence`.
 """
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 
-from evalsuite import regular
 from evalsuite.errors import EvaluationError
-from evalsuite.evaluation.bootstrap import Interval
-from evalsuite.evaluation.category_mean import mean_difference
 from evalsuite.evaluation.paired import (
     Difference,
     holm,
@@ -32,219 +29,26 @@ from evalsuite.evaluation.paired import (
     paired_pixel_difference,
     pool_differences,
 )
-from evalsuite.evaluation.pixel_evidence import PixelEvidence
 from evalsuite.evaluation.regimes import plan_for
-from evalsuite.evaluation.significance import (
-    CellInputs,
-    reachable,
-    resamples_needed,
-    significant,
-    smallest_holm_p,
-    smallest_p,
-    zero_by_construction,
+from evalsuite.evaluation.significance import CellInputs, zero_by_construction
+from evalsuite.site.read.evidence import EvidenceLoader
+from evalsuite.site.read.records import Cell, GroupKey, Results
+from evalsuite.site.views.difference_rows import (
+    DIFF_METRICS,
+    DiffRow,
+    DiffTable,
+    PairedValue,
+    zero_value,
 )
-from evalsuite.site.read.records import METRIC_NAMES, Cell, GroupKey, Results
-from evalsuite.site.views.stats import Delta, mean_delta, paired_delta
+from evalsuite.site.views.means import with_mean_diffs
+from evalsuite.site.views.stats import Delta, paired_delta
 from evalsuite.site.views.sweeps import sweep_view
-from evalsuite.site.views.tables import Grid, categoryless
-
-DIFF_METRICS = ("image_auroc", "pixel_auroc", "aupro_0.3", "image_f1", "pixel_f1")
-"""The metrics every difference is reported on (F1: image / pixel, at the val thresholds)."""
-
-
-@dataclass(frozen=True)
-class PairedValue:
-    """One metric of one comparison.
-
-    Attributes:
-        diff: the paired (pooled over seeds) difference, or None with a reason.
-        seeds: b − a per seed, mean ± sd over seeds (n = matched seeds).
-        p_holm: the Holm-adjusted p-value within the table, or None.
-        reason: why there is no difference.
-        zero: the difference is zero by construction (not tested, not in the family).
-    """
-
-    diff: Difference | None
-    seeds: Delta
-    p_holm: float | None
-    reason: str | None
-    zero: bool = False
-
-    @property
-    def excludes_zero(self) -> bool:
-        """Whether the 95% interval excludes 0 (not a significance mark: see `significant`)."""
-        return self.diff is not None and self.diff.excludes_zero
-
-    @property
-    def significant(self) -> bool:
-        """Whether the star is shown: Holm-adjusted p < 0.05 (`significance.significant`)."""
-        return self.diff is not None and significant(self.p_holm)
-
-    @property
-    def p_holm_text(self) -> str:
-        """The Holm-adjusted p-value, 2 significant digits."""
-        return "" if self.p_holm is None else f"{self.p_holm:.2g}"
-
-    @property
-    def delta_text(self) -> str:
-        """b − a in percentage points with its sign, e.g. "−3.2"."""
-        return "" if self.diff is None else points(self.diff.delta)
-
-    @property
-    def ci_text(self) -> str:
-        """The paired 95% interval in points, e.g. "[−5.0, −1.1]"."""
-        if self.diff is None:
-            return ""
-        low, high = self.diff.ci95
-        return f"[{points(low)}, {points(high)}]"
-
-    @property
-    def p_text(self) -> str:
-        """The unadjusted p-value, 2 significant digits."""
-        return "" if self.diff is None else f"{self.diff.p_value:.2g}"
-
-    @property
-    def seeds_text(self) -> str:
-        """Mean ± sd of b − a over seeds in points ("" for one seed)."""
-        if self.seeds.mean is None or self.seeds.sd is None:
-            return ""
-        return f"{points(self.seeds.mean)} ± {100 * self.seeds.sd:.1f} (n={self.seeds.n})"
-
-    @property
-    def tooltip(self) -> str:
-        """a and b in %, the images and resamples, or the reason."""
-        d = self.diff
-        if d is None:
-            return self.reason or ""
-        return (
-            f"a {100 * d.a:.1f}%, b {100 * d.b:.1f}%; {d.n_images} paired images, "
-            f"{d.n_resamples} resamples, seed {d.seed}"
-        )
-
-
-def points(fraction: float) -> str:
-    """A fraction as signed percentage points with one decimal ("0.0" unsigned, "−" minus)."""
-    value = round(100 * fraction, 1)
-    return "0.0" if value == 0 else f"{value:+.1f}".replace("-", "\u2212")
-
-
-def side(key: GroupKey) -> str:
-    """How a row names one side: scope · condition/regime (· param=value)."""
-    text = f"{key.scope} · {key.kind}"
-    return text if key.sweep is None else f"{text} · {key.sweep[0]}={key.sweep[1]}"
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    """One comparison: b − a per metric.
-
-    Attributes:
-        a, b: the two groups (reference and compared).
-        values: one PairedValue per DIFF_METRICS metric.
-        pairs: the (a, b) cells matched by seed.
-        first_of_label: the first row of its detector.
-        mean: a mean row (category "mean"): the mean over the categories of the rows before it
-            that differ from it only in category (`_with_means`).
-    """
-
-    a: GroupKey
-    b: GroupKey
-    values: tuple[PairedValue, ...]
-    pairs: tuple[tuple[Cell, Cell], ...]
-    first_of_label: bool
-    mean: bool = False
-
-    @property
-    def a_text(self) -> str:
-        """The reference side, e.g. "per_class · clean/none"."""
-        return side(self.a)
-
-    @property
-    def b_text(self) -> str:
-        """The compared side."""
-        return side(self.b)
-
-
-@dataclass(frozen=True)
-class DiffTable:
-    """One family of comparisons (one table; Holm is applied within it).
-
-    Attributes:
-        family: shift, threshold, retrain, unified or sweep:<label>:<param>.
-        title: what is compared, e.g. "shift/none − clean/none".
-        rows: the comparisons.
-        metrics: DIFF_METRICS.
-    """
-
-    family: str
-    title: str
-    rows: tuple[DiffRow, ...]
-    metrics: tuple[str, ...] = DIFF_METRICS
-
-    @property
-    def n_comparisons(self) -> int:
-        """Comparisons with a p-value (the Holm family size; zero by construction excluded)."""
-        return sum(v.diff is not None for r in self.rows for v in r.values)
-
-    @property
-    def n_zero(self) -> int:
-        """Comparisons zero by construction (not tested)."""
-        return sum(v.zero for r in self.rows for v in r.values)
-
-    @property
-    def resamples(self) -> int | None:
-        """The most resamples of a difference of the table (None without a difference)."""
-        counts = [v.diff.n_resamples for r in self.rows for v in r.values if v.diff is not None]
-        return max(counts) if counts else None
-
-    @property
-    def min_p(self) -> float | None:
-        """The smallest p-value the resamples allow, 2 / (B + 1) (None without a difference)."""
-        return None if self.resamples is None else smallest_p(self.resamples)
-
-    @property
-    def min_p_holm(self) -> float | None:
-        """The smallest Holm-adjusted p-value the resamples allow in this family."""
-        if self.resamples is None:
-            return None
-        return smallest_holm_p(self.resamples, self.n_comparisons)
-
-    @property
-    def reachable(self) -> bool:
-        """Whether these resamples can make any difference of the family significant."""
-        return self.resamples is None or reachable(self.resamples, self.n_comparisons)
-
-    @property
-    def resamples_needed(self) -> int:
-        """The fewest resamples with which this family could reach significance."""
-        return resamples_needed(self.n_comparisons)
-
-    @property
-    def n_significant(self) -> int:
-        """Comparisons marked significant (Holm-adjusted p < 0.05)."""
-        return sum(v.significant for r in self.rows for v in r.values)
-
-    @property
-    def n_excluding_zero(self) -> int:
-        """Comparisons whose interval excludes 0."""
-        return sum(v.excludes_zero for r in self.rows for v in r.values)
-
-
-def paired_intervals(tables: Sequence[DiffTable]) -> dict[tuple[GroupKey, str], Interval]:
-    """The paired 95% interval of every tested difference of the tables, by its compared group
-    and metric (the charts' error bars: `figures.drop`, `figures.gap`)."""
-    return {
-        (row.b, metric): value.diff.ci95
-        for t in tables
-        for row in t.rows
-        for metric, value in zip(t.metrics, row.values, strict=True)
-        if value.diff is not None
-    }
+from evalsuite.site.views.tables import Grid
 
 
 def difference_tables(results: Results, grid: Grid) -> list[DiffTable]:
     """Every family of differences of the study, empty families left out."""
-    loader = _EvidenceLoader(results.source)
+    loader = EvidenceLoader(results.source)
     groups = results.groups()
     specs: list[tuple[str, str, list[tuple[GroupKey, GroupKey]]]] = []
     base_kinds = [("shift", "clean/none", "shift/none")]
@@ -286,68 +90,21 @@ def _table(
     title: str,
     pairs: list[tuple[GroupKey, GroupKey]],
     groups: dict[GroupKey, list[Cell]],
-    loader: _EvidenceLoader,
+    loader: EvidenceLoader,
 ) -> DiffTable:
     rows: list[DiffRow] = []
     for a, b in pairs:
         cells_a, cells_b = groups.get(a, []), groups.get(b, [])
         matched = _matched(cells_a, cells_b)
         values = tuple(
-            _zero(metric, paired_delta(cells_a, cells_b, metric))
+            zero_value(metric, paired_delta(cells_a, cells_b, metric))
             if zero_by_construction(metric, inputs(a), inputs(b))
             else _paired_value(matched, metric, paired_delta(cells_a, cells_b, metric), loader)
             for metric in DIFF_METRICS
         )
         first = not rows or rows[-1].b.label != b.label
         rows.append(DiffRow(a, b, values, tuple(matched), first))
-    return DiffTable(family, title, tuple(_with_holm(_with_means(rows, groups))))
-
-
-def _with_means(rows: list[DiffRow], groups: dict[GroupKey, list[Cell]]) -> list[DiffRow]:
-    """The rows with mean rows: after each block of rows of one detector, scope and b's
-    condition/regime, one mean row per (a, b) pair of the block less its category, in order.
-    The mean rows enter the table's Holm family like any row."""
-    out: list[DiffRow] = []
-    block: dict[tuple[GroupKey, GroupKey], list[DiffRow]] = {}
-    for index, row in enumerate(rows):
-        out.append(row)
-        block.setdefault((categoryless(row.a), categoryless(row.b)), []).append(row)
-        after = rows[index + 1] if index + 1 < len(rows) else None
-        if after is None or _block(after) != _block(row):
-            out += [_mean_row(a, b, found, groups) for (a, b), found in block.items()]
-            block = {}
-    return out
-
-
-def _block(row: DiffRow) -> tuple[str, str, str]:
-    return row.b.label, row.b.scope, row.b.kind
-
-
-def _mean_row(
-    a: GroupKey, b: GroupKey, rows: list[DiffRow], groups: dict[GroupKey, list[Cell]]
-) -> DiffRow:
-    """The mean over the categories of `rows` (one per category) of each metric."""
-    values = []
-    for index, metric in enumerate(DIFF_METRICS):
-        sides = [(groups.get(r.a, []), groups.get(r.b, [])) for r in rows]
-        seeds = mean_delta(sides, metric)
-        found = [r.values[index].diff for r in rows]
-        missing = [r for r, d in zip(rows, found, strict=True) if d is None]
-        if rows and all(r.values[index].zero for r in rows):  # so is their mean: not tested
-            values.append(_zero(metric, seeds))
-            continue
-        if missing:
-            why = missing[0].values[index].reason
-            reason = f"no mean over categories: {missing[0].b.category} has no difference ({why})"
-            values.append(PairedValue(None, seeds, None, reason))
-            continue
-        try:
-            diff = mean_difference([d for d in found if d is not None])
-        except EvaluationError as error:
-            values.append(PairedValue(None, seeds, None, str(error)))
-            continue
-        values.append(PairedValue(diff, seeds, None, None))
-    return DiffRow(a, b, tuple(values), (), first_of_label=False, mean=True)
+    return DiffTable(family, title, tuple(_with_holm(with_mean_diffs(rows, groups))))
 
 
 def _with_holm(rows: list[DiffRow]) -> list[DiffRow]:
@@ -380,15 +137,6 @@ def inputs(key: GroupKey) -> CellInputs:
     return CellInputs(model=model, val=val, test=images(plan.test_condition, "test"))
 
 
-def _zero(metric: str, seeds: Delta) -> PairedValue:
-    """A metric zero by construction: not tested (no p-value, not in the family)."""
-    reason = (
-        f"= 0 by construction: {METRIC_NAMES[metric]} depends on nothing that differs "
-        "between the two cells (not tested)"
-    )
-    return PairedValue(None, seeds, None, reason, zero=True)
-
-
 def _matched(a: list[Cell], b: list[Cell]) -> list[tuple[Cell, Cell]]:
     """(a, b) cell pairs of the same seed, both finished, by seed."""
     by_seed = {cell.key.seed: cell for cell in b if cell.ok}
@@ -397,7 +145,7 @@ def _matched(a: list[Cell], b: list[Cell]) -> list[tuple[Cell, Cell]]:
 
 
 def _paired_value(
-    matched: list[tuple[Cell, Cell]], metric: str, seeds: Delta, loader: _EvidenceLoader
+    matched: list[tuple[Cell, Cell]], metric: str, seeds: Delta, loader: EvidenceLoader
 ) -> PairedValue:
     if not matched:
         return PairedValue(None, seeds, None, "missing or failed")
@@ -408,7 +156,7 @@ def _paired_value(
         return PairedValue(None, seeds, None, str(error))
 
 
-def _one(a: Cell, b: Cell, metric: str, loader: _EvidenceLoader) -> Difference:
+def _one(a: Cell, b: Cell, metric: str, loader: EvidenceLoader) -> Difference:
     """The paired difference of one seed's two cells."""
     for cell in (a, b):
         entry = cell.metrics[metric]
@@ -450,28 +198,3 @@ def _pairing(a: Cell, b: Cell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not index_a:
         raise EvaluationError("the two cells share no test image id; nothing to pair")
     return np.array(index_a), np.array(index_b), np.array(labels)
-
-
-class _EvidenceLoader:
-    """Reads cells' `evidence.npz` once each."""
-
-    def __init__(self, source: Path) -> None:
-        self.source = source
-        self._memo: dict[str, PixelEvidence] = {}
-
-    def load(self, cell: Cell) -> PixelEvidence:
-        path = cell.record.get("evidence")
-        if not path:
-            raise EvaluationError(
-                "no pixel evidence in this cell's record (results from before evidence.npz, "
-                "or no masks); re-run the cell with --force for a pixel-level interval"
-            )
-        if path not in self._memo:
-            try:
-                evidence = self.source / path
-                stream = regular.open_file(evidence, regular.ARTIFACT, "pixel evidence")
-                with stream, np.load(stream, allow_pickle=False) as data:
-                    self._memo[path] = PixelEvidence.from_arrays(dict(data))
-            except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-                raise EvaluationError(f"cannot read pixel evidence {path}: {error}") from error
-        return self._memo[path]

@@ -33,7 +33,7 @@ def percent(summary: Summary) -> dict[str, float | None]:
 
 Intervals = Mapping[tuple[GroupKey, str], tuple[float, float]]
 """(compared group b, metric) -> the paired 95% interval of b − a
-(`differences.paired_intervals`)."""
+(`difference_rows.paired_intervals`)."""
 
 
 def points(delta: Delta, ci: tuple[float, float] | None = None) -> dict[str, float | None]:

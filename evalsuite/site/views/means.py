@@ -5,7 +5,9 @@ in the headline, the shift-drop, the unified-gap and every paired-difference tab
 report it. Its value is the mean of the category rows' values; its interval resamples test
 images within each category (`evaluation.category_mean`), on each category's own resamples.
 With one category the mean row is that category's row. A mean needs every category: one
-missing, failed or undefined category leaves the mean without a value.
+missing, failed or undefined category leaves the mean without a value. A paired-difference
+table's mean row (`with_mean_diffs`) is the mean of its category rows' paired differences
+(`category_mean.mean_difference`) and enters the table's Holm family.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from evalsuite.evaluation.category_mean import (
     MEAN_METRICS,
     category_mean,
     image_resamples,
+    mean_difference,
     pixel_resamples,
 )
+from evalsuite.site.read.evidence import EvidenceLoader
 from evalsuite.site.read.records import Cell, GroupKey, Results
-from evalsuite.site.views.differences import _EvidenceLoader
+from evalsuite.site.views.difference_rows import DIFF_METRICS, DiffRow, PairedValue, zero_value
 from evalsuite.site.views.stats import MISSING, Delta, Summary, mean_delta, summarise
 from evalsuite.site.views.sweeps import SweepPoint, SweepView
 from evalsuite.site.views.tables import (
@@ -50,7 +54,7 @@ class CategoryMeans:
     def __init__(self, results: Results, categories: Sequence[str]) -> None:
         self.groups = results.groups()
         self.categories = tuple(categories)
-        self.loader = _EvidenceLoader(results.source)
+        self.loader = EvidenceLoader(results.source)
         self._cells: dict[tuple[str, str], np.ndarray] = {}
         self._means: dict[tuple[GroupKey, str], Summary] = {}
 
@@ -230,3 +234,50 @@ def sweep_with_means(view: SweepView, means: CategoryMeans) -> list[SweepPoint]:
             summaries = tuple(means.summary(key, m) for m in HEADLINE_METRICS)
             out.append(SweepPoint(value, baseline, point.kind, MEAN, summaries, (), mean=True))
     return out
+
+
+def with_mean_diffs(rows: list[DiffRow], groups: dict[GroupKey, list[Cell]]) -> list[DiffRow]:
+    """A difference table's rows with mean rows: after each block of rows of one detector,
+    scope and b's condition/regime, one mean row per (a, b) pair of the block less its
+    category, in order. The mean rows enter the table's Holm family like any row."""
+    out: list[DiffRow] = []
+    block: dict[tuple[GroupKey, GroupKey], list[DiffRow]] = {}
+    for index, row in enumerate(rows):
+        out.append(row)
+        block.setdefault((categoryless(row.a), categoryless(row.b)), []).append(row)
+        after = rows[index + 1] if index + 1 < len(rows) else None
+        if after is None or _diff_block(after) != _diff_block(row):
+            out += [_mean_diff_row(a, b, found, groups) for (a, b), found in block.items()]
+            block = {}
+    return out
+
+
+def _diff_block(row: DiffRow) -> tuple[str, str, str]:
+    return row.b.label, row.b.scope, row.b.kind
+
+
+def _mean_diff_row(
+    a: GroupKey, b: GroupKey, rows: list[DiffRow], groups: dict[GroupKey, list[Cell]]
+) -> DiffRow:
+    """The mean over the categories of `rows` (one per category) of each metric."""
+    values = []
+    for index, metric in enumerate(DIFF_METRICS):
+        sides = [(groups.get(r.a, []), groups.get(r.b, [])) for r in rows]
+        seeds = mean_delta(sides, metric)
+        found = [r.values[index].diff for r in rows]
+        missing = [r for r, d in zip(rows, found, strict=True) if d is None]
+        if rows and all(r.values[index].zero for r in rows):  # so is their mean: not tested
+            values.append(zero_value(metric, seeds))
+            continue
+        if missing:
+            why = missing[0].values[index].reason
+            reason = f"no mean over categories: {missing[0].b.category} has no difference ({why})"
+            values.append(PairedValue(None, seeds, None, reason))
+            continue
+        try:
+            diff = mean_difference([d for d in found if d is not None])
+        except EvaluationError as error:
+            values.append(PairedValue(None, seeds, None, str(error)))
+            continue
+        values.append(PairedValue(diff, seeds, None, None))
+    return DiffRow(a, b, tuple(values), (), first_of_label=False, mean=True)
