@@ -5,9 +5,9 @@ protocol (`evalsuite.detectors.base.Detector`): the split into search and scorin
 selections, a memory bank, a cost model, and what it reads (backbone features, or raw images).
 The runner reads these declarations, never guesses them from the objects, and checks each
 against the detector it builds (a declaration the class does not implement is an error naming
-it). Modules are imported lazily, so naming
-`patchcore` never imports anomalib (which only `evalsuite.detectors.padim` imports), and params
-are validated from their own modules without importing torch (`config show` stays instant).
+it). Modules are imported lazily, so naming `patchcore` never imports anomalib (which only
+`evalsuite.detectors.padim` imports), and params are validated from their own modules without
+importing torch (`config show` stays instant).
 """
 
 from __future__ import annotations
