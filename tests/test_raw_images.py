@@ -27,6 +27,7 @@ from evalsuite.digest import file_sha256
 from evalsuite.results.merge import _summed_counts
 from evalsuite.runner import run_study
 from evalsuite.runner.estimate.model import estimate, reference_rates
+from evalsuite.runner.estimate.text import estimate_lines
 from evalsuite.runner.planning.plan import planned_relpath
 from evalsuite.runner.planning.study_data import fit_inputs
 from evalsuite.runner.preparation.context import prepare
@@ -129,6 +130,12 @@ def test_the_manifest_counts_the_images_it_was_fed(ran: tuple[Path, StudyConfig,
     assert passes["raw_bad"] > 0
     projected = estimate(plan, data, sources, reference_rates([]), bootstrap=10)
     assert projected.raw_image_passes["raw"] == expected
+    lines = list(estimate_lines(projected.to_dict()))
+    assert f"raw: reads raw images, uncached: {expected} image passes (fit and scoring)" in (
+        "\n".join(lines)
+    )
+    assert any(line.startswith("raw: no cost model") and "(only its metrics are)" in line
+               for line in lines)  # fmt: skip
     # feature inputs: PatchCore's only, as the run extracted them (`raw`'s 48 px inputs
     # would be another backbone key's)
     counts = results.read_manifest(base / "out")["counts"]

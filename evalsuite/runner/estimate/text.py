@@ -49,12 +49,14 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
         f"projected wall time with {estimate['workers']} worker(s): "
         f"{duration(estimate['wall_s'])} ({rates})"
     )
-    for label, count in estimate.get("raw_image_passes", {}).items():
+    raw = estimate.get("raw_image_passes", {})
+    for label, count in raw.items():
         yield raw_images_line(label, count)
     for label in estimate.get("unpriced", []):
+        counted = "its metrics are" if label in raw else "its features and metrics are"
         yield (
             f"{label}: no cost model, so its fits and scoring are not in this projection "
-            "(only its features and metrics are)"
+            f"(only {counted})"
         )
     preparation = estimate.get("data_preparation")
     if preparation is not None:
