@@ -140,10 +140,10 @@ def _check_tables(spec: DetectorSpec) -> None:
     """The layers and the params' own channel check (`DetectorParams.check_channels`) against
     the channel table of the backbone (known for the presets' backbones; others are checked
     when `plan` or `run` builds them)."""
-    from evalsuite.detectors.registry import resolve_params
+    from evalsuite.detectors.registry import reads_images, resolve_params
 
     channels = FEATURE_CHANNELS.get(spec.backbone.name)
-    if channels is None:
+    if channels is None or reads_images(spec.ref):  # raw images: no layer to check
         return
     layers = spec.params["layers"]
     try:

@@ -59,7 +59,8 @@ class FeatureCache:
 
     Args:
         backbone: the network (built or not).
-        layers: the union of the layers any fit or cell of the run reads.
+        layers: the union of the layers any fit or cell of the run reads (empty when only
+            detectors that read raw images use the backbone: the cache then extracts nothing).
         cache_dir: optional on-disk store.
         batch_size: images per forward pass.
         memory_bytes: bound of the in-memory LRU.
@@ -88,7 +89,8 @@ class FeatureCache:
         disk_budget_bytes: int | None = None,
         storage: str = "float32",
     ) -> None:
-        backbone.channels(layers)
+        if layers:  # none: a backbone only detectors that read raw images use (never run)
+            backbone.channels(layers)
         if storage not in STORAGE_BYTES:
             raise ConfigError(
                 f"feature cache storage={storage!r} is not one of {', '.join(STORAGE_BYTES)}"

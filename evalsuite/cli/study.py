@@ -98,6 +98,11 @@ def _print_plan(report: dict[str, Any]) -> None:
         f"{counts['fits']} fits ({counts['fits_cached']} cached), "
         f"{counts['cells']} cells ({counts['cells_cached']} cached)"
     )
+    if report.get("raw_images"):
+        from evalsuite.runner.estimate.text import raw_images_line
+
+        for label in report["raw_images"]:
+            click.echo(raw_images_line(label))
 
 
 @click.command()
@@ -181,6 +186,8 @@ def _print_summary(summary: RunSummary, out: Path) -> None:
         f"scored; {summary.wall_time_s:.1f} s; "
         f"results in {out}"
     )
+    for label, count in summary.raw_image_passes.items():
+        click.echo(f"{label}: {count} raw images fed (uncached, not backbone forward passes)")
     if summary.failed:
         click.echo("failed cells:", err=True)
         for cell in summary.failed:

@@ -54,6 +54,30 @@ class FeatureSource(Protocol):
 
 
 @runtime_checkable
+class ImageSource(Protocol):
+    """The network inputs of samples, for a detector that reads raw images (it declares
+    `inputs="images"`): each image resized, centre-cropped and normalised exactly as the
+    feature path feeds its backbone (`evalsuite.backbone.preprocessing.Preprocessing`), read
+    afresh at every call: nothing is cached, and every image handed over is counted."""
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(H, W) of the images after resize and crop; anomaly maps have this size."""
+        ...
+
+    def iter_images(
+        self, samples: Sequence[Sample], batch_size: int = 16
+    ) -> Iterator[torch.Tensor]:
+        """Yield the preprocessed images batch by batch, in sample order.
+
+        Yields:
+            one (B, 3, H, W) float32 CPU tensor per batch of `batch_size` (the last may be
+            shorter), normalised with the backbone weights' mean and std.
+        """
+        ...
+
+
+@runtime_checkable
 class DescribedFeatureSource(FeatureSource, Protocol):
     """A FeatureSource that also names its backbone and its layers' channels (FeatureCache).
 
@@ -71,13 +95,19 @@ class DescribedFeatureSource(FeatureSource, Protocol):
         ...
 
 
+Source = FeatureSource | ImageSource
+"""What a detector reads: backbone features (the default) or raw images (`inputs="images"`)."""
+
+
 @runtime_checkable
 class Detector(Protocol):
     """What every detector implements: fit on normal samples, score samples, save its state.
 
     Its class is built as `Class(params, features, seed, device=...)` and loaded with
     `Class.load(directory, features, device=...)` (see `DetectorClass`); its params class is a
-    `DetectorParams`. Everything else is optional and declared in its registry entry
+    `DetectorParams`. A detector that declares `inputs="images"` gets an `ImageSource` instead
+    of the `FeatureSource` (`ImageDetectorClass`); its params class is an `ImageParams`.
+    Everything else is optional and declared in its registry entry
     (`evalsuite.detectors.registry.DetectorEntry`): the split below (`SplitDetector`), nested
     selections (`NestedSelectionDetector`), a memory bank (`MemoryBankDetector`) and a cost
     model (`evalsuite.detectors.cost.CostModel`).
@@ -109,6 +139,23 @@ class DetectorClass(Protocol[P_contra]):
         self, directory: Path, features: FeatureSource, *, device: torch.device | None
     ) -> Detector:
         """The fitted detector `save` wrote to `directory`, on `device` (None: the CPU)."""
+        ...
+
+
+class ImageDetectorClass(Protocol[P_contra]):
+    """The class of a detector that reads raw images (declared `inputs="images"`): built and
+    loaded as a `DetectorClass`, with an `ImageSource` where that takes a `FeatureSource`."""
+
+    def __call__(
+        self, params: P_contra, images: ImageSource, seed: int, *, device: torch.device | None
+    ) -> Detector:
+        """A new, unfitted detector with `params`, reading `images`, seeded by `seed`."""
+        ...
+
+    def load(
+        self, directory: Path, images: ImageSource, *, device: torch.device | None
+    ) -> Detector:
+        """The fitted detector `save` wrote to `directory`, reading `images`, on `device`."""
         ...
 
 

@@ -11,6 +11,8 @@ default that declares nothing:
   for the records' provenance;
 - `check_channels(backbone, channels)`: a check of the params against the channels of the
   backbone's layers, run before any feature is extracted.
+
+A detector that reads raw images instead of backbone features has an `ImageParams` (no layers).
 """
 
 from __future__ import annotations
@@ -57,3 +59,27 @@ class DetectorParams(ClosedModel):
             channels: layer -> channels, for every layer in `layers` (checked already).
         """
         del backbone, channels
+
+
+class ImageParams(DetectorParams):
+    """The params of a detector that reads raw images (it declares `inputs="images"`, see
+    `evalsuite.detectors.plugins.Declarations`): it reads no backbone layer, so `layers` is
+    empty, and no backbone feature is extracted or cached for it.
+
+    Attributes:
+        layers: always (); a layer named here is refused.
+    """
+
+    config_name: ClassVar[str] = "detector params"
+
+    layers: tuple[str, ...] = ()
+
+    @field_validator("layers")
+    @classmethod
+    def _check_layers(cls, layers: tuple[str, ...]) -> tuple[str, ...]:
+        if layers:
+            raise ValueError(
+                f"a detector that reads raw images (inputs='images') reads no backbone "
+                f"layers, got {list(layers)}; drop `layers` from its params"
+            )
+        return layers

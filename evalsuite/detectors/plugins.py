@@ -18,13 +18,15 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 
-from evalsuite.detectors.params import DetectorParams
+from evalsuite.detectors.params import DetectorParams, ImageParams
 from evalsuite.errors import ConfigError
 
 GROUP = "evalsuite.detectors"
 """The entry-point group plug-in distributions register detectors under."""
 IMPL = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 """`package.module:Class` (the class may be nested: `module:Outer.Inner`)."""
+INPUTS = ("features", "images")
+"""What a detector may declare it reads (`Declarations.inputs`)."""
 REQUIRED = ("fit", "score", "save", "load")
 """The protocol's methods every detector class has (`Detector`, `DetectorClass`)."""
 UNVERSIONED = "unversioned"
@@ -42,12 +44,16 @@ class Declarations:
             (`base.NestedSelectionDetector`, `fit_shared`), or None.
         memory_bank: it is a `base.MemoryBankDetector` (nearest-neighbour provenance).
         cost_model: `module:attribute` of its `cost.CostModel`, or None.
+        inputs: what it is handed: `features` (a `base.FeatureSource` over the run's feature
+            cache) or `images` (a `base.ImageSource` of the preprocessed input images; its
+            params class is then a `params.ImageParams`, and no feature is extracted for it).
     """
 
     split: bool = False
     selection_param: str | None = None
     memory_bank: bool = False
     cost_model: str | None = None
+    inputs: str = "features"
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,7 @@ def _check_class(cls: type, what: str) -> tuple[type[DetectorParams], Declaratio
             "(see docs/plugins.md)"
         )
     assert isinstance(params, type) and issubclass(params, DetectorParams)
+    _check_inputs(declares.inputs, params, what)
     fields = set(params.model_fields)
     if declares.selection_param is not None and declares.selection_param not in fields:
         raise ConfigError(
@@ -187,6 +194,27 @@ def _check_class(cls: type, what: str) -> tuple[type[DetectorParams], Declaratio
             f"{params.__qualname__}"
         )
     return params, declares
+
+
+def _check_inputs(inputs: str, params: type[DetectorParams], what: str) -> None:
+    """A declared `inputs` that is one of INPUTS, with `images` read through an ImageParams."""
+    if inputs not in INPUTS:
+        raise ConfigError(
+            f"{what}: declared inputs={inputs!r}; declare one of {', '.join(map(repr, INPUTS))}"
+        )
+    name = params.__qualname__
+    if inputs == "images" and not issubclass(params, ImageParams):
+        raise ConfigError(
+            f"{what}: declares inputs='images' but its params_class {name} is not an "
+            "ImageParams; derive it from evalsuite.detectors.params.ImageParams (a detector "
+            "that reads raw images reads no backbone layers)"
+        )
+    if inputs == "features" and issubclass(params, ImageParams):
+        raise ConfigError(
+            f"{what}: its params_class {name} is an ImageParams (no backbone layers) but it "
+            "does not declare inputs='images'; declare it in `declares`, or derive the params "
+            "from DetectorParams"
+        )
 
 
 def _lacks(cls: type, method: str) -> bool:

@@ -2,11 +2,12 @@
 
 A `DetectorEntry` says where a detector lives and what it declares beyond the required
 protocol (`evalsuite.detectors.base.Detector`): the split into search and scoring, nested
-selections, a memory bank, a cost model. The runner reads these declarations, never guesses
-them from the objects, and checks each against the detector it builds (a declaration the
-class does not implement is an error naming it). Modules are imported lazily, so naming
-`patchcore` never imports anomalib (which only `evalsuite.detectors.padim` imports), and params
-are validated from their own modules without importing torch (`config show` stays instant).
+selections, a memory bank, a cost model, and what it reads (backbone features, or raw images).
+The runner reads these declarations, never guesses them from the objects, and checks each
+against the detector it builds (a declaration the class does not implement is an error naming
+it). Modules are imported lazily, so naming `patchcore` never imports anomalib (which only
+`evalsuite.detectors.padim` imports), and params are validated from their own modules without
+importing torch (`config show` stays instant).
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ if TYPE_CHECKING:
         Detector,
         DetectorClass,
         FeatureSource,
+        ImageDetectorClass,
+        ImageSource,
         MemoryBankDetector,
         NestedSelectionDetector,
+        Source,
         SplitDetector,
     )
     from evalsuite.detectors.cost import CostModel
@@ -55,6 +59,9 @@ class DetectorEntry:
             it has none).
         impl: `module:Class` of a plug-in (`detectors.plugins`), None for a built-in.
         version: a plug-in's distribution version (or `unversioned`), None for a built-in.
+        inputs: what it is handed: `features` (the run's `base.FeatureSource`) or `images`
+            (a `base.ImageSource`: no backbone feature is extracted or cached for it, and the
+            manifest counts the images it was fed, `counts.raw_image_passes`).
     """
 
     module: str
@@ -67,6 +74,7 @@ class DetectorEntry:
     cost_model: str | None = None
     impl: str | None = None
     version: str | None = None
+    inputs: str = "features"
 
 
 DETECTORS: dict[str, DetectorEntry] = {
@@ -150,7 +158,14 @@ def _plugin_entry(plugin: plugins.Plugin) -> DetectorEntry:
         cost_model=declares.cost_model,
         impl=plugin.impl,
         version=plugin.version,
+        inputs=declares.inputs,
     )
+
+
+def reads_images(name: str) -> bool:
+    """Whether detector `name` declares that it reads raw images (`inputs="images"`), not
+    backbone features."""
+    return entry(name).inputs == "images"
 
 
 def params_class(name: str) -> type[DetectorParams]:
@@ -223,7 +238,7 @@ def resolve_params(name: str, params: Mapping[str, Any]) -> DetectorParams:
 def build_detector(
     name: str,
     params: Mapping[str, Any],
-    features: FeatureSource,
+    features: Source,
     seed: int,
     device: torch.device | None = None,
 ) -> Detector:
@@ -232,21 +247,29 @@ def build_detector(
     Args:
         name: a key of DETECTORS.
         params: its hyperparameters; missing keys take the defaults, unknown keys are refused.
-        features: the backbone feature source it reads.
+        features: what it reads: the backbone feature source, or the image source of a
+            detector that declares `inputs="images"` (`reads_images`).
         seed: the run's seed.
         device: where its tensors live; None is the CPU.
 
     Raises:
         ConfigError: unknown detector or invalid params.
     """
-    return _detector_class(name)(resolve_params(name, params), features, seed, device=device)
+    resolved = resolve_params(name, params)
+    if reads_images(name):
+        images = cast("ImageSource", features)
+        return _image_class(name)(resolved, images, seed, device=device)
+    return _detector_class(name)(resolved, cast("FeatureSource", features), seed, device=device)
 
 
 def load_detector(
-    name: str, directory: Path, features: FeatureSource, device: torch.device | None = None
+    name: str, directory: Path, features: Source, device: torch.device | None = None
 ) -> Detector:
-    """A fitted detector from the files its `save` wrote to `directory`, on `device`."""
-    return _detector_class(name).load(directory, features, device=device)
+    """A fitted detector from the files its `save` wrote to `directory`, reading `features`
+    (as `build_detector`), on `device`."""
+    if reads_images(name):
+        return _image_class(name).load(directory, cast("ImageSource", features), device=device)
+    return _detector_class(name).load(directory, cast("FeatureSource", features), device=device)
 
 
 def as_split(name: str, detector: Detector) -> SplitDetector[object, DetectorParams] | None:
@@ -301,6 +324,13 @@ def cost_model(name: str) -> CostModel[DetectorParams] | None:
 def _detector_class(name: str) -> DetectorClass[DetectorParams]:
     found = entry(name)
     return cast("DetectorClass[DetectorParams]", _import(name, found.module, found.detector_class))
+
+
+def _image_class(name: str) -> ImageDetectorClass[DetectorParams]:
+    found = entry(name)
+    return cast(
+        "ImageDetectorClass[DetectorParams]", _import(name, found.module, found.detector_class)
+    )
 
 
 def _search_only(name: str) -> frozenset[str]:

@@ -165,7 +165,7 @@ def _merged_manifest(
         for seen in sorted(picked, key=lambda seen: str(seen.relpath))
         if seen.outcome[0] == "failed"
     ]
-    counts = {key: sum(m["counts"].get(key, 0) for m in manifests) for key in first["counts"]}
+    counts = _summed_counts([m["counts"] for m in manifests])
     counts.update(
         cells_total=len(picked),
         cells_ok=len(picked) - len(failed),
@@ -183,6 +183,22 @@ def _merged_manifest(
         if key in first:
             merged[key] = first[key]
     return merged
+
+
+def _summed_counts(counts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The counts of several manifests summed key by key (a count per label, as
+    `raw_image_passes`, label by label), in the first manifest's keys."""
+    summed: dict[str, Any] = {}
+    for key, value in counts[0].items():
+        if isinstance(value, dict):
+            labels: dict[str, int] = {}
+            for each in counts:
+                for label, count in each.get(key, {}).items():
+                    labels[label] = labels.get(label, 0) + count
+            summed[key] = dict(sorted(labels.items()))
+        else:
+            summed[key] = sum(each.get(key, 0) for each in counts)
+    return summed
 
 
 def _check_target(sources: Sequence[Path], out: Path) -> None:

@@ -31,7 +31,7 @@ def measure_rates(
 
     Args:
         sources: the run's feature sources (their backbones are timed on random images, on
-            the device they run on).
+            the device they run on; one no detector reads features from is not).
         seconds: the least time each timed kernel runs.
         device: where fits and searches run (the kernels are timed there); None is the CPU.
         kernels: the detectors' kernels to time (`model.plan_kernels`); None: those of every
@@ -39,7 +39,7 @@ def measure_rates(
     """
     device = device if device is not None else torch.device("cpu")
     kernels = list(kernels) if kernels is not None else study_kernels()
-    forward = {key: _time_forward(source) for key, source in sources.items()}
+    forward = {key: _time_forward(source) for key, source in sources.items() if source.layers}
     shown = progress.enabled()
     progress.set_enabled(False)
     try:

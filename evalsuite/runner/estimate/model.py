@@ -29,7 +29,13 @@ from typing import Any
 
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.detectors.cost import FitShape, Kernel, KernelRates, LayerShape, Price
-from evalsuite.detectors.registry import DETECTORS, cost_model, resolve_params, search_params
+from evalsuite.detectors.registry import (
+    DETECTORS,
+    cost_model,
+    reads_images,
+    resolve_params,
+    search_params,
+)
 from evalsuite.runner.planning.plan import CellPlan, FitPlan, Plan, Unit, backbone_key
 from evalsuite.runner.planning.study_data import StudyData, fit_inputs
 
@@ -148,6 +154,9 @@ class Estimate:
         rates: the rates used.
         unpriced: labels of the detectors without a cost model (their fits and scoring are
             not in the projection).
+        raw_image_passes: label -> images its detector that reads raw images will be fed (one
+            pass over each fit's train images and each input set it scores; nothing cached):
+            not in `distinct_inputs`, `features_s` or `cache_bytes`.
     """
 
     fits: list[FitCost]
@@ -160,6 +169,7 @@ class Estimate:
     wall_s: float
     rates: Rates = field(repr=False)
     unpriced: list[str] = field(default_factory=list)
+    raw_image_passes: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -170,6 +180,8 @@ class Estimate:
             "kernels": dict(self.rates.kernels),
         }
         payload["fits"] = [{**asdict(f), "total_s": f.total_s} for f in self.fits]
+        if not self.raw_image_passes:  # a study whose detectors all read features: as before
+            del payload["raw_image_passes"]
         return payload
 
 
@@ -203,6 +215,7 @@ def estimate(
         wall_s=features_s + makespan(list(units.values()), workers),
         rates=rates,
         unpriced=list(dict.fromkeys(c.label for c in costs if not c.priced)),
+        raw_image_passes=_raw_image_passes(plan, costs),
     )
 
 
@@ -229,9 +242,9 @@ def fit_shape(
     spec = fit.variant.spec
     train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
     searched, tests = _scored(cells, data)
-    layers = resolve_params(spec.ref, spec.params).layers
-    channels = source.backbone.channels(layers)
-    strides = source.backbone.strides(layers)
+    layers = resolve_params(spec.ref, spec.params).layers  # none: it reads raw images
+    channels = source.backbone.channels(layers) if layers else {}
+    strides = source.backbone.strides(layers) if layers else {}
     height, width = source.input_size
     shapes = {
         layer: LayerShape(
@@ -303,10 +316,24 @@ def _scored(cells: list[CellPlan], data: StudyData) -> tuple[int, int]:
     return len(searched), tests
 
 
+def _raw_image_passes(plan: Plan, costs: Sequence[FitCost]) -> dict[str, int]:
+    """Label -> images fed to its raw-image detector: each fit's train images and the images
+    its cells score, once each (what the manifest's `counts.raw_image_passes` records)."""
+    passes: dict[str, int] = {}
+    for fit, cost in zip(plan.fits, costs, strict=True):
+        if reads_images(fit.variant.spec.ref):
+            label = fit.variant.spec.label
+            passes[label] = passes.get(label, 0) + cost.train_images + cost.searched_images
+    return passes
+
+
 def _distinct_inputs(plan: Plan, data: StudyData) -> dict[str, int]:
-    """Backbone key -> distinct images the plan reads (train of fits, val and test of cells)."""
+    """Backbone key -> distinct images the plan reads through the feature cache (train of
+    fits, val and test of cells); none for a detector that reads raw images."""
     wanted: dict[str, set[Any]] = {}
     for fit in plan.fits:
+        if reads_images(fit.variant.spec.ref):
+            continue
         chosen = wanted.setdefault(backbone_key(fit.variant.spec.backbone), set())
         chosen.update(s.path for s in fit_inputs(data, fit, plan.cells_of(fit)))
     return {key: len(paths) for key, paths in wanted.items()}

@@ -8,6 +8,7 @@ from typing import Any
 
 from evalsuite import results
 from evalsuite.config import StudyConfig
+from evalsuite.detectors.registry import reads_images
 from evalsuite.results.paths import FIT_DONE
 from evalsuite.runner.planning.plan import planned_relpath
 from evalsuite.runner.planning.study import study_plan
@@ -64,6 +65,9 @@ def plan_report(
             "cells_cached": sum(c["cached"] for f in fits for c in f["cells"]),
         },
     }
+    raw = [spec.label for spec in config.detectors if reads_images(spec.ref)]
+    if raw:  # a study whose detectors all read features: the report as before
+        report["raw_images"] = raw
     if with_estimate:
         from evalsuite.backbone.device import resolve_device
         from evalsuite.runner.estimate.measure import measure_rates

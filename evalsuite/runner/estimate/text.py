@@ -49,14 +49,27 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
         f"projected wall time with {estimate['workers']} worker(s): "
         f"{duration(estimate['wall_s'])} ({rates})"
     )
+    raw = estimate.get("raw_image_passes", {})
+    for label, count in raw.items():
+        yield raw_images_line(label, count)
     for label in estimate.get("unpriced", []):
+        counted = "its metrics are" if label in raw else "its features and metrics are"
         yield (
             f"{label}: no cost model, so its fits and scoring are not in this projection "
-            "(only its features and metrics are)"
+            f"(only {counted})"
         )
     preparation = estimate.get("data_preparation")
     if preparation is not None:
         yield preparation_line(preparation)
+
+
+def raw_images_line(label: str, count: int | None = None) -> str:
+    """What `plan` says of a detector that reads raw images (with `--estimate`, how many)."""
+    images = "" if count is None else f": {count} image passes (fit and scoring)"
+    return (
+        f"{label}: reads raw images, uncached{images}; no backbone features are extracted "
+        "for it, and the manifest counts its images in counts.raw_image_passes"
+    )
 
 
 def preparation_line(preparation: dict[str, Any]) -> str:

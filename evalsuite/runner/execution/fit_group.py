@@ -22,6 +22,8 @@ from typing import Any
 
 from evalsuite import regular, results
 from evalsuite.atomic import write_json
+from evalsuite.backbone.cache import FeatureCache
+from evalsuite.backbone.images import ImageStream
 from evalsuite.detectors.base import Detector
 from evalsuite.detectors.output import calling, naming
 from evalsuite.detectors.registry import (
@@ -46,11 +48,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class FitOutcome:
-    """What happened to one fit: `fitted`, `cached` (loaded or not needed) or `failed`."""
+    """What happened to one fit: `fitted`, `cached` (loaded or not needed) or `failed`.
+
+    Attributes:
+        images_fed: for a detector that reads raw images, the images its stream handed it in
+            this process (fit and scoring); None for one that reads features.
+    """
 
     fit_id: str
     state: str
     cells: list[CellResult]
+    images_fed: int | None = None
 
 
 @dataclass
@@ -64,6 +72,9 @@ class UnitOutcome:
             feature was extracted up front, as the runner does).
         score_passes: images searched (one pass of a fitted detector each).
         distinct_fit_inputs: distinct (fit, search settings, image) triples its cells read.
+        raw_image_passes: detector label -> images fed to its raw-image detector (fit and
+            scoring, this run's work only), for the fits that read raw images; a fit counts
+            under the label of the configuration it was planned for.
     """
 
     unit_id: str
@@ -71,6 +82,7 @@ class UnitOutcome:
     forward_passes: int = 0
     score_passes: int = 0
     distinct_fit_inputs: int = 0
+    raw_image_passes: dict[str, int] = field(default_factory=dict)
 
     @property
     def cells(self) -> list[CellResult]:
@@ -92,6 +104,10 @@ def run_unit(ctx: RunContext, unit: Unit, plan: Plan) -> UnitOutcome:
             continue
         fitted, scorer = _run_fit(ctx, fit, todo, done, selection)
         outcome.fits.append(fitted)
+        if fitted.images_fed is not None:
+            label = fit.variant.spec.label
+            passes = outcome.raw_image_passes
+            passes[label] = passes.get(label, 0) + fitted.images_fed
         if scorer is not None:  # images the fit's detector searched
             outcome.score_passes += scorer.searched_images
             outcome.distinct_fit_inputs += _distinct_inputs(scorer, todo)
@@ -144,13 +160,14 @@ def _run_fit(
     selection: Path | None,
 ) -> tuple[FitOutcome, FitScorer | None]:
     started = time.perf_counter()
+    source = ctx.source_of(fit.variant.spec)
     try:
-        detector, fit_seconds, state = _fitted(ctx, fit, selection)
+        detector, fit_seconds, state = _fitted(ctx, fit, selection, source)
         scorer = FitScorer(ctx, fit, detector)  # checks what the detector declares
     except Exception as error:  # a failed fit fails its cells; the run goes on
         log.debug("fit %s failed:\n%s", fit.id, traceback.format_exc())
         failed = [write_failed(ctx, c, error, 0.0) for c in todo]
-        return FitOutcome(fit.id, "failed", done + failed), None
+        return FitOutcome(fit.id, "failed", done + failed, _fed(source)), None
     outcomes = scorer.evaluate(todo)
     if fit.scope == "unified":
         scorer.attach_shortcuts(todo, outcomes)
@@ -168,7 +185,12 @@ def _run_fit(
             evidence = write_evidence(ctx.out, relpath_of(ctx, cell), result)
             artifacts = _artifacts(ctx, cell, result)
             written.append(write_ok(ctx, cell, result, timing, artifacts, evidence))
-    return FitOutcome(fit.id, state, done + written), scorer
+    return FitOutcome(fit.id, state, done + written, _fed(source)), scorer
+
+
+def _fed(source: FeatureCache | ImageStream) -> int | None:
+    """The images an image stream fed its detector; None for the feature cache."""
+    return source.images_fed if isinstance(source, ImageStream) else None
 
 
 def _artifacts(ctx: RunContext, cell: CellPlan, result: dict[str, Any]) -> list[dict[str, str]]:
@@ -200,10 +222,12 @@ def _distinct_inputs(scorer: FitScorer, cells: Sequence[CellPlan]) -> int:
     return len(pairs)
 
 
-def _fitted(ctx: RunContext, fit: FitPlan, selection: Path | None) -> tuple[Detector, float, str]:
-    """The fit's detector, its fit seconds and how it was obtained (fitted or cached)."""
+def _fitted(
+    ctx: RunContext, fit: FitPlan, selection: Path | None, features: FeatureCache | ImageStream
+) -> tuple[Detector, float, str]:
+    """The fit's detector, reading `features` (`RunContext.source_of`), its fit seconds and
+    how it was obtained (fitted or cached)."""
     spec = fit.variant.spec
-    features = ctx.features_of(spec)
     directory = results.fit_dir(ctx.out, fit.id)
     if _fit_cached(ctx, fit):
         try:

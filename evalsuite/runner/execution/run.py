@@ -18,6 +18,7 @@ from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.device import configure_determinism
 from evalsuite.config import StudyConfig
 from evalsuite.data.samples import Sample
+from evalsuite.detectors.registry import reads_images
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.runner.estimate.model import unit_costs
 from evalsuite.runner.execution.executors import UnitTask, make_executor
@@ -149,6 +150,7 @@ def _run(
     summary.distinct_inputs = sum(s.distinct_inputs for s in sources.values())
     summary.score_passes = sum(o.score_passes for o in outcomes)
     summary.distinct_fit_inputs = sum(o.distinct_fit_inputs for o in outcomes)
+    summary.raw_image_passes = raw_image_passes(config, outcomes)
     summary.feature_cache_bytes = folder_bytes(cache_dir / "features")
     summary.wall_time_s = time.perf_counter() - started
     manifest = build_manifest(
@@ -159,20 +161,33 @@ def _run(
 
 
 def shard_inputs(ctx: RunContext, plan: Plan) -> dict[str, list[Sample]]:
-    """Backbone key -> the inputs this run's pending work reads: the train images of fits that
-    have cells to compute, and the val and test images of those cells, each once.
+    """Backbone key -> the inputs this run's pending work reads through the feature cache: the
+    train images of fits that have cells to compute, and the val and test images of those
+    cells, each once. A detector that reads raw images (`inputs="images"`) reads none.
 
     A shard extracts only the features of its own units; a rerun with everything cached reads
     none.
     """
     wanted: dict[str, dict[Path, Sample]] = {}
     for fit in plan.fits:
+        if reads_images(fit.variant.spec.ref):
+            continue
         cells = [c for c in plan.cells_of(fit) if ctx.force or not is_done(ctx, c)]
         if cells:
             chosen = wanted.setdefault(backbone_key(fit.variant.spec.backbone), {})
             for sample in fit_inputs(ctx.data, fit, cells):
                 chosen.setdefault(sample.path, sample)
     return {key: list(samples.values()) for key, samples in wanted.items()}
+
+
+def raw_image_passes(config: StudyConfig, outcomes: list[UnitOutcome]) -> dict[str, int]:
+    """Label -> images fed to each detector of `config` that reads raw images, in this run
+    (0 for one that had nothing to do); empty when no detector reads raw images."""
+    passes = {spec.label: 0 for spec in config.detectors if reads_images(spec.ref)}
+    for outcome in outcomes:
+        for label, count in outcome.raw_image_passes.items():
+            passes[label] = passes.get(label, 0) + count
+    return passes
 
 
 def build_backbones(sources: dict[str, FeatureCache], inputs: dict[str, list[Sample]]) -> None:

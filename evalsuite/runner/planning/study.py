@@ -44,7 +44,8 @@ def weights_digests(config: StudyConfig) -> dict[str, str | None]:
             described = describe(backbone)  # located and digested; neither loaded nor built
             digests[backbone.name] = described.weights.sha256
             known = dict(described.layer_channels)
-        check_layers(backbone.name, layers, tuple(known))
+        if layers:  # none: only detectors that read raw images use this backbone
+            check_layers(backbone.name, layers, tuple(known))
         channels[key] = known
     check_channels(config, channels)
     return digests

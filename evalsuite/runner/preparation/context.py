@@ -17,9 +17,10 @@ from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.config import BackboneConfig
 from evalsuite.backbone.device import device_name, resolve_device
 from evalsuite.backbone.extractor import Backbone
+from evalsuite.backbone.images import ImageStream
 from evalsuite.backbone.spec import BackboneSpec, describe
 from evalsuite.config import DetectorSpec, StudyConfig
-from evalsuite.detectors.registry import resolve_params
+from evalsuite.detectors.registry import reads_images, resolve_params
 from evalsuite.runner.planning.plan import (
     RESULTS_VERSION,
     Plan,
@@ -69,8 +70,18 @@ class RunContext:
     multi_seed: bool = False
 
     def features_of(self, spec: DetectorSpec) -> FeatureCache:
-        """The feature source a detector configuration reads."""
+        """The feature source of a detector configuration's backbone (its preprocessing and
+        input size serve a detector that reads raw images too)."""
         return self.features[backbone_key(spec.backbone)]
+
+    def source_of(self, spec: DetectorSpec) -> FeatureCache | ImageStream:
+        """What a detector configuration is handed: its backbone's feature cache, or, when it
+        declares `inputs="images"`, a new image stream at that backbone's preprocessing (one
+        per fit; it counts the images it feeds)."""
+        features = self.features_of(spec)
+        if reads_images(spec.ref):
+            return ImageStream(features.backbone.preprocessing)
+        return features
 
 
 def versions() -> dict[str, str]:
@@ -104,7 +115,9 @@ def feature_sources(
 ) -> dict[str, FeatureCache]:
     """One feature cache per backbone configuration, over the union of its detectors' layers.
 
-    Only the layers some detector reads are extracted and stored; with
+    Only the layers some detector reads are extracted and stored (a backbone that only
+    detectors reading raw images use has none, and never runs: it gives their preprocessing and
+    weights digest); with
     `config.feature_cache_budget_gb` the on-disk store of each is bounded (see FeatureCache).
     No backbone is built here: each is described (weights located and digested, layers and
     channels from timm's architecture on the `meta` device) and builds its network on the
@@ -197,10 +210,12 @@ def approximations(
 ) -> list[str]:
     """The opt-in approximations a detector configuration uses in `scope`, with features
     stored at `cache_storage` precision ([] when exact): the cache's, the backbone's, then
-    those its params declare (`DetectorParams.approximations`)."""
+    those its params declare (`DetectorParams.approximations`). A detector that reads raw
+    images reads neither the cache nor the backbone."""
     found = []
-    if cache_storage != "float32":
-        found.append(f"{cache_storage} feature cache")
-    if spec.backbone.precision != "float32":
-        found.append(f"backbone {spec.backbone.precision} autocast")
+    if not reads_images(spec.ref):
+        if cache_storage != "float32":
+            found.append(f"{cache_storage} feature cache")
+        if spec.backbone.precision != "float32":
+            found.append(f"backbone {spec.backbone.precision} autocast")
     return found + resolve_params(spec.ref, spec.params).approximations(scope)

@@ -36,6 +36,8 @@ class RunSummary:
         distinct_fit_inputs: distinct (fit, search settings, image) triples the cells read.
         feature_cache_bytes: bytes of the feature cache folder on disk after the run.
         wall_time_s: seconds from start to manifest.
+        raw_image_passes: label -> images fed to a detector that reads raw images (not
+            backbone features), fit and scoring, in this run; empty when none does.
     """
 
     out: Path
@@ -48,6 +50,7 @@ class RunSummary:
     distinct_fit_inputs: int = 0
     feature_cache_bytes: int = 0
     wall_time_s: float = 0.0
+    raw_image_passes: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[CellResult]:
@@ -90,6 +93,21 @@ def build_manifest(
     for spec in config.detectors:
         labels[spec.label] = sources[backbone_key(spec.backbone)].backbone.weights.to_dict()
     cells = summary.cells
+    counts: dict[str, Any] = {
+        "cells_total": len(cells),
+        "cells_ok": sum(c.status == "ok" for c in cells),
+        "cells_failed": sum(c.status == "failed" for c in cells),
+        "cells_cached": sum(c.cached for c in cells),
+        "fits": summary.fits,
+        "fits_cached": summary.fits_cached,
+        "forward_passes": summary.forward_passes,
+        "distinct_inputs": summary.distinct_inputs,
+        "score_passes": summary.score_passes,
+        "distinct_fit_inputs": summary.distinct_fit_inputs,
+        "feature_cache_bytes": summary.feature_cache_bytes,
+    }
+    if summary.raw_image_passes:  # only a study with a detector that reads raw images
+        counts["raw_image_passes"] = dict(sorted(summary.raw_image_passes.items()))
     return {
         "schema": results.MANIFEST_SCHEMA,
         "study": config.name,
@@ -116,19 +134,7 @@ def build_manifest(
             "generator_version": GENERATOR_VERSION if data.synthetic else None,
             "shift_version": SHIFT_VERSION if data.shifted else None,
         },
-        "counts": {
-            "cells_total": len(cells),
-            "cells_ok": sum(c.status == "ok" for c in cells),
-            "cells_failed": sum(c.status == "failed" for c in cells),
-            "cells_cached": sum(c.cached for c in cells),
-            "fits": summary.fits,
-            "fits_cached": summary.fits_cached,
-            "forward_passes": summary.forward_passes,
-            "distinct_inputs": summary.distinct_inputs,
-            "score_passes": summary.score_passes,
-            "distinct_fit_inputs": summary.distinct_fit_inputs,
-            "feature_cache_bytes": summary.feature_cache_bytes,
-        },
+        "counts": counts,
         "failed": [{"path": str(c.relpath), "error": c.error or ""} for c in summary.failed],
         "shards": [f"{shard[0]}/{shard[1]}"] if shard else None,
         "splits": {str(seed): str(splits_relpath(seed)) for seed in sorted(data.splits)},

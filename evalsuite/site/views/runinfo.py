@@ -166,6 +166,7 @@ def _run_rows(manifest: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     counts = manifest["counts"]
     platform = ", ".join(f"{k} {v}" for k, v in sorted(manifest["platform"].items()) if v)
     passes = f"{counts['forward_passes']} for {counts['distinct_inputs']} distinct inputs"
+    raw = counts.get("raw_image_passes") or {}  # detectors that read raw images, uncached
     return (
         ("started", when(manifest["created"])),
         ("wall time", f"{manifest['wall_time_s']:.1f} s"),
@@ -175,6 +176,7 @@ def _run_rows(manifest: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         ("cells reused from an earlier run", str(counts["cells_cached"])),
         ("fits", f"{counts['fits']} ({counts['fits_cached']} reused)"),
         ("backbone forward passes", passes),
+        *((f"raw images fed to {label} (uncached)", str(n)) for label, n in raw.items()),
         ("shards", ", ".join(manifest["shards"]) if manifest["shards"] else "—"),
     )
 
