@@ -5,6 +5,8 @@ inputs, input sizes, the layers' channels and grids) and prices what is common t
 detector with per-operation rates:
 
 - backbone forward pass: distinct inputs of the run; s per image, per backbone configuration;
+- reading an input (decoding and preprocessing the image file) and storing its features in the
+  on-disk cache: the same inputs; s per image, timed on a few of the run's own images;
 - metrics and bootstrap: test images x H W pixels, and resamples x test images.
 
 Each detector's fit, scoring and peak memory are priced by the cost model it declares
@@ -25,6 +27,7 @@ import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from evalsuite.backbone.cache import FeatureCache
@@ -53,6 +56,8 @@ class Rates:
     Attributes:
         forward_s: backbone key -> seconds per image forward pass (missing: `forward_default_s`).
         forward_default_s: seconds per image of a backbone without a measured rate.
+        input_s: backbone key -> seconds per image to read and preprocess it and store its
+            features (missing: none priced, as with the reference rates).
         kernels: kernel name -> seconds per operation, for the detectors' cost models.
         eval_pixel_s: seconds per test pixel of a cell's metrics.
         eval_resample_s: seconds per test image and bootstrap resample.
@@ -67,6 +72,7 @@ class Rates:
     eval_resample_s: float
     source: str
     device: str = "cpu"
+    input_s: Mapping[str, float] = field(default_factory=dict)
 
 
 def reference_rates(kernels: Sequence[Kernel], device: str = "cpu") -> Rates:
@@ -177,6 +183,7 @@ class Estimate:
         payload["rates"] = {
             **asdict(self.rates),
             "forward_s": dict(self.rates.forward_s),
+            "input_s": dict(self.rates.input_s),
             "kernels": dict(self.rates.kernels),
         }
         payload["fits"] = [{**asdict(f), "total_s": f.total_s} for f in self.fits]
@@ -201,7 +208,8 @@ def estimate(
     units = {unit.id: _unit_s(unit, by_id) for unit in plan.units}
     inputs = _distinct_inputs(plan, data)
     features_s = sum(
-        count * rates.forward_s.get(key, rates.forward_default_s) for key, count in inputs.items()
+        count * (rates.forward_s.get(key, rates.forward_default_s) + rates.input_s.get(key, 0.0))
+        for key, count in inputs.items()
     )
     cache = sum(count * sources[key].bytes_per_input() for key, count in inputs.items())
     return Estimate(
@@ -328,12 +336,18 @@ def _raw_image_passes(plan: Plan, costs: Sequence[FitCost]) -> dict[str, int]:
 
 
 def _distinct_inputs(plan: Plan, data: StudyData) -> dict[str, int]:
-    """Backbone key -> distinct images the plan reads through the feature cache (train of
-    fits, val and test of cells); none for a detector that reads raw images."""
-    wanted: dict[str, set[Any]] = {}
+    """Backbone key -> distinct images the plan reads through the feature cache."""
+    return {key: len(paths) for key, paths in input_paths(plan, data).items()}
+
+
+def input_paths(plan: Plan, data: StudyData) -> dict[str, list[Path]]:
+    """Backbone key -> the distinct image files the plan reads through the feature cache
+    (train of fits, val and test of cells), in plan order; none for a detector that reads
+    raw images."""
+    wanted: dict[str, dict[Path, None]] = {}
     for fit in plan.fits:
         if reads_images(fit.variant.spec.ref):
             continue
-        chosen = wanted.setdefault(backbone_key(fit.variant.spec.backbone), set())
-        chosen.update(s.path for s in fit_inputs(data, fit, plan.cells_of(fit)))
-    return {key: len(paths) for key, paths in wanted.items()}
+        chosen = wanted.setdefault(backbone_key(fit.variant.spec.backbone), {})
+        chosen.update(dict.fromkeys(s.path for s in fit_inputs(data, fit, plan.cells_of(fit))))
+    return {key: list(paths) for key, paths in wanted.items()}

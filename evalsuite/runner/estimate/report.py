@@ -71,12 +71,13 @@ def plan_report(
     if with_estimate:
         from evalsuite.backbone.device import resolve_device
         from evalsuite.runner.estimate.measure import measure_rates
-        from evalsuite.runner.estimate.model import estimate, plan_kernels
+        from evalsuite.runner.estimate.model import estimate, input_paths, plan_kernels
         from evalsuite.runner.preparation.context import feature_sources
 
         chosen = resolve_device(config.device)
         sources = feature_sources(config, cache, chosen)
-        rates = measure_rates(sources, device=chosen, kernels=plan_kernels(plan))
+        inputs = input_paths(plan, data)
+        rates = measure_rates(sources, device=chosen, kernels=plan_kernels(plan), inputs=inputs)
         bootstrap = config.evaluation.bootstrap
         report["estimate"] = estimate(plan, data, sources, rates, workers, bootstrap).to_dict()
         report["estimate"]["data_preparation"] = dict(data.preparation)
