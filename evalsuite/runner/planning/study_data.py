@@ -4,7 +4,6 @@ fingerprints, and the splits of each seed."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -17,15 +16,24 @@ from evalsuite.atomic import write_json
 from evalsuite.config import StudyConfig
 from evalsuite.data.reader import check_files, fingerprint, problem_text, read_dataset
 from evalsuite.data.samples import Dataset, Sample
-from evalsuite.data.shift_factors import ALL, path_form, tree_name
+from evalsuite.data.shift_factors import ALL, tree_name
 from evalsuite.data.skipped import summary
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
 from evalsuite.outputs import cache_from_environment, remove_dead_staging
-from evalsuite.runner.planning.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
+from evalsuite.runner.planning.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key
+from evalsuite.runner.planning.shift_data import (
+    SHIFT_CACHE,
+    ShiftTree,
+    described,
+    shift_place,
+    shift_trees,
+    write_tree,
+    written,
+)
 
 log = logging.getLogger(__name__)
-CACHE_TREES = ("synthetic", "shift")
+CACHE_TREES = ("synthetic", SHIFT_CACHE)
 SLOW_PREPARATION_S = 60.0
 """Shifted trees projected to take longer than this are announced as a warning (else info)."""
 """The cache's folders of generated datasets (`<cache>/<folder>/<key>`)."""
@@ -124,14 +132,14 @@ def prepare_data(
     factor_fingerprints: dict[str, str] = {}
     trees = shift_trees(config)
     places = {
-        tree: _shift_place(clean_root, fingerprints["clean"], config, *tree, cache_dir)
+        tree: shift_place(clean_root, fingerprints["clean"], config, *tree, cache_dir)
         for tree in trees
     }
     preparation = _announce(clean, config, places, workers)
     started = time.perf_counter()
     for severity, factors in trees:
         place = places[(severity, factors)]
-        root = _shift_root(clean_root, place, config, severity, factors, progress, workers)
+        root = write_tree(clean_root, place, config, severity, factors, progress, workers)
         dataset = read_dataset(root, config.data.categories)
         _warn_skipped(dataset)
         name = tree_name(severity, factors)
@@ -155,15 +163,8 @@ def prepare_data(
     )
 
 
-def shift_trees(config: StudyConfig) -> list[tuple[int, str]]:
-    """The shifted trees a study reads, (severity, variant), mixed shifts first: every
-    variant's, those without a shifted cell included (as a study always prepared them)."""
-    found = {(v.severity, v.factors) for v in variants(config)}
-    return sorted(found, key=lambda tree: (tree[1] != ALL, tree))
-
-
 def _announce(
-    clean: Dataset, config: StudyConfig, places: dict[tuple[int, str], Path], workers: int
+    clean: Dataset, config: StudyConfig, places: dict[ShiftTree, Path], workers: int
 ) -> dict[str, Any]:
     """Before writing the shifted trees the cache lacks, say how many images that is and
     what it will take here (one image timed on this machine, divided over the processes):
@@ -188,31 +189,18 @@ def _announce(
         "%.0f min on %d process(es) (%.2f s per image measured here; --workers N spreads it); "
         "once per dataset, reused by every later plan and run",
         len(missing),
-        ", ".join(_described(tree) for tree in missing),
+        ", ".join(described(tree) for tree in missing),
         images,
         projected / 60,
         processes,
         per_image,
     )
     return {
-        "shifted_trees_written": [_written(tree) for tree in missing],
+        "shifted_trees_written": [written(tree) for tree in missing],
         "shift_images": images,
         "shift_seconds_per_image": round(per_image, 3),
         "shift_projected_s": round(projected, 1),
     }
-
-
-def _described(tree: tuple[int, str]) -> str:
-    """A tree in the announcement: its severity, with its variant unless `all`."""
-    severity, factors = tree
-    return str(severity) if factors == ALL else f"{severity} {factors}"
-
-
-def _written(tree: tuple[int, str]) -> int | str:
-    """A tree in the preparation report: its severity (the mixed shift, as always), else its
-    name (`shift_factors.tree_name`)."""
-    severity, factors = tree
-    return severity if factors == ALL else tree_name(severity, factors)
 
 
 def _warn_skipped(dataset: Dataset) -> None:
@@ -293,47 +281,6 @@ def _holds(root: Path) -> str:
         return "the folder does not exist"
     found = sorted(p.name for p in root.iterdir() if (p / "train").is_dir())
     return f"it holds {', '.join(found)}" if found else "it holds no <category>/train folder"
-
-
-def _shift_place(
-    clean_root: Path,
-    clean_fingerprint: str,
-    config: StudyConfig,
-    severity: int,
-    factors: str,
-    cache_dir: Path,
-) -> Path:
-    """The cache folder of the shifted copy of `clean_root` at `severity` with the factors of
-    variant `factors` (the mixed shift's folder is named as it always was)."""
-    # shift_tree records the source folder it read: two roots holding the same images (a copy,
-    # a moved tree) get their own shifted copies instead of refusing each other's.
-    where = hashlib.sha256(str(clean_root.resolve()).encode()).hexdigest()[:8]
-    name = f"{clean_fingerprint[:16]}-{where}-s{severity}-seed{config.shift.seed}"
-    if factors != ALL:
-        name += f"-{path_form(factors)}"
-    return cache_dir / CACHE_TREES[1] / name
-
-
-def _shift_root(
-    clean_root: Path,
-    place: Path,
-    config: StudyConfig,
-    severity: int,
-    factors: str,
-    progress: bool,
-    workers: int,
-) -> Path:
-    from evalsuite.data.shift_tree import shift_tree
-
-    return shift_tree(
-        clean_root,
-        place,
-        seed=config.shift.seed,
-        severity=severity,
-        progress=progress,
-        workers=workers,
-        factors=factors,
-    )
 
 
 def fit_inputs(data: StudyData, fit: FitPlan, cells: Sequence[CellPlan]) -> list[Sample]:
