@@ -54,6 +54,7 @@ def shift_tree(
     Returns:
         `out`.
     """
+    check_variant(factors)
     src, out = Path(src), Path(out)
     check_places([("--out", out)], [("--src", src)])
     remove_dead_staging(out.parent, out.name)  # of a shift killed before it cleaned up

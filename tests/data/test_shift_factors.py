@@ -168,3 +168,21 @@ def test_a_variant_tree_holds_the_same_ids_and_records_its_factors(make_tree, tm
     # a variant's folder is not the mixed shift's, nor another variant's
     with pytest.raises(ConfigError, match="other parameters"):
         shift_tree(src, alone, seed=3, severity=3, progress=False, factors="scale")
+
+
+def test_data_shift_writes_one_variant_and_refuses_an_unknown_one(make_tree, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from evalsuite.cli import main
+
+    src = make_tree(categories=("alpha",))
+    args = ["data", "shift", "--src", str(src), "--quiet"]
+    refused = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "x"), "--factors", "glare"])
+    assert refused.exit_code == 2 and "unknown shift factor 'glare'" in refused.output
+    assert "all-minus:<factor>" in refused.output and not (tmp_path / "x").exists()
+    out = tmp_path / "blur"
+    written = CliRunner().invoke(main, [*args, "--out", str(out), "--factors", "all-minus:blur"])
+    assert written.exit_code == 0, written.output
+    marker = json.loads((out / "evalsuite-shift.json").read_text())
+    assert marker["factors"] == "all-minus:blur"
+    assert {p["blur_sigma"] for p in marker["images"].values()} == {0.0}
