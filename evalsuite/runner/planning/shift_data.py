@@ -18,7 +18,9 @@ SHIFT_CACHE = "shift"
 
 def shift_trees(config: StudyConfig) -> list[ShiftTree]:
     """The shifted trees a study reads, (severity, variant), mixed shifts first: every
-    variant's, those without a shifted cell included (as a study always prepared them)."""
+    variant's, those without a shifted cell included (as a study always prepared them): the
+    study's mixed shift too when `shift.factors` leaves `all` out, whose fingerprint keeps the
+    data key, hence every clean fit's id, what it is with `all`."""
     found = {(v.severity, v.factors) for v in variants(config)}
     return sorted(found, key=lambda tree: (tree[1] != ALL, tree))
 
