@@ -191,3 +191,30 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
     counts = manifest["counts"]
     assert counts["forward_passes"] == counts["distinct_inputs"]
     assert counts["forward_passes"] == len({file_sha256(path) for path in read})
+
+
+def test_the_site_reads_a_variant_as_other_images_for_the_same_model() -> None:
+    """A variant's cells share the clean cells' model and the mixed shift's model; their
+    shifted val and test images are the variant's own (so nothing is zero by construction)."""
+    from evalsuite.site.read.records import GroupKey
+    from evalsuite.site.views.differences import inputs
+
+    def key(kind: str, sweep: tuple[str, str] | None) -> GroupKey:
+        return GroupKey("patchcore", "per_class", kind, "zipper", sweep)
+
+    exposure = ("shift.factors", "exposure")
+    mixed, variant = inputs(key("shift/threshold", None)), inputs(key("shift/threshold", exposure))
+    assert variant.model == mixed.model == inputs(key("clean/none", None)).model
+    assert variant.val != mixed.val and variant.test != mixed.test
+    clean = inputs(key("clean/none", exposure))
+    assert clean == inputs(key("clean/none", None))  # a variant changes no clean image
+    assert inputs(key("shift/none", ("shift.factors", "all"))) == inputs(key("shift/none", None))
+    assert inputs(key("shift/none", exposure)).val == inputs(key("shift/none", None)).val
+
+
+def test_the_sweep_page_names_the_mixed_shift_the_baseline() -> None:
+    from evalsuite.site.views.sweeps import baseline_value
+
+    cell = type("Cell", (), {"record": {"config": {"shift": {"severity": 2, "seed": 0}}}})()
+    assert baseline_value([cell], "shift.factors") == "all"  # type: ignore[list-item]
+    assert baseline_value([cell], "shift.severity") == 2  # type: ignore[list-item]
