@@ -40,6 +40,14 @@ def test_the_mixed_shift_alone_keeps_every_id_and_dump() -> None:
         assert config.model_dump(mode="json")["shift"] == {"severity": 2, "seed": 0}
         explicit = StudyConfig.model_validate({**study, "shift": {"factors": ["all"]}})
         assert _digest(explicit) == expected
+    shown = StudyConfig.model_validate({**STUDY, "shift": {"factors": FACTORS}})
+    assert shown.model_dump(mode="json")["shift"] == {
+        "severity": 2,
+        "seed": 0,
+        "factors": FACTORS,
+        "factor_kinds": ["shift/none", "shift/threshold"],
+    }
+    assert StudyConfig.model_validate_json(shown.model_dump_json()) == shown
 
 
 def _factor_plan(**shift: Any) -> Plan:
