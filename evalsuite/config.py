@@ -13,10 +13,19 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from evalsuite.config_detector import DetectorSpec, path_name
 from evalsuite.config_problems import describe, problems
+from evalsuite.data.shift_factors import ALL, check_variant
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.limits import (
@@ -38,6 +47,10 @@ ALL_CELL_KINDS: tuple[CellKind, ...] = (
     "shift/threshold",
     "shift/retrain",
 )
+SHIFT_SWEEPS = ("shift.severity", "shift.factors")
+"""The sweep params that change the shifted images, not the detector."""
+FACTOR_KINDS: tuple[CellKind, ...] = ("shift/none", "shift/threshold")
+"""The cells of a shift variant other than `all` by default: the clean fits, reused."""
 
 
 class _Closed(StrictModel):
@@ -88,10 +101,59 @@ class DataSettings(_Closed):
 
 
 class ShiftSettings(_Closed):
-    """MVTec-Shift: severity 1–3 and the seed of the per-image draws."""
+    """MVTec-Shift: severity 1–3, the seed of the per-image draws, and which factors of each
+    draw the shifted cells apply.
+
+    Attributes:
+        factors: the shift variants evaluated (`evalsuite.data.shift_factors`): `all` (the
+            mixed shift, every factor), a factor alone (`exposure`, ..., `perspective`), the
+            groups `photometric` and `geometric`, or leave-one-out `all-minus:<factor>`.
+            `all` gets the study's kinds; every other variant gets `factor_kinds`, from the
+            clean fits (and a fit on its own shifted train images for `shift/retrain`).
+        factor_kinds: the shifted condition/regime cells of each variant other than `all`.
+    """
 
     severity: Literal[1, 2, 3] = 2
     seed: Seed = 0
+    factors: tuple[str, ...] = Field(default=(ALL,), min_length=1, max_length=64)
+    factor_kinds: tuple[CellKind, ...] = Field(
+        default=FACTOR_KINDS, min_length=1, max_length=len(ALL_CELL_KINDS)
+    )
+
+    @field_validator("factors")
+    @classmethod
+    def _check_factors(cls, factors: tuple[str, ...]) -> tuple[str, ...]:
+        for index, name in enumerate(factors):
+            try:
+                check_variant(name)
+            except ConfigError as error:
+                raise ValueError(f"item {index}: {error}") from error
+        if len(set(factors)) != len(factors):
+            raise ValueError(f"{list(factors)} repeats a variant; list each once")
+        return factors
+
+    @field_validator("factor_kinds")
+    @classmethod
+    def _check_factor_kinds(cls, kinds: tuple[CellKind, ...]) -> tuple[CellKind, ...]:
+        if "clean/none" in kinds:
+            raise ValueError(
+                "clean/none reads no shifted image and is the same for every variant; list "
+                "only shift/none, shift/threshold or shift/retrain"
+            )
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"{list(kinds)} repeats a kind; list each once")
+        return kinds
+
+    @model_serializer(mode="wrap")
+    def _drop_default_factors(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        """The mixed shift alone dumps as it always has (manifests, the site's study file)."""
+        dumped: dict[str, object] = handler(self)
+        if self.factors == (ALL,) and self.factor_kinds == FACTOR_KINDS:
+            dumped.pop("factors", None)
+            dumped.pop("factor_kinds", None)
+        return dumped
 
 
 class SplitSettings(_Closed):
@@ -125,7 +187,8 @@ class SweepSpec(_Closed):
 
     Attributes:
         detector: the label of the detector swept.
-        param: `params.<key>` (a detector hyperparameter), `backbone.crop`, or `shift.severity`.
+        param: `params.<key>` (a detector hyperparameter), `backbone.crop`, `shift.severity`
+            or `shift.factors` (a shift variant, see `ShiftSettings.factors`).
         values: the values tried (the baseline value need not be among them).
         kinds: which condition/regime cells each value gets (per_class scope).
     """
@@ -210,10 +273,10 @@ class StudyConfig(_Closed):
             if sweep.detector not in labels:
                 raise ValueError(f"sweep detector {sweep.detector!r} is not one of {labels}")
             prefix = sweep.param.partition(".")[0]
-            if sweep.param not in ("backbone.crop", "shift.severity") and prefix != "params":
+            if sweep.param not in ("backbone.crop", *SHIFT_SWEEPS) and prefix != "params":
                 raise ValueError(
-                    f"sweep param {sweep.param!r}: use params.<key>, backbone.crop or "
-                    "shift.severity"
+                    f"sweep param {sweep.param!r}: use params.<key>, backbone.crop, "
+                    "shift.severity or shift.factors"
                 )
             base = next(d for d in self.detectors if d.label == sweep.detector)
             for index, value in enumerate(sweep.values):
@@ -238,7 +301,8 @@ def apply_sweep(
     Args:
         spec: the swept detector's baseline specification.
         severity: the study's shift severity.
-        param: `params.<key>`, `backbone.crop` or `shift.severity`.
+        param: `params.<key>`, `backbone.crop`, `shift.severity` or `shift.factors` (its
+            value is checked here; `runner.planning.plan.variants` applies it).
         value: the swept value.
 
     Raises:
@@ -247,6 +311,9 @@ def apply_sweep(
     """
     if param == "shift.severity":
         return spec, ShiftSettings.model_validate({"severity": value}).severity
+    if param == "shift.factors":
+        ShiftSettings.model_validate({"factors": [value]})
+        return spec, severity
     raw = spec.model_dump()
     if param == "backbone.crop":
         raw["backbone"] = {**raw["backbone"], "crop": value}

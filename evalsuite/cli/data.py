@@ -69,6 +69,13 @@ def synth(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED))
 @click.option("--severity", default="2", show_default=True, type=click.Choice(["1", "2", "3"]))
+@click.option(
+    "--factors",
+    default="all",
+    show_default=True,
+    help="Shift variant: all, a factor alone (exposure, ..., perspective), photometric, "
+    "geometric or all-minus:<factor>.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--workers",
@@ -77,12 +84,20 @@ def synth(
     type=click.IntRange(1, 1024),
     help="Processes (the images written do not depend on it).",
 )
-def shift(src: Path, out: Path, seed: int, severity: str, quiet: bool, workers: int) -> None:
+def shift(
+    src: Path, out: Path, seed: int, severity: str, factors: str, quiet: bool, workers: int
+) -> None:
     """Write the MVTec-Shift copy of SRC (train, test and masks) to OUT."""
     from evalsuite.data.shift_tree import shift_tree
 
     root = shift_tree(
-        src, out, seed=seed, severity=int(severity), progress=not quiet, workers=workers
+        src,
+        out,
+        seed=seed,
+        severity=int(severity),
+        progress=not quiet,
+        workers=workers,
+        factors=factors,
     )
     click.echo(f"shifted dataset written to {root} (parameters in {root}/evalsuite-shift.json)")
 

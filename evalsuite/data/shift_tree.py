@@ -1,4 +1,5 @@
-"""Write the MVTec-Shift copy of an MVTec-layout tree (train, test and ground_truth)."""
+"""Write the MVTec-Shift copy of an MVTec-layout tree (train, test and ground_truth), with every
+factor of the drawn shift or some of them (`shift_factors`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from evalsuite.data.imageio import read_image, read_mask, write_png
 from evalsuite.data.reader import SHIFT_MARKER, SYNTHETIC_MARKER, read_dataset
 from evalsuite.data.samples import Sample
 from evalsuite.data.shift import apply_shift, still_defective
+from evalsuite.data.shift_factors import ALL, check_variant, neutralise
 from evalsuite.data.shift_params import draw_params
 from evalsuite.data.tree import existing_matches, staged_tree
 from evalsuite.outputs import check_places, remove_dead_staging
@@ -34,6 +36,7 @@ def shift_tree(
     severity: int = 2,
     progress: bool = True,
     workers: int = 1,
+    factors: str = ALL,
 ) -> Path:
     """Write the shifted copy of `src` into `out`, one seeded draw per image, on `workers`
     processes (the bytes written do not depend on how many).
@@ -43,14 +46,20 @@ def shift_tree(
     the images relabelled normal because their defect left the frame. A synthetic source stays
     labelled synthetic. Rerunning with the same parameters does nothing.
 
+    With `factors` other than `all`, each image receives only those factors of its draw (see
+    `shift_factors`), the others at their identity; its mask moves with the kept geometric
+    factors and the out-of-frame rule is applied to that mask. The marker then also records
+    `factors`, and each image's parameters are those applied (identities in place).
+
     Returns:
         `out`.
     """
+    check_variant(factors)
     src, out = Path(src), Path(out)
     check_places([("--out", out)], [("--src", src)])
     remove_dead_staging(out.parent, out.name)  # of a shift killed before it cleaned up
     dataset = read_dataset(src)
-    identity = _identity(src, seed, severity)
+    identity = _identity(src, seed, severity, factors)
     if existing_matches(out, SHIFT_MARKER, identity, "an MVTec-Shift tree"):
         return out
     images: dict[str, object] = {}
@@ -58,7 +67,7 @@ def shift_tree(
     with staged_tree(out, SHIFT_MARKER, identity) as staging:
         shown = bar(len(dataset.samples), "shift", "img", disable=not progress)
         shifted = _shifted(
-            dataset.samples, partial(_shift_one, src, staging, seed, severity), workers
+            dataset.samples, partial(_shift_one, src, staging, seed, severity, factors), workers
         )
         for sample, (params, dropped) in zip(dataset.samples, shifted, strict=True):
             images[sample.id] = params
@@ -73,10 +82,12 @@ def shift_tree(
     return out
 
 
-def shift_tree_written(src: Path, out: Path, seed: int = 0, severity: int = 2) -> bool:
-    """Whether `out` already holds the shifted copy `shift_tree(src, out, seed, severity)`
-    would write (then it writes nothing)."""
-    identity = _identity(Path(src), seed, severity)
+def shift_tree_written(
+    src: Path, out: Path, seed: int = 0, severity: int = 2, factors: str = ALL
+) -> bool:
+    """Whether `out` already holds the shifted copy `shift_tree(src, out, seed, severity,
+    factors=factors)` would write (then it writes nothing)."""
+    identity = _identity(Path(src), seed, severity, factors)
     return existing_matches(Path(out), SHIFT_MARKER, identity, "an MVTec-Shift tree")
 
 
@@ -91,14 +102,18 @@ def seconds_per_image(sample: Sample, seed: int = 0, severity: int = 2) -> float
     return time.perf_counter() - started
 
 
-def _identity(src: Path, seed: int, severity: int) -> dict[str, object]:
-    """What a shifted tree's marker must hold for the tree to be reused."""
-    return {
+def _identity(src: Path, seed: int, severity: int, factors: str = ALL) -> dict[str, object]:
+    """What a shifted tree's marker must hold for the tree to be reused (the mixed shift's
+    marker holds no `factors`: it is as it always was)."""
+    identity: dict[str, object] = {
         "version": SHIFT_VERSION,
         "seed": seed,
         "severity": severity,
         "source": str(src.resolve()),
     }
+    if check_variant(factors) != ALL:
+        identity["factors"] = factors
+    return identity
 
 
 ShiftOne = partial[tuple[dict[str, object], bool]]
@@ -124,11 +139,12 @@ def _shifted(
 
 
 def _shift_one(
-    src: Path, staging: Path, seed: int, severity: int, sample: Sample
+    src: Path, staging: Path, seed: int, severity: int, factors: str, sample: Sample
 ) -> tuple[dict[str, object], bool]:
     image = read_image(sample.path)
     mask = read_mask(sample.mask_path) if sample.mask_path is not None else None
-    params = draw_params(sample.id, seed, severity, size=max(image.shape[:2]))
+    drawn = draw_params(sample.id, seed, severity, size=max(image.shape[:2]))
+    params = neutralise(drawn, factors)
     shifted, shifted_mask = apply_shift(image, mask, params)
     write_png(staging / sample.path.relative_to(src), shifted)
     dropped = False

@@ -248,7 +248,10 @@ def fit_shape(
 ) -> tuple[FitShape, int]:
     """(The shape of `fit` as its detector's cost model reads it, test images of its cells)."""
     spec = fit.variant.spec
-    train = data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)
+    variant = fit.variant
+    train = data.samples(
+        fit.condition, variant.severity, "train", fit.categories, fit.seed, variant.factors
+    )
     searched, tests = _scored(cells, data)
     layers = resolve_params(spec.ref, spec.params).layers  # none: it reads raw images
     channels = source.backbone.channels(layers) if layers else {}
@@ -314,11 +317,13 @@ def _scored(cells: list[CellPlan], data: StudyData) -> tuple[int, int]:
     searched: set[tuple[str, Any]] = set()
     tests = 0
     for cell in cells:
-        severity, seed = cell.variant.severity, cell.fit.seed
+        severity, seed, factors = cell.variant.severity, cell.fit.seed, cell.variant.factors
         spec = cell.variant.spec
         search = sorted(search_params(spec.ref, spec.params).items())
-        val = data.samples(cell.threshold_condition, severity, "val", [cell.category], seed)
-        test = data.samples(cell.condition, severity, "test", [cell.category], seed)
+        val = data.samples(
+            cell.threshold_condition, severity, "val", [cell.category], seed, factors
+        )
+        test = data.samples(cell.condition, severity, "test", [cell.category], seed, factors)
         searched.update((str(search), s.path) for s in val + test)
         tests += len(test)
     return len(searched), tests

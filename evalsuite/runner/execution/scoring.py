@@ -6,8 +6,8 @@ steps: `search(samples, params)`, the expensive evidence (nearest neighbours, di
 `scores_from(evidence, params)`, the cheap image scores and maps. The evidence is memoised per
 (input set, search params); the scores per (input set, search and scoring params). A detector
 without the split is scored once per input set and params (`score`). An input set is keyed by
-what it holds (condition, severity for shifted images only, split, category), so a severity
-sweep's clean cells reuse the baseline's clean evidence.
+what it holds (condition, severity and shift variant for shifted images only, split, category),
+so a severity or factors sweep's clean cells reuse the baseline's clean evidence.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 
 from evalsuite.config import DetectorSpec, ThresholdSettings
 from evalsuite.data.samples import Sample
+from evalsuite.data.shift_factors import ALL
 from evalsuite.data.splits import Split
 from evalsuite.detectors.base import Detector, Scores
 from evalsuite.detectors.output import calling, check_scores, naming
@@ -42,13 +43,24 @@ give the same bits in every executor (Dask workers run with OMP_NUM_THREADS=1), 
 shared machine one thread per process is also the faster choice. Parallelism comes from
 `--workers` (units side by side); feature extraction keeps every thread."""
 
-InputKey = tuple[str, int | None, Split, str]
-"""(condition, shift severity or None for clean images, split, category)."""
+InputKey = tuple[str, int | None, Split, str, str | None]
+"""(condition, shift severity or None for clean images, split, category, shift variant or None
+for clean images)."""
 
 
-def input_key(condition: str, severity: int, split: Split, category: str) -> InputKey:
-    """What an input set holds: clean images do not depend on the shift severity."""
-    return (condition, severity if condition == "shift" else None, split, category)
+def input_key(
+    condition: str, severity: int, split: Split, category: str, factors: str = ALL
+) -> InputKey:
+    """What an input set holds: clean images depend on neither the shift severity nor its
+    variant."""
+    shifted = condition == "shift"
+    return (
+        condition,
+        severity if shifted else None,
+        split,
+        category,
+        factors if shifted else None,
+    )
 
 
 class FitScorer:
@@ -71,9 +83,9 @@ class FitScorer:
     def inputs(self, key: InputKey) -> tuple[list[Sample], np.ndarray | None]:
         """(samples in id order, masks (N, H, W) or None) of an input set."""
         if key not in self._inputs:
-            condition, severity, split, category = key
+            condition, severity, split, category, factors = key
             samples = self.ctx.data.samples(
-                condition, severity or 0, split, [category], self.fit.seed
+                condition, severity or 0, split, [category], self.fit.seed, factors or ALL
             )
             masks = None
             if self.ctx.data.clean.has_masks:
@@ -133,9 +145,9 @@ class FitScorer:
 
     def _one(self, cell: CellPlan) -> dict[str, Any]:
         evaluation = self.ctx.config.evaluation
-        severity, spec = cell.variant.severity, cell.variant.spec
-        val_key = input_key(cell.threshold_condition, severity, "val", cell.category)
-        test_key = input_key(cell.condition, severity, "test", cell.category)
+        severity, spec, factors = cell.variant.severity, cell.variant.spec, cell.variant.factors
+        val_key = input_key(cell.threshold_condition, severity, "val", cell.category, factors)
+        test_key = input_key(cell.condition, severity, "test", cell.category, factors)
         val_samples, val_masks = self.inputs(val_key)
         test_samples, test_masks = self.inputs(test_key)
         val, test = self.scores(val_key, spec), self.scores(test_key, spec)
@@ -177,7 +189,11 @@ class FitScorer:
         regime, variant): they compare the categories the one model serves."""
         groups: dict[tuple[str, str, str], list[CellPlan]] = {}
         for cell in cells:
-            variant = _canonical(cell.variant.spec.params) + str(cell.variant.severity)
+            variant = (
+                _canonical(cell.variant.spec.params)
+                + str(cell.variant.severity)
+                + cell.variant.factors
+            )
             groups.setdefault((cell.condition, cell.regime, variant), []).append(cell)
         for group in groups.values():
             if all("error" not in outcomes[c.id] for c in group):

@@ -9,6 +9,11 @@ cell is keyed by its fit plus what it evaluates (the detector's label, its searc
 params, category, kind, sweep and evaluation settings). The clean fit serves clean/none, shift/none
 and shift/threshold; a unified fit serves every category.
 
+A shift variant other than `all` (`shift.factors`, see `data.shift_factors`) is planned as a
+`shift.factors` sweep value of every detector: its cells read the clean fits for shift/none and
+shift/threshold, and its own shifted tree, whose fingerprint enters their keys (and the key of a
+shift/retrain fit on it). Clean fits, `all` cells and their ids do not depend on the variants.
+
 A unit of work is a family of fits that share one nested selection: fits that differ only in
 the param a detector declares as its selection param (`DetectorEntry.selection_param`), whose
 smaller selections are exact prefixes of the largest. Executors and shards take whole units.
@@ -18,13 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 from evalsuite import results
 from evalsuite.config import CellKind, DetectorSpec, StudyConfig, apply_sweep
+from evalsuite.data.shift_factors import ALL, tree_name
 from evalsuite.detectors.registry import (
     fit_params,
     provenance,
@@ -37,6 +43,8 @@ from evalsuite.evaluation.regimes import plan_for
 RESULTS_VERSION = "2"
 """Bumped whenever a code change alters results; part of every key. 2: every backbone pass
 has a fixed batch size (features no longer depend on their batch companions)."""
+FACTORS_PARAM = "shift.factors"
+"""The sweep param, and the `sweep` of a record, that names a shift variant."""
 
 
 def content_key(payload: Any) -> str:
@@ -55,6 +63,7 @@ class Variant:
         sweep: (param, value) for a sweep variant, None for the baseline.
         kinds: the condition/regime cells it gets.
         scopes: the scopes it is evaluated in.
+        factors: the shift variant of its shifted data (`all`: every factor of the draw).
     """
 
     spec: DetectorSpec
@@ -62,6 +71,7 @@ class Variant:
     sweep: tuple[str, Any] | None
     kinds: tuple[CellKind, ...]
     scopes: tuple[str, ...]
+    factors: str = ALL
 
 
 @dataclass(frozen=True)
@@ -181,14 +191,34 @@ class Plan:
 
 
 def variants(config: StudyConfig) -> Iterator[Variant]:
-    """The baseline of every detector, then every swept value."""
+    """The baseline of every detector and its shift variants (`shift.factors`), then every
+    swept value (on the mixed shift, unless the sweep is over `shift.factors`)."""
+    shift = config.shift
     for spec in config.detectors:
-        yield Variant(spec, config.shift.severity, None, config.kinds, config.scopes)
+        kinds = config.kinds if ALL in shift.factors else _clean_kinds(config.kinds)
+        yield Variant(spec, shift.severity, None, kinds, config.scopes)
+        for name in shift.factors:
+            if name != ALL:
+                swept = (FACTORS_PARAM, name)
+                yield Variant(spec, shift.severity, swept, shift.factor_kinds, config.scopes, name)
     for sweep in config.sweeps:
         base = next(d for d in config.detectors if d.label == sweep.detector)
         for value in sweep.values:
-            spec, severity = apply_sweep(base, config.shift.severity, sweep.param, value)
-            yield Variant(spec, severity, (sweep.param, value), sweep.kinds, ("per_class",))
+            spec, severity = apply_sweep(base, shift.severity, sweep.param, value)
+            factors = value if sweep.param == FACTORS_PARAM else ALL
+            yield Variant(
+                spec, severity, (sweep.param, value), sweep.kinds, ("per_class",), factors
+            )
+
+
+def _clean_kinds(kinds: tuple[CellKind, ...]) -> tuple[CellKind, ...]:
+    """The kinds that read no shifted image (those a study without `all` keeps)."""
+    return tuple(kind for kind in kinds if kind == "clean/none")
+
+
+def reads_shift(fit_condition: str, threshold_condition: str, condition: str) -> bool:
+    """Whether a cell reads shifted images (for its fit, its threshold or its test)."""
+    return "shift" in (fit_condition, threshold_condition, condition)
 
 
 def make_plan(
@@ -196,6 +226,7 @@ def make_plan(
     data_key: dict[str, Any],
     weights: dict[str, str | None],
     device: str = "cpu",
+    trees: Mapping[str, str] | None = None,
 ) -> Plan:
     """Expand `config` into fits and cells.
 
@@ -205,7 +236,11 @@ def make_plan(
         weights: backbone name -> weights SHA-256 (None for random weights).
         device: the kind of device fits run on ("cpu" or "cuda"); part of fit keys when not
             "cpu", since results on a GPU equal the CPU's only within a tolerance.
+        trees: the fingerprints of the shift variants' trees (`StudyData.factor_fingerprints`,
+            by `shift_factors.tree_name`); they enter the keys of the cells and fits that read
+            them. None: no fingerprint in those keys (a plan made without the data).
     """
+    trees = trees or {}
     if config.feature_cache_storage != "float32":  # features rounded: other fits and cells
         data_key = {**data_key, "feature_storage": config.feature_cache_storage}
     fits: dict[str, FitPlan] = {}
@@ -231,6 +266,7 @@ def make_plan(
                             data_key,
                             weights,
                             device,
+                            trees,
                         )
                         fits.setdefault(fit.id, fit)
                         for category in categories:
@@ -243,6 +279,10 @@ def make_plan(
                                 "sweep": variant.sweep,
                                 "evaluation": config.evaluation.model_dump(mode="json"),
                             }
+                            if variant.factors != ALL and reads_shift(
+                                fit.condition, regime_plan.threshold_condition, condition
+                            ):
+                                cell_key["shift_tree"] = _tree(variant, trees)
                             cells.append(
                                 CellPlan(
                                     content_key(cell_key),
@@ -267,6 +307,7 @@ def _fit(
     data_key: dict[str, Any],
     weights: dict[str, str | None],
     device: str,
+    trees: Mapping[str, str],
 ) -> FitPlan:
     spec = variant.spec
     key: dict[str, Any] = {
@@ -284,11 +325,19 @@ def _fit(
     }
     if device != "cpu":
         key["device"] = device
+    if condition == "shift" and variant.factors != ALL:  # a fit on a variant's shifted images
+        key["shift_factors"] = variant.factors
+        key["shift_tree"] = _tree(variant, trees)
     impl = provenance(spec.ref)
     if impl is not None:  # a plug-in: its class and version (built-ins' keys stay as they were)
         key["impl"] = impl
     family = _family(spec.ref, key)
     return FitPlan(content_key(key), variant, scope, categories, condition, seed, family, key)
+
+
+def _tree(variant: Variant, trees: Mapping[str, str]) -> str | None:
+    """The fingerprint of a variant's shifted tree (None when the plan was made without it)."""
+    return trees.get(tree_name(variant.severity, variant.factors))
 
 
 def _family(detector: str, key: dict[str, Any]) -> str:

@@ -63,4 +63,5 @@ def study_plan(
     """
     kind = device_kind(config.device)
     data = prepare_data(config, cache_dir, progress=False, workers=workers)
-    return data, make_plan(config, data.key(), weights_digests(config), kind), kind
+    weights = weights_digests(config)
+    return data, make_plan(config, data.key(), weights, kind, data.factor_fingerprints), kind

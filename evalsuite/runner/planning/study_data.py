@@ -1,9 +1,9 @@
 """The data a study reads: the clean tree (synthetic, given or downloaded), its MVTec-Shift
-copies, their fingerprints, and the splits of each seed."""
+copies (the mixed shift at each severity, and each shift variant of `shift.factors`), their
+fingerprints, and the splits of each seed."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -16,14 +16,24 @@ from evalsuite.atomic import write_json
 from evalsuite.config import StudyConfig
 from evalsuite.data.reader import check_files, fingerprint, problem_text, read_dataset
 from evalsuite.data.samples import Dataset, Sample
+from evalsuite.data.shift_factors import ALL, tree_name
 from evalsuite.data.skipped import summary
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
 from evalsuite.outputs import cache_from_environment, remove_dead_staging
-from evalsuite.runner.planning.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key, variants
+from evalsuite.runner.planning.plan import RESULTS_VERSION, CellPlan, FitPlan, content_key
+from evalsuite.runner.planning.shift_data import (
+    SHIFT_CACHE,
+    ShiftTree,
+    described,
+    shift_place,
+    shift_trees,
+    write_tree,
+    written,
+)
 
 log = logging.getLogger(__name__)
-CACHE_TREES = ("synthetic", "shift")
+CACHE_TREES = ("synthetic", SHIFT_CACHE)
 SLOW_PREPARATION_S = 60.0
 """Shifted trees projected to take longer than this are announced as a warning (else info)."""
 """The cache's folders of generated datasets (`<cache>/<folder>/<key>`)."""
@@ -44,10 +54,15 @@ class StudyData:
 
     Attributes:
         clean: the clean tree.
-        shifted: severity -> the MVTec-Shift copy at that severity.
+        shifted: severity -> the MVTec-Shift copy at that severity (every factor).
         fingerprints: "clean" and "shift-s<N>" -> content fingerprint.
         splits: seed -> the split assignment (by sample id, shared by every condition).
         preparation: what preparing it wrote (see `Preparation`); empty when nothing.
+        factored: (severity, variant) -> the copy with only that variant's factors, for each
+            variant other than `all` the study evaluates (`shift.factors`).
+        factor_fingerprints: `shift_factors.tree_name` -> content fingerprint of each
+            `factored` tree; not part of `key()` (they enter only the keys of the cells and
+            fits that read them, see `plan.make_plan`).
     """
 
     clean: Dataset
@@ -55,6 +70,8 @@ class StudyData:
     fingerprints: dict[str, str]
     splits: dict[int, Splits]
     preparation: dict[str, Any] = field(default_factory=dict)
+    factored: dict[tuple[int, str], Dataset] = field(default_factory=dict)
+    factor_fingerprints: dict[str, str] = field(default_factory=dict)
 
     @property
     def synthetic(self) -> bool:
@@ -70,10 +87,22 @@ class StudyData:
         }
 
     def samples(
-        self, condition: str, severity: int, split: Split, categories: Sequence[str], seed: int
+        self,
+        condition: str,
+        severity: int,
+        split: Split,
+        categories: Sequence[str],
+        seed: int,
+        factors: str = ALL,
     ) -> list[Sample]:
-        """The samples of one condition, split and set of categories, in id order."""
-        dataset = self.clean if condition == "clean" else self.shifted[severity]
+        """The samples of one condition, split and set of categories, in id order (shifted
+        images: of the tree of `severity` and shift variant `factors`)."""
+        if condition == "clean":
+            dataset = self.clean
+        elif factors == ALL:
+            dataset = self.shifted[severity]
+        else:
+            dataset = self.factored[(severity, factors)]
         wanted = set(categories)
         chosen = [s for s in dataset.samples if s.category in wanted]
         return self.splits[seed].select(chosen, split)
@@ -99,18 +128,27 @@ def prepare_data(
     fingerprints = {"clean": fingerprint(clean)}
     validate(clean, fingerprints["clean"], cache_dir)
     shifted: dict[int, Dataset] = {}
-    severities = sorted({v.severity for v in variants(config)})
+    factored: dict[tuple[int, str], Dataset] = {}
+    factor_fingerprints: dict[str, str] = {}
+    trees = shift_trees(config)
     places = {
-        s: _shift_place(clean_root, fingerprints["clean"], config, s, cache_dir) for s in severities
+        tree: shift_place(clean_root, fingerprints["clean"], config, *tree, cache_dir)
+        for tree in trees
     }
     preparation = _announce(clean, config, places, workers)
     started = time.perf_counter()
-    for severity in severities:
-        root = _shift_root(clean_root, places[severity], config, severity, progress, workers)
-        shifted[severity] = read_dataset(root, config.data.categories)
-        _warn_skipped(shifted[severity])
-        fingerprints[f"shift-s{severity}"] = fingerprint(shifted[severity])
-        validate(shifted[severity], fingerprints[f"shift-s{severity}"], cache_dir)
+    for severity, factors in trees:
+        place = places[(severity, factors)]
+        root = write_tree(clean_root, place, config, severity, factors, progress, workers)
+        dataset = read_dataset(root, config.data.categories)
+        _warn_skipped(dataset)
+        name = tree_name(severity, factors)
+        content = fingerprint(dataset)
+        validate(dataset, content, cache_dir)
+        if factors == ALL:
+            shifted[severity], fingerprints[name] = dataset, content
+        else:
+            factored[(severity, factors)], factor_fingerprints[name] = dataset, content
     ratios = config.splits
     splits = {
         seed: make_splits(
@@ -120,11 +158,13 @@ def prepare_data(
     }
     if preparation:
         preparation["shift_write_s"] = round(time.perf_counter() - started, 1)
-    return StudyData(clean, shifted, fingerprints, splits, preparation)
+    return StudyData(
+        clean, shifted, fingerprints, splits, preparation, factored, factor_fingerprints
+    )
 
 
 def _announce(
-    clean: Dataset, config: StudyConfig, places: dict[int, Path], workers: int
+    clean: Dataset, config: StudyConfig, places: dict[ShiftTree, Path], workers: int
 ) -> dict[str, Any]:
     """Before writing the shifted trees the cache lacks, say how many images that is and
     what it will take here (one image timed on this machine, divided over the processes):
@@ -133,14 +173,14 @@ def _announce(
     from evalsuite.data.shift_tree import seconds_per_image, shift_tree_written
 
     missing = [
-        severity
-        for severity, place in places.items()
-        if not shift_tree_written(clean.root, place, config.shift.seed, severity)
+        (severity, factors)
+        for (severity, factors), place in places.items()
+        if not shift_tree_written(clean.root, place, config.shift.seed, severity, factors)
     ]
     if not missing or not clean.samples:
         return {}
     images = len(missing) * len(clean.samples)
-    per_image = seconds_per_image(clean.samples[0], config.shift.seed, missing[0])
+    per_image = seconds_per_image(clean.samples[0], config.shift.seed, missing[0][0])
     processes = max(1, min(workers, os.cpu_count() or 1))
     projected = images * per_image / processes
     say = log.warning if projected >= SLOW_PREPARATION_S else log.info
@@ -149,14 +189,14 @@ def _announce(
         "%.0f min on %d process(es) (%.2f s per image measured here; --workers N spreads it); "
         "once per dataset, reused by every later plan and run",
         len(missing),
-        ", ".join(map(str, missing)),
+        ", ".join(described(tree) for tree in missing),
         images,
         projected / 60,
         processes,
         per_image,
     )
     return {
-        "shifted_trees_written": missing,
+        "shifted_trees_written": [written(tree) for tree in missing],
         "shift_images": images,
         "shift_seconds_per_image": round(per_image, 3),
         "shift_projected_s": round(projected, 1),
@@ -243,46 +283,24 @@ def _holds(root: Path) -> str:
     return f"it holds {', '.join(found)}" if found else "it holds no <category>/train folder"
 
 
-def _shift_place(
-    clean_root: Path, clean_fingerprint: str, config: StudyConfig, severity: int, cache_dir: Path
-) -> Path:
-    """The cache folder of the shifted copy of `clean_root` at `severity`."""
-    # shift_tree records the source folder it read: two roots holding the same images (a copy,
-    # a moved tree) get their own shifted copies instead of refusing each other's.
-    where = hashlib.sha256(str(clean_root.resolve()).encode()).hexdigest()[:8]
-    name = f"{clean_fingerprint[:16]}-{where}-s{severity}-seed{config.shift.seed}"
-    return cache_dir / CACHE_TREES[1] / name
-
-
-def _shift_root(
-    clean_root: Path,
-    place: Path,
-    config: StudyConfig,
-    severity: int,
-    progress: bool,
-    workers: int,
-) -> Path:
-    from evalsuite.data.shift_tree import shift_tree
-
-    return shift_tree(
-        clean_root,
-        place,
-        seed=config.shift.seed,
-        severity=severity,
-        progress=progress,
-        workers=workers,
-    )
-
-
 def fit_inputs(data: StudyData, fit: FitPlan, cells: Sequence[CellPlan]) -> list[Sample]:
     """The images a fit and the given cells of it read, each once: the fit's train images and
     each cell's val (of its threshold condition) and test images, in that order."""
-    sets = [data.samples(fit.condition, fit.variant.severity, "train", fit.categories, fit.seed)]
-    for cell in cells:
-        severity = cell.variant.severity
-        sets.append(
-            data.samples(cell.threshold_condition, severity, "val", [cell.category], fit.seed)
+    variant = fit.variant
+    sets = [
+        data.samples(
+            fit.condition, variant.severity, "train", fit.categories, fit.seed, variant.factors
         )
-        sets.append(data.samples(cell.condition, severity, "test", [cell.category], fit.seed))
+    ]
+    for cell in cells:
+        severity, factors = cell.variant.severity, cell.variant.factors
+        sets.append(
+            data.samples(
+                cell.threshold_condition, severity, "val", [cell.category], fit.seed, factors
+            )
+        )
+        sets.append(
+            data.samples(cell.condition, severity, "test", [cell.category], fit.seed, factors)
+        )
     unique = {sample.path: sample for samples in sets for sample in samples}
     return list(unique.values())

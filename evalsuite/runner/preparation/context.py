@@ -172,7 +172,8 @@ def prepare(
         config, {key: s.backbone.channels(s.backbone.layer_names) for key, s in sources.items()}
     )
     weights = {s.backbone.config.name: s.backbone.weights.sha256 for s in sources.values()}
-    return data, sources, make_plan(config, data.key(), weights, device.type), device
+    plan = make_plan(config, data.key(), weights, device.type, data.factor_fingerprints)
+    return data, sources, plan, device
 
 
 def make_context(

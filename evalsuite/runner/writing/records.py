@@ -8,9 +8,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from evalsuite import results
+from evalsuite.data.shift_factors import ALL, tree_name
 from evalsuite.detectors.registry import provenance
 from evalsuite.results.splits import splits_relpath
-from evalsuite.runner.planning.plan import CellPlan, planned_relpath
+from evalsuite.runner.planning.plan import CellPlan, planned_relpath, reads_shift
 from evalsuite.runner.preparation.context import RunContext, approximations
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,23 @@ def is_done(ctx: RunContext, cell: CellPlan) -> bool:
 def shift_fingerprint(ctx: RunContext, cell: CellPlan) -> str | None:
     """The fingerprint of the shifted tree a cell reads (its fit's train images, its threshold's
     val images or its test images), beside the clean one; None for a cell on clean data only."""
-    conditions = (cell.fit.condition, cell.threshold_condition, cell.condition)
-    if "shift" not in conditions:
+    if not reads_shift(cell.fit.condition, cell.threshold_condition, cell.condition):
         return None
-    return ctx.data.fingerprints[f"shift-s{cell.variant.severity}"]
+    variant = cell.variant
+    name = tree_name(variant.severity, variant.factors)
+    if variant.factors != ALL:
+        return ctx.data.factor_fingerprints[name]
+    return ctx.data.fingerprints[name]
+
+
+def shift_config(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
+    """The shift a cell's shifted images come from: severity, seed, and its variant unless
+    `all` (records of the mixed shift stay as they were)."""
+    variant = cell.variant
+    shift: dict[str, Any] = {"severity": variant.severity, "seed": ctx.config.shift.seed}
+    if variant.factors != ALL:
+        shift["factors"] = variant.factors
+    return shift
 
 
 def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
@@ -71,7 +85,7 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
             "detector": spec.model_dump(mode="json"),
             "fit": cell.fit.key,
             "threshold_condition": cell.threshold_condition,
-            "shift": {"severity": variant.severity, "seed": ctx.config.shift.seed},
+            "shift": shift_config(ctx, cell),
             "splits": ctx.config.splits.model_dump(mode="json"),
             "evaluation": ctx.config.evaluation.model_dump(mode="json"),
             "preprocessing": features.backbone.preprocessing.to_dict(),

@@ -124,10 +124,14 @@ def _with_holm(rows: list[DiffRow]) -> list[DiffRow]:
 def inputs(key: GroupKey) -> CellInputs:
     """What a group's cells are computed from (`significance.CellInputs`): the model is the
     detector label, scope, fit images and any swept detector setting; images are (condition,
-    severity for shifted images only: a severity sweep's value, or the study's)."""
+    severity for shifted images only: a severity sweep's value, or the study's, with a shift
+    variant's factors when not `all`)."""
     plan = plan_for(key.condition, key.regime)
-    severity = key.sweep[1] if key.sweep and key.sweep[0] == "shift.severity" else "study"
-    setting = key.sweep if key.sweep and key.sweep[0] != "shift.severity" else None
+    swept = key.sweep[0] if key.sweep else None
+    severity = key.sweep[1] if key.sweep and swept == "shift.severity" else "study"
+    if key.sweep and swept == "shift.factors" and key.sweep[1] != "all":
+        severity = f"study, {key.sweep[1]}"
+    setting = key.sweep if swept not in (None, "shift.severity", "shift.factors") else None
 
     def images(condition: str, split: str) -> tuple[str, str | None, str, str]:
         return condition, severity if condition == "shift" else None, split, key.category

@@ -52,9 +52,11 @@ class SweepView:
 
 
 def baseline_value(cells: Sequence[Cell], param: str) -> Any:
-    """The value of `param` (`params.<key>`, `backbone.<key>` or `shift.severity`) in the
-    configuration of a baseline cell."""
+    """The value of `param` (`params.<key>`, `backbone.<key>`, `shift.severity` or
+    `shift.factors`) in the configuration of a baseline cell."""
     config = cells[0].record["config"]
+    if param == "shift.factors":  # the mixed shift's records do not name it
+        return config.get("shift", {}).get("factors", "all")
     section, _, key = param.partition(".")
     if section == "params":
         return config["detector"]["params"].get(key)
