@@ -229,7 +229,8 @@ def test_unpriced_detectors_are_timed_on_a_sample_and_priced_from_it(
     payload = priced.to_dict()
     assert payload["sampled"]["broken"] == {"error": broken.error}
     assert payload["sampled"]["pairs"]["train_images"] == [4, 8]
-    assert payload["sampled"]["dfm"]["fit_s"] == list(sampled["dfm"].fit_s)  # type: ignore[union-attr]
+    dfm = sampled["dfm"]
+    assert isinstance(dfm, Sampled) and payload["sampled"]["dfm"]["fit_s"] == list(dfm.fit_s)
     assert [f["sampled"] for f in payload["fits"]] == [f.sampled for f in priced.fits]
 
 
