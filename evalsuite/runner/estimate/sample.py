@@ -6,7 +6,8 @@ there is one; a sweep's variants are priced from their baseline's sample), the f
 train images and the first m test images of its first category in its condition, in id
 order, and reads their features from the run's own backbone (the same weights,
 preprocessing, layers and storage) into a feature store in a temporary folder that is removed
-afterwards: nothing enters the run's cache or results. Then, as a run does (the registry
+afterwards (one store per backbone: configurations on one backbone share their sample's
+features); nothing enters the run's cache or results. Then, as a run does (the registry
 builds it with the same params, seed and device; one thread; the checks of `FitScorer` and
 `check_scores`):
 
@@ -54,15 +55,15 @@ from evalsuite.errors import EvalsuiteError
 from evalsuite.runner.planning.plan import FitPlan, Plan, backbone_key
 from evalsuite.runner.planning.study_data import StudyData
 
-SAMPLE_TRAIN = 16
+SAMPLE_TRAIN = 32
 """n: the fit is timed on the first n and the first 2n train images of the sample (a fit with
-fewer train images: on half of them and all of them). 16 lets DFKDE's default 16 PCA
-components fit the smaller sample."""
+fewer train images: on half of them and all of them). DFKDE's default 16 PCA components need
+more than 16 images (on 16 its kernel density's covariance is singular)."""
 SAMPLE_TEST = 8
 """m: test images scored."""
 ROUNDS = 3
 """Each timing is the best of this many rounds..."""
-ROUND_S = 1.0
+ROUND_S = 0.5
 """...fewer once a round has taken this long (the noise is then small beside it)."""
 GROWTH_RANGE = (1.0, 2.0)
 """The fit's growth exponent is clamped to this range."""
@@ -156,9 +157,20 @@ def sample_unpriced(
     shown = progress.enabled()
     progress.set_enabled(False)
     try:
-        for label, fit in chosen.items():
-            source = sources[backbone_key(fit.variant.spec.backbone)]
-            found[label] = _sample_fit(data, fit, source, device)
+        with tempfile.TemporaryDirectory(prefix="evalsuite-estimate-") as folder:
+            stores: dict[str, FeatureCache] = {}  # one per backbone: labels share features
+            for label, fit in chosen.items():
+                key = backbone_key(fit.variant.spec.backbone)
+                if key not in stores:
+                    source = sources[key]
+                    stores[key] = FeatureCache(
+                        source.backbone,
+                        source.layers,
+                        Path(folder) / f"features-{len(stores)}",
+                        batch_size=source.batch_size,
+                        storage=source.storage,
+                    )
+                found[label] = _sample_fit(data, fit, stores[key], device)
     finally:
         progress.set_enabled(shown)
     return found
@@ -179,19 +191,17 @@ def sample_inputs(data: StudyData, fit: FitPlan) -> tuple[list[Sample], list[Sam
 
 
 def _sample_fit(
-    data: StudyData, fit: FitPlan, source: FeatureCache, device: torch.device | None
+    data: StudyData, fit: FitPlan, store: FeatureCache, device: torch.device | None
 ) -> Sampled | SampleError:
+    """`fit`'s detector timed on a sample of its inputs, their features in `store` (a
+    temporary copy of the run's feature source), or the error that stopped it."""
     spec = fit.variant.spec
     train, test = sample_inputs(data, fit)
     try:
-        with tempfile.TemporaryDirectory(prefix="evalsuite-estimate-") as folder:
-            store = FeatureCache(
-                source.backbone, source.layers, Path(folder) / "features", storage=source.storage
-            )
-            for _ in store.iter_features(train + test, source.layers):
-                pass  # extracted first, as a run does: the fits read stored features
-            timer = _Timer(spec.label, spec.ref, spec.params, store, fit.seed, device)
-            return timer.run(train, test)
+        for _ in store.iter_features(train + test, store.layers, store.batch_size):
+            pass  # extracted first, as a run does: the fits read stored features
+        timer = _Timer(spec.label, spec.ref, spec.params, store, fit.seed, device)
+        return timer.run(train, test)
     except Exception as error:  # reported, never swallowed: the detector stays unpriced
         return SampleError(spec.label, _one_line(error))
 
