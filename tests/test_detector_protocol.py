@@ -206,9 +206,10 @@ def test_a_minimal_detector_runs_a_study_end_to_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Registered for the test only: planned (with an estimate that says it has no cost
-    model), run in this process, and every cell recorded with real metrics; the unified
-    cells' shortcut matrices have no nearest-neighbour provenance (no memory bank). The same
-    class registered with a memory bank it lacks fails its cells, saying so; the run goes on."""
+    model and times it on a sample), run in this process, and every cell recorded with real
+    metrics; the unified cells' shortcut matrices have no nearest-neighbour provenance (no
+    memory bank). The same class registered with a memory bank it lacks fails its cells (and
+    its sample), saying so; the run goes on."""
     entry = DetectorEntry(__name__, "MeanDistance", __name__, "MeanParams")
     monkeypatch.setitem(DETECTORS, "mean", entry)
     liar = DetectorEntry(__name__, "MeanDistance", __name__, "MeanParams", memory_bank=True)
@@ -220,8 +221,13 @@ def test_a_minimal_detector_runs_a_study_end_to_end(
     assert planned.exit_code == 0, planned.output
     report = json.loads(planned.output[planned.output.index("{") :])
     assert report["counts"]["cells"] == 2 * 2 * 2 * 2  # detectors x scopes x kinds x categories
-    assert report["estimate"]["unpriced"] == ["mean", "liar"]
-    assert all(not fit["priced"] and fit["fit_s"] == 0 for fit in report["estimate"]["fits"])
+    # no cost model: `mean` is timed on a sample; `liar`'s sample fails as its cells will
+    assert report["estimate"]["unpriced"] == ["liar"]
+    assert "declares memory_bank" in report["estimate"]["sampled"]["liar"]["error"]
+    fits = report["estimate"]["fits"]
+    assert all(not fit["priced"] for fit in fits)
+    assert all(fit["sampled"] and fit["fit_s"] > 0 for fit in fits if fit["label"] == "mean")
+    assert all(not fit["sampled"] and fit["fit_s"] == 0 for fit in fits if fit["label"] == "liar")
     shown = CliRunner().invoke(main, ["plan", *where, "--estimate"])
     assert "mean: no cost model" in shown.output, shown.output
     ran = CliRunner().invoke(main, ["run", *where, "--out", str(tmp_path / "out"), "--quiet"])

@@ -27,6 +27,7 @@ from evalsuite.digest import file_sha256
 from evalsuite.results.merge import _summed_counts
 from evalsuite.runner import run_study
 from evalsuite.runner.estimate.model import estimate, plan_kernels, reference_rates
+from evalsuite.runner.estimate.sample import sample_unpriced
 from evalsuite.runner.estimate.text import estimate_lines
 from evalsuite.runner.planning.plan import planned_relpath
 from evalsuite.runner.planning.study_data import fit_inputs
@@ -144,6 +145,15 @@ def test_the_manifest_counts_the_images_it_was_fed(ran: tuple[Path, StudyConfig,
     # would be another backbone key's)
     counts = results.read_manifest(base / "out")["counts"]
     assert sum(projected.distinct_inputs.values()) == counts["distinct_inputs"]
+
+
+def test_plan_estimate_times_it_on_a_sample_of_images(ran: tuple[Path, StudyConfig, Any]) -> None:
+    """Without a cost model, it is timed on a sample like any other plug-in, handed the
+    preprocessed images (not a feature store): priced, not an error."""
+    _, _, (data, sources, plan) = ran
+    sampled = sample_unpriced(plan, data, sources)
+    assert "error" not in sampled["raw"].to_dict(), sampled["raw"]
+    assert sampled["raw"].to_dict()["test_images"] > 0
 
 
 def test_a_rerun_counts_only_its_own_work(

@@ -8,6 +8,13 @@ from contextlib import contextmanager
 import faiss
 import torch
 
+DETECTOR_THREADS = 1
+"""A run's fits and scores (and the estimate's samples of them) run on one thread: BLAS
+reductions (exact searches, covariance sums) then give the same bits in every executor (Dask
+workers run with OMP_NUM_THREADS=1), and on a shared machine one thread per process is also
+the faster choice. Parallelism comes from
+`--workers` (units side by side); feature extraction keeps every thread."""
+
 
 @contextmanager
 def limit_threads(threads: int | None) -> Iterator[None]:

@@ -12,8 +12,11 @@ detector with per-operation rates:
 Each detector's fit, scoring and peak memory are priced by the cost model it declares
 (`evalsuite.detectors.cost.CostModel`), from the fit's shape, at the rates of the kernels it
 names; the fits of a unit share their nested selection (`Price.shared_fit_s`, priced once).
-A detector without a cost model is planned and run all the same: its fits are priced at
-nothing beyond the metrics, and the estimate names it (`Estimate.unpriced`).
+A detector without a cost model is planned and run all the same: `plan --estimate` times it
+on a small sample of the run's inputs (`estimate.sample`) and prices its fits and scoring
+from that (`Estimate.sampled`); where there is no sample (sharding's reference rates) or the
+sample failed, its fits are priced at nothing beyond the metrics, and the estimate names it
+(`Estimate.unpriced`).
 
 `estimate.measure.measure_rates` measures the rates on this machine in a few seconds, on the
 run's device. `reference_rates` are those measured once on the project's 2-core development
@@ -39,6 +42,7 @@ from evalsuite.detectors.registry import (
     resolve_params,
     search_params,
 )
+from evalsuite.runner.estimate.sample import Sampled, SampleError
 from evalsuite.runner.planning.plan import CellPlan, FitPlan, Plan, Unit, backbone_key
 from evalsuite.runner.planning.study_data import StudyData, fit_inputs
 
@@ -120,7 +124,9 @@ class FitCost:
         eval_s: metrics, bootstrap and records.
         peak_bytes: peak resident memory of the process running it.
         shared_fit_s: the part of `fit_s` its unit's fits share (priced once per unit).
-        priced: whether its detector has a cost model (else fit and score are not counted).
+        priced: whether its detector has a cost model.
+        sampled: without one, whether fit and score are extrapolated from a sample (else
+            they are not counted).
     """
 
     fit_id: str
@@ -137,6 +143,7 @@ class FitCost:
     peak_bytes: int = 0
     shared_fit_s: float = 0.0
     priced: bool = True
+    sampled: bool = False
 
     @property
     def total_s(self) -> float:
@@ -158,8 +165,10 @@ class Estimate:
         workers: the processes units run on.
         wall_s: features + the units scheduled on `workers` processes (largest first).
         rates: the rates used.
-        unpriced: labels of the detectors without a cost model (their fits and scoring are
-            not in the projection).
+        unpriced: labels of the detectors without a cost model nor a sample (their fits and
+            scoring are not in the projection).
+        sampled: label -> what timing a detector without a cost model on a sample gave
+            (`Sampled.to_dict`, or its error).
         raw_image_passes: label -> images its detector that reads raw images will be fed (one
             pass over each fit's train images and each input set it scores; nothing cached):
             not in `distinct_inputs`, `features_s` or `cache_bytes`.
@@ -176,6 +185,7 @@ class Estimate:
     rates: Rates = field(repr=False)
     unpriced: list[str] = field(default_factory=list)
     raw_image_passes: dict[str, int] = field(default_factory=dict)
+    sampled: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -199,10 +209,14 @@ def estimate(
     rates: Rates,
     workers: int = 1,
     bootstrap: int = 1000,
+    sampled: Mapping[str, Sampled | SampleError] | None = None,
 ) -> Estimate:
-    """The projected cost of running `plan` (nothing cached) on `workers` processes."""
+    """The projected cost of running `plan` (nothing cached) on `workers` processes; the
+    detectors without a cost model priced from `sampled` (`estimate.sample`), by label."""
+    samples = sampled or {}
     costs = [
-        _fit_cost(fit, plan.cells_of(fit), data, sources, rates, bootstrap) for fit in plan.fits
+        _fit_cost(fit, plan.cells_of(fit), data, sources, rates, bootstrap, samples)
+        for fit in plan.fits
     ]
     by_id = {cost.fit_id: cost for cost in costs}
     units = {unit.id: _unit_s(unit, by_id) for unit in plan.units}
@@ -222,8 +236,9 @@ def estimate(
         workers=workers,
         wall_s=features_s + makespan(list(units.values()), workers),
         rates=rates,
-        unpriced=list(dict.fromkeys(c.label for c in costs if not c.priced)),
+        unpriced=list(dict.fromkeys(c.label for c in costs if not (c.priced or c.sampled))),
         raw_image_passes=_raw_image_passes(plan, costs),
+        sampled={label: found.to_dict() for label, found in samples.items()},
     )
 
 
@@ -274,6 +289,7 @@ def _fit_cost(
     sources: Mapping[str, FeatureCache],
     rates: Rates,
     bootstrap: int,
+    sampled: Mapping[str, Sampled | SampleError],
 ) -> FitCost:
     spec = fit.variant.spec
     source = sources[backbone_key(spec.backbone)]
@@ -293,6 +309,11 @@ def _fit_cost(
     model = cost_model(spec.ref)
     if model is None:
         cost.priced, cost.peak_bytes = False, PROCESS_BASE_BYTES
+        sample = sampled.get(spec.label)
+        if isinstance(sample, Sampled):  # not a `SampleError`
+            cost.sampled = True
+            cost.fit_s = sample.fit_at(shape.train_images)
+            cost.score_s = sample.score_s * shape.searched_images
         return cost
     price: Price = model.price(
         resolve_params(spec.ref, spec.params), shape, KernelRates(rates.kernels, rates.device)

@@ -24,7 +24,8 @@ def plan_report(
     workers: int = 1,
 ) -> dict[str, Any]:
     """The plan as JSON-ready data, with cache status against the results folder `out`, and
-    with `with_estimate` the projected cost on `workers` processes at rates measured here.
+    with `with_estimate` the projected cost on `workers` processes at rates measured here
+    (a detector without a cost model timed on a sample of the run's inputs: `estimate.sample`).
 
     Without `with_estimate` no model library is imported where the weights are on this
     machine and it has no GPU driver (see `runner.planning.study`)."""
@@ -72,13 +73,16 @@ def plan_report(
         from evalsuite.backbone.device import resolve_device
         from evalsuite.runner.estimate.measure import measure_rates
         from evalsuite.runner.estimate.model import estimate, input_paths, plan_kernels
+        from evalsuite.runner.estimate.sample import sample_unpriced
         from evalsuite.runner.preparation.context import feature_sources
 
         chosen = resolve_device(config.device)
         sources = feature_sources(config, cache, chosen)
         inputs = input_paths(plan, data)
         rates = measure_rates(sources, device=chosen, kernels=plan_kernels(plan), inputs=inputs)
+        sampled = sample_unpriced(plan, data, sources, chosen)
         bootstrap = config.evaluation.bootstrap
-        report["estimate"] = estimate(plan, data, sources, rates, workers, bootstrap).to_dict()
+        projected = estimate(plan, data, sources, rates, workers, bootstrap, sampled)
+        report["estimate"] = projected.to_dict()
         report["estimate"]["data_preparation"] = dict(data.preparation)
     return report

@@ -52,12 +52,16 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
     raw = estimate.get("raw_image_passes", {})
     for label, count in raw.items():
         yield raw_images_line(label, count)
+    sampled = estimate.get("sampled", {})
+    for label, sample in sampled.items():
+        yield sampled_line(label, sample)
     for label in estimate.get("unpriced", []):
-        counted = "its metrics are" if label in raw else "its features and metrics are"
-        yield (
-            f"{label}: no cost model, so its fits and scoring are not in this projection "
-            f"(only {counted})"
-        )
+        if label not in sampled:
+            counted = "its metrics are" if label in raw else "its features and metrics are"
+            yield (
+                f"{label}: no cost model, so its fits and scoring are not in this projection "
+                f"(only {counted})"
+            )
     preparation = estimate.get("data_preparation")
     if preparation is not None:
         yield preparation_line(preparation)
@@ -70,6 +74,37 @@ def raw_images_line(label: str, count: int | None = None) -> str:
         f"{label}: reads raw images, uncached{images}; no backbone features are extracted "
         "for it, and the manifest counts its images in counts.raw_image_passes"
     )
+
+
+def sampled_line(label: str, sample: dict[str, Any]) -> str:
+    """What timing detector `label`, which has no cost model, on a sample gave
+    (`estimate.sample.Sampled.to_dict`), or the error that kept it unpriced."""
+    if "error" in sample:
+        return (
+            f"{label}: no cost model, and timing it on a sample of the run's inputs failed "
+            f"({sample['error']}), so its fits and scoring are not in this projection "
+            "(only its features and metrics are)"
+        )
+    small, large = sample["train_images"]
+    fit_small, fit_large = sample["fit_s"]
+    measured, growth = sample["measured_growth"], sample["growth"]
+    if measured == growth:
+        how = "linear" if growth == 1.0 else f"measured growth {growth:.2f}"
+    else:
+        how = f"measured growth {measured:.2f}, taken as {growth:.0f}"
+    return (
+        f"{label}: no cost model; timed on a sample of {large} train / "
+        f"{sample['test_images']} test inputs: fit ~ {brief(fit_large)} "
+        f"({brief(fit_small)} on {small}; build {brief(sample['build_s'])}), score ~ "
+        f"{brief(sample['score_s_per_image'])} per image (extrapolated: each fit as build + "
+        f"{brief(fit_large)} x (train images / {large})^{growth:.2f}, {how}; scoring per "
+        "scored image)"
+    )
+
+
+def brief(seconds: float) -> str:
+    """`duration`, or `12.5 ms` below a second."""
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else duration(seconds)
 
 
 def preparation_line(preparation: dict[str, Any]) -> str:

@@ -33,10 +33,10 @@ from evalsuite.detectors.registry import (
     search_params,
     selection_param,
 )
-from evalsuite.detectors.threads import limit_threads
+from evalsuite.detectors.threads import DETECTOR_THREADS, limit_threads
 from evalsuite.errors import EvalsuiteError
 from evalsuite.results.paths import FIT_DONE
-from evalsuite.runner.execution.scoring import DETECTOR_THREADS, FitScorer, input_key
+from evalsuite.runner.execution.scoring import FitScorer, input_key
 from evalsuite.runner.planning.plan import CellPlan, FitPlan, Plan, Unit
 from evalsuite.runner.preparation.context import RunContext
 from evalsuite.runner.writing.artifacts import render_artifacts

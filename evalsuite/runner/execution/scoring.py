@@ -29,7 +29,7 @@ from evalsuite.detectors.base import Detector, Scores
 from evalsuite.detectors.output import calling, check_scores, naming
 from evalsuite.detectors.params import DetectorParams
 from evalsuite.detectors.registry import as_memory_bank, as_split, resolve_params, search_params
-from evalsuite.detectors.threads import limit_threads
+from evalsuite.detectors.threads import DETECTOR_THREADS, limit_threads
 from evalsuite.evaluation.cell import evaluate_cell
 from evalsuite.evaluation.shortcut import nn_provenance, score_distributions, threshold_transfer
 from evalsuite.evaluation.thresholds import Level, Threshold, ValScores, threshold_from_val
@@ -37,11 +37,6 @@ from evalsuite.runner.planning.plan import CellPlan, FitPlan
 from evalsuite.runner.preparation.context import RunContext
 
 log = logging.getLogger(__name__)
-DETECTOR_THREADS = 1
-"""Fits and scores run on one thread: BLAS reductions (exact searches, covariance sums) then
-give the same bits in every executor (Dask workers run with OMP_NUM_THREADS=1), and on a
-shared machine one thread per process is also the faster choice. Parallelism comes from
-`--workers` (units side by side); feature extraction keeps every thread."""
 
 InputKey = tuple[str, int | None, Split, str, str | None]
 """(condition, shift severity or None for clean images, split, category, shift variant or None
