@@ -266,3 +266,20 @@ def test_merge_sums_the_counts_label_by_label() -> None:
         {"fits": 3, "raw_image_passes": {"raw": 7}},
     ]
     assert _summed_counts(shards) == {"fits": 5, "raw_image_passes": {"other": 1, "raw": 12}}
+
+
+def test_a_worker_pool_counts_and_scores_as_a_serial_run(
+    ran: tuple[Path, StudyConfig, Any], tmp_path: Path
+) -> None:
+    """`--workers 2`: the images fed travel back from the pool workers in each unit's
+    outcome, so the manifest counts what the serial run counted; its cells' numbers are the
+    serial run's."""
+    base, config, _ = ran
+    run_study(config, tmp_path / "pool", cache_dir=base / "cache", progress=False, workers=2)
+    serial = results.read_manifest(base / "out")["counts"]["raw_image_passes"]
+    pooled = results.read_manifest(tmp_path / "pool")["counts"]["raw_image_passes"]
+    assert pooled == serial and serial["raw"] > 0
+    for label in ("raw", "raw_bad"):
+        expected = {r["id"]: (r["status"], r["metrics"]) for r in _records(base / "out", label)}
+        found = {r["id"]: (r["status"], r["metrics"]) for r in _records(tmp_path / "pool", label)}
+        assert found == expected
