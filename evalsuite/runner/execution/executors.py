@@ -24,7 +24,7 @@ import json
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evalsuite import signals
+from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.spec import BackboneSpec
 from evalsuite.errors import ConfigError
 from evalsuite.runner.execution.fit_group import UnitOutcome, run_unit
@@ -272,6 +273,19 @@ def _worker_state(task: UnitTask, handover: Handover | None) -> tuple[RunContext
     return _states[key]
 
 
+def forget_features(sources: Iterable[FeatureCache]) -> None:
+    """Drop the features each source holds in memory, where it has an on-disk store to read
+    them back from (see `FeatureCache.forget_memory`).
+
+    The calling process of a pool or Dask run does so once the features are extracted (up to
+    `DEFAULT_MEMORY_BYTES` per backbone; 5.3 GB resident on the paper preset's rehearsal),
+    and a worker at the start of each unit, so that it holds no previous unit's features.
+    """
+    for source in sources:
+        if source.cache_dir is not None:
+            source.forget_memory()
+
+
 def run_task(task: UnitTask, handover: Handover | None = None) -> UnitOutcome:
     """Run one unit in a worker process (top level, so it pickles); `handover` is what the
     calling process prepared (None: the worker prepares everything itself)."""
@@ -281,6 +295,7 @@ def run_task(task: UnitTask, handover: Handover | None = None) -> UnitOutcome:
     try:
         with running_unit():
             context, plan = _worker_state(task, handover)
+            forget_features(context.features.values())  # the last unit's: on disk, not here
             return run_unit(context, plan.unit(task.unit_id), plan)
     except signals.Terminated:  # SIGTERM, or the parent died: the unit has cleaned up
         exit_stopped()

@@ -21,7 +21,7 @@ from evalsuite.data.samples import Sample
 from evalsuite.detectors.registry import reads_images
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.runner.estimate.model import unit_costs
-from evalsuite.runner.execution.executors import UnitTask, make_executor
+from evalsuite.runner.execution.executors import UnitTask, forget_features, make_executor
 from evalsuite.runner.execution.fit_group import UnitOutcome
 from evalsuite.runner.execution.scheduler import check_scheduler
 from evalsuite.runner.guard.leftovers import remove_leftovers
@@ -120,8 +120,8 @@ def _run(
     progress_bars.set_enabled(progress)
     warm_features(sources, inputs)
     in_process = executor == "local" and workers == 1
-    if not in_process:
-        forget_features(sources)
+    if not in_process:  # the workers read the on-disk store: copies held here only add memory
+        forget_features(sources.values())
     bar = progress_bars.bar(len(plan.cells), "cells", "cell")
     outcomes: list[UnitOutcome] = []
 
@@ -212,16 +212,6 @@ def warm_features(sources: dict[str, FeatureCache], inputs: dict[str, list[Sampl
         for batch in source.iter_features(samples, source.layers, source.batch_size):
             bar.update(len(next(iter(batch.values()))))
         bar.close()
-
-
-def forget_features(sources: dict[str, FeatureCache]) -> None:
-    """Drop the main process's in-memory features once they are on disk: worker processes
-    read the on-disk store, so the copies held here would only add to the run's peak memory
-    (up to `DEFAULT_MEMORY_BYTES` per backbone; 4 GB on the paper preset's two).
-    """
-    for source in sources.values():
-        if source.cache_dir is not None:
-            source.forget_memory()
 
 
 def _writable(folder: Path, what: str = "results folder", option: str = "--out") -> None:
