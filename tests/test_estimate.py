@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import torch
 from click.testing import CliRunner
 from studies import SMALL
 
-from evalsuite.backbone.cache import FeatureCache
+from evalsuite.backbone.cache import DEFAULT_MEMORY_BYTES, FeatureCache
 from evalsuite.backbone.preprocessing import Preprocessing
 from evalsuite.cli import main
 from evalsuite.config import StudyConfig
@@ -26,8 +27,8 @@ from evalsuite.runner.estimate.model import (
     reference_rates,
     unit_costs,
 )
-from evalsuite.runner.planning.plan import Plan
-from evalsuite.runner.planning.study_data import StudyData
+from evalsuite.runner.planning.plan import Plan, backbone_key
+from evalsuite.runner.planning.study_data import StudyData, fit_inputs
 from evalsuite.runner.preparation.context import prepare
 
 
@@ -91,7 +92,9 @@ def test_the_reference_projection_is_what_it_was_before_the_protocol(prepared: P
     assert sum(f.fit_s for f in fits) == 0.0998375424
     assert sum(f.score_s for f in fits) == 0.12297549824000001
     assert sum(f.eval_s for f in fits) == 0.04608576
-    assert sum(f.peak_bytes for f in fits) == 16_821_647_552
+    # since the rehearsal, the features each fit's process holds are priced too (below)
+    held = sum(_held(plan, data, sources, fit) for fit in plan.fits)
+    assert sum(f.peak_bytes for f in fits) == 16_821_647_552 + held
     assert sum(projected.units.values()) == 0.26142769664
     assert projected.wall_s == 11.63285611264
     assert sorted(unit_costs(plan, data, sources, 20).values()) == [
@@ -282,3 +285,28 @@ def test_the_feature_phase_prices_reading_and_storing_each_input(
     assert estimate(plan, data, sources, rates, 1, 20).to_dict()["rates"]["input_s"] == dict(
         rates.input_s
     )
+
+
+def _held(plan: Plan, data: StudyData, sources: dict[str, FeatureCache], fit: Any) -> int:
+    """The feature bytes a fit's process holds: its inputs' entries up to the memory budget."""
+    source = sources[backbone_key(fit.variant.spec.backbone)]
+    inputs = len(fit_inputs(data, fit, plan.cells_of(fit)))
+    return min(source.memory_bytes, inputs * source.bytes_per_input())
+
+
+def test_a_fits_peak_includes_the_features_its_process_holds(
+    prepared: Prepared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the peak was the process base plus the detector's arrays, and the paper
+    preset's unified PatchCore process peaked at 8.7 GB against 4.1 GB priced; a worker's
+    feature cache keeps up to `memory_bytes` of the unit's inputs in memory."""
+    data, sources, plan = prepared
+    rates = reference_rates(plan_kernels(plan))
+    full = estimate(plan, data, sources, rates, workers=1, bootstrap=20)
+    held = {fit.id: _held(plan, data, sources, fit) for fit in plan.fits}
+    assert all(0 < bytes_ < DEFAULT_MEMORY_BYTES for bytes_ in held.values())  # all fit
+    for source in sources.values():
+        monkeypatch.setattr(source, "memory_bytes", 1000)  # a budget below every unit's
+    capped = estimate(plan, data, sources, rates, workers=1, bootstrap=20)
+    for before, after in zip(full.fits, capped.fits, strict=True):
+        assert before.peak_bytes - after.peak_bytes == held[before.fit_id] - 1000

@@ -306,9 +306,10 @@ def _fit_cost(
     )
     height, width = shape.input_size
     cost.eval_s = tests * (height * width * rates.eval_pixel_s + bootstrap * rates.eval_resample_s)
+    held = _held_features(fit, cells, data, source)
     model = cost_model(spec.ref)
     if model is None:
-        cost.priced, cost.peak_bytes = False, PROCESS_BASE_BYTES
+        cost.priced, cost.peak_bytes = False, PROCESS_BASE_BYTES + held
         sample = sampled.get(spec.label)
         if isinstance(sample, Sampled):  # not a `SampleError`
             cost.sampled = True
@@ -319,9 +320,19 @@ def _fit_cost(
         resolve_params(spec.ref, spec.params), shape, KernelRates(rates.kernels, rates.device)
     )
     cost.fit_s, cost.score_s = price.fit_s, price.score_s
-    cost.peak_bytes = PROCESS_BASE_BYTES + price.peak_bytes
+    cost.peak_bytes = PROCESS_BASE_BYTES + price.peak_bytes + held
     cost.shared_fit_s = price.shared_fit_s
     return cost
+
+
+def _held_features(
+    fit: FitPlan, cells: list[CellPlan], data: StudyData, source: FeatureCache
+) -> int:
+    """Bytes of features the process running `fit` holds in its feature cache's memory:
+    every input it reads, up to the cache's in-memory budget (`FeatureCache.memory_bytes`)."""
+    if reads_images(fit.variant.spec.ref):
+        return 0
+    return min(source.memory_bytes, len(fit_inputs(data, fit, cells)) * source.bytes_per_input())
 
 
 def _unit_s(unit: Unit, costs: Mapping[str, FitCost]) -> float:
