@@ -42,7 +42,8 @@ def _study(root: Path) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def view(tmp_path_factory: pytest.TempPathFactory) -> AttributionView:
     base = tmp_path_factory.mktemp("planted")
-    config = StudyConfig.model_validate(_study(write_discs(base / "data")))
+    data = write_discs(base / "data", n_train=6, n_good=30, n_defect=30)
+    config = StudyConfig.model_validate(_study(data))
     summary = run_study(config, base / "out", cache_dir=base / "cache", progress=False)
     assert not summary.failed
     results = load_results(base / "out")

@@ -123,7 +123,7 @@ def test_shares_and_the_mean_drop_by_hand(study: tuple[Results, AttributionView]
         assert mixed.excludes_zero and mixed.deltas is not None
         assert exposure.deltas is not None and minus.deltas is not None
 
-        def share(factor: str, kind: str, category: str = category) -> tuple[float, object]:
+        def share(factor: str, kind: str, category: str = category) -> tuple[float, float, float]:
             (found,) = (
                 s
                 for s in view.shares
@@ -131,20 +131,20 @@ def test_shares_and_the_mean_drop_by_hand(study: tuple[Results, AttributionView]
                 == (factor, kind, category, "image_auroc")
             )
             assert found.share is not None and found.ci95 is not None, found.reason
-            return found.share, found.ci95
+            return found.share, *found.ci95
 
         ratios = exposure.deltas / mixed.deltas
         assert share("exposure", "alone") == pytest.approx(
             (
                 exposure.delta / mixed.delta,
-                tuple(np.quantile(ratios[np.isfinite(ratios)], [0.025, 0.975])),
+                *np.quantile(ratios[np.isfinite(ratios)], [0.025, 0.975]),
             )
         )
         out = (mixed.deltas - minus.deltas) / mixed.deltas
         assert share("rotation", "leave_one_out") == pytest.approx(
             (
                 (mixed.delta - minus.delta) / mixed.delta,
-                tuple(np.quantile(out[np.isfinite(out)], [0.025, 0.975])),
+                *np.quantile(out[np.isfinite(out)], [0.025, 0.975]),
             )
         )
         rotation = _by_hand(results, category, "rotation", "image_auroc")

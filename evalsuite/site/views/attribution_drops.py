@@ -168,7 +168,8 @@ def with_holm(rows: list[FactorDrop]) -> list[FactorDrop]:
         families.setdefault((row.label, row.scope, row.family), []).append(position)
     out = list(rows)
     for positions in families.values():
-        p = [rows[i].value.diff.p_value if rows[i].value.diff else np.nan for i in positions]
+        diffs = [rows[i].value.diff for i in positions]
+        p = [np.nan if diff is None else diff.p_value for diff in diffs]
         for i, adjusted in zip(positions, holm(p).tolist(), strict=True):
             if rows[i].value.diff is not None:
                 out[i] = replace(rows[i], value=replace(rows[i].value, p_holm=float(adjusted)))

@@ -72,10 +72,10 @@ def _rates(
                 else:
                     counts[offset] += flagged
                     counts[offset + 1] += 1
-    rates = [rate(counts[i], counts[i + 1]) for i in range(0, 8, 2)]
     return LineRates(
         label, scope, category, variant.family, variant.name, variant.severity,
-        statistics.fmean(thresholds), *rates, tuple(pairs),
+        statistics.fmean(thresholds), rate(counts[0], counts[1]), rate(counts[2], counts[3]),
+        rate(counts[4], counts[5]), rate(counts[6], counts[7]), tuple(pairs),
     )  # fmt: skip
 
 
@@ -86,4 +86,6 @@ def rate(k: int, n: int) -> Rate:
     p = k / n
     centre = (k + Z95**2 / 2) / (n + Z95**2)
     half = Z95 / (n + Z95**2) * math.sqrt(k * (n - k) / n + Z95**2 / 4)
-    return Rate(k, n, p, (max(0.0, centre - half), min(1.0, centre + half)))
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return Rate(k, n, p, (low, high))

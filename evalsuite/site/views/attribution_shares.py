@@ -144,7 +144,8 @@ def _share(mixed: FactorDrop, part: Part | str, drop: FactorDrop) -> Found:
     assert whole.deltas is not None  # checked by _denominator
     if part[1].shape != whole.deltas.shape:
         return None, None, f"{drop.variant} and all were resampled differently"
-    return part[0] / whole.delta, _ratio_interval(part[1], whole.deltas), None
+    share = part[0] / whole.delta + 0.0  # + 0.0: no negative zero
+    return share, _ratio_interval(part[1], whole.deltas), None
 
 
 def _rest(mixed: FactorDrop, parts: Sequence[FactorDrop]) -> Found:
@@ -177,7 +178,10 @@ def _ratio_interval(numerator: np.ndarray, denominator: np.ndarray) -> Interval:
 
 def _finite_interval(values: np.ndarray) -> Interval:
     finite = values[np.isfinite(values)]
-    return percentile_interval(finite, LEVEL) if finite.size else None
+    if not finite.size:
+        return None
+    low, high = percentile_interval(finite, LEVEL)
+    return low + 0.0, high + 0.0  # + 0.0: no negative zero
 
 
 def mean_drops(drops: Sequence[FactorDrop]) -> list[MeanDrop]:
