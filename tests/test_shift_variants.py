@@ -183,7 +183,7 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
             )
             assert record["fit_id"] == clean["fit_id"]
             assert record["sweep"] == {"param": "shift.factors", "value": factor}
-            assert record["config"]["shift"] == {"severity": 2, "seed": 0, "factors": factor}
+            assert record["config"]["shift"] == {"severity": 2, "seed": 0, "factors": [factor]}
             # paired by id with the mixed shift and the clean images; other pixels
             assert [s["id"] for s in record["scores"]] == [s["id"] for s in mixed["scores"]]
             assert [s["score"] for s in record["scores"]] != [s["score"] for s in mixed["scores"]]
