@@ -194,10 +194,11 @@ def _announce(
     projected = images * per_image / processes
     say = log.warning if projected >= SLOW_PREPARATION_S else log.info
     say(
-        "writing %d shifted tree(s) (severity %s, %d images) into the cache first: about "
+        "writing %d %s tree(s) (severity %s, %d images) into the cache first: about "
         "%.0f min on %d process(es) (%.2f s per image measured here; --workers N spreads it); "
         "once per dataset, reused by every later plan and run",
         len(missing),
+        "corrupted" if config.shift.family == CORRUPTIONS else "MVTec-Shift",
         ", ".join(described(tree, config.shift.family) for tree in missing),
         images,
         projected / 60,
