@@ -236,7 +236,7 @@ def test_a_corruption_study_prices_runs_and_records_its_variants(tmp_path: Path)
             for sample in data.clean.samples[::7]:
                 image = read_image(sample.path)
                 drawn = draw_corruption(sample.id, 3, corruption, severity, side=64)
-                assert document["images"][sample.id] == drawn.to_dict()
+                assert document["images"][sample.id] == json.loads(json.dumps(drawn.to_dict()))
                 shifted = read_image(tree.root / sample.path.relative_to(data.clean.root))
                 assert np.array_equal(shifted, corrupt_image(image, drawn))
                 assert not np.array_equal(shifted, image)
@@ -279,7 +279,7 @@ def test_data_shift_writes_a_corruption_and_refuses_what_the_family_lacks(
     for sample in read_dataset(src).samples:
         image = read_image(sample.path)
         drawn = draw_corruption(sample.id, 1, "fog", 5, side=min(image.shape[:2]))
-        assert marker["images"][sample.id] == drawn.to_dict()
+        assert marker["images"][sample.id] == json.loads(json.dumps(drawn.to_dict()))
         written_image = read_image(out / sample.path.relative_to(src))
         assert np.array_equal(written_image, corrupt_image(image, drawn))
         if sample.mask_path is not None:
