@@ -62,7 +62,7 @@ class ShiftSettings(StrictModel):
         factor_kinds: the shifted condition/regime cells of each variant other than `all`.
     """
 
-    family: Family = MVTEC_SHIFT
+    family: Family = "mvtec_shift"
     severity: int = Field(default=2, ge=1, le=5)
     severities: tuple[int, ...] = Field(default=(), max_length=5)
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
