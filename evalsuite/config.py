@@ -15,17 +15,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
 from evalsuite.config_detector import DetectorSpec, path_name
 from evalsuite.config_problems import describe, problems
-from evalsuite.data.shift_factors import ALL, check_variant
+from evalsuite.config_shift import (
+    ALL_CELL_KINDS,
+    FACTOR_KINDS,  # noqa: F401  (re-exported: the variants' default kinds)
+    SHIFT_SWEEPS,
+    CellKind,
+    ShiftSettings,
+    sweep_problem,
+)
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.limits import (
@@ -39,18 +43,6 @@ from evalsuite.limits import (
 from evalsuite.presets import preset
 from evalsuite.results.paths import render_value, sanitise
 from evalsuite.strict_model import StrictModel
-
-CellKind = Literal["clean/none", "shift/none", "shift/threshold", "shift/retrain"]
-ALL_CELL_KINDS: tuple[CellKind, ...] = (
-    "clean/none",
-    "shift/none",
-    "shift/threshold",
-    "shift/retrain",
-)
-SHIFT_SWEEPS = ("shift.severity", "shift.factors")
-"""The sweep params that change the shifted images, not the detector."""
-FACTOR_KINDS: tuple[CellKind, ...] = ("shift/none", "shift/threshold")
-"""The cells of a shift variant other than `all` by default: the clean fits, reused."""
 
 
 class _Closed(StrictModel):
@@ -98,62 +90,6 @@ class DataSettings(_Closed):
                 'data.source = "mvtec" and data.root to read your own tree'
             )
         return self
-
-
-class ShiftSettings(_Closed):
-    """MVTec-Shift: severity 1–3, the seed of the per-image draws, and which factors of each
-    draw the shifted cells apply.
-
-    Attributes:
-        factors: the shift variants evaluated (`evalsuite.data.shift_factors`): `all` (the
-            mixed shift, every factor), a factor alone (`exposure`, ..., `perspective`), the
-            groups `photometric` and `geometric`, or leave-one-out `all-minus:<factor>`.
-            `all` gets the study's kinds; every other variant gets `factor_kinds`, from the
-            clean fits (and a fit on its own shifted train images for `shift/retrain`).
-        factor_kinds: the shifted condition/regime cells of each variant other than `all`.
-    """
-
-    severity: Literal[1, 2, 3] = 2
-    seed: Seed = 0
-    factors: tuple[str, ...] = Field(default=(ALL,), min_length=1, max_length=64)
-    factor_kinds: tuple[CellKind, ...] = Field(
-        default=FACTOR_KINDS, min_length=1, max_length=len(ALL_CELL_KINDS)
-    )
-
-    @field_validator("factors")
-    @classmethod
-    def _check_factors(cls, factors: tuple[str, ...]) -> tuple[str, ...]:
-        for index, name in enumerate(factors):
-            try:
-                check_variant(name)
-            except ConfigError as error:
-                raise ValueError(f"item {index}: {error}") from error
-        if len(set(factors)) != len(factors):
-            raise ValueError(f"{list(factors)} repeats a variant; list each once")
-        return factors
-
-    @field_validator("factor_kinds")
-    @classmethod
-    def _check_factor_kinds(cls, kinds: tuple[CellKind, ...]) -> tuple[CellKind, ...]:
-        if "clean/none" in kinds:
-            raise ValueError(
-                "clean/none reads no shifted image and is the same for every variant; list "
-                "only shift/none, shift/threshold or shift/retrain"
-            )
-        if len(set(kinds)) != len(kinds):
-            raise ValueError(f"{list(kinds)} repeats a kind; list each once")
-        return kinds
-
-    @model_serializer(mode="wrap")
-    def _drop_default_factors(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, object]:
-        """The mixed shift alone dumps as it always has (manifests, the site's study file)."""
-        dumped: dict[str, object] = handler(self)
-        if self.factors == (ALL,) and self.factor_kinds == FACTOR_KINDS:
-            dumped.pop("factors", None)
-            dumped.pop("factor_kinds", None)
-        return dumped
 
 
 class SplitSettings(_Closed):
@@ -278,10 +214,13 @@ class StudyConfig(_Closed):
                     f"sweep param {sweep.param!r}: use params.<key>, backbone.crop, "
                     "shift.severity or shift.factors"
                 )
+            problem = sweep_problem(self.shift, sweep.param, sweep.kinds)
+            if problem is not None:
+                raise ValueError(f"sweeps.{number}: {problem}")
             base = next(d for d in self.detectors if d.label == sweep.detector)
             for index, value in enumerate(sweep.values):
                 try:
-                    apply_sweep(base, self.shift.severity, sweep.param, value)
+                    apply_sweep(base, self.shift.severity, sweep.param, value, self.shift.family)
                 except ValidationError as error:
                     raise ValueError(
                         f"sweeps.{number}.values.{index}: {sweep.param} = {value!r} is invalid "
@@ -293,7 +232,7 @@ class StudyConfig(_Closed):
 
 
 def apply_sweep(
-    spec: DetectorSpec, severity: int, param: str, value: Any
+    spec: DetectorSpec, severity: int, param: str, value: Any, family: str = "mvtec_shift"
 ) -> tuple[DetectorSpec, int]:
     """The detector specification and shift severity with one swept value applied, validated
     as the configuration's own values are.
@@ -304,6 +243,7 @@ def apply_sweep(
         param: `params.<key>`, `backbone.crop`, `shift.severity` or `shift.factors` (its
             value is checked here; `runner.planning.plan.variants` applies it).
         value: the swept value.
+        family: the study's shift family (`shift.family`): which names `shift.factors` takes.
 
     Raises:
         ValidationError: `value` is not valid there (a crop of 0 or above the resize, an
@@ -312,7 +252,7 @@ def apply_sweep(
     if param == "shift.severity":
         return spec, ShiftSettings.model_validate({"severity": value}).severity
     if param == "shift.factors":
-        ShiftSettings.model_validate({"factors": [value]})
+        ShiftSettings.model_validate({"family": family, "factors": [value]})
         return spec, severity
     raw = spec.model_dump()
     if param == "backbone.crop":

@@ -171,6 +171,18 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
     assert len(summary.cells) == 7 and not summary.failed
     manifest = results.read_manifest(tmp_path / "out")
     assert manifest["counts"]["fits"] == 1  # the clean fit serves every variant
+    # each variant tree's applied parameters are in the results folder beside the mixed shift's
+    assert manifest["shift_parameters"] == {
+        "2": "splits/shift-s2.json",
+        "shift-s2-exposure": "splits/shift-s2-exposure.json",
+        "shift-s2-rotation": "splits/shift-s2-rotation.json",
+    }
+    mixed_draws = json.loads((tmp_path / "out/splits/shift-s2.json").read_text())["images"]
+    alone = json.loads((tmp_path / "out/splits/shift-s2-rotation.json").read_text())
+    assert alone["factors"] == "rotation" and alone["images"].keys() == mixed_draws.keys()
+    for sample_id, params in alone["images"].items():
+        assert params["rotation_deg"] == mixed_draws[sample_id]["rotation_deg"]
+        assert params["contrast"] == 1.0 and params["noise_sigma"] == 0.0
     cells = tmp_path / "out/cells/patchcore/per_class"
     clean = results.read_cell(cells / "none/clean/zipper.json")
     mixed = results.read_cell(cells / "threshold/shift/zipper.json")
@@ -183,7 +195,7 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
             )
             assert record["fit_id"] == clean["fit_id"]
             assert record["sweep"] == {"param": "shift.factors", "value": factor}
-            assert record["config"]["shift"] == {"severity": 2, "seed": 0, "factors": factor}
+            assert record["config"]["shift"] == {"severity": 2, "seed": 0, "factors": [factor]}
             # paired by id with the mixed shift and the clean images; other pixels
             assert [s["id"] for s in record["scores"]] == [s["id"] for s in mixed["scores"]]
             assert [s["score"] for s in record["scores"]] != [s["score"] for s in mixed["scores"]]

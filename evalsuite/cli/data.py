@@ -68,13 +68,26 @@ def synth(
 @click.option("--src", required=True, type=click.Path(path_type=Path), help="MVTec-layout tree.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED))
-@click.option("--severity", default="2", show_default=True, type=click.Choice(["1", "2", "3"]))
+@click.option(
+    "--family",
+    default="mvtec_shift",
+    show_default=True,
+    type=click.Choice(["mvtec_shift", "corruptions"]),
+    help="MVTec-Shift, or one ImageNet-C corruption type (--factors).",
+)
+@click.option(
+    "--severity",
+    default="2",
+    show_default=True,
+    type=click.Choice(["1", "2", "3", "4", "5"]),
+    help="1-3 for mvtec_shift, 1-5 for corruptions.",
+)
 @click.option(
     "--factors",
     default="all",
     show_default=True,
-    help="Shift variant: all, a factor alone (exposure, ..., perspective), photometric, "
-    "geometric or all-minus:<factor>.",
+    help="mvtec_shift: all, a factor alone (exposure, ..., perspective), photometric, "
+    "geometric or all-minus:<factor>; corruptions: the corruption type (brightness, fog, ...).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -85,20 +98,46 @@ def synth(
     help="Processes (the images written do not depend on it).",
 )
 def shift(
-    src: Path, out: Path, seed: int, severity: str, factors: str, quiet: bool, workers: int
+    src: Path,
+    out: Path,
+    seed: int,
+    family: str,
+    severity: str,
+    factors: str,
+    quiet: bool,
+    workers: int,
 ) -> None:
-    """Write the MVTec-Shift copy of SRC (train, test and masks) to OUT."""
-    from evalsuite.data.shift_tree import shift_tree
+    """Write the MVTec-Shift or corrupted copy of SRC (train, test and masks) to OUT."""
+    from evalsuite.data.shift_family import CORRUPTIONS, check_name, check_severity
+    from evalsuite.errors import ConfigError
 
-    root = shift_tree(
-        src,
-        out,
-        seed=seed,
-        severity=int(severity),
-        progress=not quiet,
-        workers=workers,
-        factors=factors,
-    )
+    try:
+        check_severity(family, int(severity))
+        if family == CORRUPTIONS and factors == "all":
+            raise ConfigError("name the corruption type with --factors (brightness, fog, ...)")
+        check_name(family, factors)
+    except ConfigError as error:
+        raise ConfigError(
+            f"--family {family} --factors {factors} --severity {severity}: {error}"
+        ) from error
+    if family == CORRUPTIONS:
+        from evalsuite.data.corruption_tree import corruption_tree
+
+        root = corruption_tree(
+            src, out, factors, int(severity), seed, progress=not quiet, workers=workers
+        )
+    else:
+        from evalsuite.data.shift_tree import shift_tree
+
+        root = shift_tree(
+            src,
+            out,
+            seed=seed,
+            severity=int(severity),
+            progress=not quiet,
+            workers=workers,
+            factors=factors,
+        )
     click.echo(f"shifted dataset written to {root} (parameters in {root}/evalsuite-shift.json)")
 
 
@@ -138,7 +177,7 @@ def _print_dataset(root: Path, dataset: Dataset) -> None:
     from evalsuite.data.skipped import summary
 
     kind = "synthetic" if dataset.synthetic else "real"
-    shifted = f", MVTec-Shift severity {dataset.shift['severity']}" if dataset.shift else ""
+    shifted = _shift_text(dataset.shift) if dataset.shift else ""
     masks = "with masks" if dataset.has_masks else "without masks (pixel metrics skipped)"
     click.echo(f"{root}: {kind} data{shifted}, {len(dataset.samples)} images, {masks}")
     click.echo(f"{'category':<16}{'folder':<8}{'defect':<24}{'images':>6}")
@@ -175,3 +214,12 @@ def download(
 
     for folder in download_from(out, categories, sources, timeout=timeout, progress=not quiet):
         click.echo(f"ready: {folder}")
+
+
+def _shift_text(shift: dict[str, object]) -> str:
+    """What `data check` says of a shifted tree: its family, variant and severity."""
+    severity = shift["severity"]
+    if shift.get("family") == "corruptions":
+        return f", corruption {shift['factors']} severity {severity}"
+    variant = f" {shift['factors']}" if "factors" in shift else ""
+    return f", MVTec-Shift{variant} severity {severity}"

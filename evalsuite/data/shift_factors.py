@@ -90,10 +90,3 @@ def neutralise(params: ShiftParams, name: str) -> ShiftParams:
 def path_form(name: str) -> str:
     """`name` as it can stand in a folder name (`all-minus:blur` -> `all-minus-blur`)."""
     return check_variant(name).replace(":", "-")
-
-
-def tree_name(severity: int, factors: str = ALL) -> str:
-    """How a study names the shifted tree of `severity` and variant `factors` (the key of its
-    fingerprint): `shift-s2` for the mixed shift, `shift-s2-exposure`, `shift-s2-all-minus-blur`."""
-    base = f"shift-s{severity}"
-    return base if factors == ALL else f"{base}-{path_form(factors)}"

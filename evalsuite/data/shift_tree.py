@@ -66,7 +66,7 @@ def shift_tree(
     relabelled: dict[str, str] = {}
     with staged_tree(out, SHIFT_MARKER, identity) as staging:
         shown = bar(len(dataset.samples), "shift", "img", disable=not progress)
-        shifted = _shifted(
+        shifted = map_samples(
             dataset.samples, partial(_shift_one, src, staging, seed, severity, factors), workers
         )
         for sample, (params, dropped) in zip(dataset.samples, shifted, strict=True):
@@ -119,7 +119,7 @@ def _identity(src: Path, seed: int, severity: int, factors: str = ALL) -> dict[s
 ShiftOne = partial[tuple[dict[str, object], bool]]
 
 
-def _shifted(
+def map_samples(
     samples: Sequence[Sample], shift_one: ShiftOne, workers: int
 ) -> Iterator[tuple[dict[str, object], bool]]:
     """`shift_one` of each sample, in sample order: here, or on a pool of spawned processes

@@ -8,7 +8,11 @@ cell; the manifest names them (`splits`: seed -> path) and so does each cell's p
 Beside them, `<out>/splits/shift-s<N>.json` holds, for each shift severity a study evaluates, the
 per-image parameters of its MVTec-Shift tree (the tree's `evalsuite-shift.json` less its
 absolute source path): which transform each image got, and which images were relabelled. The
-manifest names them (`shift_parameters`: severity -> path).
+manifest names them (`shift_parameters`: severity -> path). Each variant tree a study reads (a
+factor variant, a mixed shift or variant at another of `shift.severities`, a corruption type)
+has its own beside them, named by the tree's name (`shift_family.tree_name`):
+`splits/shift-s2-exposure.json`, `splits/corruptions-s3-fog.json` (`shift_parameters`: that
+name -> path).
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ def splits_relpath(seed: int) -> PurePosixPath:
 def shift_relpath(severity: int) -> PurePosixPath:
     """Where the per-image shift parameters of `severity` live, relative to the results folder."""
     return PurePosixPath(SPLITS_DIR) / f"shift-s{severity}.json"
+
+
+def tree_relpath(name: str) -> PurePosixPath:
+    """Where the per-image parameters of the variant tree `name` (`shift-s2-exposure`,
+    `corruptions-s3-fog`) live, relative to the results folder."""
+    return PurePosixPath(SPLITS_DIR) / f"{name}.json"
 
 
 def named_files(manifest: dict[str, Any]) -> list[str]:

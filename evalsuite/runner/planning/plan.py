@@ -9,10 +9,13 @@ cell is keyed by its fit plus what it evaluates (the detector's label, its searc
 params, category, kind, sweep and evaluation settings). The clean fit serves clean/none, shift/none
 and shift/threshold; a unified fit serves every category.
 
-A shift variant other than `all` (`shift.factors`, see `data.shift_factors`) is planned as a
+A shift variant other than `all` at the study's severity (`shift.factors` x `shift.severities`,
+MVTec-Shift's or the corruption family's, see `planning.variants`) is planned as a
 `shift.factors` sweep value of every detector: its cells read the clean fits for shift/none and
-shift/threshold, and its own shifted tree, whose fingerprint enters their keys (and the key of a
-shift/retrain fit on it). Clean fits, `all` cells and their ids do not depend on the variants.
+shift/threshold, and its own shifted tree, whose fingerprint (and family, for the corruptions)
+enters their keys (and the key of a shift/retrain fit on it). Clean fits, `all` cells and their
+ids do not depend on the variants (a mixed shift at another severity adds its fingerprint to the
+data key, as a `shift.severity` sweep does).
 
 A unit of work is a family of fits that share one nested selection: fits that differ only in
 the param a detector declares as its selection param (`DetectorEntry.selection_param`), whose
@@ -23,14 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 from evalsuite import results
-from evalsuite.config import CellKind, DetectorSpec, StudyConfig, apply_sweep
-from evalsuite.data.shift_factors import ALL, tree_name
+from evalsuite.config import StudyConfig
+from evalsuite.data.shift_factors import ALL
+from evalsuite.data.shift_family import CORRUPTIONS, tree_name
 from evalsuite.detectors.registry import (
     fit_params,
     provenance,
@@ -39,39 +43,21 @@ from evalsuite.detectors.registry import (
     selection_param,
 )
 from evalsuite.evaluation.regimes import plan_for
+from evalsuite.runner.planning.variants import (  # noqa: F401  (re-exported)
+    FACTORS_PARAM,
+    Variant,
+    variants,
+)
 
 RESULTS_VERSION = "2"
 """Bumped whenever a code change alters results; part of every key. 2: every backbone pass
 has a fixed batch size (features no longer depend on their batch companions)."""
-FACTORS_PARAM = "shift.factors"
-"""The sweep param, and the `sweep` of a record, that names a shift variant."""
 
 
 def content_key(payload: Any) -> str:
     """A 16-hex-digit SHA-256 of the canonical JSON of `payload`."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One detector configuration as evaluated: the baseline or a swept value.
-
-    Attributes:
-        spec: the detector specification with the swept value applied.
-        severity: the MVTec-Shift severity of its shifted data.
-        sweep: (param, value) for a sweep variant, None for the baseline.
-        kinds: the condition/regime cells it gets.
-        scopes: the scopes it is evaluated in.
-        factors: the shift variant of its shifted data (`all`: every factor of the draw).
-    """
-
-    spec: DetectorSpec
-    severity: int
-    sweep: tuple[str, Any] | None
-    kinds: tuple[CellKind, ...]
-    scopes: tuple[str, ...]
-    factors: str = ALL
 
 
 @dataclass(frozen=True)
@@ -190,32 +176,6 @@ class Plan:
         return Plan(fits, tuple(c for c in self.cells if c.fit.id in ids))
 
 
-def variants(config: StudyConfig) -> Iterator[Variant]:
-    """The baseline of every detector and its shift variants (`shift.factors`), then every
-    swept value (on the mixed shift, unless the sweep is over `shift.factors`)."""
-    shift = config.shift
-    for spec in config.detectors:
-        kinds = config.kinds if ALL in shift.factors else _clean_kinds(config.kinds)
-        yield Variant(spec, shift.severity, None, kinds, config.scopes)
-        for name in shift.factors:
-            if name != ALL:
-                swept = (FACTORS_PARAM, name)
-                yield Variant(spec, shift.severity, swept, shift.factor_kinds, config.scopes, name)
-    for sweep in config.sweeps:
-        base = next(d for d in config.detectors if d.label == sweep.detector)
-        for value in sweep.values:
-            spec, severity = apply_sweep(base, shift.severity, sweep.param, value)
-            factors = value if sweep.param == FACTORS_PARAM else ALL
-            yield Variant(
-                spec, severity, (sweep.param, value), sweep.kinds, ("per_class",), factors
-            )
-
-
-def _clean_kinds(kinds: tuple[CellKind, ...]) -> tuple[CellKind, ...]:
-    """The kinds that read no shifted image (those a study without `all` keeps)."""
-    return tuple(kind for kind in kinds if kind == "clean/none")
-
-
 def reads_shift(fit_condition: str, threshold_condition: str, condition: str) -> bool:
     """Whether a cell reads shifted images (for its fit, its threshold or its test)."""
     return "shift" in (fit_condition, threshold_condition, condition)
@@ -279,10 +239,10 @@ def make_plan(
                                 "sweep": variant.sweep,
                                 "evaluation": config.evaluation.model_dump(mode="json"),
                             }
-                            if variant.factors != ALL and reads_shift(
+                            if _variant_tree(variant) and reads_shift(
                                 fit.condition, regime_plan.threshold_condition, condition
                             ):
-                                cell_key["shift_tree"] = _tree(variant, trees)
+                                cell_key.update(_tree_key(variant, trees))
                             cells.append(
                                 CellPlan(
                                     content_key(cell_key),
@@ -325,9 +285,9 @@ def _fit(
     }
     if device != "cpu":
         key["device"] = device
-    if condition == "shift" and variant.factors != ALL:  # a fit on a variant's shifted images
+    if condition == "shift" and _variant_tree(variant):  # a fit on a variant's shifted images
         key["shift_factors"] = variant.factors
-        key["shift_tree"] = _tree(variant, trees)
+        key.update(_tree_key(variant, trees))
     impl = provenance(spec.ref)
     if impl is not None:  # a plug-in: its class and version (built-ins' keys stay as they were)
         key["impl"] = impl
@@ -335,9 +295,20 @@ def _fit(
     return FitPlan(content_key(key), variant, scope, categories, condition, seed, family, key)
 
 
-def _tree(variant: Variant, trees: Mapping[str, str]) -> str | None:
-    """The fingerprint of a variant's shifted tree (None when the plan was made without it)."""
-    return trees.get(tree_name(variant.severity, variant.factors))
+def _variant_tree(variant: Variant) -> bool:
+    """Whether a variant's shifted images are a variant tree (not the mixed shift's)."""
+    return variant.factors != ALL or variant.family == CORRUPTIONS
+
+
+def _tree_key(variant: Variant, trees: Mapping[str, str]) -> dict[str, Any]:
+    """What a variant tree adds to the keys that read it: its fingerprint (None when the plan
+    was made without it) and its family unless MVTec-Shift."""
+    key: dict[str, Any] = {
+        "shift_tree": trees.get(tree_name(variant.severity, variant.factors, variant.family))
+    }
+    if variant.family == CORRUPTIONS:
+        key["shift_family"] = CORRUPTIONS
+    return key
 
 
 def _family(detector: str, key: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
-"""The MVTec-Shift trees a study reads: which (severity, variant) pairs, where each lies in the
-cache, and writing it (see `data.shift_tree`)."""
+"""The shifted trees a study reads: which (severity, variant) pairs of its shift family, where
+each lies in the cache, and writing it (`data.shift_tree` for MVTec-Shift,
+`data.corruption_tree` for the corruptions)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import hashlib
 from pathlib import Path
 
 from evalsuite.config import StudyConfig
-from evalsuite.data.shift_factors import ALL, path_form, tree_name
-from evalsuite.runner.planning.plan import variants
+from evalsuite.data.samples import Sample
+from evalsuite.data.shift_factors import ALL
+from evalsuite.data.shift_family import CORRUPTIONS, folder_suffix, tree_name
+from evalsuite.runner.planning.variants import variants
 
 ShiftTree = tuple[int, str]
 """(severity, shift variant) of one shifted tree."""
@@ -20,22 +23,27 @@ def shift_trees(config: StudyConfig) -> list[ShiftTree]:
     """The shifted trees a study reads, (severity, variant), mixed shifts first: every
     variant's, those without a shifted cell included (as a study always prepared them): the
     study's mixed shift too when `shift.factors` leaves `all` out, whose fingerprint keeps the
-    data key, hence every clean fit's id, what it is with `all`."""
+    data key, hence every clean fit's id, what it is with `all`. The corruption family has no
+    mixed shift: its trees are its variants' (the baseline reads clean images only)."""
     found = {(v.severity, v.factors) for v in variants(config)}
+    if config.shift.family == CORRUPTIONS:
+        found = {(v.severity, v.factors) for v in variants(config) if v.family == CORRUPTIONS}
     return sorted(found, key=lambda tree: (tree[1] != ALL, tree))
 
 
-def described(tree: ShiftTree) -> str:
+def described(tree: ShiftTree, family: str) -> str:
     """A tree in the announcement: its severity, with its variant unless `all`."""
     severity, factors = tree
-    return str(severity) if factors == ALL else f"{severity} {factors}"
+    return str(severity) if factors == ALL and family != CORRUPTIONS else f"{severity} {factors}"
 
 
-def written(tree: ShiftTree) -> int | str:
+def written(tree: ShiftTree, family: str) -> int | str:
     """A tree in the preparation report: its severity (the mixed shift, as always), else its
-    name (`shift_factors.tree_name`)."""
+    name (`shift_family.tree_name`)."""
     severity, factors = tree
-    return severity if factors == ALL else tree_name(severity, factors)
+    if factors == ALL and family != CORRUPTIONS:
+        return severity
+    return tree_name(severity, factors, family)
 
 
 def shift_place(
@@ -47,14 +55,13 @@ def shift_place(
     cache_dir: Path,
 ) -> Path:
     """The cache folder of the shifted copy of `clean_root` at `severity` with the factors of
-    variant `factors` (the mixed shift's folder is named as it always was)."""
+    variant `factors` of the study's family (the mixed shift's folder is named as it always
+    was; a variant adds `-<variant>`, a corruption `-corruptions-<type>`)."""
     # shift_tree records the source folder it read: two roots holding the same images (a copy,
     # a moved tree) get their own shifted copies instead of refusing each other's.
     where = hashlib.sha256(str(clean_root.resolve()).encode()).hexdigest()[:8]
     name = f"{clean_fingerprint[:16]}-{where}-s{severity}-seed{config.shift.seed}"
-    if factors != ALL:
-        name += f"-{path_form(factors)}"
-    return cache_dir / SHIFT_CACHE / name
+    return cache_dir / SHIFT_CACHE / (name + folder_suffix(factors, config.shift.family))
 
 
 def write_tree(
@@ -67,6 +74,12 @@ def write_tree(
     workers: int,
 ) -> Path:
     """Write (or find already written) the shifted tree at `place`, on `workers` processes."""
+    if config.shift.family == CORRUPTIONS:
+        from evalsuite.data.corruption_tree import corruption_tree
+
+        return corruption_tree(
+            clean_root, place, factors, severity, config.shift.seed, progress, workers
+        )
     from evalsuite.data.shift_tree import shift_tree
 
     return shift_tree(
@@ -78,3 +91,28 @@ def write_tree(
         workers=workers,
         factors=factors,
     )
+
+
+def tree_written(clean_root: Path, place: Path, config: StudyConfig, tree: ShiftTree) -> bool:
+    """Whether `place` already holds the shifted tree `write_tree` would write there."""
+    severity, factors = tree
+    seed = config.shift.seed
+    if config.shift.family == CORRUPTIONS:
+        from evalsuite.data.corruption_tree import corruption_tree_written
+
+        return corruption_tree_written(clean_root, place, factors, severity, seed)
+    from evalsuite.data.shift_tree import shift_tree_written
+
+    return shift_tree_written(clean_root, place, seed, severity, factors)
+
+
+def seconds_per_image(sample: Sample, config: StudyConfig, tree: ShiftTree) -> float:
+    """Seconds one process takes to write `sample`'s image into `tree`, measured here."""
+    severity, factors = tree
+    if config.shift.family == CORRUPTIONS:
+        from evalsuite.data.corruption_tree import seconds_per_image as corruption_seconds
+
+        return corruption_seconds(sample, factors, severity, config.shift.seed)
+    from evalsuite.data.shift_tree import seconds_per_image as shift_seconds
+
+    return shift_seconds(sample, config.shift.seed, severity)

@@ -16,7 +16,8 @@ from evalsuite.atomic import write_json
 from evalsuite.config import StudyConfig
 from evalsuite.data.reader import check_files, fingerprint, problem_text, read_dataset
 from evalsuite.data.samples import Dataset, Sample
-from evalsuite.data.shift_factors import ALL, tree_name
+from evalsuite.data.shift_factors import ALL
+from evalsuite.data.shift_family import CORRUPTIONS, MVTEC_SHIFT, tree_name
 from evalsuite.data.skipped import summary
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
@@ -26,8 +27,10 @@ from evalsuite.runner.planning.shift_data import (
     SHIFT_CACHE,
     ShiftTree,
     described,
+    seconds_per_image,
     shift_place,
     shift_trees,
+    tree_written,
     write_tree,
     written,
 )
@@ -59,10 +62,12 @@ class StudyData:
         splits: seed -> the split assignment (by sample id, shared by every condition).
         preparation: what preparing it wrote (see `Preparation`); empty when nothing.
         factored: (severity, variant) -> the copy with only that variant's factors, for each
-            variant other than `all` the study evaluates (`shift.factors`).
-        factor_fingerprints: `shift_factors.tree_name` -> content fingerprint of each
+            variant other than `all` the study evaluates (`shift.factors`), or with that
+            corruption type in the corruption family (every variant of it).
+        factor_fingerprints: `shift_family.tree_name` -> content fingerprint of each
             `factored` tree; not part of `key()` (they enter only the keys of the cells and
             fits that read them, see `plan.make_plan`).
+        family: the study's shift family (`shift.family`), which names the `factored` trees.
     """
 
     clean: Dataset
@@ -72,6 +77,7 @@ class StudyData:
     preparation: dict[str, Any] = field(default_factory=dict)
     factored: dict[tuple[int, str], Dataset] = field(default_factory=dict)
     factor_fingerprints: dict[str, str] = field(default_factory=dict)
+    family: str = MVTEC_SHIFT
 
     @property
     def synthetic(self) -> bool:
@@ -142,10 +148,10 @@ def prepare_data(
         root = write_tree(clean_root, place, config, severity, factors, progress, workers)
         dataset = read_dataset(root, config.data.categories)
         _warn_skipped(dataset)
-        name = tree_name(severity, factors)
+        name = tree_name(severity, factors, config.shift.family)
         content = fingerprint(dataset)
         validate(dataset, content, cache_dir)
-        if factors == ALL:
+        if factors == ALL and config.shift.family != CORRUPTIONS:
             shifted[severity], fingerprints[name] = dataset, content
         else:
             factored[(severity, factors)], factor_fingerprints[name] = dataset, content
@@ -159,7 +165,14 @@ def prepare_data(
     if preparation:
         preparation["shift_write_s"] = round(time.perf_counter() - started, 1)
     return StudyData(
-        clean, shifted, fingerprints, splits, preparation, factored, factor_fingerprints
+        clean,
+        shifted,
+        fingerprints,
+        splits,
+        preparation,
+        factored,
+        factor_fingerprints,
+        config.shift.family,
     )
 
 
@@ -170,33 +183,30 @@ def _announce(
     what it will take here (one image timed on this machine, divided over the processes):
     at MVTec AD's 1024 px it is the better part of an hour on two cores. Returns what the
     estimate reports as the data preparation ({} when every tree is cached)."""
-    from evalsuite.data.shift_tree import seconds_per_image, shift_tree_written
-
     missing = [
-        (severity, factors)
-        for (severity, factors), place in places.items()
-        if not shift_tree_written(clean.root, place, config.shift.seed, severity, factors)
+        tree for tree, place in places.items() if not tree_written(clean.root, place, config, tree)
     ]
     if not missing or not clean.samples:
         return {}
     images = len(missing) * len(clean.samples)
-    per_image = seconds_per_image(clean.samples[0], config.shift.seed, missing[0][0])
+    per_image = seconds_per_image(clean.samples[0], config, missing[0])
     processes = max(1, min(workers, os.cpu_count() or 1))
     projected = images * per_image / processes
     say = log.warning if projected >= SLOW_PREPARATION_S else log.info
     say(
-        "writing %d MVTec-Shift tree(s) (severity %s, %d images) into the cache first: about "
+        "writing %d %s tree(s) (severity %s, %d images) into the cache first: about "
         "%.0f min on %d process(es) (%.2f s per image measured here; --workers N spreads it); "
         "once per dataset, reused by every later plan and run",
         len(missing),
-        ", ".join(described(tree) for tree in missing),
+        "corrupted" if config.shift.family == CORRUPTIONS else "MVTec-Shift",
+        ", ".join(described(tree, config.shift.family) for tree in missing),
         images,
         projected / 60,
         processes,
         per_image,
     )
     return {
-        "shifted_trees_written": [written(tree) for tree in missing],
+        "shifted_trees_written": [written(tree, config.shift.family) for tree in missing],
         "shift_images": images,
         "shift_seconds_per_image": round(per_image, 3),
         "shift_projected_s": round(projected, 1),

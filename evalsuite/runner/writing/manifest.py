@@ -14,11 +14,12 @@ from evalsuite.backbone.cache import FeatureCache
 from evalsuite.config import StudyConfig
 from evalsuite.data.shift_tree import SHIFT_VERSION
 from evalsuite.data.synthetic.config import GENERATOR_VERSION
-from evalsuite.results.splits import shift_relpath, splits_relpath
+from evalsuite.results.splits import shift_relpath, splits_relpath, tree_relpath
 from evalsuite.runner.planning.plan import backbone_key
 from evalsuite.runner.planning.study_data import StudyData
 from evalsuite.runner.preparation.context import git_commit, versions
 from evalsuite.runner.writing.records import CellResult
+from evalsuite.runner.writing.splits_file import variant_trees
 
 
 @dataclass
@@ -138,6 +139,9 @@ def build_manifest(
         "failed": [{"path": str(c.relpath), "error": c.error or ""} for c in summary.failed],
         "shards": [f"{shard[0]}/{shard[1]}"] if shard else None,
         "splits": {str(seed): str(splits_relpath(seed)) for seed in sorted(data.splits)},
-        "shift_parameters": {str(s): str(shift_relpath(s)) for s in sorted(data.shifted)},
+        "shift_parameters": {
+            **{str(s): str(shift_relpath(s)) for s in sorted(data.shifted)},
+            **{name: str(tree_relpath(name)) for name in variant_trees(data)},
+        },
         "planned": planned,
     }

@@ -8,10 +8,11 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from evalsuite import results
-from evalsuite.data.shift_factors import ALL, tree_name
+from evalsuite.data.shift_factors import ALL
+from evalsuite.data.shift_family import MVTEC_SHIFT, tree_name
 from evalsuite.detectors.registry import provenance
 from evalsuite.results.splits import splits_relpath
-from evalsuite.runner.planning.plan import CellPlan, planned_relpath, reads_shift
+from evalsuite.runner.planning.plan import FACTORS_PARAM, CellPlan, planned_relpath, reads_shift
 from evalsuite.runner.preparation.context import RunContext, approximations
 
 log = logging.getLogger(__name__)
@@ -47,19 +48,24 @@ def shift_fingerprint(ctx: RunContext, cell: CellPlan) -> str | None:
     if not reads_shift(cell.fit.condition, cell.threshold_condition, cell.condition):
         return None
     variant = cell.variant
-    name = tree_name(variant.severity, variant.factors)
-    if variant.factors != ALL:
+    name = tree_name(variant.severity, variant.factors, variant.family)
+    if name in ctx.data.factor_fingerprints:
         return ctx.data.factor_fingerprints[name]
     return ctx.data.fingerprints[name]
 
 
 def shift_config(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
-    """The shift a cell's shifted images come from: severity, seed, and its variant unless
-    `all` (records of the mixed shift stay as they were)."""
+    """The shift a cell's shifted images come from: severity, seed, and for a shift variant's
+    cell (its sweep is `shift.factors`, or it is any variant other than `all`) its `factors`
+    as a one-element list, with its `family` unless MVTec-Shift (records of the mixed shift at
+    the study's severity, and of other sweeps, stay as they were)."""
     variant = cell.variant
     shift: dict[str, Any] = {"severity": variant.severity, "seed": ctx.config.shift.seed}
-    if variant.factors != ALL:
-        shift["factors"] = variant.factors
+    if variant.family != MVTEC_SHIFT:
+        shift["family"] = variant.family
+    swept = variant.sweep is not None and variant.sweep[0] == FACTORS_PARAM
+    if swept or variant.factors != ALL:
+        shift["factors"] = [variant.factors]
     return shift
 
 

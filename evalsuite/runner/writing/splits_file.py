@@ -11,8 +11,15 @@ from typing import Any
 
 from evalsuite import atomic
 from evalsuite.data.reader import SHIFT_MARKER
+from evalsuite.data.shift_family import tree_name
 from evalsuite.data.splits import SPLITS
-from evalsuite.results.splits import SHIFT_SCHEMA, SPLITS_SCHEMA, shift_relpath, splits_relpath
+from evalsuite.results.splits import (
+    SHIFT_SCHEMA,
+    SPLITS_SCHEMA,
+    shift_relpath,
+    splits_relpath,
+    tree_relpath,
+)
 from evalsuite.runner.planning.study_data import StudyData
 
 
@@ -45,19 +52,34 @@ def shift_document(data: StudyData, severity: int) -> dict[str, Any]:
     seed, severity, `relabelled`, `images`: sample id -> the transform's parameters) without
     the absolute `source` path, with the clean and shifted fingerprints."""
     root = data.shifted[severity].root
+    return _document(data, root, data.fingerprints[f"shift-s{severity}"])
+
+
+def variant_trees(data: StudyData) -> dict[str, Path]:
+    """`shift_family.tree_name` -> root of each variant tree of `data` (`StudyData.factored`),
+    in name order."""
+    found = {
+        tree_name(severity, factors, data.family): dataset.root
+        for (severity, factors), dataset in data.factored.items()
+    }
+    return dict(sorted(found.items()))
+
+
+def _document(data: StudyData, root: Path, shift_fingerprint: str) -> dict[str, Any]:
+    """A shifted tree's marker without its absolute `source`, with the fingerprints."""
     content = json.loads((root / SHIFT_MARKER).read_text(encoding="utf-8"))  # read_dataset read it
     marker = {key: value for key, value in content.items() if key != "source"}
     return {
         "schema": SHIFT_SCHEMA,
         **marker,
         "dataset_fingerprint": data.fingerprints["clean"],
-        "dataset_fingerprint_shift": data.fingerprints[f"shift-s{severity}"],
+        "dataset_fingerprint_shift": shift_fingerprint,
     }
 
 
 def write_splits_files(out: Path, data: StudyData) -> dict[str, str]:
     """Write the split file of every seed of `data` and the shift parameters of every shifted
-    tree into the results folder `out` (atomically).
+    tree (the mixed shift's and each variant tree's) into the results folder `out` (atomically).
 
     Returns:
         seed (as text) -> the split file's path relative to `out`, as the manifest names them.
@@ -69,4 +91,7 @@ def write_splits_files(out: Path, data: StudyData) -> dict[str, str]:
         written[str(seed)] = str(relpath)
     for severity in sorted(data.shifted):
         atomic.write_json(out / shift_relpath(severity), shift_document(data, severity))
+    for name, root in variant_trees(data).items():
+        document = _document(data, root, data.factor_fingerprints[name])
+        atomic.write_json(out / tree_relpath(name), document)
     return written
