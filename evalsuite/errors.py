@@ -71,6 +71,13 @@ class SchedulerError(EvalsuiteError):
     exit_code = 3
 
 
+class WorkerLostError(EvalsuiteError):
+    """A worker process of a local pool ended abruptly (the system stopped it, most often for
+    lack of memory); the cells finished before are kept."""
+
+    exit_code = 3
+
+
 class DetectorError(EvalsuiteError):
     """A detector raised, or returned malformed scores (wrong type, shape or dtype, NaN or
     infinity): its cells fail with this one-line reason; the run's other cells go on."""

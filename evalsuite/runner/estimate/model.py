@@ -250,6 +250,20 @@ def unit_costs(
     return estimate(plan, data, sources, rates, bootstrap=bootstrap).units
 
 
+def unit_prices(
+    plan: Plan, data: StudyData, sources: Mapping[str, FeatureCache], bootstrap: int = 1000
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Unit id -> its cost at the reference rates (as `unit_costs`), and unit id -> its priced
+    peak memory in bytes (its largest fit's; what a local pool's memory budget reads)."""
+    rates = reference_rates(plan_kernels(plan))
+    found = estimate(plan, data, sources, rates, bootstrap=bootstrap)
+    peaks = {cost.fit_id: cost.peak_bytes for cost in found.fits}
+    return found.units, {
+        unit.id: max((peaks[fit.id] for fit in unit.fits), default=PROCESS_BASE_BYTES)
+        for unit in plan.units
+    }
+
+
 def makespan(durations: list[float], workers: int) -> float:
     """Wall time of jobs dealt largest first to the least loaded of `workers` processes."""
     loads = [0.0] * max(1, workers)

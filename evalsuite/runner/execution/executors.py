@@ -26,6 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -34,8 +35,9 @@ from typing import Any, Protocol
 from evalsuite import signals
 from evalsuite.backbone.cache import FeatureCache
 from evalsuite.backbone.spec import BackboneSpec
-from evalsuite.errors import ConfigError
+from evalsuite.errors import ConfigError, WorkerLostError
 from evalsuite.runner.execution.fit_group import UnitOutcome, run_unit
+from evalsuite.runner.execution.memory_budget import budget_bytes, next_unit, warn_alone
 from evalsuite.runner.execution.scheduler import CONNECT_TIMEOUT_S, unreachable
 from evalsuite.runner.planning.plan import Plan
 from evalsuite.runner.planning.study_data import StudyData
@@ -58,6 +60,8 @@ class UnitTask:
     cache_dir: str
     unit_id: str
     force: bool
+    peak_bytes: int = 0
+    """The unit's priced peak memory (`estimate.model.unit_prices`), for the pool's budget."""
 
 
 @dataclass(frozen=True)
@@ -102,42 +106,78 @@ class SerialExecutor:
 class PoolExecutor:
     """Units on a local pool of `workers` spawned processes; Ctrl-C cancels queued units.
 
-    Each unit is sent with the `handover` of the calling process.
+    Each unit is sent with the `handover` of the calling process. Units start in the order
+    given, as long as the priced peaks of those running together fit in the `budget`
+    (`memory_budget`): a unit that does not fit waits for a running one to finish.
     """
 
-    def __init__(self, workers: int, handover: Handover | None = None) -> None:
-        self.workers, self.handover = workers, handover
+    def __init__(
+        self,
+        workers: int,
+        handover: Handover | None = None,
+        budget: Callable[[], int | None] = budget_bytes,
+    ) -> None:
+        self.workers, self.handover, self.budget = workers, handover, budget
 
     def run(self, tasks: Sequence[UnitTask], done: Done) -> None:
-        """Run every task on the pool, at most `workers` at a time.
+        """Run every task on the pool, at most `workers` at a time, within the memory budget.
 
         Units are submitted one per free worker rather than all at once: the pool hands
         submitted work to its call queue ahead of time, where Ctrl-C can no longer cancel it.
+
+        Raises:
+            WorkerLostError: a worker process ended abruptly (the system stopped it, most
+                often for lack of memory); the cells finished so far are kept.
         """
         # spawn, not fork: a forked child inherits torch's thread pools in a state that can deadlock
         context = multiprocessing.get_context("spawn")
-        waiting = list(reversed(tasks))
+        waiting = list(tasks)
+        budget = self.budget()
+        running: dict[Future[UnitOutcome], UnitTask] = {}
         with ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
             initializer=init_worker,  # Ctrl-C to the parent; gone when the parent is
             initargs=(os.getpid(),),
         ) as pool:
-            running = {
-                pool.submit(run_task, waiting.pop(), self.handover)
-                for _ in range(min(self.workers, len(tasks)))
-            }
+
+            def start() -> None:
+                while len(running) < self.workers:
+                    prices = [task.peak_bytes for task in running.values()]
+                    index = next_unit([task.peak_bytes for task in waiting], prices, budget)
+                    if index is None:
+                        return
+                    task = waiting.pop(index)
+                    if not running:
+                        warn_alone(task.unit_id, task.peak_bytes, budget)
+                    running[pool.submit(run_task, task, self.handover)] = task
+
             try:
+                start()
                 while running:
-                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    finished, _ = wait(set(running), return_when=FIRST_COMPLETED)
                     for future in finished:
-                        done(future.result())
-                        if waiting:
-                            running.add(pool.submit(run_task, waiting.pop(), self.handover))
+                        task = running.pop(future)
+                        done(_result(future, task))
+                    start()
             except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: submit no more
                 workers = _processes(pool)  # shutdown forgets them
                 pool.shutdown(wait=False, cancel_futures=True)
-                raise _stop_running(workers, running, interrupt) from None
+                raise _stop_running(workers, set(running), interrupt) from None
+
+
+def _result(future: Future[UnitOutcome], task: UnitTask) -> UnitOutcome:
+    """The unit's outcome; a worker that ended abruptly is reported in one clear error."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        price = f", priced at {task.peak_bytes / 1e9:.1f} GB" if task.peak_bytes else ""
+        raise WorkerLostError(
+            f"a worker process ended abruptly while running unit {task.unit_id}{price} (the "
+            "system stopped it, most often for lack of memory); the cells finished so far are "
+            "kept and a rerun resumes from them: rerun with fewer --workers, and see "
+            "`evalsuite plan --estimate` for each fit's peak memory"
+        ) from None
 
 
 def _processes(pool: ProcessPoolExecutor) -> list[BaseProcess]:

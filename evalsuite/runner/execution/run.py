@@ -20,7 +20,7 @@ from evalsuite.config import StudyConfig
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.registry import reads_images
 from evalsuite.errors import ConfigError, ResultsError
-from evalsuite.runner.estimate.model import unit_costs
+from evalsuite.runner.estimate.model import unit_costs, unit_prices
 from evalsuite.runner.execution.executors import UnitTask, forget_features, make_executor
 from evalsuite.runner.execution.fit_group import UnitOutcome
 from evalsuite.runner.execution.scheduler import check_scheduler
@@ -131,11 +131,19 @@ def _run(
         bar.update(len(outcome.cells))
 
     units = list(plan.units)
+    peaks: dict[str, int] = {}
     if not in_process:  # largest first, as `plan --estimate` projects the wall time
-        costs = unit_costs(plan, data, sources)
+        costs, peaks = unit_prices(plan, data, sources)
         units.sort(key=lambda unit: (-costs[unit.id], unit.id))
     tasks = [
-        UnitTask(config.model_dump_json(), str(out), str(cache_dir), unit.id, force)
+        UnitTask(
+            config.model_dump_json(),
+            str(out),
+            str(cache_dir),
+            unit.id,
+            force,
+            peak_bytes=peaks.get(unit.id, 0),
+        )
         for unit in units
     ]
     chosen = make_executor(executor, workers, scheduler, context, plan)
