@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `long` first, the rest in their order: pytest-xdist hands files out in
     this order, so the longest start at once and the workers finish together."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tests share two cores with other jobs: run torch single-threaded, then restore."""
+    import torch  # here: collecting the tests that need no model imports no torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 TreeFactory = Callable[..., Path]

@@ -19,7 +19,7 @@ from site_helpers import (
     read_json,
     write_json,
 )
-from studies import SMALL
+from studies import SMALL, made_once
 
 from evalsuite.config import StudyConfig
 from evalsuite.runner import run_study
@@ -28,11 +28,13 @@ from evalsuite.site import build_site
 
 @pytest.fixture(scope="session")
 def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The results folder of the tiny study (ran once per session)."""
-    base = tmp_path_factory.mktemp("site-run")
-    config = StudyConfig.model_validate(SMALL)
-    run_study(config, base / "out", cache_dir=base / "cache", progress=False)
-    return base / "out"
+    """The results folder of the tiny study (ran once per test run, for every xdist worker)."""
+
+    def run(base: Path) -> None:
+        config = StudyConfig.model_validate(SMALL)
+        run_study(config, base / "out", cache_dir=base / "cache", progress=False)
+
+    return made_once(tmp_path_factory, "site-run", run) / "out"
 
 
 @pytest.fixture(scope="session")
