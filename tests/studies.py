@@ -111,32 +111,27 @@ def plugin_study(
 
 
 def made_once(
-    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]
 ) -> Path:
-    """A folder `make` fills once per test run, shared by the pytest-xdist workers.
+    """The path `name` that `make` writes (a folder, made by `make`) once per test run,
+    shared by the pytest-xdist workers.
 
     Under xdist the workers' temporary folders share a parent that is new for each run: the
-    first worker to ask makes `name` there, holding a file lock, the others wait for it and
-    read the same folder (tests read it only; they copy it to edit it). Without xdist, a fresh
-    folder of this session.
-
-    Args:
-        tmp_path_factory: pytest's factory.
-        name: the folder's name.
-        make: fills the (empty, existing) folder it is given.
+    first worker to ask makes `name` there, holding a file lock; the others wait for it and
+    read the same path (tests read it only; they copy it to edit it). Without xdist, a path in
+    a fresh folder of this session.
     """
     if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        folder = tmp_path_factory.mktemp(name)
-        make(folder)
-        return folder
+        path = tmp_path_factory.mktemp(name) / name
+        make(path)
+        return path
     from filelock import FileLock
 
     shared = tmp_path_factory.getbasetemp().parent
-    folder, done = shared / name, shared / f"{name}.done"
+    path, done = shared / name, shared / f"{name}.done"
     with FileLock(str(shared / f"{name}.lock")):
         if not done.exists():
-            shutil.rmtree(folder, ignore_errors=True)  # a maker that failed midway
-            folder.mkdir()
-            make(folder)
+            shutil.rmtree(path, ignore_errors=True)  # left by a maker that failed midway
+            make(path)
             done.touch()
-    return folder
+    return path

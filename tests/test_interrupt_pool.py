@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from studies import plugin_study, write_plugin
 
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 STALL = '''
 import os
 import time

@@ -34,6 +34,8 @@ from evalsuite.runner.planning.plan import planned_relpath
 from evalsuite.runner.planning.study_data import fit_inputs
 from evalsuite.runner.preparation.context import prepare
 
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 IMPL = "raw_detectors:MeanImage"
 STUDY: dict[str, Any] = {
     **{key: value for key, value in SMALL.items() if key != "sweeps"},

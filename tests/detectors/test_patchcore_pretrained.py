@@ -22,12 +22,14 @@ from evalsuite.detectors.patchcore import PatchCore, PatchCoreParams
 pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
 
 PARAMS = PatchCoreParams(coreset_ratio=0.01)  # the paper's smallest coreset, for speed
+DATA = SyntheticConfig(n_train=20, n_test_good=10, n_test_defect=12)
+"""The demo data at its size and difficulty, a third of its images (for speed)."""
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     root = tmp_path_factory.mktemp("demo") / "synthetic"
-    generate(root, SyntheticConfig())
+    generate(root, DATA)
     return read_dataset(root)
 
 
