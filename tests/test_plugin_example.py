@@ -83,7 +83,7 @@ def _evalsuite(command: str) -> str:
     words = shlex.split(command)
     assert words[0] == "evalsuite", command
     done = CliRunner().invoke(main, words[1:])
-    assert done.exit_code == 0, f"{command}\n{done.output}"
+    assert done.exit_code == 0, f"{command}\n{done.output}\n{done.exception!r}"
     return done.output
 
 
