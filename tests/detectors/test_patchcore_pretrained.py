@@ -4,7 +4,7 @@ On the demo data (the synthetic hazelnut, carpet and zipper at the generator's s
 difficulty, a third of its images: 20 train, 10 good and 12 defective test images per category),
 the pretrained EfficientNet-Lite0 must beat the randomly initialised one by at least 0.1 mean
 image AUROC (coreset ratio 0.01). Measured 2026-12-06: 0.906 against 0.547 (gap 0.36) on these
-images, 0.947 against 0.567 (gap 0.38) on all of the demo's, which took three times as long.
+images, 0.947 against 0.567 (gap 0.38) on all of the demo's, which took twice the CPU time.
 It is part of `make test` because it is what makes the demo data meaningful.
 """
 
