@@ -33,10 +33,10 @@ browser: ## Debian's Chromium for the browser tests (apt-get, as root); without 
 	else echo "make browser: no chromium, and installing it needs root and apt-get; the browser tests will skip"; fi
 
 test: $(STAMP) browser ## run the test suite on every core (no network, no GPU, no dataset needed)
-	$(BIN)/python -m pytest -q -m "not slow" --numprocesses auto --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q -m "not slow" --numprocesses auto --dist loadfile --no-loadscope-reorder --durations=25
 
 test-slow: $(STAMP) browser ## every test, slow ones too (the container install test: minutes, ~7 GB in /tmp)
-	$(BIN)/python -m pytest -q --numprocesses auto --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q --numprocesses auto --dist loadfile --no-loadscope-reorder --durations=25
 
 lint: $(STAMP) ## ruff + mypy, hadolint (Dockerfile), actionlint + shellcheck (workflows)
 	$(BIN)/ruff check evalsuite tests benchmarks docker

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +21,32 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In a pytest-xdist worker, when the workers take every core: torch on one thread. Two
+    workers of two threads each on two cores slow each other (OpenMP's threads spin while they
+    wait); the workers are the parallelism. Processes the tests start keep torch's default."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if "PYTEST_XDIST_WORKER" in os.environ and workers >= len(os.sched_getaffinity(0)):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `long` first, the rest in their order: pytest-xdist hands files out in
     this order, so the longest start at once and the workers finish together."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tests share two cores with other jobs: run torch single-threaded, then restore."""
+    import torch  # here: collecting the tests that need no model imports no torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 TreeFactory = Callable[..., Path]

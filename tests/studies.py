@@ -1,9 +1,15 @@
-"""Tiny studies shared by the runner, resume and site tests (synthetic data, 64 px)."""
+"""Tiny studies shared by the runner, resume, plug-in and site tests (synthetic data, 64 px)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 SMALL: dict[str, Any] = {
     "name": "tiny",
@@ -60,3 +66,72 @@ params = {{ coreset_ratio = 0.25, target_dim = "none" }}
 bootstrap = {bootstrap}
 artifacts_per_cell = 1
 """
+
+
+def write_plugin(folder: Path, module: str, text: str) -> Path:
+    """Write a plug-in module `module`.py holding `text` into `folder` (put it on the path)."""
+    path = folder / f"{module}.py"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def plugin_study(
+    folder: Path,
+    name: str,
+    detectors: list[dict[str, Any]],
+    *,
+    test_images: tuple[int, int] = (5, 10),
+    **extra: Any,
+) -> Path:
+    """Write `folder`/study.yaml: the clean per-class cells of 64 px synthetic hazelnut and
+    zipper (4 train images, `test_images` good and defective test images per category) for
+    `detectors`, each on a 64 px backbone unless it names one, 5 bootstrap draws and one
+    artifact per cell; `extra` adds top-level keys. Returns its path."""
+    good, defective = test_images
+    study = {
+        "name": name,
+        "kinds": ["clean/none"],
+        "scopes": ["per_class"],
+        "data": {
+            "categories": ["hazelnut", "zipper"],
+            "synthetic": {
+                "size": 64,
+                "n_train": 4,
+                "n_test_good": good,
+                "n_test_defect": defective,
+            },
+        },
+        "detectors": [{"backbone": {"resize": 64, "crop": 64}, **d} for d in detectors],
+        "evaluation": {"bootstrap": 5, "artifacts_per_cell": 1},
+        **extra,
+    }
+    path = folder / "study.yaml"
+    path.write_text(json.dumps(study), encoding="utf-8")
+    return path
+
+
+def made_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]
+) -> Path:
+    """The path `name` that `make` writes (a folder, made by `make`) once per test run,
+    shared by the pytest-xdist workers.
+
+    Under xdist the workers' temporary folders share a parent that is new for each run: the
+    first worker to ask makes `name` there, holding a file lock; the others wait for it and
+    read the same path (tests read it only; they copy it to edit it). Without xdist, a path in
+    a fresh folder of this session.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        path = tmp_path_factory.mktemp(name) / name
+        make(path)
+        return path
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent
+    path, done = shared / name, shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)  # left by a maker that failed midway
+            make(path)
+            done.touch()
+    return path

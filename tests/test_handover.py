@@ -25,6 +25,8 @@ from evalsuite.runner.execution import executors
 from evalsuite.runner.execution import run as run_module
 from evalsuite.runner.preparation.context import make_context, prepare
 
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 COUNTS_DIR = "EVALSUITE_TEST_COUNTS"
 """Where pool workers write what they counted (one JSON file per process)."""
 Setter = Callable[[object, str, object], None]

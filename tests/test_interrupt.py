@@ -25,6 +25,8 @@ from studies import tiny_toml
 from evalsuite import results
 from evalsuite.cli import main
 
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 STUDY = tiny_toml(
     "interrupt", ["clean/none", "shift/none", "shift/retrain"], ["carpet", "zipper"], bootstrap=400
 )

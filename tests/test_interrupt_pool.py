@@ -11,7 +11,6 @@ never writes, after marking that it started.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,6 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from studies import plugin_study, write_plugin
+
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
 
 STALL = '''
 import os
@@ -63,24 +65,11 @@ class Stall:
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, Path]:
     """Start `evalsuite run --workers 2` on two stalling units; return once both fit."""
-    (tmp_path / "stall_plugin.py").write_text(STALL, encoding="utf-8")
+    write_plugin(tmp_path, "stall_plugin", STALL)
     markers = tmp_path / "markers"
     markers.mkdir()
-    study = {
-        "name": "stall",
-        "kinds": ["clean/none"],
-        "scopes": ["per_class"],
-        "data": {
-            "categories": ["hazelnut", "zipper"],
-            "synthetic": {"size": 64, "n_train": 4, "n_test_good": 2, "n_test_defect": 2},
-        },
-        "detectors": [
-            {"name": "stall", "impl": "stall_plugin:Stall", "backbone": {"resize": 64, "crop": 64}}
-        ],
-        "evaluation": {"bootstrap": 5, "artifacts_per_cell": 1},
-    }
-    config = tmp_path / "study.yaml"
-    config.write_text(json.dumps(study), encoding="utf-8")
+    stall = {"name": "stall", "impl": "stall_plugin:Stall"}
+    config = plugin_study(tmp_path, "stall", [stall], test_images=(2, 2))
     out, log = tmp_path / "out", tmp_path / "stderr.txt"
     command = [sys.executable, "-m", "evalsuite", "run", "--config", str(config), "--out"]
     command += [str(out), "--cache", str(tmp_path / "cache"), "--quiet", "--workers", "2"]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from studies import SMALL
 
 from evalsuite import results
 from evalsuite.backbone.images import ImageStream
@@ -33,30 +34,28 @@ from evalsuite.runner.planning.plan import planned_relpath
 from evalsuite.runner.planning.study_data import fit_inputs
 from evalsuite.runner.preparation.context import prepare
 
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 IMPL = "raw_detectors:MeanImage"
 STUDY: dict[str, Any] = {
+    **{key: value for key, value in SMALL.items() if key != "sweeps"},
     "name": "raw",
     "kinds": ["clean/none", "shift/threshold", "shift/retrain"],
-    "scopes": ["per_class", "unified"],
     "data": {
-        "categories": ["hazelnut", "zipper"],
-        "synthetic": {"size": 64, "n_train": 6, "n_test_good": 4, "n_test_defect": 6},
+        **SMALL["data"],
+        "synthetic": {
+            **SMALL["data"]["synthetic"],
+            "n_train": 6,
+            "n_test_good": 4,
+            "n_test_defect": 6,
+        },
     },
     "detectors": [
-        {
-            "name": "patchcore",
-            "backbone": {"resize": 64, "crop": 64},
-            "params": {"coreset_ratio": 0.25, "target_dim": "none"},
-        },
+        {**SMALL["detectors"][0], "params": {"coreset_ratio": 0.25, "target_dim": "none"}},
         # a backbone configuration of its own: its images are 48 px, and only it uses it
         {"name": "raw", "impl": IMPL, "backbone": {"resize": 56, "crop": 48}},
         # PatchCore's backbone configuration; its maps are half the input size
-        {
-            "name": "raw_bad",
-            "impl": IMPL,
-            "backbone": {"resize": 64, "crop": 64},
-            "params": {"fault": "size"},
-        },
+        {**SMALL["detectors"][0], "name": "raw_bad", "impl": IMPL, "params": {"fault": "size"}},
     ],
     "evaluation": {"bootstrap": 10, "artifacts_per_cell": 1},
 }

@@ -19,6 +19,8 @@ from evalsuite.digest import file_sha256
 from evalsuite.runner import run_study
 from evalsuite.runner.preparation.context import prepare
 
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 SWEEPS = [
     {"detector": "patchcore", "param": "params.coreset_ratio", "values": [0.5]},
     {"detector": "patchcore", "param": "params.num_neighbors", "values": [3]},

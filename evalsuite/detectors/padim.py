@@ -16,22 +16,19 @@ CPU code path, bit for bit.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from evalsuite import progress
 from evalsuite.atomic import write_json
-from evalsuite.backbone.device import as_device, configure_determinism
 from evalsuite.data.samples import Sample
-from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
+from evalsuite.detectors.base import FeatureSource, Scores
+from evalsuite.detectors.described import FeatureDetector, read_state, read_tensors, save_tensors
 from evalsuite.detectors.padim_params import PadimParams
 from evalsuite.detectors.threads import limit_threads
 from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
@@ -62,7 +59,7 @@ def feature_subset(total: int, n_features: int, seed: int) -> torch.Tensor:
     return torch.randperm(total, generator=generator)[:n_features]
 
 
-class Padim:
+class Padim(FeatureDetector[PadimParams]):
     """PaDiM on a FeatureSource that names its backbone; implements the Detector protocol.
 
     Args:
@@ -93,31 +90,14 @@ class Padim:
 
     SEARCH_PARAMS: ClassVar[frozenset[str]] = PadimParams.SEARCH_PARAMS
     SCORING_PARAMS: ClassVar[frozenset[str]] = PadimParams.SCORING_PARAMS
+    NAME: ClassVar[str] = "padim"
+    NEEDS: ClassVar[str] = "a feature source that names its backbone and channels"
 
-    def __init__(
-        self,
-        params: PadimParams,
-        features: FeatureSource,
-        seed: int,
-        *,
-        batch_size: int = 16,
-        device: torch.device | str | None = None,
-    ) -> None:
-        if not isinstance(features, DescribedFeatureSource):
-            raise ConfigError(
-                "padim needs a feature source that names its backbone and channels "
-                "(evalsuite.backbone.FeatureCache)"
-            )
-        self.device = as_device(device)
-        configure_determinism(self.device)
-        self.params = params
-        self.features = features
-        self.seed = seed
-        self.batch_size = batch_size
-        self.backbone = features.backbone_name
-        self.channels = features.channels(params.layers)
-        self._model = _anomalib_model(self.backbone, params, sum(self.channels.values()))
-        self._model.idx = feature_subset(sum(self.channels.values()), params.n_features, seed)
+    def _build(self) -> None:
+        self.channels = self.features.channels(self.params.layers)
+        total = sum(self.channels.values())
+        self._model = _anomalib_model(self.backbone, self.params, total)
+        self._model.idx = feature_subset(total, self.params.n_features, self.seed)
         if self.device.type != "cpu":
             self._model.to(self.device)
         self.grid: tuple[int, int] | None = None
@@ -220,13 +200,7 @@ class Padim:
             "mean": mean.cpu(),
             "inv_covariance": inv_covariance.cpu(),
         }
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{STATS_FILE}.", suffix=".tmp")
-        os.close(handle)
-        try:
-            torch.save(stats, temp)
-            os.replace(temp, directory / STATS_FILE)
-        finally:
-            Path(temp).unlink(missing_ok=True)
+        save_tensors(stats, directory / STATS_FILE)
         write_json(
             directory / STATE_FILE,
             {
@@ -262,7 +236,7 @@ class Padim:
             ResultsError: missing or incomplete files.
             ConfigError: `features` come from another backbone, layers or input size.
         """
-        state = _read_state(directory / STATE_FILE)
+        state = read_state(directory / STATE_FILE, "padim")
         try:
             model = cls(
                 PadimParams(**state["params"]),
@@ -394,23 +368,8 @@ def _anomalib_model(backbone: str, params: PadimParams, total: int) -> PadimMode
     return model.eval()
 
 
-def _read_state(path: Path) -> dict[str, Any]:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ResultsError(
-            f"{path}: missing or unreadable padim state ({error}); fit again"
-        ) from error
-    if not isinstance(state, dict) or state.get("detector") != "padim":
-        raise ResultsError(f"{path}: not a padim state file; fit again (--force)")
-    return state
-
-
 def _read_stats(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        stats = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (OSError, RuntimeError, EOFError) as error:
-        raise ResultsError(f"{path}: missing or unreadable padim statistics ({error})") from error
-    if not isinstance(stats, dict) or set(stats) != {"idx", "mean", "inv_covariance"}:
+    stats = read_tensors(path, "padim statistics", mmap=True)
+    if set(stats) != {"idx", "mean", "inv_covariance"}:
         raise ResultsError(f"{path}: expected idx, mean and inv_covariance tensors")
     return stats

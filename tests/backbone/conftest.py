@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
@@ -29,12 +28,8 @@ def isolated_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tests share two cores with other jobs: run torch single-threaded, then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_threaded(one_thread: None) -> None:
+    """Every backbone test runs torch single-threaded (tests/conftest.py's `one_thread`)."""
 
 
 def smooth_image(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -5,15 +5,13 @@ anomalib's own pipeline: its torch model with its own timm extractor, holding th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-from scipy.ndimage import gaussian_filter
 
 from evalsuite.backbone import Backbone, BackboneConfig, FeatureCache
 from evalsuite.backbone.weights import resolve_weights
@@ -28,41 +26,13 @@ DFM = {"model": "Dfm", "layers": ["blocks.4"], "pooling_kernel_size": 2}
 DFKDE = {"model": "Dfkde", "layers": ["blocks.6"], "n_pca_components": 4}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _smooth(rng: np.random.Generator) -> np.ndarray:
-    noise = gaussian_filter(rng.normal(size=(SIZE, SIZE, 3)), sigma=(4, 4, 0))
-    noise = (noise - noise.min()) / (noise.max() - noise.min())
-    return (60 + 120 * noise).astype(np.uint8)
-
-
-def _write(folder: Path, name: str, array: np.ndarray, label: int) -> Sample:
-    path = folder / f"{name}.png"
-    Image.fromarray(array).save(path)
-    split = "train" if name.startswith("train") else "test"
-    defect = "patch" if label else "good"
-    return Sample(f"thing/{split}/{defect}/{name}", path, "thing", split, label, defect, None)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Sample]]:
+def data(patch_images: Callable[..., dict[str, list[Sample]]]) -> dict[str, list[Sample]]:
     """16 normal train images (smooth noise), 4 normal and 4 anomalous (a red patch) test ones."""
-    folder = tmp_path_factory.mktemp("anomalib_images")
-    rng = np.random.default_rng(0)
-    train = [_write(folder, f"train{i}", _smooth(rng), 0) for i in range(16)]
-    good = [_write(folder, f"good{i}", _smooth(rng), 0) for i in range(4)]
-    bad = []
-    for i in range(4):
-        image = _smooth(rng)
-        image[PATCH] = (230, 30, 30)
-        bad.append(_write(folder, f"bad{i}", image, 1))
-    return {"train": train, "test": good + bad}
+    return patch_images("anomalib_images", size=SIZE, sigma=4, n_train=16, patch=PATCH)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +10,6 @@ import pytest
 import torch
 from anomalib.models.components import MultiVariateGaussian
 from anomalib.models.image.padim.torch_model import PadimModel
-from PIL import Image
-from scipy.ndimage import gaussian_filter
 
 from evalsuite.backbone import Backbone, BackboneConfig, FeatureCache
 from evalsuite.data.samples import Sample
@@ -24,43 +22,13 @@ SIZE = 64
 PATCH = (slice(20, 36), slice(24, 40))  # rows, columns of the synthetic defect
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _smooth(rng: np.random.Generator) -> np.ndarray:
-    noise = gaussian_filter(rng.normal(size=(SIZE, SIZE, 3)), sigma=(3, 3, 0))
-    noise = (noise - noise.min()) / (noise.max() - noise.min())
-    return (60 + 120 * noise).astype(np.uint8)
-
-
-def _write(folder: Path, name: str, array: np.ndarray, label: int) -> Sample:
-    path = folder / f"{name}.png"
-    Image.fromarray(array).save(path)
-    folder_name = "train" if name.startswith("train") else "test"
-    defect = "patch" if label else "good"
-    return Sample(
-        f"thing/{folder_name}/{defect}/{name}", path, "thing", folder_name, label, defect, None
-    )
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Sample]]:
+def data(patch_images: Callable[..., dict[str, list[Sample]]]) -> dict[str, list[Sample]]:
     """12 normal train images (smooth noise), 4 normal and 4 anomalous (a red patch) test ones."""
-    folder = tmp_path_factory.mktemp("padim_images")
-    rng = np.random.default_rng(0)
-    train = [_write(folder, f"train{i}", _smooth(rng), 0) for i in range(12)]
-    good = [_write(folder, f"good{i}", _smooth(rng), 0) for i in range(4)]
-    bad = []
-    for i in range(4):
-        image = _smooth(rng)
-        image[PATCH] = (230, 30, 30)
-        bad.append(_write(folder, f"bad{i}", image, 1))
-    return {"train": train, "test": good + bad}
+    return patch_images("padim_images", size=SIZE, sigma=3, n_train=12, patch=PATCH)
 
 
 @pytest.fixture(scope="module")

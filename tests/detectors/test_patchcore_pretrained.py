@@ -1,9 +1,11 @@
 """PatchCore needs pretrained features: bundled Lite0 weights against the same net at random.
 
-On the demo data (the synthetic hazelnut, carpet and zipper at the generator's defaults), the
-pretrained EfficientNet-Lite0 must beat the randomly initialised one by at least 0.1 mean
-image AUROC; measured when written: 0.947 against 0.567 (coreset ratio 0.01). It takes about
-35 s; it is part of `make test` because it is what makes the demo data meaningful.
+On the demo data (the synthetic hazelnut, carpet and zipper at the generator's size and
+difficulty, a third of its images: 20 train, 10 good and 12 defective test images per category),
+the pretrained EfficientNet-Lite0 must beat the randomly initialised one by at least 0.1 mean
+image AUROC (coreset ratio 0.01). Measured 2026-12-06: 0.906 against 0.547 (gap 0.36) on these
+images, 0.947 against 0.567 (gap 0.38) on all of the demo's, which took twice the CPU time.
+It is part of `make test` because it is what makes the demo data meaningful.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from evalsuite.detectors.patchcore import PatchCore, PatchCoreParams
 pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
 
 PARAMS = PatchCoreParams(coreset_ratio=0.01)  # the paper's smallest coreset, for speed
+DATA = SyntheticConfig(n_train=20, n_test_good=10, n_test_defect=12)
+"""The demo data at its size and difficulty, a third of its images (the gap holds: see above)."""
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     root = tmp_path_factory.mktemp("demo") / "synthetic"
-    generate(root, SyntheticConfig())
+    generate(root, DATA)
     return read_dataset(root)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from studies import plugin_study, write_plugin
 
 from evalsuite import results
 from evalsuite.cli import main
@@ -99,26 +100,12 @@ class Liar(Mean):
 
 
 def _module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
-    (tmp_path / f"{name}.py").write_text(text, encoding="utf-8")
+    write_plugin(tmp_path, name, text)
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
 def _study(tmp_path: Path, detectors: list[dict[str, Any]], **extra: Any) -> Path:
-    study = {
-        "name": "plugins",
-        "kinds": ["clean/none"],
-        "scopes": ["per_class"],
-        "data": {
-            "categories": ["hazelnut", "zipper"],
-            "synthetic": {"size": 64, "n_train": 4, "n_test_good": 5, "n_test_defect": 10},
-        },
-        "detectors": [{"backbone": {"resize": 64, "crop": 64}, **d} for d in detectors],
-        "evaluation": {"bootstrap": 5, "artifacts_per_cell": 1},
-        **extra,
-    }
-    path = tmp_path / "study.yaml"
-    path.write_text(json.dumps(study), encoding="utf-8")
-    return path
+    return plugin_study(tmp_path, "plugins", detectors, **extra)
 
 
 def _show(config: Path) -> tuple[int, str]:

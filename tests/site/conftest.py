@@ -4,6 +4,7 @@ copies of it for the edge cases, and the sites built from them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from site_helpers import (
     read_json,
     write_json,
 )
-from studies import SMALL
+from studies import SMALL, made_once
 
 from evalsuite.config import StudyConfig
 from evalsuite.runner import run_study
@@ -28,19 +29,20 @@ from evalsuite.site import build_site
 
 @pytest.fixture(scope="session")
 def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The results folder of the tiny study (ran once per session)."""
-    base = tmp_path_factory.mktemp("site-run")
-    config = StudyConfig.model_validate(SMALL)
-    run_study(config, base / "out", cache_dir=base / "cache", progress=False)
-    return base / "out"
+    """The results folder of the tiny study (ran once per test run, for every xdist worker)."""
+
+    def run(base: Path) -> None:
+        base.mkdir()
+        config = StudyConfig.model_validate(SMALL)
+        run_study(config, base / "out", cache_dir=base / "cache", progress=False)
+
+    return made_once(tmp_path_factory, "site-run", run) / "out"
 
 
 @pytest.fixture(scope="session")
 def site_dir(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site of the tiny study."""
-    out = tmp_path_factory.mktemp("site") / "site"
-    build_site(results_dir, out)
-    return out
+    """The site of the tiny study (built once per test run, for every xdist worker)."""
+    return made_once(tmp_path_factory, "site", lambda out: build_site(results_dir, out))
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +53,12 @@ def edge_results(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     free text is allowed: the manifest's configured categories and planned cells (its cells are
     then missing), a test image's defect type and a failed cell's error message.
     """
-    root = copy_results(results_dir, tmp_path_factory.mktemp("edge") / "out")
+    return made_once(tmp_path_factory, "edge", partial(_edit, results_dir)) / "out"
+
+
+def _edit(results_dir: Path, base: Path) -> None:
+    """Copy `results_dir` to `base`/out and edit it as `edge_results` says."""
+    root = copy_results(results_dir, base / "out")
     cells = root / "cells"
     failed = read_json(cells / FAILED_CELL)
     message = f"out of memory while scoring {XSS} & co"
@@ -79,15 +86,16 @@ def edge_results(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     manifest["counts"]["cells_failed"] += 1
     manifest["failed"].append({"path": FAILED_CELL, "error": message})
     write_json(root / "manifest.json", manifest)
-    return root
 
 
 @pytest.fixture(scope="session")
 def edge_site(edge_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site of the edge-case copy."""
-    out = tmp_path_factory.mktemp("edge-site") / "site"
-    build_site(edge_results, out)
-    return out
+    """The site of the edge-case copy (built once per test run, for every xdist worker)."""
+
+    def build(base: Path) -> None:
+        build_site(edge_results, base / "site")
+
+    return made_once(tmp_path_factory, "edge-site", build) / "site"
 
 
 @pytest.fixture(scope="session")

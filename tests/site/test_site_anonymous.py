@@ -26,6 +26,8 @@ from evalsuite.site.views.runinfo import run_info
 USER, HOST = "zipper", "good"
 """A login name that is a category of the study and a host name that is a defect type (the
 `good` of every normal image's id)."""
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 HOME = f"/home/{USER}"
 
 

@@ -14,6 +14,8 @@ import pytest
 from headless import Tab
 from playwright.sync_api import Browser
 
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 CHART_STATE = """() => {
   const charts = Array.from(document.querySelectorAll("div.chart[data-spec]"));
   const done = charts.every((c) => c.hasAttribute("data-rendered"));

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from site_helpers import copy_results
 
 from evalsuite.cli import main
+
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
 
 HEAVY = ("torch", "torchvision", "faiss", "anomalib", "lightning", "timm")
 

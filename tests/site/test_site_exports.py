@@ -33,6 +33,8 @@ from evalsuite.site.downloads.figure_exports import pdf_of, render, render_print
 from evalsuite.site.downloads.print_layout import print_spec
 from evalsuite.site.read.anchors import ANCHOR_METRICS, ANCHORS
 
+pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+
 PORTABLE = re.compile(r"[A-Za-z0-9._/-]+")
 
 

@@ -13,24 +13,21 @@ pixel metrics then measure no localisation).
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from evalsuite.atomic import write_json
-from evalsuite.backbone.device import as_device, configure_determinism
 from evalsuite.data.samples import Sample
 from evalsuite.detectors.anomalib_models.params import AnomalibParams, DfkdeParams, DfmParams
-from evalsuite.detectors.base import DescribedFeatureSource, FeatureSource, Scores
+from evalsuite.detectors.base import FeatureSource, Scores
+from evalsuite.detectors.described import FeatureDetector, read_state, read_tensors, save_tensors
 from evalsuite.errors import ConfigError, DatasetError, EvalsuiteError, ResultsError
 
 with warnings.catch_warnings():
@@ -91,7 +88,7 @@ def pooled(params: AnomalibParams, feature: torch.Tensor) -> tuple[torch.Tensor,
     return feature.reshape(feature.shape[0], -1), feature.shape
 
 
-class AnomalibDetector:
+class AnomalibDetector(FeatureDetector[AnomalibParams]):
     """An anomalib model (DFM, DFKDE) on a FeatureSource; implements the Detector protocol.
 
     Args:
@@ -106,29 +103,11 @@ class AnomalibDetector:
         anomalib_version: the installed anomalib's version (saved with the model).
     """
 
-    def __init__(
-        self,
-        params: AnomalibParams,
-        features: FeatureSource,
-        seed: int,
-        *,
-        batch_size: int = 16,
-        device: torch.device | str | None = None,
-    ) -> None:
-        if not isinstance(features, DescribedFeatureSource):
-            raise ConfigError(
-                "anomalib needs a feature source that names its backbone "
-                "(evalsuite.backbone.FeatureCache)"
-            )
-        self.device = as_device(device)
-        configure_determinism(self.device)
-        self.params = params
-        self.features = features
-        self.seed = seed
-        self.batch_size = batch_size
-        self.backbone = features.backbone_name
+    NAME: ClassVar[str] = "anomalib"
+
+    def _build(self) -> None:
         self.anomalib_version = version("anomalib")
-        self._model = anomalib_model(self.backbone, params).to(self.device)
+        self._model = anomalib_model(self.backbone, self.params).to(self.device)
         self._fitted = False
 
     def fit(self, samples: Sequence[Sample]) -> None:
@@ -176,13 +155,7 @@ class AnomalibDetector:
             raise ResultsError("anomalib: call fit (or load a fitted model) before score or save")
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {name: tensor.cpu() for name, tensor in self._model.state_dict().items()}
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{TENSORS_FILE}.", suffix=".tmp")
-        os.close(handle)
-        try:
-            torch.save(tensors, temp)
-            os.replace(temp, directory / TENSORS_FILE)
-        finally:
-            Path(temp).unlink(missing_ok=True)
+        save_tensors(tensors, directory / TENSORS_FILE)
         write_json(
             directory / STATE_FILE,
             {
@@ -211,7 +184,7 @@ class AnomalibDetector:
             ResultsError: missing or incomplete files.
             ConfigError: `features` come from another backbone or input size.
         """
-        state = _read_state(directory / STATE_FILE)
+        state = read_state(directory / STATE_FILE, "anomalib")
         try:
             params = AnomalibParams.model_validate(state["params"])
             model = cls(params, features, int(state["seed"]), batch_size=batch_size, device=device)
@@ -227,7 +200,7 @@ class AnomalibDetector:
                 f"{directory}: fitted on backbone/input size {saved}, but the feature source "
                 f"gives {current}; use the same backbone configuration"
             )
-        tensors = _read_tensors(directory / TENSORS_FILE)
+        tensors = read_tensors(directory / TENSORS_FILE, "anomalib tensors")
         try:
             model._model.load_state_dict(tensors)
         except RuntimeError as error:
@@ -261,27 +234,3 @@ class AnomalibDetector:
                     :, 0
                 ]
         return image.float(), maps.float()
-
-
-def _read_state(path: Path) -> dict[str, Any]:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ResultsError(
-            f"{path}: missing or unreadable anomalib state ({error}); fit again"
-        ) from error
-    if not isinstance(state, dict) or state.get("detector") != "anomalib":
-        raise ResultsError(f"{path}: not an anomalib state file; fit again (--force)")
-    return state
-
-
-def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        tensors = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as error:
-        raise ResultsError(f"{path}: missing or unreadable anomalib tensors ({error})") from error
-    if not isinstance(tensors, dict) or not all(
-        isinstance(t, torch.Tensor) for t in tensors.values()
-    ):
-        raise ResultsError(f"{path}: expected a mapping of tensors; fit again (--force)")
-    return tensors
