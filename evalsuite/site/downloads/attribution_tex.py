@@ -20,7 +20,8 @@ from evalsuite.site.downloads.latex import (
     synthetic_note,
 )
 from evalsuite.site.read.records import METRIC_NAMES
-from evalsuite.site.views.attribution_blocks import REST, grouped, panel
+from evalsuite.site.views.attribution_blocks import grouped, panel
+from evalsuite.site.views.attribution_curves import REST
 from evalsuite.site.views.attribution_rows import (
     AttributionView,
     Dependence,

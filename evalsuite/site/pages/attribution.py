@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from evalsuite.site.pages.study import Page
 from evalsuite.site.read.records import METRIC_NAMES
-from evalsuite.site.views.attribution_blocks import blocks
+from evalsuite.site.views.attribution_blocks import drop_blocks, mean_rows, rates_blocks
+from evalsuite.site.views.attribution_curves import dependence_blocks, share_blocks
 from evalsuite.site.views.attribution_rows import AttributionView
 
 PATH = "attribution.html"
@@ -19,8 +20,18 @@ AFTER = "shift.html"
 
 
 def attribution_page(view: AttributionView) -> Page:
-    """The page of a non-empty view."""
-    data = {**blocks(view), "metric_titles": METRIC_NAMES}
+    """The page of a non-empty view: its blocks (`views.attribution_blocks`,
+    `views.attribution_curves`) by the names the template uses."""
+    columns, means = mean_rows(view.means)
+    data = {
+        "drops": drop_blocks(view.drops),
+        "mean_columns": columns,
+        "mean_rows": means,
+        "shares": share_blocks(view.shares),
+        "dependence": dependence_blocks(view.dependence),
+        "rates": rates_blocks(view.rates),
+        "metric_titles": METRIC_NAMES,
+    }
     return Page(PATH, "attribution.html.j2", TITLE, PATH, data, charts=True)
 
 
