@@ -160,7 +160,7 @@ def site_files(
         *per_image_downloads(),
         *(found.downloads if found else ()),
         *data_downloads(results),
-        *attribution_downloads(attribution),
+        *(() if attribution.empty else attribution_downloads(attribution)),
     )
     pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
@@ -175,7 +175,8 @@ def site_files(
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
     files.update(_downloads(results, headline, paired, means))
     files.update(per_image_files(statistics, _study(results), results.synthetic))
-    files.update(attribution_files(attribution, _study(results), results.synthetic))
+    if not attribution.empty:
+        files.update(attribution_files(attribution, _study(results), results.synthetic))
     files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     files.update(recoloured.files)

@@ -4,8 +4,9 @@ grouped into one block per detector (label and scope) and shift family, each wit
 here the drops, mean drops and line rates, and the helpers every block uses; the shares and
 per-image dependence are in `attribution_curves`.
 
-Charts are in percent (drops in points); the template writes the tables' texts. Orders are the view's (first appearance), with categories' "mean" last and severities
-ascending, so the same view gives the same blocks.
+Charts are in percent (drops in points); the template writes the tables' texts. Orders are
+the view's (first appearance), with categories' "mean" last and severities ascending, so the
+same view gives the same blocks.
 """
 
 from __future__ import annotations
