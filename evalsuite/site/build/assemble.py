@@ -17,6 +17,10 @@ from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
 from evalsuite.owned import check_owned, owned_tree
 from evalsuite.site.build.leaks import check_no_leaks
 from evalsuite.site.catalogue import Download
+from evalsuite.site.downloads.attribution_exports import (
+    attribution_downloads,
+    attribution_files,
+)
 from evalsuite.site.downloads.bundle import (
     BUNDLE_MARK,
     check_bundle_target,
@@ -32,6 +36,7 @@ from evalsuite.site.downloads.per_image_exports import per_image_downloads, per_
 from evalsuite.site.downloads.shipped import record_files
 from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, supplement_files
 from evalsuite.site.pages import assets, detail
+from evalsuite.site.pages.attribution import attribution_page, with_attribution
 from evalsuite.site.pages.changes import changes
 from evalsuite.site.pages.links import CellLinks
 from evalsuite.site.pages.per_image import per_image, per_image_page
@@ -40,13 +45,14 @@ from evalsuite.site.pages.study import NAV, Page, gallery_index, main_pages
 from evalsuite.site.read.anonymise import anonymise, machine_identity
 from evalsuite.site.read.load import load_results
 from evalsuite.site.read.records import Results
+from evalsuite.site.views.attribution_rows import AttributionView
 from evalsuite.site.views.difference_rows import DiffTable
 from evalsuite.site.views.differences import difference_tables
 from evalsuite.site.views.gallery import artifact_files
 from evalsuite.site.views.heatmaps import recolour
 from evalsuite.site.views.means import CategoryMeans, with_mean_rows
 from evalsuite.site.views.runinfo import run_info
-from evalsuite.site.views.tables import HEADLINE_METRICS, grid_of, metric_rows
+from evalsuite.site.views.tables import HEADLINE_METRICS, Grid, grid_of, metric_rows
 
 LEDGER = ".evalsuite-site.json"
 """The site's ledger: every file the last build wrote into its output folder."""
@@ -137,6 +143,7 @@ def site_files(
     found = None if baseline is None else changes(results, baseline)
     recoloured = recolour(results)
     statistics = per_image(results, grid)
+    attribution = _attribution(results, grid)
     pages: list[Page] = [
         *main_pages(results, grid, paired, means),
         per_image_page(statistics),
@@ -145,23 +152,31 @@ def site_files(
         *detail.cell_pages(results, recoloured),
         detail.failures_page(results),
     ]
+    if not attribution.empty:  # after every other page: their figures keep their names
+        pages.append(attribution_page(attribution))
     figures = site_figures(pages)
     more = (
         *_tex_downloads(paired),
         *per_image_downloads(),
         *(found.downloads if found else ()),
         *data_downloads(results),
+        *(() if attribution.empty else attribution_downloads(attribution)),
     )
     pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
+    if not attribution.empty:
+        site = dataclasses.replace(site, nav=with_attribution(site.nav))
     if found is not None:
         index = next(page for page in pages if page.path == "index.html")
         index.data["changes"] = found.summary  # the one-line summary on the overview
         pages += found.pages
-        site = dataclasses.replace(site, nav=(NAV[0], ("changes.html", "Changes"), *NAV[1:]))
+        nav = site.nav
+        site = dataclasses.replace(site, nav=(nav[0], ("changes.html", "Changes"), *nav[1:]))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
     files.update(_downloads(results, headline, paired, means))
     files.update(per_image_files(statistics, _study(results), results.synthetic))
+    if not attribution.empty:
+        files.update(attribution_files(attribution, _study(results), results.synthetic))
     files.update(found.files if found is not None else {})
     files.update(assets.asset_files(templates))
     files.update(recoloured.files)
@@ -169,6 +184,16 @@ def site_files(
     files.update({path: text.encode("utf-8") for path, text in data_files(results).items()})
     files.update(record_files(results))
     return files
+
+
+def _attribution(results: Results, grid: Grid) -> AttributionView:
+    """What the page "What the shift does" shows (empty: no page, no link, no download).
+
+    The view is computed by `views.attribution.attribution_view`; until it is wired in, every
+    study's view is empty and the site is what it was before the page existed.
+    """
+    del results, grid  # read by attribution_view(results, grid)
+    return AttributionView((), (), (), (), ())
 
 
 def _archived(extra: dict[str, bytes]) -> dict[str, bytes]:

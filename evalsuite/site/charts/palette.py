@@ -78,3 +78,11 @@ def stylesheet() -> str:
     )
     lines.append(f".colorbar-ramp {{ background: linear-gradient(to right, {stops}); }}")
     return "\n".join(lines) + "\n"
+
+
+DROP_RANGE: tuple[str, str, str] = (VERMILLION, "#F7F7F7", BLUE)
+"""The drop heatmaps' diverging ramp: a fall (negative, worse under the shift) in vermillion,
+no change near white, a gain in blue (the condition colours: shift hurts, clean is the
+reference)."""
+STATUS_COLORS: dict[str, str] = {"normal": SKY, "anomalous": PURPLE}
+"""Normal and anomalous test images (the per-image dependence curves), as `LABEL_COLORS`."""

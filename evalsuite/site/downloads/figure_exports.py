@@ -128,7 +128,25 @@ def render(figure: Figure) -> dict[str, bytes]:
     results are kept for the process: a second build of the same results (`site --force`
     after a failure, the tests) draws nothing again.
     """
-    return dict(_render(json.dumps(figure.spec)))
+    return dict(_render(json.dumps(unlinked(figure.spec))))
+
+
+def unlinked(spec: Any) -> Any:
+    """A spec without its `href` channels (the drop heatmaps' links to cell pages): a figure
+    file is read outside the site, where the page's relative links lead nowhere. A spec
+    without one is returned equal, its keys in the same order."""
+    if isinstance(spec, dict):
+        return {
+            key: (
+                {k: unlinked(v) for k, v in value.items() if k != "href"}
+                if key == "encoding" and isinstance(value, dict)
+                else unlinked(value)
+            )
+            for key, value in spec.items()
+        }
+    if isinstance(spec, list):
+        return [unlinked(item) for item in spec]
+    return spec
 
 
 @lru_cache(maxsize=RENDER_CACHE)
@@ -180,7 +198,7 @@ def pdf_of(svg: str) -> bytes:
 def render_print(figure: Figure, size: str) -> dict[str, bytes]:
     """The figure laid out for print at `PRINT_WIDTHS[size]` inches: SVG (width and height in
     pt) and PDF (its MediaBox that size)."""
-    return dict(_render_print(json.dumps(figure.spec), 72 * PRINT_WIDTHS[size]))
+    return dict(_render_print(json.dumps(unlinked(figure.spec)), 72 * PRINT_WIDTHS[size]))
 
 
 @lru_cache(maxsize=2 * RENDER_CACHE)
