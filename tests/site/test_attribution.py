@@ -254,3 +254,27 @@ def test_a_study_without_variants_has_an_empty_view(tmp_path: Path) -> None:
     results = _run(tmp_path, ["all"])
     assert any(c.key.group.kind == "shift/none" for c in results.cells)
     assert attribution_view(results, grid_of(results)).empty
+
+
+def test_the_site_shows_the_studys_own_attribution(
+    study: tuple[Results, AttributionView], tmp_path: Path
+) -> None:
+    """The build computes the view from the records: the page, its numbers and its CSV."""
+    from evalsuite.site.build.assemble import build_site
+
+    results, view = study
+    site = tmp_path / "site"
+    build_site(results.source, site)
+    page = (site / "attribution.html").read_text(encoding="utf-8")
+    assert 'href="attribution.html"' in (site / "index.html").read_text(encoding="utf-8")
+    shown = [
+        d
+        for d in view.drops
+        if d.metric == "image_auroc" and d.category != "mean" and d.value.diff is not None
+    ]
+    assert {d.variant for d in shown} >= {"all", "exposure", "rotation"}
+    for drop in shown:
+        assert drop.value.ci_text in page
+        assert drop.cells[0][1].page in page
+    rows = (site / "downloads" / "attribution_drops.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) - 1 == len(view.drops)

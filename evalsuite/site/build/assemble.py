@@ -45,6 +45,7 @@ from evalsuite.site.pages.study import NAV, Page, gallery_index, main_pages
 from evalsuite.site.read.anonymise import anonymise, machine_identity
 from evalsuite.site.read.load import load_results
 from evalsuite.site.read.records import Results
+from evalsuite.site.views.attribution import attribution_view
 from evalsuite.site.views.attribution_rows import AttributionView
 from evalsuite.site.views.difference_rows import DiffTable
 from evalsuite.site.views.differences import difference_tables
@@ -187,13 +188,9 @@ def site_files(
 
 
 def _attribution(results: Results, grid: Grid) -> AttributionView:
-    """What the page "What the shift does" shows (empty: no page, no link, no download).
-
-    The view is computed by `views.attribution.attribution_view`; until it is wired in, every
-    study's view is empty and the site is what it was before the page existed.
-    """
-    del results, grid  # read by attribution_view(results, grid)
-    return AttributionView((), (), (), (), ())
+    """What the page "What the shift does" shows (`views.attribution.attribution_view`; empty
+    for a study without shift variants: no page, no link, no download)."""
+    return attribution_view(results, grid)
 
 
 def _archived(extra: dict[str, bytes]) -> dict[str, bytes]:
