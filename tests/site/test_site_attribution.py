@@ -29,7 +29,13 @@ from evalsuite.site.views.difference_rows import points
 from evalsuite.site.views.tables import grid_of
 
 PAGE = "attribution.html"
-EMPTY = assemble._attribution
+
+
+def EMPTY(results: Any, grid: Any) -> AttributionView:
+    """The view of a study without shift variants."""
+    return AttributionView((), (), (), (), ())
+
+
 """The build's view before any test patches it: empty until the lead wires the real one."""
 CSVS = (
     "attribution_drops.csv",
@@ -313,8 +319,8 @@ def _refuse(*args: Any, **kwargs: Any) -> Any:
 def test_an_empty_view_leaves_the_site_as_it_was(
     factor_results: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The view is empty until the lead wires `attribution_view`: no page, link, download or
-    figure, and the page's code is never reached (so every byte is what it was)."""
+    """An empty view (a study without variants): no page, link, download or figure, and the
+    page's code is never reached (so every byte is what it was)."""
     results = load_results(factor_results)
     monkeypatch.setattr(assemble, "_attribution", EMPTY)
     assert EMPTY(results, grid_of(results)).empty
