@@ -63,7 +63,7 @@ class ShiftSettings(StrictModel):
     """
 
     family: Family = "mvtec_shift"
-    severity: int = Field(default=2, ge=1, le=5)
+    severity: int = 2  # checked against the family's range by `_check_severity`
     severities: tuple[int, ...] = Field(default=(), max_length=5)
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     factors: tuple[str, ...] = Field(default=(ALL,), min_length=1, max_length=64)

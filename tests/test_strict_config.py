@@ -94,7 +94,7 @@ BAD = {
     ),
     "severity = true": Bad(
         study(tables="[shift]\nseverity = true\n"),
-        ("shift.severity", "not the boolean true"),
+        ("shift.severity", "valid integer", "True"),
     ),
     "bootstrap = false": Bad(
         study(tables="[evaluation]\nbootstrap = false\n"), ("evaluation.bootstrap", "False")
@@ -149,11 +149,11 @@ BAD = {
     ),
     "sweep of severity [true]": Bad(
         study(tables=sweep("shift.severity", "[true]")),
-        ("sweeps.0.values.0", "shift.severity = True", "not the boolean true"),
+        ("sweeps.0.values.0", "shift.severity = True", "valid integer"),
     ),
     "sweep of severity [7]": Bad(
         study(tables=sweep("shift.severity", "[1, 7]")),
-        ("sweeps.0.values.1", "shift.severity = 7", "1, 2 or 3"),
+        ("sweeps.0.values.1", "shift.severity = 7", "MVTec-Shift's severities 1, 2, 3"),
     ),
     "sweep of severity [nan]": Bad(
         study(tables=sweep("shift.severity", "[nan]")), ("sweeps.0.values.0", "shift.severity")

@@ -6,8 +6,8 @@ the first waiting unit (largest first) whose price fits in what the running unit
 budget: 90% of the memory the system reports available when the pool starts (after the calling
 process dropped its features). A unit that does not fit waits for a running one to finish; a
 unit priced over the whole budget runs alone, with a warning. On the paper preset's rehearsal
-the two unified PaDiM WRN50 fits (priced 9.0 GB each, 10.7 GB measured) ran side by side beside
-a 4.8 GB main process on a 24 GB machine, and the system killed one of the workers.
+two unified fits (priced 9.0 GB each, 10.7 GB measured) ran side by side beside a 4.8 GB main
+process on a 24 GB machine, and the system killed one of the workers.
 """
 
 from __future__ import annotations
