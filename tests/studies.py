@@ -135,3 +135,30 @@ def made_once(
             make(path)
             done.touch()
     return path
+
+
+def one_category_study(category: str, kinds: list[str], shift: dict[str, Any]) -> dict[str, Any]:
+    """`SMALL` cut to its first detector, per-class cells of `kinds` on `category`, no sweep,
+    and the `shift` settings given."""
+    study: dict[str, Any] = json.loads(json.dumps(SMALL))
+    study.update(
+        detectors=[SMALL["detectors"][0]], scopes=["per_class"], kinds=kinds, sweeps=[], shift=shift
+    )
+    study["data"]["categories"] = [category]
+    return study
+
+
+def estimate_report(study: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Write `study` to `folder`/study.json and run `plan --json --estimate` on it (cache in
+    `folder`/c). Returns the report."""
+    from click.testing import CliRunner
+
+    from evalsuite.cli import main
+
+    path = folder / "study.json"
+    path.write_text(json.dumps(study))
+    args = ["plan", "--config", str(path), "--cache", str(folder / "c"), "--json", "--estimate"]
+    estimated = CliRunner().invoke(main, args)
+    assert estimated.exit_code == 0, estimated.output
+    report: dict[str, Any] = json.loads(estimated.output[estimated.output.index("{") :])
+    return report

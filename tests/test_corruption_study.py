@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from studies import SMALL
+from studies import SMALL, estimate_report, one_category_study
 from test_plan import DATA, STUDY, WEIGHTS
 from test_shift_variants import _digest
 
@@ -168,26 +168,12 @@ def test_sweeps_of_the_mixed_shift_are_refused_in_the_corruption_family(tmp_path
 
 
 def _small_study() -> dict[str, Any]:
-    study = json.loads(json.dumps(SMALL))
-    study.update(
-        detectors=[SMALL["detectors"][0]],
-        scopes=["per_class"],
-        kinds=["clean/none"],
-        sweeps=[],
-        shift={**SHIFT, "seed": 3},
-    )
-    study["data"]["categories"] = ["hazelnut"]
-    return study
+    return one_category_study("hazelnut", ["clean/none"], {**SHIFT, "seed": 3})
 
 
 def test_a_corruption_study_prices_runs_and_records_its_variants(tmp_path: Path) -> None:
     study = _small_study()
-    path = tmp_path / "study.json"
-    path.write_text(json.dumps(study))
-    args = ["plan", "--config", str(path), "--cache", str(tmp_path / "c"), "--json"]
-    estimated = CliRunner().invoke(main, [*args, "--estimate"])
-    assert estimated.exit_code == 0, estimated.output
-    report = json.loads(estimated.output[estimated.output.index("{") :])
+    report = estimate_report(study, tmp_path)
     images = 8 + 15  # the category's train and test images
     prepared = report["estimate"]["data_preparation"]
     names = [f"corruptions-s{s}-{t}" for s in (2, 4) for t in TYPES]

@@ -8,13 +8,13 @@ and the run ended in a `BrokenProcessPool` traceback.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from studies import plugin_study, write_plugin
 
 from evalsuite.runner.execution.memory_budget import (
     SHARE,
@@ -99,26 +99,9 @@ class Killed:
 
 
 def test_a_worker_killed_by_the_system_is_one_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "killed_plugin.py").write_text(KILLED, encoding="utf-8")
-    study = {
-        "name": "killed",
-        "kinds": ["clean/none"],
-        "scopes": ["per_class"],
-        "data": {
-            "categories": ["hazelnut", "zipper"],
-            "synthetic": {"size": 64, "n_train": 4, "n_test_good": 2, "n_test_defect": 2},
-        },
-        "detectors": [
-            {
-                "name": "killed",
-                "impl": "killed_plugin:Killed",
-                "backbone": {"resize": 64, "crop": 64},
-            }
-        ],
-        "evaluation": {"bootstrap": 5, "artifacts_per_cell": 1},
-    }
-    config = tmp_path / "study.yaml"
-    config.write_text(json.dumps(study), encoding="utf-8")
+    write_plugin(tmp_path, "killed_plugin", KILLED)
+    killed = {"name": "killed", "impl": "killed_plugin:Killed"}
+    config = plugin_study(tmp_path, "killed", [killed], test_images=(2, 2))
     command = [sys.executable, "-m", "evalsuite", "run", "--config", str(config), "--out"]
     command += [str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--quiet"]
     command += ["--workers", "2"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from studies import SMALL
+from studies import SMALL, estimate_report, one_category_study
 from test_plan import DATA, STUDY, WEIGHTS
 
 from evalsuite import results
@@ -140,26 +140,14 @@ def test_unknown_factors_are_refused_with_the_key_and_the_valid_names(tmp_path: 
 
 
 def _small_study() -> dict[str, Any]:
-    study = json.loads(json.dumps(SMALL))
-    study.update(
-        detectors=[SMALL["detectors"][0]],
-        scopes=["per_class"],
-        kinds=["clean/none", "shift/none", "shift/threshold"],
-        sweeps=[],
-        shift={"factors": FACTORS},
+    return one_category_study(
+        "zipper", ["clean/none", "shift/none", "shift/threshold"], {"factors": FACTORS}
     )
-    study["data"]["categories"] = ["zipper"]
-    return study
 
 
 def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: Path) -> None:
     study = _small_study()
-    path = tmp_path / "study.json"
-    path.write_text(json.dumps(study))
-    args = ["plan", "--config", str(path), "--cache", str(tmp_path / "c"), "--json"]
-    estimated = CliRunner().invoke(main, [*args, "--estimate"])
-    assert estimated.exit_code == 0, estimated.output
-    report = json.loads(estimated.output[estimated.output.index("{") :])
+    report = estimate_report(study, tmp_path)
     images = 8 + 15  # the category's train and test images
     prepared = report["estimate"]["data_preparation"]
     assert prepared["shift_images"] == 3 * images
