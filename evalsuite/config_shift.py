@@ -87,22 +87,14 @@ class ShiftSettings(StrictModel):
     @field_validator("severities")
     @classmethod
     def _check_severities(cls, levels: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
-        family = info.data.get("family", MVTEC_SHIFT)
-        for index, severity in enumerate(levels):
-            _checked(check_severity, family, severity, f"item {index}: ")
-        if len(set(levels)) != len(levels):
-            raise ValueError(f"{list(levels)} repeats a severity; list each once")
-        return levels
+        return _checked_items(
+            check_severity, info.data.get("family", MVTEC_SHIFT), levels, "severity"
+        )
 
     @field_validator("factors")
     @classmethod
     def _check_factors(cls, factors: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        family = info.data.get("family", MVTEC_SHIFT)
-        for index, name in enumerate(factors):
-            _checked(check_name, family, name, f"item {index}: ")
-        if len(set(factors)) != len(factors):
-            raise ValueError(f"{list(factors)} repeats a variant; list each once")
-        return factors
+        return _checked_items(check_name, info.data.get("family", MVTEC_SHIFT), factors, "variant")
 
     @field_validator("factor_kinds")
     @classmethod
@@ -151,6 +143,16 @@ def _checked(check: Any, family: str, value: Any, where: str = "") -> Any:
         return check(family, value)
     except ConfigError as error:
         raise ValueError(f"{where}{error}") from error
+
+
+def _checked_items(check: Any, family: str, items: tuple[Any, ...], what: str) -> tuple[Any, ...]:
+    """`items` when `check` takes each (its error prefixed by the item's index) and none
+    repeats (`what` names an item in that message)."""
+    for index, item in enumerate(items):
+        _checked(check, family, item, f"item {index}: ")
+    if len(set(items)) != len(items):
+        raise ValueError(f"{list(items)} repeats a {what}; list each once")
+    return items
 
 
 def sweep_problem(shift: ShiftSettings, param: str, kinds: tuple[CellKind, ...]) -> str | None:

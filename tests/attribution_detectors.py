@@ -17,6 +17,7 @@ Both anomaly maps are the image's score everywhere (a constant map).
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -40,7 +41,7 @@ class PlantedParams(ImageParams):
     config_name: ClassVar[str] = "planted params"
 
 
-class _Planted:
+class _Planted(ABC):
     """The plumbing both planted detectors share: images in, one score per image, constant maps."""
 
     params_class = PlantedParams
@@ -57,8 +58,9 @@ class _Planted:
         batches = [b.mean(dim=1).numpy() for b in self.images.iter_images(samples, batch_size=16)]
         return np.concatenate(batches).astype(np.float64)
 
-    def feature(self, gray: np.ndarray) -> np.ndarray:  # (N, H, W) -> (N, K)
-        raise NotImplementedError
+    @abstractmethod
+    def feature(self, gray: np.ndarray) -> np.ndarray:
+        """(N, H, W) grey images -> (N, K) what the detector sees of each."""
 
     def fit(self, samples: Sequence[Sample]) -> None:
         self.reference = self.feature(self._gray(samples)).mean(axis=0)
@@ -69,8 +71,9 @@ class _Planted:
         maps = np.broadcast_to(image[:, None, None], gray.shape).astype(np.float32)
         return Scores(image=image, maps=np.ascontiguousarray(maps))
 
+    @abstractmethod
     def image_scores(self, feature: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """(N, K) features -> (N,) image scores against the fitted reference."""
 
     def save(self, directory: Path) -> None:
         np.save(directory / "reference.npy", self.reference, allow_pickle=False)

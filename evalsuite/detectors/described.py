@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -20,7 +21,7 @@ P = TypeVar("P")
 """The detector's params class."""
 
 
-class FeatureDetector(Generic[P]):
+class FeatureDetector(ABC, Generic[P]):
     """The common constructor: checks the feature source, settles the device, keeps the
     arguments, then calls `_build` for what the detector makes of them.
 
@@ -68,9 +69,9 @@ class FeatureDetector(Generic[P]):
         self.backbone = features.backbone_name
         self._build()
 
+    @abstractmethod
     def _build(self) -> None:
         """Build the detector's own parts from the attributes set above."""
-        raise NotImplementedError
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
