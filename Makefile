@@ -10,7 +10,7 @@ IMAGE ?= evalsuite
 TORCH_VARIANT ?= cpu
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser test test-slow lint all paper site bench bench-paper docker clean lock
+.PHONY: help install browser test test-e2e test-slow lint all paper site bench bench-paper docker clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,11 +32,16 @@ browser: ## Debian's Chromium for the browser tests (apt-get, as root); without 
 	    || echo "make browser: apt-get could not install chromium; the browser tests will skip"; \
 	else echo "make browser: no chromium, and installing it needs root and apt-get; the browser tests will skip"; fi
 
+PYTEST := $(BIN)/python -m pytest -q --numprocesses auto --dist loadfile --no-loadscope-reorder --durations=25
+
 test: $(STAMP) browser ## run the test suite on every core (no network, no GPU, no dataset needed)
-	$(BIN)/python -m pytest -q -m "not slow" --numprocesses auto --dist loadfile --no-loadscope-reorder --durations=25
+	$(PYTEST) -m "not slow and not e2e"
+
+test-e2e: $(STAMP) ## the end-to-end tests (whole runs killed, interrupted, resumed; the tutorial): CI runs them after make test
+	$(PYTEST) -m "e2e and not slow"
 
 test-slow: $(STAMP) browser ## every test, slow ones too (the container install test: minutes, ~7 GB in /tmp)
-	$(BIN)/python -m pytest -q --numprocesses auto --dist loadfile --no-loadscope-reorder --durations=25
+	$(PYTEST)
 
 lint: $(STAMP) ## ruff + mypy, hadolint (Dockerfile), actionlint + shellcheck (workflows)
 	$(BIN)/ruff check evalsuite tests benchmarks docker

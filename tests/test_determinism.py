@@ -28,7 +28,7 @@ import pytest
 import torch
 from studies import tiny_toml
 
-pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.long]  # `make test-e2e`; the slowest start first
 
 STUDY = tiny_toml(
     "determinism",

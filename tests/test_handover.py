@@ -25,7 +25,7 @@ from evalsuite.runner.execution import executors
 from evalsuite.runner.execution import run as run_module
 from evalsuite.runner.preparation.context import make_context, prepare
 
-pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.long]  # `make test-e2e`; the slowest start first
 
 COUNTS_DIR = "EVALSUITE_TEST_COUNTS"
 """Where pool workers write what they counted (one JSON file per process)."""

@@ -25,7 +25,7 @@ from studies import tiny_toml
 from evalsuite import results
 from evalsuite.cli import main
 
-pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.long]  # `make test-e2e`; the slowest start first
 
 STUDY = tiny_toml(
     "interrupt", ["clean/none", "shift/none", "shift/retrain"], ["carpet", "zipper"], bootstrap=400

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from studies import plugin_study, write_plugin
 
-pytestmark = pytest.mark.long  # among the slowest files: started first (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.long]  # `make test-e2e`; the slowest start first
 
 STALL = '''
 import os

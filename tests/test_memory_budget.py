@@ -98,6 +98,7 @@ class Killed:
 '''
 
 
+@pytest.mark.e2e
 def test_a_worker_killed_by_the_system_is_one_clear_error(tmp_path: Path) -> None:
     write_plugin(tmp_path, "killed_plugin", KILLED)
     killed = {"name": "killed", "impl": "killed_plugin:Killed"}

@@ -87,6 +87,7 @@ def _evalsuite(command: str) -> str:
     return done.output
 
 
+@pytest.mark.e2e
 @pytest.mark.long
 def test_the_tutorial_runs_as_written(installed: Path, tmp_path: Path) -> None:
     """Installed offline with pip (into a target folder, no dependencies), then each command

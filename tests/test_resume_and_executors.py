@@ -17,7 +17,7 @@ import pytest
 
 from evalsuite import results
 
-pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.long]  # `make test-e2e`; the slowest start first
 
 STUDY = """
 name = "resume"

@@ -12,12 +12,14 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 import yaml
+from _pytest.mark.expression import Expression
 
 from evalsuite.cli import main as cli
 from evalsuite.results import iter_cells, read_manifest
@@ -83,12 +85,12 @@ def test_make_lint_reports_defects_planted_in_the_real_workflows(tmp_path: Path)
 
 
 def steps_running(workflow: dict[str, Any], text: str) -> list[tuple[str, dict[str, Any]]]:
-    """(job id, step) of every step whose `run:` script contains `text`."""
+    """(job id, step) of every step whose `run:` script has `text` as one of its lines."""
     return [
         (job_id, step)
         for job_id, job in workflow["jobs"].items()
         for step in job.get("steps", [])
-        if text in step.get("run", "")
+        if text in (line.strip() for line in step.get("run", "").splitlines())
     ]
 
 
@@ -113,14 +115,43 @@ def readme_quick_start() -> list[str]:
 
 def test_ci_runs_the_readme_commands_on_the_clean_clone() -> None:
     """`.ci/run` and the CI workflow run exactly the README's two commands, in its order, so a
-    broken first command (`make all`) cannot land."""
+    broken first command (`make all`) cannot land, then the end-to-end tests that `make test`
+    leaves out (`make test-e2e`)."""
     commands = readme_quick_start()
     assert commands == ["make all", "make test"]
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert [line.strip() for line in script if line.strip().startswith("make")] == commands
+    made = [line.strip() for line in script if line.strip().startswith("make")]
+    assert made == [*commands, "make test-e2e"]
     ci = load("ci.yml")
     runs = [step["run"].strip() for step in ci["jobs"]["test"]["steps"] if "run" in step]
-    assert runs == commands
+    assert runs == made
+
+
+def test_make_test_and_make_test_e2e_split_the_suite() -> None:
+    """Every test not marked slow runs in exactly one of `make test` and `make test-e2e`, and
+    `make test-slow` runs every test: the marker expressions of the commands make would run
+    (`make -n`), evaluated by pytest's own expression engine on each combination of markers."""
+    selects: dict[str, Callable[[set[str]], bool]] = {}
+    for target in ("test", "test-e2e", "test-slow"):
+        dry = subprocess.run(
+            ["make", "-n", "-o", ".venv/.installed", "-o", "browser", target],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        pytest_lines = [line for line in dry.splitlines() if " -m pytest " in line]
+        assert len(pytest_lines) == 1, dry
+        found = re.search(r' -m "([^"]*)"', pytest_lines[0])
+        if found is None:  # no -m: pytest selects every test
+            selects[target] = lambda marks: True
+            continue
+        expression = Expression.compile(found.group(1))
+        selects[target] = lambda marks, e=expression: e.evaluate(lambda name, **_: name in marks)
+    for marks in ({"slow"}, {"e2e"}, {"slow", "e2e"}, {"long"}, set()):
+        chosen = [target for target in ("test", "test-e2e") if selects[target](marks)]
+        assert chosen == ([] if "slow" in marks else ["test-e2e" if "e2e" in marks else "test"])
+        assert selects["test-slow"](marks)
 
 
 def test_the_repository_ships_nothing_in_the_site_folder() -> None:
