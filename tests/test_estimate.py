@@ -310,3 +310,32 @@ def test_a_fits_peak_includes_the_features_its_process_holds(
     capped = estimate(plan, data, sources, rates, workers=1, bootstrap=20)
     for before, after in zip(full.fits, capped.fits, strict=True):
         assert before.peak_bytes - after.peak_bytes == held[before.fit_id] - 1000
+
+
+def test_the_fitted_models_size_is_what_the_run_writes(tmp_path: Path) -> None:
+    """Each fit's projected `saved_bytes` is the size of the arrays its run writes into
+    `fits/<fit id>/` (up to the files' headers and JSON state), and `fits_bytes` their sum."""
+    study = json.loads(json.dumps(SMALL))
+    study.update(kinds=["clean/none"], scopes=["per_class"], sweeps=[])
+    study["data"]["categories"] = ["zipper"]
+    config, out = tmp_path / "study.json", tmp_path / "out"
+    config.write_text(json.dumps(study))
+    cache = ["--cache", str(tmp_path / "c")]
+    ran = CliRunner().invoke(main, ["run", "--config", str(config), "--out", str(out), *cache])
+    assert ran.exit_code == 0, ran.output
+    planned = CliRunner().invoke(
+        main, ["plan", "--config", str(config), *cache, "--json", "--estimate"]
+    )
+    assert planned.exit_code == 0, planned.output
+    report = json.loads(planned.output[planned.output.index("{") :])["estimate"]
+    assert report["unsized"] == []
+    fits = report["fits"]
+    assert {fit["label"] for fit in fits} == {"patchcore", "padim"}
+    for fit in fits:
+        written = sum(
+            path.stat().st_size
+            for path in (out / "fits" / fit["fit_id"]).iterdir()
+            if path.suffix != ".json"
+        )
+        assert fit["saved_bytes"] <= written <= fit["saved_bytes"] + 4096, fit["label"]
+    assert report["fits_bytes"] == sum(fit["saved_bytes"] for fit in fits)

@@ -101,12 +101,15 @@ class Price:
         peak_bytes: its resident memory beyond the worker's base (libraries loaded).
         shared_fit_s: the part of `fit_s` that the fits of one unit share (a nested selection:
             priced once, for the largest); 0 without nested selections.
+        saved_bytes: what the fitted model writes into the results folder (`fits/<fit id>/`);
+            None when the cost model does not say.
     """
 
     fit_s: float
     score_s: float
     peak_bytes: int
     shared_fit_s: float = 0.0
+    saved_bytes: int | None = None
 
 
 class CostModel(Protocol[P_contra]):

@@ -6,7 +6,9 @@ positions of the first layer's grid:
 - moments: train images x P x d^2 multiply-adds (the outer products accumulated);
 - inverse: P x d^3 (one Cholesky inverse per position);
 - scoring: searched images x P x d^2 multiply-adds, plus the anomaly maps (searched images x
-  H x W output pixels, priced at PatchCore's map rate: the same upsampling and blur).
+  H x W output pixels, priced at PatchCore's map rate: the same upsampling and blur);
+- saved: the inverse covariances (P x d x d float32), the means (d x P float32) and the channel
+  subset (d int64): what `padim_stats.pt` holds.
 
 Each kernel is timed on its own in the torch operation the detector runs (`GaussianMoments`,
 `torch.cholesky_inverse`, anomalib's distance), without importing anomalib.
@@ -86,6 +88,7 @@ class PadimCost:
             + positions * d**3 * rates[INVERSE],
             score_s=shape.searched_images * positions * d * d * rates[SCORE] + maps_s,
             peak_bytes=4 * positions * d * d + 8 * positions * d * d // 4,
+            saved_bytes=4 * positions * d * d + 4 * d * positions + 8 * d,
         )
 
 

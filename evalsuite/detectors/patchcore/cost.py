@@ -108,6 +108,7 @@ class PatchCoreCost:
             score_s=shape.searched_images * positions * bank * dim * rates[SEARCH] + maps_s,
             peak_bytes=4 * (points * (dim + k) + bank * dim) + pruning,
             shared_fit_s=greedy,
+            saved_bytes=bank * (4 * dim + 8),  # memory_bank.npy float32, memory_categories int64
         )
 
 

@@ -124,6 +124,8 @@ class FitCost:
         eval_s: metrics, bootstrap and records.
         peak_bytes: peak resident memory of the process running it.
         shared_fit_s: the part of `fit_s` its unit's fits share (priced once per unit).
+        saved_bytes: what the fitted model writes into the results folder; None when its
+            detector's cost model does not say (or it has none).
         priced: whether its detector has a cost model.
         sampled: without one, whether fit and score are extrapolated from a sample (else
             they are not counted).
@@ -142,6 +144,7 @@ class FitCost:
     eval_s: float = 0.0
     peak_bytes: int = 0
     shared_fit_s: float = 0.0
+    saved_bytes: int | None = None
     priced: bool = True
     sampled: bool = False
 
@@ -161,12 +164,15 @@ class Estimate:
         features_s: feature extraction (in the main process, before the units).
         distinct_inputs: inputs the backbones see, per backbone key.
         cache_bytes: the feature cache on disk (float32, the layer union of each backbone).
+        fits_bytes: the fitted models in the results folder (`fits/`), of the fits whose
+            detector's cost model says (`unsized` names the others).
         peak_bytes: the largest per-process peak.
         workers: the processes units run on.
         wall_s: features + the units scheduled on `workers` processes (largest first).
         rates: the rates used.
         unpriced: labels of the detectors without a cost model nor a sample (their fits and
             scoring are not in the projection).
+        unsized: labels of the detectors whose fitted models' size is not in `fits_bytes`.
         sampled: label -> what timing a detector without a cost model on a sample gave
             (`Sampled.to_dict`, or its error).
         raw_image_passes: label -> images its detector that reads raw images will be fed (one
@@ -179,11 +185,13 @@ class Estimate:
     features_s: float
     distinct_inputs: dict[str, int]
     cache_bytes: int
+    fits_bytes: int
     peak_bytes: int
     workers: int
     wall_s: float
     rates: Rates = field(repr=False)
     unpriced: list[str] = field(default_factory=list)
+    unsized: list[str] = field(default_factory=list)
     raw_image_passes: dict[str, int] = field(default_factory=dict)
     sampled: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -232,11 +240,13 @@ def estimate(
         features_s=features_s,
         distinct_inputs=inputs,
         cache_bytes=cache,
+        fits_bytes=sum(c.saved_bytes or 0 for c in costs),
         peak_bytes=max((c.peak_bytes for c in costs), default=PROCESS_BASE_BYTES),
         workers=workers,
         wall_s=features_s + makespan(list(units.values()), workers),
         rates=rates,
         unpriced=list(dict.fromkeys(c.label for c in costs if not (c.priced or c.sampled))),
+        unsized=list(dict.fromkeys(c.label for c in costs if c.saved_bytes is None)),
         raw_image_passes=_raw_image_passes(plan, costs),
         sampled={label: found.to_dict() for label, found in samples.items()},
     )
@@ -336,6 +346,7 @@ def _fit_cost(
     cost.fit_s, cost.score_s = price.fit_s, price.score_s
     cost.peak_bytes = PROCESS_BASE_BYTES + price.peak_bytes + held
     cost.shared_fit_s = price.shared_fit_s
+    cost.saved_bytes = price.saved_bytes
     return cost
 
 

@@ -41,6 +41,11 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
         f"features: {inputs} distinct inputs, {duration(estimate['features_s'])}; "
         f"feature cache {estimate['cache_bytes'] / GB:.1f} GB on disk"
     )
+    unsized = estimate["unsized"]
+    yield (
+        f"fitted models: {estimate['fits_bytes'] / GB:.1f} GB in the results folder's fits/"
+        + (f" ({', '.join(unsized)} not sized: no cost model says)" if unsized else "")
+    )
     yield (
         f"{len(estimate['fits'])} fits in {len(units)} units: {duration(sum(units.values()))} "
         f"of work; peak memory {estimate['peak_bytes'] / GB:.1f} GB per worker"
