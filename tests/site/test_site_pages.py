@@ -82,16 +82,19 @@ def test_every_page_exists_and_every_internal_link_resolves(
     assert checked > 500
 
 
+OWN_SCRIPTS = ("assets/vega.js", "assets/charts.js", "assets/tables.js")
+
+
 def test_no_remote_script_or_stylesheet_anywhere(site_dir: Path) -> None:
     for page in html_files(site_dir):
         text = page.read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text, page
         for tag, attrs in parse(page).tags:
             if tag == "script" and "src" in attrs:
-                assert attrs["src"].endswith(("assets/vega.js", "assets/charts.js")), page
+                assert attrs["src"].endswith(OWN_SCRIPTS), page
             if tag == "link":
                 assert attrs["href"].endswith(("assets/site.css", "assets/palette.css")), page
-    for own in ("site.css", "palette.css", "charts.js"):
+    for own in ("site.css", "palette.css", "charts.js", "tables.js"):
         text = (site_dir / "assets" / own).read_text(encoding="utf-8")
         assert "http" not in text and "@import" not in text and "url(" not in text
 
