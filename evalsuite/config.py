@@ -106,7 +106,7 @@ class DataSettings(_Closed):
         if self.layout != "mvtec" and self.source != "mvtec":
             raise ValueError(
                 f'layout "{self.layout}" reads a tree on disk; set data.source = "mvtec" and '
-                'data.root to it, or drop data.layout (the synthetic data is MVTec-layout; '
+                "data.root to it, or drop data.layout (the synthetic data is MVTec-layout; "
                 "`evalsuite data synth --layout` writes a mimic tree)"
             )
         if self.layout != "mvtec" and self.download:

@@ -176,7 +176,7 @@ def check(root: Path, categories: tuple[str, ...] | None, layout: str | None) ->
     Files the reader skips (an unsupported suffix, a dangling link, ...) are listed as a
     warning on stderr; they do not fail the check (exit 0 when nothing else is wrong).
     """
-    from evalsuite.data.layouts import detect_layout
+    from evalsuite.data.layouts.detect import detect_layout
     from evalsuite.data.reader import check_dataset
 
     if layout is None:

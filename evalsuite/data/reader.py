@@ -7,63 +7,26 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalsuite.data.imageio import image_size, read_image, read_mask
 from evalsuite.data.samples import NORMAL, Dataset, Folder, Layout, Sample
-from evalsuite.data.skipped import SkippedFile, skip_reason
+from evalsuite.data.skipped import SkippedFile
 from evalsuite.data.synthetic.writer import SYNTHETIC_MARKER
+from evalsuite.data.tree_parts import (
+    SHIFT_MARKER,
+    CheckReport,
+    folder_images,
+    name_clashes,
+    read_marker_file,
+)
 from evalsuite.digest import file_sha256
 from evalsuite.errors import DatasetError
 from evalsuite.limits import MIN_IMAGE_SIDE
-from evalsuite.results.paths import sanitise
 
-SHIFT_MARKER = "evalsuite-shift.json"
 MAX_PROBLEMS_SHOWN = 20
-
-
-@dataclass
-class CheckReport:
-    """What `check_dataset` found: the dataset (if it could be read) and every problem."""
-
-    dataset: Dataset | None
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
-
-
-def folder_images(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
-    """The images of an image folder, sorted; every other entry goes to `skipped`."""
-    images = []
-    for path in sorted(folder.iterdir()):
-        reason = skip_reason(path)
-        if reason is None:
-            images.append(path)
-        else:
-            skipped.append(SkippedFile(path, reason))
-    return images
-
-
-def read_marker_file(path: Path) -> dict[str, object] | None:
-    """The JSON object of a marker file at `path`, None when there is none."""
-    if not path.exists():
-        return None
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise DatasetError(
-            f"{path}: corrupt marker file ({error}); delete it or regenerate the tree"
-        ) from error
-    if not isinstance(content, dict):
-        raise DatasetError(f"{path}: marker file must hold a JSON object; regenerate the tree")
-    return content
 
 
 def _category_dirs(root: Path, categories: Sequence[str] | None) -> list[Path]:
@@ -155,21 +118,6 @@ def _sample(
     return Sample(sample_id, path, category, folder, 1, defect, mask_path)
 
 
-def name_clashes(samples: Sequence[Sample]) -> list[str]:
-    """One problem per group of images that would share a sample id or an artifact file name:
-    `000.png` beside `000.jpg` (one id), `g 0.png` beside `g#0.png` (one sanitised name)."""
-    groups: dict[str, list[Path]] = {}
-    for sample in samples:
-        groups.setdefault(sanitise(sample.id.replace("/", "__")), []).append(sample.path)
-    return [
-        f"{', '.join(str(p) for p in paths)}: these images would share the sample id or file "
-        f"name {name!r} in results (ids drop the suffix, other characters than letters, digits, "
-        "'.', '_', '=', '+' and '-' become '-'); rename all but one"
-        for name, paths in sorted(groups.items())
-        if len(paths) > 1
-    ]
-
-
 def read_dataset(
     root: Path, categories: Sequence[str] | None = None, layout: Layout | None = None
 ) -> Dataset:
@@ -191,7 +139,7 @@ def read_dataset(
 
 
 def _read(root: Path, categories: Sequence[str] | None, layout: Layout | None) -> CheckReport:
-    from evalsuite.data.layouts import detect_layout, read_layout
+    from evalsuite.data.layouts.detect import detect_layout, read_layout
 
     root = Path(root)
     layout = detect_layout(root) if layout is None else layout

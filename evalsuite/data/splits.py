@@ -2,8 +2,9 @@
 
 `val` holds normal images held out of the MVTec train folder plus a share of the test
 anomalies, stratified by category and defect type, for labelled calibration; `test` holds the
-rest. Images of a `val` folder (MVTec AD 2's `validation/good`) always go to `val`. The assignment is by sample id, so the clean and the shifted copy of an image always fall
-in the same split and every clean/shift comparison is paired.
+rest. The assignment is by sample id, so the clean and the shifted copy of an image always fall
+in the same split and every clean/shift comparison is paired. Images of a `val` folder (MVTec
+AD 2's `validation/good`) always go to `val`.
 """
 
 from __future__ import annotations

@@ -2,60 +2,6 @@
 the same `Dataset` and `Sample` rows the runner uses (`evalsuite.data.reader` reads MVTec AD).
 
 A layout is named (`data.layout`, `evalsuite data check --layout`) or detected from the tree
-(`detect_layout`): VisA when the root holds `split_csv/1cls.csv` or a category holds
+(`detect.detect_layout`): VisA when the root holds `split_csv/1cls.csv` or a category holds
 `Data/Images`, MVTec AD 2 when a category holds `test_public`, else MVTec.
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-from evalsuite.data.samples import Layout
-
-if TYPE_CHECKING:
-    from evalsuite.data.reader import CheckReport
-
-VISA_SPLIT = Path("split_csv") / "1cls.csv"
-"""Where a VisA tree keeps the split it is read with, relative to its root."""
-AD2_MARKS = ("test_public",)
-"""Folders only an MVTec AD 2 category holds."""
-
-
-def detect_layout(root: Path) -> Layout:
-    """The layout of the tree at `root`: `visa`, `mvtec_ad2`, or `mvtec` (also for a root that
-    is missing or holds nothing recognisable: the MVTec reader then says what it expected)."""
-    root = Path(root)
-    if not root.is_dir():
-        return "mvtec"
-    if (root / VISA_SPLIT).is_file() or (root / "Data" / "Images").is_dir():
-        return "visa"
-    if any((root / mark).is_dir() for mark in AD2_MARKS):
-        return "mvtec_ad2"  # a single category folder: the reader names it
-    for child in sorted(root.iterdir()):
-        if not child.is_dir():
-            continue
-        if (child / "Data" / "Images").is_dir():
-            return "visa"
-        if any((child / mark).is_dir() for mark in AD2_MARKS):
-            return "mvtec_ad2"
-    return "mvtec"
-
-
-def read_layout(root: Path, categories: Sequence[str] | None, layout: Layout) -> CheckReport:
-    """Read the tree at `root` in `layout` (`mvtec_ad2` or `visa`): the dataset and every
-    structural problem found (see `reader.CheckReport`).
-
-    Raises:
-        DatasetError: a missing root, category or split file (nothing could be read).
-    """
-    if layout == "mvtec_ad2":
-        from evalsuite.data.layouts.mvtec_ad2 import read_ad2
-
-        return read_ad2(root, categories)
-    if layout == "visa":
-        from evalsuite.data.layouts.visa import read_visa
-
-        return read_visa(root, categories)
-    raise ValueError(f"layout {layout!r} is read by evalsuite.data.reader")

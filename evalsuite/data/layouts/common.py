@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalsuite.data.reader import (
-    SHIFT_MARKER,
-    SYNTHETIC_MARKER,
-    CheckReport,
-    name_clashes,
-    read_marker_file,
-)
 from evalsuite.data.samples import Dataset, Layout, Sample
 from evalsuite.data.skipped import SkippedFile
+from evalsuite.data.synthetic.writer import SYNTHETIC_MARKER
+from evalsuite.data.tree_parts import SHIFT_MARKER, CheckReport, name_clashes, read_marker_file
 from evalsuite.errors import DatasetError
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from evalsuite.data.layouts import VISA_SPLIT
+from evalsuite.data.layouts.visa import VISA_SPLIT
 from evalsuite.data.samples import Layout
 from evalsuite.data.shift import photometric
 from evalsuite.data.shift_params import ShiftParams

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalsuite.data.layouts.common import Markers, chosen, finish
-from evalsuite.data.reader import CheckReport, folder_images
 from evalsuite.data.samples import NORMAL, Folder, Sample
 from evalsuite.data.skipped import SkippedFile, skip_reason
+from evalsuite.data.tree_parts import CheckReport, folder_images
 from evalsuite.errors import DatasetError
 
 ANOMALOUS = "bad"
@@ -85,9 +85,7 @@ def read_ad2(root: Path, categories: Sequence[str] | None) -> CheckReport:
         directory = root / category
         _check_folders(directory, markers, problems, skipped)
         for split, label, folder in LABELLED:
-            samples.extend(
-                _labelled(directory, split, label, folder, markers, problems, skipped)
-            )
+            samples.extend(_labelled(directory, split, label, folder, markers, problems, skipped))
     return finish(root, "mvtec_ad2", markers, samples, names, skipped, problems)
 
 

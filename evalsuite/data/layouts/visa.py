@@ -19,17 +19,18 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalsuite.data.layouts import VISA_SPLIT
 from evalsuite.data.layouts.common import Markers, chosen, finish
-from evalsuite.data.reader import CheckReport
 from evalsuite.data.samples import NORMAL, Folder, Sample
 from evalsuite.data.skipped import skip_reason
+from evalsuite.data.tree_parts import CheckReport
 from evalsuite.errors import DatasetError
 
 COLUMNS = ("object", "split", "label", "image", "mask")
 SPLITS: dict[str, Folder] = {"train": "train", "test": "test"}
 LABELS = {"normal": 0, "anomaly": 1}
 ANOMALOUS = "anomaly"
+VISA_SPLIT = Path("split_csv") / "1cls.csv"
+"""Where a VisA tree keeps the split it is read with, relative to its root."""
 
 
 def split_file(root: Path, markers: Markers) -> Path:

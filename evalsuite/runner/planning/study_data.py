@@ -14,7 +14,7 @@ from typing import Any
 
 from evalsuite.atomic import write_json
 from evalsuite.config import StudyConfig
-from evalsuite.data.layouts import detect_layout
+from evalsuite.data.layouts.detect import detect_layout
 from evalsuite.data.reader import check_files, fingerprint, problem_text, read_dataset
 from evalsuite.data.samples import Dataset, Sample
 from evalsuite.data.shift_factors import ALL
