@@ -132,3 +132,29 @@ def test_a_tree_of_another_layout_is_named(tmp_path: Path, make_tree: Any) -> No
         DatasetError, match=r'looks like the mvtec layout, not data.layout = "visa"'
     ):
         prepare_data(StudyConfig.model_validate(study), tmp_path / "c", progress=False)
+
+
+def test_an_mvtec_tree_reads_as_it_always_has(make_tree: Any) -> None:
+    """Pinned from the reader before layouts existed: the same rows and the same splits, the
+    layout detected as MVTec and named or not alike, no sample with a condition."""
+    import hashlib
+
+    from evalsuite.data.layouts.detect import detect_layout
+    from evalsuite.data.reader import fingerprint, read_dataset
+    from evalsuite.data.splits import SplitConfig, make_splits
+
+    root = make_tree()
+    assert detect_layout(root) == "mvtec"
+    dataset = read_dataset(root)
+    rows = [
+        (s.id, str(s.path.relative_to(root)), s.category, s.folder, s.label, s.defect,
+         str(s.mask_path.relative_to(root)) if s.mask_path else None)
+        for s in dataset.samples
+    ]  # fmt: skip
+    assert hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16] == "bae09a612ea14375"
+    splits = make_splits(dataset.samples, SplitConfig(seed=0)).to_json()
+    digest = hashlib.sha256(json.dumps(splits, sort_keys=True).encode()).hexdigest()[:16]
+    assert digest == "3e56cd883283dde8"
+    assert dataset.layout == "mvtec" and {s.condition for s in dataset.samples} == {None}
+    named = read_dataset(root, layout="mvtec")
+    assert named == dataset and fingerprint(named) == fingerprint(dataset)
