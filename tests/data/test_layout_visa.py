@@ -132,6 +132,19 @@ def test_a_bad_split_row_is_refused_naming_its_line_and_path(
     assert "1 problem(s):" in result.output
 
 
+def test_images_no_row_names_are_skipped_with_a_warning(mimic: Path, tmp_path: Path) -> None:
+    copy = _copy(mimic, tmp_path)
+    _edit_csv(copy, "zipper,test,normal,zipper/Data/Images/Normal/0010.JPG,\n", "")
+    dataset = read_dataset(copy)
+    assert len(dataset.of_category("zipper")) == 14
+    assert [(s.path, s.reason) for s in dataset.skipped] == [
+        (copy / "zipper/Data/Images/Normal/0010.JPG", "unlisted")
+    ]
+    result = CliRunner().invoke(main, ["data", "check", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 file" in result.output and "not named by the split file" in result.output
+
+
 def test_a_missing_or_headless_split_file_is_refused(mimic: Path, tmp_path: Path) -> None:
     copy = _copy(mimic, tmp_path)
     (copy / "split_csv/1cls.csv").write_text("object,split,image\ncarpet,train,x.JPG\n")

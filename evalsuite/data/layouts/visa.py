@@ -21,7 +21,7 @@ from pathlib import Path
 
 from evalsuite.data.layouts.common import Markers, chosen, finish
 from evalsuite.data.samples import NORMAL, Folder, Sample
-from evalsuite.data.skipped import skip_reason
+from evalsuite.data.skipped import SkippedFile, skip_reason
 from evalsuite.data.tree_parts import CheckReport
 from evalsuite.errors import DatasetError
 
@@ -109,7 +109,26 @@ def read_visa(root: Path, categories: Sequence[str] | None) -> CheckReport:
         kinds = {(s.folder, s.label) for s in samples if s.category == name}
         if ("train", 0) not in kinds:
             problems.append(f"{csv_path}: object {name} has no train row; it needs normal ones")
-    return finish(root, "visa", markers, samples, names, [], problems)
+    return finish(root, "visa", markers, samples, names, _unlisted(root, names, rows), problems)
+
+
+def _unlisted(
+    root: Path, names: Sequence[str], rows: list[tuple[int, dict[str, str]]]
+) -> list[SkippedFile]:
+    """The files of each object's `Data/Images/<label>/` folders that no row names."""
+    listed = {root / row["image"] for _, row in rows}
+    found = []
+    for name in names:
+        images = root / name / "Data" / "Images"
+        if not images.is_dir():
+            continue
+        for folder in sorted(p for p in images.iterdir() if p.is_dir()):
+            found += [
+                SkippedFile(path, "unlisted")
+                for path in sorted(folder.iterdir())
+                if path not in listed
+            ]
+    return found
 
 
 def _sample(
