@@ -15,8 +15,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -74,6 +76,18 @@ class DataSettings(_Closed):
     download: bool = Field(default=False, description="download MVTec AD into root if absent")
     categories: tuple[str, ...] = ("hazelnut", "carpet", "zipper")
     synthetic: SyntheticSettings = SyntheticSettings()
+    layout: Literal["mvtec", "mvtec_ad2", "visa"] = Field(
+        default="mvtec", description="the tree's layout (source mvtec): MVTec AD, AD 2 or VisA"
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_default_layout(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """An MVTec-layout study dumps as it always has (manifests, records, `config show`):
+        `layout` appears once it is not `mvtec`."""
+        dumped: dict[str, object] = handler(self)
+        if self.layout == "mvtec":
+            dumped.pop("layout", None)
+        return dumped
 
     @field_validator("categories")
     @classmethod
@@ -88,6 +102,16 @@ class DataSettings(_Closed):
                 f"categories {unknown}: the synthetic data has only "
                 f"{', '.join(SYNTHETIC_CATEGORIES)}; fix data.categories, or set "
                 'data.source = "mvtec" and data.root to read your own tree'
+            )
+        if self.layout != "mvtec" and self.source != "mvtec":
+            raise ValueError(
+                f'layout "{self.layout}" reads a tree on disk; set data.source = "mvtec" and '
+                "data.root to it, or drop data.layout (the synthetic data is MVTec-layout; "
+                "`evalsuite data synth --layout` writes a mimic tree)"
+            )
+        if self.layout != "mvtec" and self.download:
+            raise ValueError(
+                f'data.download fetches MVTec AD only, not layout "{self.layout}"; drop it'
             )
         return self
 

@@ -38,6 +38,13 @@ def data() -> None:
     type=FiniteRange(0.0, 1.0),
     help="0 easy, 1 hard.",
 )
+@click.option(
+    "--layout",
+    default="mvtec",
+    show_default=True,
+    type=click.Choice(["mvtec", "mvtec_ad2", "visa"]),
+    help="The tree's layout: MVTec AD, or a mimic of MVTec AD 2's or VisA's.",
+)
 def synth(
     out: Path,
     categories: tuple[str, ...],
@@ -47,8 +54,10 @@ def synth(
     n_test_good: int,
     n_test_defect: int,
     difficulty: float,
+    layout: str,
 ) -> None:
-    """Write a synthetic MVTec-like dataset (hazelnut, carpet, zipper) to OUT."""
+    """Write a synthetic MVTec-like dataset (hazelnut, carpet, zipper) to OUT, in the MVTec
+    layout or as a mimic of MVTec AD 2's or VisA's (`--layout`)."""
     from evalsuite.data.synthetic import SyntheticConfig, generate
 
     config = SyntheticConfig(
@@ -60,8 +69,14 @@ def synth(
         n_test_defect=n_test_defect,
         difficulty=difficulty,
     )
-    root = generate(out, config)
-    click.echo(f"synthetic dataset written to {root}")
+    if layout == "mvtec":
+        root = generate(out, config)
+        click.echo(f"synthetic dataset written to {root}")
+        return
+    from evalsuite.data.layouts.mimic import write_mimic
+
+    root = write_mimic(out, layout, config)  # type: ignore[arg-type]
+    click.echo(f"synthetic {layout} mimic dataset written to {root}")
 
 
 @data.command()
@@ -149,15 +164,26 @@ def shift(
     callback=parse_categories,
     help="Comma list (default: all in the tree).",
 )
-def check(root: Path, categories: tuple[str, ...] | None) -> None:
-    """Validate the MVTec-layout tree ROOT and print its counts.
+@click.option(
+    "--layout",
+    default=None,
+    type=click.Choice(["mvtec", "mvtec_ad2", "visa"]),
+    help="The tree's layout (default: detected from the tree, and said).",
+)
+def check(root: Path, categories: tuple[str, ...] | None, layout: str | None) -> None:
+    """Validate the tree ROOT (MVTec AD, MVTec AD 2 or VisA layout) and print its counts.
 
     Files the reader skips (an unsupported suffix, a dangling link, ...) are listed as a
     warning on stderr; they do not fail the check (exit 0 when nothing else is wrong).
     """
+    from evalsuite.data.layouts.detect import detect_layout
     from evalsuite.data.reader import check_dataset
 
-    report = check_dataset(root, categories)
+    if layout is None:
+        layout = detect_layout(root)
+        if layout != "mvtec":  # an MVTec tree's report reads as it always has
+            click.echo(f"layout: {layout} (detected; --layout names it)")
+    report = check_dataset(root, categories, layout)  # type: ignore[arg-type]
     if report.dataset is not None:
         _print_dataset(root, report.dataset)
     if not report.ok:
@@ -183,6 +209,11 @@ def _print_dataset(root: Path, dataset: Dataset) -> None:
     click.echo(f"{'category':<16}{'folder':<8}{'defect':<24}{'images':>6}")
     for category, folder, defect, number in counts(dataset):
         click.echo(f"{category:<16}{folder:<8}{defect:<24}{number:>6}")
+    if dataset.layout != "mvtec":
+        from evalsuite.data.layouts.report import layout_lines
+
+        for line in layout_lines(dataset):
+            click.echo(line)
     warning = summary(root, dataset.skipped)
     if warning is not None:
         click.echo(f"warning: {warning}", err=True)

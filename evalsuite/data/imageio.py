@@ -92,13 +92,24 @@ def image_size(path: Path) -> tuple[int, int]:
         raise DatasetError(f"{path}: unreadable image ({error})") from error
 
 
+def _label_mask(path: Path) -> bool:
+    """Whether `path` is a VisA mask (`<object>/Data/Masks/<label>/<name>`): those hold
+    region labels (0 background, 1, 2, ... one per defect region), not 0/255."""
+    parts = path.parts
+    return len(parts) >= 4 and parts[-4:-2] == ("Data", "Masks")
+
+
 def read_mask(path: Path) -> np.ndarray:
-    """Read a ground-truth mask and check it is binary.
+    """Read a ground-truth mask and check it is binary (a VisA mask, whose values label its
+    defect regions, is binarised: any non-zero value is defect).
 
     Returns:
         (H, W) bool, True on defect pixels.
     """
     image = _decoded(path)
+    if _label_mask(path):
+        array = np.asarray(image)
+        return (array[..., :3].max(axis=2) if array.ndim == 3 else array) > 0
     if image.mode.startswith("I"):  # 16-bit: its raw values, so 0/1 and 0/65535 masks pass
         array = np.asarray(image).astype(np.int64)
     else:

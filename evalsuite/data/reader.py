@@ -1,64 +1,32 @@
-"""Reading an MVTec-layout tree into a `Dataset`, and validating it at that boundary."""
+"""Reading an MVTec-layout tree into a `Dataset`, and validating it at that boundary.
+
+`read_dataset` and `check_dataset` also read the MVTec AD 2 and VisA layouts
+(`evalsuite.data.layouts`): named, or detected from the tree when no layout is given.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalsuite.data.imageio import image_size, read_image, read_mask
-from evalsuite.data.samples import NORMAL, Dataset, Folder, Sample
-from evalsuite.data.skipped import SkippedFile, skip_reason
+from evalsuite.data.samples import NORMAL, Dataset, Folder, Layout, Sample
+from evalsuite.data.skipped import SkippedFile
 from evalsuite.data.synthetic.writer import SYNTHETIC_MARKER
+from evalsuite.data.tree_parts import (
+    SHIFT_MARKER,
+    CheckReport,
+    folder_images,
+    name_clashes,
+    read_marker_file,
+)
 from evalsuite.digest import file_sha256
 from evalsuite.errors import DatasetError
 from evalsuite.limits import MIN_IMAGE_SIDE
-from evalsuite.results.paths import sanitise
 
-SHIFT_MARKER = "evalsuite-shift.json"
 MAX_PROBLEMS_SHOWN = 20
-
-
-@dataclass
-class CheckReport:
-    """What `check_dataset` found: the dataset (if it could be read) and every problem."""
-
-    dataset: Dataset | None
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
-
-
-def _images(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
-    """The images of a defect folder, sorted; every other entry goes to `skipped`."""
-    images = []
-    for path in sorted(folder.iterdir()):
-        reason = skip_reason(path)
-        if reason is None:
-            images.append(path)
-        else:
-            skipped.append(SkippedFile(path, reason))
-    return images
-
-
-def _read_marker(path: Path) -> dict[str, object] | None:
-    if not path.exists():
-        return None
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise DatasetError(
-            f"{path}: corrupt marker file ({error}); delete it or regenerate the tree"
-        ) from error
-    if not isinstance(content, dict):
-        raise DatasetError(f"{path}: marker file must hold a JSON object; regenerate the tree")
-    return content
 
 
 def _category_dirs(root: Path, categories: Sequence[str] | None) -> list[Path]:
@@ -111,7 +79,7 @@ def _read_category(
         if not defects:
             problems.append(f"{base}: empty folder (no defect-type subfolders)")
         for defect_dir in defects:
-            images = _images(defect_dir, skipped)
+            images = folder_images(defect_dir, skipped)
             if not images:
                 problems.append(
                     f"{defect_dir}: empty folder (no images); add images or delete the folder"
@@ -150,42 +118,36 @@ def _sample(
     return Sample(sample_id, path, category, folder, 1, defect, mask_path)
 
 
-def name_clashes(samples: Sequence[Sample]) -> list[str]:
-    """One problem per group of images that would share a sample id or an artifact file name:
-    `000.png` beside `000.jpg` (one id), `g 0.png` beside `g#0.png` (one sanitised name)."""
-    groups: dict[str, list[Path]] = {}
-    for sample in samples:
-        groups.setdefault(sanitise(sample.id.replace("/", "__")), []).append(sample.path)
-    return [
-        f"{', '.join(str(p) for p in paths)}: these images would share the sample id or file "
-        f"name {name!r} in results (ids drop the suffix, other characters than letters, digits, "
-        "'.', '_', '=', '+' and '-' become '-'); rename all but one"
-        for name, paths in sorted(groups.items())
-        if len(paths) > 1
-    ]
-
-
-def read_dataset(root: Path, categories: Sequence[str] | None = None) -> Dataset:
-    """Read an MVTec-layout tree (structure only; `check_dataset` also opens every file).
+def read_dataset(
+    root: Path, categories: Sequence[str] | None = None, layout: Layout | None = None
+) -> Dataset:
+    """Read a tree (structure only; `check_dataset` also opens every file).
 
     Args:
         root: the dataset root.
         categories: restrict to these categories (all when None).
+        layout: the tree's layout; None: detected (`layouts.detect_layout`), MVTec unless the
+            tree is clearly MVTec AD 2's or VisA's.
 
     Raises:
         DatasetError: listing every structural problem found.
     """
-    report = _read(root, categories)
+    report = _read(root, categories, layout)
     if report.problems or report.dataset is None:
         raise DatasetError(problem_text(root, report.problems))
     return report.dataset
 
 
-def _read(root: Path, categories: Sequence[str] | None) -> CheckReport:
+def _read(root: Path, categories: Sequence[str] | None, layout: Layout | None) -> CheckReport:
+    from evalsuite.data.layouts.detect import detect_layout, read_layout
+
     root = Path(root)
+    layout = detect_layout(root) if layout is None else layout
+    if layout != "mvtec":
+        return read_layout(root, categories, layout)
     problems: list[str] = []
     directories = _category_dirs(root, categories)
-    shift = _read_marker(root / SHIFT_MARKER)
+    shift = read_marker_file(root / SHIFT_MARKER)
     relabelled = dict(shift.get("relabelled", {})) if shift else {}  # type: ignore[call-overload]
     with_masks = any((d / "ground_truth").is_dir() for d in directories)
     samples: list[Sample] = []
@@ -200,21 +162,24 @@ def _read(root: Path, categories: Sequence[str] | None) -> CheckReport:
         samples=tuple(sorted(samples, key=lambda s: s.id)),
         categories=tuple(d.name for d in directories),
         has_masks=with_masks,
-        synthetic=_read_marker(root / SYNTHETIC_MARKER),
+        synthetic=read_marker_file(root / SYNTHETIC_MARKER),
         shift=shift,
         skipped=tuple(sorted(skipped, key=lambda s: str(s.path))),
     )
     return CheckReport(dataset, problems)
 
 
-def check_dataset(root: Path, categories: Sequence[str] | None = None) -> CheckReport:
-    """Validate a tree fully: structure, then every image and mask opened and compared.
+def check_dataset(
+    root: Path, categories: Sequence[str] | None = None, layout: Layout | None = None
+) -> CheckReport:
+    """Validate a tree fully: structure, then every image and mask opened and compared
+    (`layout` as for `read_dataset`).
 
     Checks: unknown layout, empty folders, missing masks, images sharing a sample id or file
     name, unreadable, truncated, too large or too small images, non-binary masks, mask/image
     size mismatch.
     """
-    report = _read(root, categories)
+    report = _read(root, categories, layout)
     assert report.dataset is not None
     report.problems.extend(check_files(report.dataset))
     return report

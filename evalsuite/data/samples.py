@@ -1,10 +1,12 @@
 """The sample table: one row per image of an MVTec-layout tree.
 
-Layout read (category names are free)::
+Layout read by `evalsuite.data.reader` (category names are free)::
 
     <root>/<category>/train/good/<name>.png
     <root>/<category>/test/<defect|good>/<name>.png
     <root>/<category>/ground_truth/<defect>/<name>_mask.png    (optional per dataset)
+
+The MVTec AD 2 and VisA layouts (`evalsuite.data.layouts`) read into the same rows.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Literal
 
 from evalsuite.data.skipped import SkippedFile
 
-Folder = Literal["train", "test"]
+Folder = Literal["train", "val", "test"]
 NORMAL = "good"
+Layout = Literal["mvtec", "mvtec_ad2", "visa"]
+LAYOUTS: tuple[Layout, ...] = ("mvtec", "mvtec_ad2", "visa")
+"""The tree layouts read: MVTec AD (the default), MVTec AD 2 and VisA."""
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,14 @@ class Sample:
             the shifted copy of an image (clean/shift comparisons pair on it).
         path: the image file.
         category: e.g. `hazelnut`.
-        folder: the MVTec folder the image lives in (`train` or `test`); not the study's split.
+        folder: the folder the image lives in (`train` or `test`; `val` for MVTec AD 2's
+            `validation`, which always goes to the study's `val` split); not the study's split.
         label: 0 normal, 1 anomalous.
         defect: `good` for normal images, else the defect type.
         mask_path: binary ground-truth mask (255 = defect), None for normal images and for
             datasets without masks.
+        condition: the acquisition condition an MVTec AD 2 image name carries (`regular`,
+            `overexposed`, `underexposed`, `shift_1`, ...); None in the other layouts.
     """
 
     id: str
@@ -42,6 +50,7 @@ class Sample:
     label: int
     defect: str
     mask_path: Path | None
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Dataset:
             an unshifted tree.
         skipped: the files of the tree the reader did not read, and why (see
             `evalsuite.data.skipped`), sorted by path.
+        layout: the tree's layout (`LAYOUTS`).
     """
 
     root: Path
@@ -67,6 +77,7 @@ class Dataset:
     synthetic: dict[str, object] | None
     shift: dict[str, object] | None
     skipped: tuple[SkippedFile, ...] = ()
+    layout: Layout = "mvtec"
 
     def of_category(self, category: str) -> list[Sample]:
         """The samples of one category, in id order."""

@@ -5,7 +5,8 @@ The reader takes the regular files (or links to them) with an image suffix (`IMA
 inside `<category>/<train|test>/<defect>/`. Everything else there is skipped, with its reason:
 an unsupported suffix (`.webp`, `.gif`, `.txt`, ...), a dangling link, something that is not a
 regular file (a FIFO, socket or device) or cannot be examined, a folder inside a defect folder,
-or a file directly in `train/` or `test/` (outside any defect folder). Skipped files are
+or a file directly in `train/` or `test/` (outside any defect folder); in a VisA tree, an image
+of `Data/Images/` that no row of the split file names. Skipped files are
 warnings, not problems: a tree may well hold a README or a `.DS_Store`; `evalsuite data check`
 and `evalsuite run` report them (how many, why, which) and carry on.
 """
@@ -21,7 +22,9 @@ from typing import Literal
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 """The suffixes (lower case) of the files the reader reads as images."""
-Reason = Literal["suffix", "dangling link", "not a regular file", "unreadable", "folder", "outside"]
+Reason = Literal[
+    "suffix", "dangling link", "not a regular file", "unreadable", "folder", "outside", "unlisted"
+]
 NAMED = 3
 """How many skipped files the one-line summary names (`data check` lists them all)."""
 
@@ -57,6 +60,7 @@ def _reason_text(reason: Reason, path: Path, number: int = 1) -> str:
         "unreadable": "could not be examined (permission denied?)",
         "folder": f"folder{plural} inside a defect folder",
         "outside": "outside a defect folder (directly in train/ or test/)",
+        "unlisted": "not named by the split file (VisA's split_csv/1cls.csv)",
     }[reason]
 
 

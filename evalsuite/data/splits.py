@@ -3,7 +3,8 @@
 `val` holds normal images held out of the MVTec train folder plus a share of the test
 anomalies, stratified by category and defect type, for labelled calibration; `test` holds the
 rest. The assignment is by sample id, so the clean and the shifted copy of an image always fall
-in the same split and every clean/shift comparison is paired.
+in the same split and every clean/shift comparison is paired. Images of a `val` folder (MVTec
+AD 2's `validation/good`) always go to `val`.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ def make_splits(samples: Sequence[Sample], config: SplitConfig) -> Splits:
     assignment: dict[str, Split] = {}
     for (category, folder, defect), ids in sorted(groups.items()):
         ids = sorted(ids)
-        if folder == "train":
+        if folder == "val":
+            assignment.update(dict.fromkeys(ids, "val"))
+        elif folder == "train":
             val = _held_out(ids, config.val_normal_ratio, _rng(config.seed, category, "train"))
             assignment.update({i: ("val" if i in val else "train") for i in ids})
         elif defect == "good":

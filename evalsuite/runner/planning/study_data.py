@@ -14,6 +14,7 @@ from typing import Any
 
 from evalsuite.atomic import write_json
 from evalsuite.config import StudyConfig
+from evalsuite.data.layouts.detect import detect_layout
 from evalsuite.data.reader import check_files, fingerprint, problem_text, read_dataset
 from evalsuite.data.samples import Dataset, Sample
 from evalsuite.data.shift_factors import ALL
@@ -129,7 +130,8 @@ def prepare_data(
     for generated in CACHE_TREES:
         remove_dead_staging(cache_dir / generated)
     clean_root = _clean_root(config, cache_dir)
-    clean = read_dataset(clean_root, config.data.categories)
+    layout = config.data.layout
+    clean = read_dataset(clean_root, config.data.categories, layout)
     _warn_skipped(clean)
     fingerprints = {"clean": fingerprint(clean)}
     validate(clean, fingerprints["clean"], cache_dir)
@@ -146,7 +148,7 @@ def prepare_data(
     for severity, factors in trees:
         place = places[(severity, factors)]
         root = write_tree(clean_root, place, config, severity, factors, progress, workers)
-        dataset = read_dataset(root, config.data.categories)
+        dataset = read_dataset(root, config.data.categories, layout)
         _warn_skipped(dataset)
         name = tree_name(severity, factors, config.shift.family)
         content = fingerprint(dataset)
@@ -155,13 +157,7 @@ def prepare_data(
             shifted[severity], fingerprints[name] = dataset, content
         else:
             factored[(severity, factors)], factor_fingerprints[name] = dataset, content
-    ratios = config.splits
-    splits = {
-        seed: make_splits(
-            clean.samples, SplitConfig(ratios.val_normal_ratio, ratios.val_anomaly_ratio, seed)
-        )
-        for seed in config.seeds
-    }
+    splits = {seed: make_splits(clean.samples, split_config(config, seed)) for seed in config.seeds}
     if preparation:
         preparation["shift_write_s"] = round(time.perf_counter() - started, 1)
     return StudyData(
@@ -174,6 +170,21 @@ def prepare_data(
         factor_fingerprints,
         config.shift.family,
     )
+
+
+def split_config(config: StudyConfig, seed: int) -> SplitConfig:
+    """How the study splits its clean tree: `splits`' shares, except on an MVTec AD 2 tree,
+    whose `validation/good` is the val split (normal only: nothing held out of train, no test
+    anomaly moved into val; the shares are ignored, with a warning when set)."""
+    ratios = config.splits
+    if config.data.layout != "mvtec_ad2":
+        return SplitConfig(ratios.val_normal_ratio, ratios.val_anomaly_ratio, seed)
+    if ratios != type(ratios)():
+        log.warning(
+            "splits.val_normal_ratio and splits.val_anomaly_ratio are ignored on an MVTec AD 2 "
+            "tree: its validation/good is the val split, train/good and test_public stay whole"
+        )
+    return SplitConfig(0.0, 0.0, seed)
 
 
 def _announce(
@@ -271,6 +282,14 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
         return generate(cache_dir / CACHE_TREES[0] / key, synthetic)
     assert data.root is not None
     root = Path(data.root)
+    detected = detect_layout(root)
+    if detected != data.layout and root.is_dir():
+        raise DatasetError(
+            f'{root}: this tree looks like the {detected} layout, not data.layout = "{data.layout}"'
+            f'; set data.layout = "{detected}" (or check the root)'
+        )
+    if data.layout != "mvtec":
+        return root  # the layout's reader names a missing category
     missing = [c for c in data.categories if not (root / c / "train").is_dir()]
     if missing and data.download:
         from evalsuite.data.download import download
