@@ -80,8 +80,11 @@ def test_a_study_runs_end_to_end_on_a_mimic_tree(
     train, val_normal, test_normal, test_anomalous = counts
     assert len(members["train"]) == train
     assert len(members["test"]) == test_normal + test_anomalous
+    used = (document["val_normal_ratio"], document["val_anomaly_ratio"])
+    recorded = results.read_cell(cells / "clean" / "zipper.json")["config"]["splits"]
+    assert (recorded["val_normal_ratio"], recorded["val_anomaly_ratio"]) == used
     if layout == "mvtec_ad2":  # validation/good alone is val; test_public stays whole
-        assert (document["val_normal_ratio"], document["val_anomaly_ratio"]) == (0.0, 0.0)
+        assert used == (0.0, 0.0)
         assert members["val"] == [
             "zipper/validation/good/000_regular",
             "zipper/validation/good/001_regular",

@@ -69,6 +69,16 @@ def shift_config(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
     return shift
 
 
+def used_splits(ctx: RunContext, seed: int) -> dict[str, float]:
+    """The shares the run split its clean tree with: `splits`' (as configured), except where
+    the layout fixes the split (an MVTec AD 2 tree: 0 and 0, `study_data.split_config`)."""
+    used = ctx.data.splits[seed].config
+    return {
+        "val_normal_ratio": used.val_normal_ratio,
+        "val_anomaly_ratio": used.val_anomaly_ratio,
+    }
+
+
 def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
     """The fields every record of `cell` holds, ok or failed: inputs and provenance."""
     variant = cell.variant
@@ -92,7 +102,7 @@ def base_record(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
             "fit": cell.fit.key,
             "threshold_condition": cell.threshold_condition,
             "shift": shift_config(ctx, cell),
-            "splits": ctx.config.splits.model_dump(mode="json"),
+            "splits": used_splits(ctx, cell.fit.seed),
             "evaluation": ctx.config.evaluation.model_dump(mode="json"),
             "preprocessing": features.backbone.preprocessing.to_dict(),
         },
