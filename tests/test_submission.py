@@ -321,3 +321,24 @@ def test_the_map_goes_back_to_its_place_in_the_image() -> None:
     back = to_original_size(edge, (64, 80), resize=64)
     np.testing.assert_array_equal(back[:, :16], 0.0)  # the cut border takes the edge's value
     np.testing.assert_array_equal(back[:, 16 + 48 :], 47.0)
+
+
+def test_a_submission_that_fails_the_check_never_lands(
+    made: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A map written one row short is caught by the check on the staging folder: exit 2 naming
+    it, and neither the folder nor a staging folder is left behind."""
+    from evalsuite.submission import export
+
+    def short(amap: np.ndarray, size: tuple[int, int], resize: int) -> np.ndarray:
+        return to_original_size(amap, size, resize)[:-1]
+
+    monkeypatch.setattr(export, "to_original_size", short)
+    out = tmp_path / "sub"
+    done = invoke(
+        "export", "ad2-submission", "--results", made["results"], "--out", out,
+        "--cache", made["cache"],
+    )  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "anomaly_images/hazelnut/test_private/000_regular.tiff: shape (63, 64)" in done.output
+    assert list(tmp_path.iterdir()) == []
