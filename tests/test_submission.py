@@ -34,6 +34,8 @@ params = {{ coreset_ratio = 0.25, target_dim = "none" }}
 [evaluation]
 bootstrap = 0
 artifacts_per_cell = 0
+aupro_limits = [0.3, 0.05, 0.1]
+pixel_threshold = {{ strategy = "mean_std", k = 3.0 }}
 """
 PRIVATE = {  # split -> (image name, source test image, size it is stored at)
     "test_private": [
@@ -79,7 +81,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert done.exit_code == 0, done.output
     done = invoke("export", "ad2-submission", "--results", results, "--out", out, "--cache", cache)
     assert done.exit_code == 0, done.output
-    assert "wrote 5 maps and 5 masks of 'patchcore' (1 categories)" in done.output
+    assert "wrote 5 maps and 5 masks of 'patchcore' (1 category)" in done.output
     return {"tree": tree, "results": results, "cache": cache, "out": out}
 
 
@@ -161,6 +163,14 @@ def _bilinear_twice(amap: np.ndarray) -> np.ndarray:
             bottom = amap[y1, x0] * (1 - fx) + amap[y1, x1] * fx
             out[y, x] = top * (1 - fy) + bottom * fy
     return out
+
+
+def test_the_run_records_every_aupro_limit_and_the_ad2_threshold(made: dict[str, Path]) -> None:
+    record = _clean_record(made["results"])  # read and checked against the cell schema
+    names = sorted(name for name in record["metrics"] if name.startswith("aupro_"))
+    assert names == ["aupro_0.05", "aupro_0.1", "aupro_0.3"]
+    assert isinstance(record["metrics"]["aupro_0.1"]["value"], float)
+    assert record["threshold"]["pixel"]["strategy"] == "mean_std"
 
 
 def test_masks_are_the_maps_at_the_clean_cells_pixel_threshold(made: dict[str, Path]) -> None:

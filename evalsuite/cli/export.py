@@ -68,9 +68,10 @@ def ad2_submission(
         cache_dir=cache_dir,
         device=device,
     )
+    count = len(report.categories)
     click.echo(
         f"wrote {report.check.maps} maps and {report.check.masks} masks of {report.label!r} "
-        f"({len(report.categories)} categories) into {out}; format check: ok"
+        f"({count} {'category' if count == 1 else 'categories'}) into {out}; format check: ok"
     )
     for note in report.check.notes:
         click.echo(f"note: {note}")
