@@ -352,3 +352,23 @@ def test_a_submission_that_fails_the_check_never_lands(
     assert done.exit_code == 2, done.output
     assert "anomaly_images/hazelnut/test_private/000_regular.tiff: shape (63, 64)" in done.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_whose_backbone_weights_changed_is_refused(
+    made: dict[str, Path], tmp_path: Path
+) -> None:
+    import json
+
+    results = tmp_path / "results"
+    shutil.copytree(made["results"], results)
+    (path,) = (results / "cells").rglob("*.json")
+    record = json.loads(path.read_text())
+    record["provenance"]["weights"]["sha256"] = "0" * 64  # the run's weights were others
+    path.write_text(json.dumps(record))
+    done = invoke(
+        "export", "ad2-submission", "--results", results, "--out", tmp_path / "sub",
+        "--cache", made["cache"],
+    )  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "are not the ones the run used" in done.output and "0" * 64 in done.output
+    assert not (tmp_path / "sub").exists()

@@ -87,10 +87,11 @@ def export_submission(
     cells = _clean_cells(records, label, config.data.categories, masks)
     expected = expected_from_tree(root, sorted(cells))  # before any model is loaded
     with owned_tree(out, None, WHAT) as staging:
-        from evalsuite.submission.model import FittedModel, private_sample
+        from evalsuite.submission.model import Models, private_sample
 
+        models = Models(config, results_dir, cache_folder(cache_dir), device)
         for category, record in sorted(cells.items()):
-            model = FittedModel(config, record, results_dir, cache_folder(cache_dir), device)
+            model = models.load(record)
             threshold = _pixel_threshold(record) if masks else None
             for split, images in expected[category].items():
                 samples = [

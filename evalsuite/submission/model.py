@@ -32,8 +32,59 @@ BATCH = 16
 """Images scored at once (bounds the maps held in memory)."""
 
 
+class Models:
+    """The fitted models of one study, loaded from its results folder.
+
+    The study's feature sources (one per backbone configuration, as the run made them) are
+    described once and shared by every model loaded.
+    """
+
+    def __init__(
+        self, config: StudyConfig, results_dir: Path, cache_dir: Path, device: str | None
+    ) -> None:
+        """Describe the study `config`'s backbones (their weights located and digested)."""
+        self._results = results_dir
+        self._device = resolve_device(device or config.device)
+        self._sources = feature_sources(config, cache_dir, self._device)
+
+    def load(self, record: dict[str, Any]) -> FittedModel:
+        """The model the cell `record` was evaluated with.
+
+        Raises:
+            SubmissionError: its fitted model is missing, or its backbone is not the study's
+                or has other weights than the run had.
+        """
+        spec = DetectorSpec.model_validate(record["config"]["detector"])
+        who = naming(spec.label, spec.ref)
+        directory = results.fit_dir(self._results, record["fit_id"])
+        if not (directory / FIT_DONE).is_file():
+            raise SubmissionError(
+                f"{directory} holds no fitted model (no {FIT_DONE}); run the study again "
+                "(`evalsuite run`) to refit it"
+            )
+        regular.walk_files(directory, regular.ARTIFACT)  # no link or FIFO: never followed
+        features = self._sources.get(backbone_key(spec.backbone))
+        if features is None:
+            raise SubmissionError(
+                f"the backbone of {who} is not the study's: the results folder {self._results} "
+                "does not match its manifest"
+            )
+        ran = record["provenance"]["weights"].get("sha256")
+        now = features.backbone.weights.to_dict().get("sha256")
+        if ran != now:
+            raise SubmissionError(
+                f"the weights of {who}'s backbone are not the ones the run used (sha256 {now} "
+                f"here, {ran} in cell {record['id']}); restore them or run the study again"
+            )
+        preprocessing = features.backbone.preprocessing
+        source = ImageStream(preprocessing) if reads_images(spec.ref) else features
+        with calling(who, "load()"):
+            detector = load_detector(spec.ref, directory, source, self._device)
+        return FittedModel(detector, who, preprocessing, features.input_size)
+
+
 class FittedModel:
-    """One fitted model of a study, ready to score images.
+    """One fitted model, ready to score images.
 
     Attributes:
         preprocessing: the input pipeline its maps are at (`crop` x `crop`).
@@ -41,35 +92,13 @@ class FittedModel:
 
     def __init__(
         self,
-        config: StudyConfig,
-        record: dict[str, Any],
-        results_dir: Path,
-        cache_dir: Path,
-        device: str | None,
+        detector: Detector,
+        who: str,
+        preprocessing: Preprocessing,
+        size: tuple[int, int],
     ) -> None:
-        """Load the model of the cell `record` of the study `config` from `results_dir`."""
-        spec = DetectorSpec.model_validate(record["config"]["detector"])
-        self._who = naming(spec.label, spec.ref)
-        directory = results.fit_dir(results_dir, record["fit_id"])
-        if not (directory / FIT_DONE).is_file():
-            raise SubmissionError(
-                f"{directory} holds no fitted model (no {FIT_DONE}); run the study again "
-                "(`evalsuite run`) to refit it"
-            )
-        regular.walk_files(directory, regular.ARTIFACT)  # no link or FIFO: never followed
-        torch_device = resolve_device(device or config.device)
-        sources = feature_sources(config, cache_dir, torch_device)
-        features = sources.get(backbone_key(spec.backbone))
-        if features is None:
-            raise SubmissionError(
-                f"the backbone of {self._who} is not the study's; the results folder "
-                f"{results_dir} does not match its manifest"
-            )
-        self.preprocessing: Preprocessing = features.backbone.preprocessing
-        self._size = features.input_size
-        source = ImageStream(self.preprocessing) if reads_images(spec.ref) else features
-        with calling(self._who, "load()"):
-            self._detector: Detector = load_detector(spec.ref, directory, source, torch_device)
+        self._detector, self._who, self._size = detector, who, size
+        self.preprocessing = preprocessing
 
     def maps(self, samples: list[Sample]) -> Iterator[np.ndarray]:
         """The anomaly map of each sample, (crop, crop) float32, in order."""
