@@ -372,3 +372,10 @@ def test_a_model_whose_backbone_weights_changed_is_refused(
     assert done.exit_code == 2, done.output
     assert "are not the ones the run used" in done.output and "0" * 64 in done.output
     assert not (tmp_path / "sub").exists()
+
+
+def test_a_tree_without_private_images_is_refused(made: dict[str, Path], tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    shutil.copytree(made["tree"], bare, ignore=shutil.ignore_patterns("test_private*"))
+    done = invoke("export", "ad2-check", made["out"], "--data-root", bare)
+    assert done.exit_code == 2 and "no category of" in done.output

@@ -70,8 +70,14 @@ def tree_categories(root: Path) -> list[str]:
     """The categories of the tree at `root` that have a private test split, sorted."""
     if not root.is_dir():
         raise SubmissionError(f"data root {root} does not exist; pass the MVTec AD 2 tree")
-    return sorted(
+    found = sorted(
         p.name
         for p in root.iterdir()
         if p.is_dir() and any((p / split).is_dir() for split in PRIVATE_SPLITS)
     )
+    if not found:
+        raise SubmissionError(
+            f"no category of {root} has a test_private or test_private_mixed folder; pass the "
+            "MVTec AD 2 tree as --data-root"
+        )
+    return found

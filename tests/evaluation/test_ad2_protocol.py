@@ -22,7 +22,7 @@ from evalsuite.evaluation.protocols import evaluation_defaults
 from evalsuite.evaluation.thresholds import ValScores, threshold_from_val
 
 BlobFactory = Callable[..., tuple[np.ndarray, np.ndarray]]
-LIMITS = (0.3, 0.05, 0.1, 1.0)
+LIMITS = (0.3, 0.05, 0.1, 1.0, 0.001)  # 0.001: inside the curve's first step
 
 
 def slow_aupro(maps: np.ndarray, masks: np.ndarray, limit: float) -> float:
@@ -95,9 +95,8 @@ def test_aupro_at_every_configured_limit_equals_the_slow_reference(
 ) -> None:
     maps, masks = blobs(seed, n=5, size=12, n_normal=2, ties=seed == 2)
     metrics = _cell(maps, masks, aupro_limits=LIMITS)
-    for limit, name in zip(
-        LIMITS, ("aupro_0.3", "aupro_0.05", "aupro_0.1", "aupro_1"), strict=True
-    ):
+    names = ("aupro_0.3", "aupro_0.05", "aupro_0.1", "aupro_1", "aupro_0.001")
+    for limit, name in zip(LIMITS, names, strict=True):
         assert metrics[name]["value"] == pytest.approx(slow_aupro(maps, masks, limit), abs=1e-9)
 
 
