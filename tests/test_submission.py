@@ -21,6 +21,7 @@ from evalsuite.submission.geometry import crop_offset, resized_size, to_original
 from tests.test_cli_instant import probe
 
 STUDY = """name = "ad2-mimic"
+device = "cpu"
 kinds = ["clean/none"]
 scopes = ["per_class"]
 [data]
