@@ -236,6 +236,11 @@ SPLIT = "anomaly_images/hazelnut/test_private"
             "anomaly_images/hazelnut: missing test_private_mixed",
         ),
         ("anomaly_images/zipper", Path.mkdir, "anomaly_images: superfluous zipper"),
+        (
+            "anomaly_images_thresholded/hazelnut/test_private",
+            lambda p: shutil.rmtree(p) or p.write_text("x"),
+            "anomaly_images_thresholded/hazelnut/test_private: a file where a folder belongs",
+        ),
     ],
 )
 def test_the_check_refuses_a_broken_submission_naming_the_file_and_rule(

@@ -79,7 +79,7 @@ def check_submission(folder: Path, expected: Expected) -> CheckReport:
         raise SubmissionError(f"submission folder {folder} does not exist; write it first")
     _entries(folder, folder, {MAPS_DIR}, {MAPS_DIR, MASKS_DIR}, "the top")
     maps = _tree(folder, MAPS_DIR, MAP_SUFFIX, expected)
-    masks = _tree(folder, MASKS_DIR, MASK_SUFFIX, expected) if (folder / MASKS_DIR).is_dir() else 0
+    masks = _tree(folder, MASKS_DIR, MASK_SUFFIX, expected) if (folder / MASKS_DIR).exists() else 0
     return CheckReport(maps, masks, _notes(expected, masks > 0))
 
 
@@ -93,6 +93,7 @@ def _tree(folder: Path, top: str, suffix: str, expected: Expected) -> int:
         for split, images in splits.items():
             where = root / category / split
             names = {f"{stem}{suffix}" for stem in images}
+            _folder(folder, where)
             found = sorted(p.name for p in where.iterdir())
             if len(found) != len(names):
                 raise SubmissionError(
@@ -112,8 +113,7 @@ def _tree(folder: Path, top: str, suffix: str, expected: Expected) -> int:
 
 def _entries(folder: Path, where: Path, required: set[str], allowed: set[str], what: str) -> None:
     """`where` holds every `required` name, and only `allowed` ones."""
-    if not where.is_dir():
-        raise SubmissionError(f"{_rel(folder, where)}: missing folder; write it")
+    _folder(folder, where)
     found = {p.name for p in where.iterdir()}
     missing, extra = sorted(required - found), sorted(found - allowed)
     if extra:
@@ -123,6 +123,13 @@ def _entries(folder: Path, where: Path, required: set[str], allowed: set[str], w
         )
     if missing:
         raise SubmissionError(f"{_rel(folder, where)}: missing {_names(missing)}; write them")
+
+
+def _folder(folder: Path, where: Path) -> None:
+    """`where` is a folder (not a file, not missing)."""
+    if not where.is_dir():
+        problem = "a file where a folder belongs" if where.exists() else "missing folder"
+        raise SubmissionError(f"{_rel(folder, where)}: {problem}; write it as a folder")
 
 
 def _check_map(folder: Path, path: Path, size: tuple[int, int]) -> None:
