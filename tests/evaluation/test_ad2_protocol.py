@@ -15,8 +15,10 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 from scipy import ndimage
 
+from evalsuite import config_evaluation
 from evalsuite.config import EvaluationSettings
 from evalsuite.errors import ConfigError, EvaluationError
+from evalsuite.evaluation import cell
 from evalsuite.evaluation.cell import evaluate_cell, pixel_metric_names
 from evalsuite.evaluation.protocols import evaluation_defaults
 from evalsuite.evaluation.thresholds import ValScores, threshold_from_val
@@ -112,6 +114,7 @@ def test_default_limits_keep_the_record_as_it_was(blobs: BlobFactory) -> None:
     names = list(_cell(maps, masks))
     assert names[-4:] == ["pixel_auroc", "aupro_0.3", "aupro_0.05", "pixel_f1"]
     assert pixel_metric_names() == ("pixel_auroc", "aupro_0.3", "aupro_0.05", "pixel_f1")
+    assert cell.AUPRO_LIMITS == config_evaluation.AUPRO_LIMITS  # one default, stated twice
     assert "aupro_limits" not in EvaluationSettings().model_dump(mode="json")
     extra = EvaluationSettings(aupro_limits=(0.3, 0.05, 0.1)).model_dump(mode="json")
     assert extra["aupro_limits"] == [0.3, 0.05, 0.1]
