@@ -299,6 +299,10 @@ def test_an_unknown_detector_or_missing_private_images_is_refused(
     )  # fmt: skip
     assert done.exit_code == 2 and "hazelnut/test_private_mixed does not exist" in done.output
     assert not out.exists()
+    inside = made["results"] / "submission"
+    done = invoke("export", "ad2-submission", "--results", made["results"], "--out", inside)
+    assert done.exit_code == 2 and "overlaps the results folder" in done.output
+    assert not inside.exists()
 
 
 def test_the_check_imports_no_model_library(made: dict[str, Path]) -> None:

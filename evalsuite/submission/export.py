@@ -12,7 +12,7 @@ compared before the float16 rounding). The tree is written into a staging folder
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class ExportReport:
 
     label: str
     categories: dict[str, str]
-    check: CheckReport = field(default_factory=lambda: CheckReport(0, 0))
+    check: CheckReport
 
 
 def export_submission(
@@ -82,6 +82,7 @@ def export_submission(
             "export with the evalsuite version that ran it"
         ) from error
     root = data_root or Path(manifest["dataset"]["root"])
+    _apart(out, {"the data root": root, "the results folder": results_dir})
     records = [record for _, record in iter_cells(results_dir)]
     label = _label(records, detector)
     cells = _clean_cells(records, label, config.data.categories, masks)
@@ -105,6 +106,18 @@ def export_submission(
                     _write(staging, f"{category}/{split}/{sample.path.stem}", full, threshold)
         check = check_submission(staging, expected)
     return ExportReport(label, {c: str(r["id"]) for c, r in sorted(cells.items())}, check)
+
+
+def _apart(out: Path, inputs: dict[str, Path]) -> None:
+    """Refuse an `out` inside an input or holding one: the export never writes into the data
+    tree (its fingerprint would change) or the results folder."""
+    mine = out.resolve()
+    for what, path in inputs.items():
+        theirs = path.resolve()
+        if mine.is_relative_to(theirs) or theirs.is_relative_to(mine):
+            raise SubmissionError(
+                f"--out {out} overlaps {what} {path}; write the submission elsewhere"
+            )
 
 
 def _write(staging: Path, name: str, amap: np.ndarray, threshold: float | None) -> None:
