@@ -23,6 +23,10 @@ from pydantic import (
 )
 
 from evalsuite.config_detector import DetectorSpec, path_name
+from evalsuite.config_evaluation import (  # noqa: F401  (ThresholdSettings re-exported)
+    EvaluationSettings,
+    ThresholdSettings,
+)
 from evalsuite.config_problems import describe, problems
 from evalsuite.config_shift import (
     ALL_CELL_KINDS,
@@ -35,8 +39,6 @@ from evalsuite.config_shift import (
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError, ResultsError
 from evalsuite.limits import (
-    MAX_ARTIFACTS,
-    MAX_BOOTSTRAP,
     MAX_COUNT,
     MAX_NAME_LENGTH,
     MAX_SEED,
@@ -121,25 +123,6 @@ class SplitSettings(_Closed):
 
     val_normal_ratio: float = Field(default=0.2, ge=0.0, lt=1.0)
     val_anomaly_ratio: float = Field(default=0.3, ge=0.0, lt=1.0)
-
-
-class ThresholdSettings(_Closed):
-    """How thresholds are chosen on `val` (image and pixel level)."""
-
-    strategy: Literal["f1", "quantile", "mean_std"] = "f1"
-    quantile: float = Field(default=0.99, gt=0.0, lt=1.0)
-    k: float = Field(default=3.0, ge=0.0, le=100.0)
-
-
-class EvaluationSettings(_Closed):
-    """Thresholds, bootstrap, artifacts."""
-
-    image_threshold: ThresholdSettings = ThresholdSettings()
-    pixel_threshold: ThresholdSettings = ThresholdSettings()
-    bootstrap: int = Field(
-        default=1000, ge=0, le=MAX_BOOTSTRAP, description="resamples for 95% CIs; 0 = none"
-    )
-    artifacts_per_cell: int = Field(default=4, ge=0, le=MAX_ARTIFACTS)
 
 
 class SweepSpec(_Closed):

@@ -65,6 +65,11 @@ class EvaluationError(EvalsuiteError):
     """
 
 
+class SubmissionError(EvalsuiteError):
+    """An MVTec AD 2 server submission cannot be written or breaks a format rule (the message
+    names the file and the rule)."""
+
+
 class SchedulerError(EvalsuiteError):
     """The Dask scheduler named by `--scheduler` cannot be reached (or its address is invalid)."""
 

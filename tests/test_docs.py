@@ -172,7 +172,7 @@ def cli_commands() -> dict[str, set[str]]:
         options = {
             opt
             for param in command.get_params(click.Context(command))
-            for opt in param.opts
+            for opt in [*param.opts, *param.secondary_opts]  # `--no-x` of a `--x/--no-x` flag
             if opt.startswith("--")
         }
         found[" ".join(path)] = options - {"--help", "--verbose"}
@@ -188,7 +188,7 @@ def readme_command_rows() -> dict[str, set[str]]:
     section = text.split("## The command line", 1)[1].split("\n## ", 1)[0]
     rows: dict[str, set[str]] = {}
     for line in section.splitlines():
-        synopsis = re.match(r"\| `evalsuite ([a-z ]+?)(?: [A-Z\[-]| ?`)", line)
+        synopsis = re.match(r"\| `evalsuite ([a-z0-9 -]+?)(?: [A-Z\[-]| ?`)", line)
         if synopsis is None:
             continue
         first_cell = re.split(r"(?<!\\)\|", line)[1]

@@ -11,5 +11,6 @@ Pure functions on numpy arrays; no I/O, no torch. Modules:
 - `thresholds`: the `f1`, `quantile` and `mean_std` strategies, from val data only;
 - `regimes`: which condition a cell fits, thresholds and tests on;
 - `shortcut`: threshold transfer, nearest-neighbour provenance, score distributions (unified);
-- `cell`: `evaluate_cell`, the JSON-ready metrics of one cell.
+- `cell`: `evaluate_cell`, the JSON-ready metrics of one cell (AU-PRO at each configured limit);
+- `protocols`: the evaluation defaults of each dataset layout (MVTec AD 2: `mean_std`).
 """

@@ -9,7 +9,7 @@ the thresholds are the val ones, fixed over the resamples.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -30,12 +30,15 @@ from evalsuite.evaluation.metrics import (
     threshold_metrics,
 )
 from evalsuite.evaluation.pixel_bootstrap import aupro_ci, pixel_auroc_ci, pixel_f1_ci
-from evalsuite.evaluation.pro import ProCurve, normalised_area, pro_curve
+from evalsuite.evaluation.pro import ProCurve, check_limit, metric_name, normalised_area, pro_curve
 
 CI_LEVEL = 0.95
 NO_MASKS = "dataset has no masks"
 NO_PIXEL_THRESHOLD = "no pixel threshold was computed"
+AUPRO_LIMITS = (0.3, 0.05)
+"""The default AU-PRO limits (`EvaluationSettings.aupro_limits`): MVTec AD's and MVTec AD 2's."""
 PIXEL_METRICS = ("pixel_auroc", "aupro_0.3", "aupro_0.05", "pixel_f1")
+"""The pixel metrics at the default AU-PRO limits."""
 
 Metric = dict[str, object]
 Outcome = tuple[float, tuple[float, float] | None]
@@ -72,6 +75,7 @@ def evaluate_cell(
     bootstrap_n: int = 1000,
     seed: int,
     roc_max_points: int = 200,
+    aupro_limits: Sequence[float] = AUPRO_LIMITS,
 ) -> dict[str, object]:
     """All metrics of one cell on its test data.
 
@@ -85,6 +89,8 @@ def evaluate_cell(
         bootstrap_n: resamples of every metric's 95% interval.
         seed: bootstrap seed.
         roc_max_points: most points kept per ROC curve.
+        aupro_limits: the FPR limits AU-PRO is integrated to, each in (0, 1], each reported as
+            `aupro_<limit>` (`pro.metric_name`).
 
     Returns:
         {"metrics": name -> metric, "roc": {"image": points | None, "pixel": points | None},
@@ -96,18 +102,29 @@ def evaluate_cell(
             f"maps {np.shape(maps)} do not match the {s.size} image scores; "
             "pass one (H, W) map per scored image"
         )
+    limits = tuple(float(limit) for limit in aupro_limits)
+    for limit in limits:
+        check_limit(limit)
     boot = _Bootstrap(bootstrap_n, seed, CI_LEVEL)
     metrics = _image_metrics(s, y, image_threshold, boot)
     roc: dict[str, RocPoints | None] = {
         "image": _attempt(lambda: roc_points(s, y, roc_max_points))[0]
     }
     if masks is None:
-        metrics.update({name: _missing(NO_MASKS) for name in PIXEL_METRICS})
+        metrics.update({name: _missing(NO_MASKS) for name in pixel_metric_names(limits)})
         roc["pixel"] = None
     else:
-        pixel, roc["pixel"] = _pixel_metrics(maps, masks, pixel_threshold, boot, roc_max_points)
+        pixel, roc["pixel"] = _pixel_metrics(
+            maps, masks, pixel_threshold, boot, roc_max_points, limits
+        )
         metrics.update(pixel)
     return {"metrics": metrics, "roc": roc, "bootstrap": asdict(boot)}
+
+
+def pixel_metric_names(limits: Sequence[float] = AUPRO_LIMITS) -> tuple[str, ...]:
+    """The pixel metrics of a cell, in record order: pixel_auroc, one AU-PRO per limit,
+    pixel_f1."""
+    return ("pixel_auroc", *(metric_name(limit) for limit in limits), "pixel_f1")
 
 
 def _image_metrics(
@@ -142,8 +159,9 @@ def _pixel_metrics(
     threshold: float | None,
     boot: _Bootstrap,
     max_points: int,
+    limits: tuple[float, ...],
 ) -> tuple[dict[str, Metric], RocPoints | None]:
-    """pixel_auroc and aupro_0.3 (with intervals), aupro_0.05, pixel_f1 and the pixel ROC.
+    """pixel_auroc, AU-PRO at each limit, pixel_f1 (each with its interval) and the pixel ROC.
 
     The ROC and PRO curves are each computed once (one sort of all pixels each), reduced to what
     the record keeps and released before the next, to bound memory (about 0.4 GB at peak for
@@ -151,7 +169,7 @@ def _pixel_metrics(
     """
     m, g = _checks.maps_and_masks(maps, masks)
     roc, roc_reason = _attempt(lambda: _roc_summary(m, g, max_points))
-    areas, pro_reason = _attempt(lambda: _pro_areas(m, g, boot))
+    areas, pro_reason = _attempt(lambda: _pro_areas(m, g, boot, limits))
 
     def auroc() -> Outcome:
         if roc is None:
@@ -172,12 +190,9 @@ def _pixel_metrics(
         value = pixel_f1(m, g, threshold)
         return value, _interval(boot, lambda: pixel_f1_ci(m, g, threshold, **boot.kwargs))
 
-    metrics = {
-        "pixel_auroc": _metric(auroc),
-        "aupro_0.3": _metric(area(0.3)),
-        "aupro_0.05": _metric(area(0.05)),
-        "pixel_f1": _metric(f1),
-    }
+    metrics = {"pixel_auroc": _metric(auroc)}
+    metrics.update({metric_name(limit): _metric(area(limit)) for limit in limits})
+    metrics["pixel_f1"] = _metric(f1)
     return metrics, None if roc is None else roc[1]
 
 
@@ -189,12 +204,12 @@ def _roc_summary(m: np.ndarray, g: np.ndarray, max_points: int) -> tuple[float, 
 
 
 def _pro_areas(
-    m: np.ndarray, g: np.ndarray, boot: _Bootstrap
+    m: np.ndarray, g: np.ndarray, boot: _Bootstrap, limits: tuple[float, ...]
 ) -> dict[float, Callable[[], Outcome]]:
-    """AU-PRO at the limits 0.3 and 0.05 with their intervals, from one exact PRO curve (its
-    intervals computed here, while the curve is held; an interval's error stays its metric's)."""
+    """AU-PRO at each limit with its interval, from one exact PRO curve (its intervals
+    computed here, while the curve is held; an interval's error stays its metric's)."""
     curve = pro_curve(m, g)
-    return {limit: _area_outcome(m, g, curve, limit, boot) for limit in (0.3, 0.05)}
+    return {limit: _area_outcome(m, g, curve, limit, boot) for limit in limits}
 
 
 def _area_outcome(

@@ -127,6 +127,11 @@ def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
     return normalised_area(curve.fpr, curve.pro, fpr_limit)
 
 
+def metric_name(fpr_limit: float) -> str:
+    """The record name of AU-PRO at `fpr_limit`: `aupro_0.3`, `aupro_0.05`, `aupro_0.1`."""
+    return f"aupro_{fpr_limit:g}"
+
+
 def check_limit(fpr_limit: float) -> None:
     """Raise unless `fpr_limit` is in (0, 1]."""
     if not 0.0 < fpr_limit <= 1.0:

@@ -5,8 +5,12 @@ Strategies (an item is predicted anomalous when its score >= the threshold):
 - `f1`: the threshold maximising F1 on labelled val data, searched over every distinct val score;
   among equal maxima the highest threshold (fewest alarms) wins. Needs anomalous val items.
 - `quantile`: the q-quantile (default 0.99, linear interpolation) of normal val scores.
-- `mean_std`: mean + k * sigma (default k = 3, sigma with ddof = 1) of normal val scores, the
-  MVTec AD 2 baseline.
+- `mean_std`: mean + k * sigma (default k = 3) of normal val scores. At the pixel level it is
+  MVTec AD 2's baseline exactly: the mean and the population standard deviation (ddof = 0, as
+  `np.std`) of every pixel of the normal validation maps, pooled (the official upload checker
+  suggests `np.mean(anomaly_scores_val) + 3 * np.std(anomaly_scores_val)`). At the image level
+  sigma is the sample standard deviation (ddof = 1) of the few normal val image scores, as it
+  always was.
 
 At `level="image"` the items are val images (their scores and labels). At `level="pixel"` they
 are pixels of the val maps: `f1` uses every pixel with its mask label; `quantile` and `mean_std`
@@ -33,6 +37,9 @@ from evalsuite.evaluation.curves import sweep
 Level = Literal["image", "pixel"]
 STRATEGIES = ("f1", "quantile", "mean_std")
 LEVELS = ("image", "pixel")
+MEAN_STD_DDOF: dict[str, int] = {"image": 1, "pixel": 0}
+"""Delta degrees of freedom of `mean_std`'s sigma per level: the pixel level pools every
+normal val pixel as MVTec AD 2's baseline does (`np.std`, ddof 0)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ def threshold_from_val(
             f"mean_std needs at least 2 normal val {level} scores, got {normal.size}; "
             "add normal images to val"
         )
-    value = float(normal.mean() + k * normal.std(ddof=1))
+    value = float(normal.mean() + k * normal.std(ddof=MEAN_STD_DDOF[level]))
     return Threshold("mean_std", value, level, params={"k": k})
 
 

@@ -123,7 +123,7 @@ def test_pixel_quantile_and_mean_std_use_pixels_of_normal_images() -> None:
     top = threshold_from_val(val, "quantile", level="pixel", q=1.0)
     assert (top.value, top.level) == (normal_pixels.max(), "pixel")
     spread = threshold_from_val(val, "mean_std", level="pixel")
-    assert spread.value == pytest.approx(normal_pixels.mean() + 3 * normal_pixels.std(ddof=1))
+    assert spread.value == pytest.approx(normal_pixels.mean() + 3 * normal_pixels.std(ddof=0))
 
 
 def test_pixel_f1_equals_brute_force_and_needs_masks() -> None:

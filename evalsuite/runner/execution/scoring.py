@@ -165,6 +165,7 @@ class FitScorer:
             pixel_threshold=pixel_t.value if pixel_t else None,
             bootstrap_n=evaluation.bootstrap,
             seed=self.fit.seed,
+            aupro_limits=evaluation.aupro_limits,
         )
         return {
             "samples": test_samples,
