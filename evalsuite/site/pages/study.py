@@ -13,6 +13,7 @@ from evalsuite.site.read.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
 from evalsuite.site.read.records import METRIC_NAMES, GroupKey, Results
 from evalsuite.site.views import figures
 from evalsuite.site.views.difference_rows import DIFF_METRICS, DiffTable, paired_intervals
+from evalsuite.site.views.findings import findings
 from evalsuite.site.views.gallery import GalleryPage, gallery_pages
 from evalsuite.site.views.heatmaps import Recoloured
 from evalsuite.site.views.means import (
@@ -163,6 +164,9 @@ def main_pages(
     differences (`differences.difference_tables`), shown on the pages they belong to; `means`:
     the tables' means over categories (made here when not given)."""
     means = means or CategoryMeans(results, grid.categories)
+    shift_tables = [t for t in paired if t.family in ("shift", "threshold", "retrain")]
+    unified_tables = [t for t in paired if t.family == "unified"]
+    sweep_tables = [t for t in paired if t.family.startswith("sweep:")]
     headline = metric_rows(results, grid, "per_class", HEADLINE_METRICS, grid.kinds)
     anchors = anchor_rows(results, grid)
     index = Page(
@@ -180,6 +184,9 @@ def main_pages(
             "anchors": anchors,
             "anchor_titles": titles(ANCHOR_METRICS),
             "works_cited": WORKS_CITED if anchors else (),
+            "findings": findings(shift_tables, "shift.html")
+            + findings(unified_tables, "unified.html")
+            + findings(sweep_tables, "hyperparameters.html"),
         },
         charts=True,
     )
@@ -200,8 +207,9 @@ def main_pages(
             "shift_regimes": SHIFT_REGIMES,
             "shift_kinds": [f"shift/{regime}" for regime in SHIFT_REGIMES],
             "regime_chart": figures.regimes(results, grid),
-            "paired": [t for t in paired if t.family in ("shift", "threshold", "retrain")],
+            "paired": shift_tables,
             "paired_titles": titles(DIFF_METRICS),
+            "findings": findings(shift_tables, "shift.html"),
         },
         charts=True,
     )
@@ -209,8 +217,8 @@ def main_pages(
         index,
         shift,
         roc_page(results, grid),
-        unified_page(results, grid, [t for t in paired if t.family == "unified"], means),
-        sweeps_page(results, grid, [t for t in paired if t.family.startswith("sweep:")], means),
+        unified_page(results, grid, unified_tables, means),
+        sweeps_page(results, grid, sweep_tables, means),
     ]
 
 
@@ -245,6 +253,7 @@ def unified_page(
         "shortcuts": views,
         "paired": paired,
         "paired_titles": titles(DIFF_METRICS),
+        "findings": findings(paired, "unified.html"),
     }
     return Page(
         "unified.html", "unified.html.j2", "Unified model", "unified.html", data, charts=True
@@ -266,6 +275,7 @@ def sweeps_page(
         "metric_titles": titles(HEADLINE_METRICS),
         "paired": paired,
         "paired_titles": titles(DIFF_METRICS),
+        "findings": findings(paired, "hyperparameters.html"),
     }
     return Page(
         "hyperparameters.html",

@@ -9,6 +9,8 @@ family. The tables are computed by `differences`; their mean rows by `means`.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,6 +158,16 @@ class DiffTable:
     title: str
     rows: tuple[DiffRow, ...]
     metrics: tuple[str, ...] = DIFF_METRICS
+
+    def anchor(self, row: DiffRow) -> str:
+        """The id of `row`'s table row on its page: readable, and unique by a digest of what
+        tells the rows of every family apart."""
+        a, b = row.a, row.b
+        parts = (self.family, b.label, a.scope, a.kind, b.scope, b.kind, b.category)
+        key = "|".join((*parts, str(row.mean), repr(b.sweep)))
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+        readable = re.sub(r"[^A-Za-z0-9_]+", "-", f"{self.family}-{row.b.label}-{row.b.category}")
+        return f"d-{readable}-{digest}"
 
     @property
     def n_comparisons(self) -> int:
