@@ -38,6 +38,7 @@ from evalsuite.config_shift import (
 )
 from evalsuite.data.synthetic.config import CATEGORIES as SYNTHETIC_CATEGORIES
 from evalsuite.errors import ConfigError, ResultsError
+from evalsuite.evaluation.protocols import LAYOUT_DEFAULTS, evaluation_defaults
 from evalsuite.limits import (
     MAX_COUNT,
     MAX_NAME_LENGTH,
@@ -194,6 +195,22 @@ class StudyConfig(_Closed):
     kinds: tuple[CellKind, ...] = ALL_CELL_KINDS
     sweeps: tuple[SweepSpec, ...] = ()
     evaluation: EvaluationSettings = EvaluationSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _layout_protocol(cls, raw: Any) -> Any:
+        """The evaluation settings the data layout's protocol asks for (`evaluation.protocols`:
+        mean_std thresholds on MVTec AD 2), where the study's `evaluation` leaves them unset."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+            return raw
+        layout = raw["data"].get("layout", "mvtec")
+        if not isinstance(layout, str) or layout not in LAYOUT_DEFAULTS:
+            return raw  # refused, with the key's path, by DataSettings
+        evaluation = raw.get("evaluation", {})
+        if not isinstance(evaluation, dict):
+            return raw
+        filled = {**evaluation_defaults(layout), **evaluation}
+        return {**raw, "evaluation": filled} if filled != evaluation else raw
 
     @field_validator("name")
     @classmethod

@@ -35,12 +35,13 @@ def _study(root: Path, layout: str) -> dict[str, Any]:
                 "params": {"coreset_ratio": 0.25, "target_dim": "none"},
             }
         ],
-        "evaluation": {
-            "bootstrap": 10,
-            "artifacts_per_cell": 1,
-            "image_threshold": MEAN_STD,
-            "pixel_threshold": MEAN_STD,
-        },
+        # MVTec AD 2's protocol sets mean_std thresholds itself (`evaluation.protocols`)
+        "evaluation": {"bootstrap": 10, "artifacts_per_cell": 1}
+        | (
+            {}
+            if layout == "mvtec_ad2"
+            else {"image_threshold": MEAN_STD, "pixel_threshold": MEAN_STD}
+        ),
     }
 
 
@@ -69,6 +70,8 @@ def test_a_study_runs_end_to_end_on_a_mimic_tree(
     assert result.exit_code == 0, result.output
     manifest = results.read_manifest(out)
     assert manifest["config"]["data"]["layout"] == layout
+    for level in ("image_threshold", "pixel_threshold"):  # the layout's protocol, or the study's
+        assert manifest["config"]["evaluation"][level]["strategy"] == "mean_std"
     cells = out / "cells/patchcore/per_class/none"
     for condition in ("clean", "shift"):
         record = results.read_cell(cells / condition / "zipper.json")
@@ -161,3 +164,22 @@ def test_an_mvtec_tree_reads_as_it_always_has(make_tree: Any) -> None:
     assert dataset.layout == "mvtec" and {s.condition for s in dataset.samples} == {None}
     named = read_dataset(root, layout="mvtec")
     assert named == dataset and fingerprint(named) == fingerprint(dataset)
+
+
+def test_mvtec_ad2_studies_get_its_protocols_thresholds_unless_they_set_their_own() -> None:
+    """`f1` thresholds need anomalous val images, which MVTec AD 2's val split never has: a
+    study on that layout gets mean + 3 sd at both levels; what it sets itself is kept."""
+    from evalsuite.config import StudyConfig
+
+    base = {"detectors": [{"name": "patchcore"}], "data": {"source": "mvtec", "root": "/d"}}
+    ad2 = {**base, "data": {**base["data"], "layout": "mvtec_ad2"}}
+    chosen = StudyConfig.model_validate(ad2).evaluation
+    for level in (chosen.image_threshold, chosen.pixel_threshold):
+        assert (level.strategy, level.k) == ("mean_std", 3.0)
+    own = {**ad2, "evaluation": {"image_threshold": {"strategy": "quantile"}, "bootstrap": 5}}
+    kept = StudyConfig.model_validate(own).evaluation
+    assert kept.image_threshold.strategy == "quantile" and kept.bootstrap == 5
+    assert kept.pixel_threshold.strategy == "mean_std"
+    for layout in ("mvtec", "visa"):
+        other = {**base, "data": {**base["data"], "layout": layout}}
+        assert StudyConfig.model_validate(other).evaluation.image_threshold.strategy == "f1"
