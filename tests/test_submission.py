@@ -297,7 +297,7 @@ def test_an_unknown_detector_or_missing_private_images_is_refused(
         "export", "ad2-submission", "--results", made["results"], "--out", out,
         "--data-root", bare,
     )  # fmt: skip
-    assert done.exit_code == 2 and "hazelnut/test_private_mixed does not exist" in done.output
+    assert done.exit_code == 2 and "hazelnut/test_private_mixed: missing folder" in done.output
     assert not out.exists()
     inside = made["results"] / "submission"
     done = invoke("export", "ad2-submission", "--results", made["results"], "--out", inside)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalsuite.errors import SubmissionError
+from evalsuite.errors import DatasetError, SubmissionError
 
 MAPS_DIR = "anomaly_images"
 MASKS_DIR = "anomaly_images_thresholded"
@@ -51,16 +51,19 @@ def private_images(root: Path, category: str) -> dict[str, list[Path]]:
     Raises:
         SubmissionError: a split folder is missing or holds no image, naming it.
     """
-    found = {}
-    for split in PRIVATE_SPLITS:
-        folder = root / category / split
-        if not folder.is_dir():
-            raise SubmissionError(
-                f"{folder} does not exist: the submission needs MVTec AD 2's private test "
-                f"images of {category!r}; point --data-root at the full MVTec AD 2 tree"
-            )
-        images = sorted(p for p in folder.iterdir() if p.suffix == IMAGE_SUFFIX and p.is_file())
+    from evalsuite.data.layouts.mvtec_ad2 import private_images as listed
+
+    try:
+        found = listed(root, category)
+    except DatasetError as error:
+        raise SubmissionError(
+            f"{error}; the submission needs MVTec AD 2's private test images of {category!r}: "
+            "point --data-root at the full MVTec AD 2 tree"
+        ) from error
+    for split, paths in found.items():
+        images = [p for p in paths if p.suffix == IMAGE_SUFFIX]
         if not images:
+            folder = root / category / split
             raise SubmissionError(f"{folder} holds no {IMAGE_SUFFIX} image; restore its images")
         found[split] = images
     return found
