@@ -389,3 +389,35 @@ def test_a_tree_without_private_images_is_refused(made: dict[str, Path], tmp_pat
     shutil.copytree(made["tree"], bare, ignore=shutil.ignore_patterns("test_private*"))
     done = invoke("export", "ad2-check", made["out"], "--data-root", bare)
     assert done.exit_code == 2 and "no category of" in done.output
+
+
+def test_a_study_on_the_mvtec_ad2_mimic_tree_exports_a_submission_the_check_accepts(
+    tmp_path: Path,
+) -> None:
+    """The whole path on the layout itself: `data synth --layout mvtec_ad2`, a study with
+    `data.layout = "mvtec_ad2"` (the protocol's thresholds by default), the export of every
+    private image of the tree, and the format check against that tree."""
+    tree, results, cache, out = (tmp_path / name for name in ("tree", "results", "c", "sub"))
+    small = ("--size", "64", "--train", "6", "--test-good", "1", "--test-defect", "2")
+    done = invoke("data", "synth", "--layout", "mvtec_ad2", "--out", tree,
+                  "--categories", "zipper", *small)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    study = STUDY.replace(
+        'categories = ["hazelnut"]', 'categories = ["zipper"]\nlayout = "mvtec_ad2"'
+    )
+    study = study.replace('pixel_threshold = {{ strategy = "mean_std", k = 3.0 }}\n', "")
+    config = tmp_path / "study.toml"
+    config.write_text(study.format(root=tree), encoding="utf-8")
+    done = invoke("run", "--config", config, "--out", results, "--cache", cache, "--quiet")
+    assert done.exit_code == 0, done.output
+    done = invoke("export", "ad2-submission", "--results", results, "--out", out, "--cache", cache)
+    assert done.exit_code == 0, done.output
+    from evalsuite.data.layouts.mvtec_ad2 import private_images
+
+    expected = private_images(tree, "zipper")
+    for split, images in expected.items():
+        written = sorted((out / "anomaly_images" / "zipper" / split).iterdir())
+        assert [p.stem for p in written] == [p.stem for p in images] and images
+        assert all(tifffile.imread(p).dtype == np.float16 for p in written)
+    done = invoke("export", "ad2-check", out, "--data-root", tree)
+    assert done.exit_code == 0, done.output
