@@ -162,3 +162,10 @@ def estimate_report(study: dict[str, Any], folder: Path) -> dict[str, Any]:
     assert estimated.exit_code == 0, estimated.output
     report: dict[str, Any] = json.loads(estimated.output[estimated.output.index("{") :])
     return report
+
+
+def copied(tree: Path, folder: Path) -> Path:
+    """A copy of `tree` at `folder`/copy (to edit without touching a shared tree)."""
+    copy = folder / "copy"
+    shutil.copytree(tree, copy)
+    return copy

@@ -70,18 +70,25 @@ def _mimic_tree(root: Path) -> None:
             image.save(root / "hazelnut" / split / f"{name}.png")
 
 
+def run_and_export(study: str, base: Path, results: Path, cache: Path, out: Path) -> Result:
+    """Run `study` (TOML text, written to `base`) into `results`, then export its submission to
+    `out`; the export's result."""
+    config = base / "study.toml"
+    config.write_text(study, encoding="utf-8")
+    done = invoke("run", "--config", config, "--out", results, "--cache", cache, "--quiet")
+    assert done.exit_code == 0, done.output
+    done = invoke("export", "ad2-submission", "--results", results, "--out", out, "--cache", cache)
+    assert done.exit_code == 0, done.output
+    return done
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The mimic tree, the study's results, and its submission (with masks)."""
     base = tmp_path_factory.mktemp("ad2")
     tree, results, cache, out = base / "tree", base / "results", base / "cache", base / "sub"
     _mimic_tree(tree)
-    config = base / "study.toml"
-    config.write_text(STUDY.format(root=tree), encoding="utf-8")
-    done = invoke("run", "--config", config, "--out", results, "--cache", cache, "--quiet")
-    assert done.exit_code == 0, done.output
-    done = invoke("export", "ad2-submission", "--results", results, "--out", out, "--cache", cache)
-    assert done.exit_code == 0, done.output
+    done = run_and_export(STUDY.format(root=tree), base, results, cache, out)
     assert "wrote 5 maps and 5 masks of 'patchcore' (1 category)" in done.output
     return {"tree": tree, "results": results, "cache": cache, "out": out}
 
@@ -406,12 +413,7 @@ def test_a_study_on_the_mvtec_ad2_mimic_tree_exports_a_submission_the_check_acce
         'categories = ["hazelnut"]', 'categories = ["zipper"]\nlayout = "mvtec_ad2"'
     )
     study = study.replace('pixel_threshold = {{ strategy = "mean_std", k = 3.0 }}\n', "")
-    config = tmp_path / "study.toml"
-    config.write_text(study.format(root=tree), encoding="utf-8")
-    done = invoke("run", "--config", config, "--out", results, "--cache", cache, "--quiet")
-    assert done.exit_code == 0, done.output
-    done = invoke("export", "ad2-submission", "--results", results, "--out", out, "--cache", cache)
-    assert done.exit_code == 0, done.output
+    run_and_export(study.format(root=tree), tmp_path, results, cache, out)
     from evalsuite.data.layouts.mvtec_ad2 import private_images
 
     expected = private_images(tree, "zipper")

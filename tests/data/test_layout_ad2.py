@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from studies import copied
 
 from evalsuite.cli import main
 from evalsuite.data.imageio import read_image, read_mask
@@ -30,12 +31,6 @@ SMALL = SyntheticConfig(
 @pytest.fixture(scope="module")
 def mimic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mimic(tmp_path_factory.mktemp("ad2") / "tree", "mvtec_ad2", SMALL)
-
-
-def _copy(tree: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "copy"
-    shutil.copytree(tree, copy)
-    return copy
 
 
 def test_reads_the_mimic_with_counts_labels_masks_and_conditions(mimic: Path) -> None:
@@ -110,7 +105,7 @@ def test_private_images_lists_both_private_sets_sorted(mimic: Path, tmp_path: Pa
     assert listed["test_private_mixed"] == sorted(listed["test_private_mixed"])
     ids = {s.path for s in read_dataset(mimic).samples}
     assert not ids & set(listed["test_private"])  # unlabelled: never a sample
-    copy = _copy(mimic, tmp_path)
+    copy = copied(mimic, tmp_path)
     shutil.rmtree(copy / "zipper/test_private_mixed")
     with pytest.raises(DatasetError, match=r"zipper/test_private_mixed: missing folder"):
         private_images(copy, "zipper")
@@ -132,7 +127,7 @@ def test_private_images_lists_both_private_sets_sorted(mimic: Path, tmp_path: Pa
 def test_a_bad_tree_is_refused_naming_the_path(
     mimic: Path, tmp_path: Path, damage: str, named: str
 ) -> None:
-    copy = _copy(mimic, tmp_path)
+    copy = copied(mimic, tmp_path)
     target = copy / damage
     shutil.rmtree(target) if target.is_dir() else target.unlink()
     with pytest.raises(DatasetError, match=named) as caught:

@@ -5,13 +5,13 @@ with its source's split, and the mimic writer."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from studies import copied
 
 from evalsuite.cli import main
 from evalsuite.data.imageio import read_image, read_mask
@@ -32,12 +32,6 @@ HEADER = "object,split,label,image,mask\n"
 @pytest.fixture(scope="module")
 def mimic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mimic(tmp_path_factory.mktemp("visa") / "tree", "visa", SMALL)
-
-
-def _copy(tree: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "copy"
-    shutil.copytree(tree, copy)
-    return copy
 
 
 def test_reads_the_mimic_by_its_split_file(mimic: Path) -> None:
@@ -122,7 +116,7 @@ def _edit_csv(root: Path, old: str, new: str) -> None:
 def test_a_bad_split_row_is_refused_naming_its_line_and_path(
     mimic: Path, tmp_path: Path, old: str, new: str, named: str
 ) -> None:
-    copy = _copy(mimic, tmp_path)
+    copy = copied(mimic, tmp_path)
     _edit_csv(copy, old, new)
     with pytest.raises(DatasetError, match=named) as caught:
         read_dataset(copy, layout="visa")
@@ -133,7 +127,7 @@ def test_a_bad_split_row_is_refused_naming_its_line_and_path(
 
 
 def test_images_no_row_names_are_skipped_with_a_warning(mimic: Path, tmp_path: Path) -> None:
-    copy = _copy(mimic, tmp_path)
+    copy = copied(mimic, tmp_path)
     _edit_csv(copy, "zipper,test,normal,zipper/Data/Images/Normal/0010.JPG,\n", "")
     dataset = read_dataset(copy)
     assert len(dataset.of_category("zipper")) == 14
@@ -146,7 +140,7 @@ def test_images_no_row_names_are_skipped_with_a_warning(mimic: Path, tmp_path: P
 
 
 def test_a_missing_or_headless_split_file_is_refused(mimic: Path, tmp_path: Path) -> None:
-    copy = _copy(mimic, tmp_path)
+    copy = copied(mimic, tmp_path)
     (copy / "split_csv/1cls.csv").write_text("object,split,image\ncarpet,train,x.JPG\n")
     with pytest.raises(DatasetError, match=r"1cls\.csv: split file without the column\(s\) "
                                            r"label, mask; its header must be"):  # fmt: skip
