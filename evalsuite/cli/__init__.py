@@ -7,8 +7,9 @@ Ctrl-C, 143 SIGTERM (both leave no partial output; see evalsuite.signals). `-v` 
 before or after the subcommand.
 
 One module per command group: `data` (data synth/shift/check/download), `study` (config show,
-plan, run, all), `results` (site, merge, diff); `options` holds the options several commands
-share and `group` the group class that turns errors into one line and an exit code.
+plan, run, all), `results` (site, merge, diff), `history` (history append); `options` holds
+the options several commands share and `group` the group class that turns errors into one
+line and an exit code.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import click
 from evalsuite import signals
 from evalsuite.cli.data import data
 from evalsuite.cli.group import Group
+from evalsuite.cli.history import history
 from evalsuite.cli.results import diff, merge, site
 from evalsuite.cli.study import all_command, config_group, plan, run
 
@@ -36,5 +38,5 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for _command in (data, config_group, plan, run, all_command, merge, diff, site):
+for _command in (data, config_group, plan, run, all_command, merge, diff, site, history):
     main.add_command(_command)
