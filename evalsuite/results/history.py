@@ -114,7 +114,7 @@ def provenance_changes(before: Night, after: Night) -> list[Change]:
     a, b = before["provenance"], after["provenance"]
     found = []
     for kind in ("code", "versions", "weights", "dataset", "config"):
-        found += [Change(kind, key, x, y) for key, x, y in _leaves(a[kind], b[kind])]  # type: ignore[arg-type]
+        found += [Change(kind, key, x, y) for key, x, y in _leaves(a[kind], b[kind])]
     return found
 
 

@@ -15,6 +15,7 @@ from evalsuite import __version__, regular
 from evalsuite.errors import ResultsError
 from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
 from evalsuite.owned import check_owned, owned_tree
+from evalsuite.results.history_file import read_history
 from evalsuite.site.build.leaks import check_no_leaks
 from evalsuite.site.catalogue import Download
 from evalsuite.site.downloads.attribution_exports import (
@@ -38,6 +39,7 @@ from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, 
 from evalsuite.site.pages import assets, detail
 from evalsuite.site.pages.attribution import attribution_page, with_attribution
 from evalsuite.site.pages.changes import changes
+from evalsuite.site.pages.history import HistoryView, anonymous_history, history_view, with_history
 from evalsuite.site.pages.links import CellLinks
 from evalsuite.site.pages.per_image import per_image, per_image_page
 from evalsuite.site.pages.render import TEMPLATES, SiteInfo, environment, render
@@ -68,6 +70,7 @@ def build_site(
     *,
     anonymous: bool = False,
     bundle: Path | None = None,
+    history: Path | None = None,
 ) -> Path:
     """Build the site of the results folder `results_dir` into `out`.
 
@@ -79,6 +82,7 @@ def build_site(
         baseline: a results folder to compare with: adds the Changes page (see `changes`).
         anonymous: remove absolute paths, the user, host and git commit (see `anonymise`).
         bundle: also write the site as this zip (see `bundle`).
+        history: a history file (`evalsuite history append`): adds the History page.
 
     Returns:
         the path of the site's index.html.
@@ -104,11 +108,12 @@ def build_site(
     if bundle is not None:
         check_bundle_target(bundle, results_dir, out)
         check_replaceable(bundle, "--bundle", zip_with_comment(BUNDLE_MARK), "an evalsuite bundle")
+    trend = _history(history, anonymous)
     results = load_results(results_dir)
     identity = machine_identity(results_dir) if anonymous else None
     if identity is not None:
         results = anonymise(results, identity)
-    files = site_files(results, templates, baseline)
+    files = site_files(results, templates, baseline, trend)
     if identity is not None:
         check_no_leaks(files, identity)
     _replace(out, files, results, force)
@@ -127,7 +132,10 @@ def build_site(
 
 
 def site_files(
-    results: Results, templates: Path = TEMPLATES, baseline: Path | None = None
+    results: Results,
+    templates: Path = TEMPLATES,
+    baseline: Path | None = None,
+    history: HistoryView | None = None,
 ) -> dict[str, bytes]:
     """Path in the site -> content, for every generated file except the copied artifacts."""
     grid = grid_of(results)
@@ -162,6 +170,7 @@ def site_files(
         *(found.downloads if found else ()),
         *data_downloads(results),
         *(() if attribution.empty else attribution_downloads(attribution)),
+        *(history.downloads if history else ()),
     )
     pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
@@ -173,12 +182,16 @@ def site_files(
         pages += found.pages
         nav = site.nav
         site = dataclasses.replace(site, nav=(nav[0], ("changes.html", "Changes"), *nav[1:]))
+    if history is not None:
+        pages.append(history.page)
+        site = dataclasses.replace(site, nav=with_history(site.nav))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
     files.update(_downloads(results, headline, paired, means))
     files.update(per_image_files(statistics, _study(results), results.synthetic))
     if not attribution.empty:
         files.update(attribution_files(attribution, _study(results), results.synthetic))
     files.update(found.files if found is not None else {})
+    files.update(history.files if history is not None else {})
     files.update(assets.asset_files(templates))
     files.update(recoloured.files)
     files.update(figure_files(figures))
@@ -191,6 +204,18 @@ def _attribution(results: Results, grid: Grid) -> AttributionView:
     """What the page "What the shift does" shows (`views.attribution.attribution_view`; empty
     for a study without shift variants: no page, no link, no download)."""
     return attribution_view(results, grid)
+
+
+def _history(path: Path | None, anonymous: bool) -> HistoryView | None:
+    """The History page of the history file at `path` (read and checked before any work)."""
+    if path is None:
+        return None
+    found = read_history(path)
+    if found is None:
+        raise ResultsError(
+            f"--history {path} does not exist; write it with `evalsuite history append`"
+        )
+    return history_view(anonymous_history(found) if anonymous else found)
 
 
 def _archived(extra: dict[str, bytes]) -> dict[str, bytes]:
