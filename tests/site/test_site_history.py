@@ -2,7 +2,8 @@
 night's values (read back from the page's chart data and from `downloads/history.csv`, compared
 with the records), marks and lists exactly the provenance fields that changed, links the CSV
 from the Downloads page, keeps no git commit under `--anonymous`, and at 400 px does not scroll
-sideways (headless Chromium; skipped without it).
+sideways (headless Chromium; skipped without it); another process with another hash seed draws
+the same CSV and charts.
 
 (Named test_site_history: tests/test_history.py is the command's test, and two test modules of
 one name cannot be collected side by side.)
@@ -13,7 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,8 @@ from evalsuite.cli import main
 from evalsuite.results import iter_cells
 from evalsuite.results.diff_metrics import HEADLINE
 from evalsuite.site.read.records import METRIC_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +183,28 @@ def test_the_page_draws_offline_without_scrolling_sideways_at_400_px(
         assert log.errors == [] and all(url.startswith("file://") for url in log.requests)
     finally:
         tab.close()
+
+
+BUILD = """
+import json, sys
+from pathlib import Path
+from evalsuite.results.history_file import read_history
+from evalsuite.site.pages.history import history_view
+view = history_view(read_history(Path(sys.argv[1])))
+specs = [chart.spec for _, chart in view.page.data["charts"]]
+print(json.dumps({"csv": view.files["downloads/history.csv"].decode(), "specs": specs}))
+"""
+
+
+def test_another_process_with_another_hash_seed_draws_the_same(history: Path, site: Path) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD, str(history)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    again = json.loads(done.stdout)
+    assert again["csv"] == (site / "downloads" / "history.csv").read_text(encoding="utf-8")
+    assert again["specs"] == _specs(site / "history.html")
