@@ -171,3 +171,10 @@ def test_a_history_of_another_study_is_refused(
     other = {**kept, "study": "paper", "nights": []}
     path.write_text(json.dumps(other))
     _refused(append(nights[0], path), "'paper'", "'tiny'")
+
+
+def test_a_history_inside_the_results_is_refused(nights: list[Night], tmp_path: Path) -> None:
+    """The command writes only its own file: never into the results folder it reads."""
+    inside = nights[0].folder / "history.json"
+    _refused(append(nights[0], inside), inside, "--results")
+    assert not inside.exists()

@@ -45,9 +45,11 @@ def history() -> None:
 )
 def append(results_dir: Path, history_path: Path, diff_path: Path | None, max_nights: int) -> None:
     """Add the night of --results to --history (the same run again replaces its entry)."""
+    from evalsuite.outputs import check_places
     from evalsuite.results.history import night_entry
     from evalsuite.results.history_file import append_night, read_history, write_history
 
+    check_places([("--history", history_path)], [("--results", results_dir), ("--diff", diff_path)])
     before = read_history(history_path)
     night = night_entry(results_dir, diff_path)
     after, done = append_night(before, night, max_nights)

@@ -15,7 +15,6 @@ from evalsuite import __version__, regular
 from evalsuite.errors import ResultsError
 from evalsuite.outputs import check_places, check_replaceable, zip_with_comment
 from evalsuite.owned import check_owned, owned_tree
-from evalsuite.results.history_file import read_history
 from evalsuite.site.build.leaks import check_no_leaks
 from evalsuite.site.catalogue import Download
 from evalsuite.site.downloads.attribution_exports import (
@@ -39,7 +38,7 @@ from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, 
 from evalsuite.site.pages import assets, detail
 from evalsuite.site.pages.attribution import attribution_page, with_attribution
 from evalsuite.site.pages.changes import changes
-from evalsuite.site.pages.history import HistoryView, anonymous_history, history_view, with_history
+from evalsuite.site.pages.history import HistoryView, history_page, with_history
 from evalsuite.site.pages.links import CellLinks
 from evalsuite.site.pages.per_image import per_image, per_image_page
 from evalsuite.site.pages.render import TEMPLATES, SiteInfo, environment, render
@@ -98,7 +97,7 @@ def build_site(
     """
     check_places(
         [("--out", out), ("--bundle", bundle)],
-        [("--results", results_dir), ("--baseline", baseline)],
+        [("--results", results_dir), ("--baseline", baseline), ("--history", history)],
     )
     if anonymous and baseline is not None:
         raise ResultsError(
@@ -108,7 +107,7 @@ def build_site(
     if bundle is not None:
         check_bundle_target(bundle, results_dir, out)
         check_replaceable(bundle, "--bundle", zip_with_comment(BUNDLE_MARK), "an evalsuite bundle")
-    trend = _history(history, anonymous)
+    trend = history_page(history, anonymous)
     results = load_results(results_dir)
     identity = machine_identity(results_dir) if anonymous else None
     if identity is not None:
@@ -204,18 +203,6 @@ def _attribution(results: Results, grid: Grid) -> AttributionView:
     """What the page "What the shift does" shows (`views.attribution.attribution_view`; empty
     for a study without shift variants: no page, no link, no download)."""
     return attribution_view(results, grid)
-
-
-def _history(path: Path | None, anonymous: bool) -> HistoryView | None:
-    """The History page of the history file at `path` (read and checked before any work)."""
-    if path is None:
-        return None
-    found = read_history(path)
-    if found is None:
-        raise ResultsError(
-            f"--history {path} does not exist; write it with `evalsuite history append`"
-        )
-    return history_view(anonymous_history(found) if anonymous else found)
 
 
 def _archived(extra: dict[str, bytes]) -> dict[str, bytes]:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from evalsuite.errors import ResultsError
 from evalsuite.results.diff_metrics import HEADLINE
 from evalsuite.results.history import Night, cell_id, provenance_changes
-from evalsuite.results.history_file import History
+from evalsuite.results.history_file import History, read_history
 from evalsuite.results.provenance_diff import Change
 from evalsuite.site.catalogue import Download
 from evalsuite.site.charts.history import trend_chart
@@ -74,6 +76,23 @@ class HistoryView:
     page: Page
     files: dict[str, bytes]
     downloads: tuple[Download, ...]
+
+
+def history_page(path: Path | None, anonymous: bool = False) -> HistoryView | None:
+    """The History page of the history file at `path` (None without one), read and checked
+    before any other work; `anonymous`: its commits renamed (`anonymous_history`).
+
+    Raises:
+        ResultsError: the file is missing, not a history, or corrupt (naming it).
+    """
+    if path is None:
+        return None
+    found = read_history(path)
+    if found is None:
+        raise ResultsError(
+            f"--history {path} does not exist; write it with `evalsuite history append`"
+        )
+    return history_view(anonymous_history(found) if anonymous else found)
 
 
 def history_view(history: History) -> HistoryView:
