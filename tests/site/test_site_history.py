@@ -1,9 +1,9 @@
 """`site --history`: the History page of four constructed nights of a real tiny run shows each
 night's values (read back from the page's chart data and from `downloads/history.csv`, compared
 with the records), marks and lists exactly the provenance fields that changed, links the CSV
-from the Downloads page, keeps no git commit under `--anonymous`, and at 400 px does not scroll
-sideways (headless Chromium; skipped without it); another process with another hash seed draws
-the same CSV and charts.
+from the Downloads page, keeps no git commit under `--anonymous`, is in the bundle, and at
+400 px does not scroll sideways (headless Chromium; skipped without it); another process with
+another hash seed draws the same CSV and charts.
 
 (Named test_site_history: tests/test_history.py is the command's test, and two test modules of
 one name cannot be collected side by side.)
@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -147,13 +148,24 @@ def test_the_page_is_in_the_navigation_and_its_csv_in_the_downloads(site: Path) 
     assert "downloads/history.csv" in downloads
 
 
-def test_anonymous_keeps_no_commit(nights: list[Night], history: Path, tmp_path: Path) -> None:
-    out = _site(nights, history, tmp_path / "site", "--anonymous")
-    commits = ("a" * 40, "b" * 40, "a" * 12, "b" * 12)
+def test_anonymous_keeps_no_commit_and_the_bundle_holds_the_page(
+    nights: list[Night], history: Path, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "supplement.zip"
+    out = _site(nights, history, tmp_path / "site", "--anonymous", "--bundle", str(bundle))
+    commits = [c.encode() for c in ("a" * 40, "b" * 40, "a" * 12, "b" * 12)]
+    texts = {".html", ".csv", ".json", ".tex", ".svg", ".txt"}
     for path in out.rglob("*"):
-        if path.suffix in {".html", ".csv", ".json", ".tex", ".svg", ".txt"}:
+        if path.suffix in texts:
             data = path.read_bytes()
-            assert not any(c.encode() in data for c in commits), path
+            assert not any(c in data for c in commits), path
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        assert {"supplement/history.html", "supplement/downloads/history.csv"} <= names
+        for name in names:
+            if Path(name).suffix in texts:
+                data = archive.read(name)
+                assert not any(c in data for c in commits), name
     page = (out / "history.html").read_text(encoding="utf-8")
     assert "code git_commit: commit 1 -&gt; commit 2" in page
 
