@@ -71,6 +71,7 @@ def test_commands_without_a_model_import_no_model_library(
         (("site", "--results", tmp_path / "none", "--out", tmp_path / "site"), 2),
         (("merge", "--out", tmp_path / "merged", tmp_path / "none"), 2),
         (("diff", tmp_path / "none", tmp_path / "none"), 2),
+        (("history", "append", "--results", tmp_path / "none", "--history", tmp_path / "h"), 2),
         (("plan", "--config", tmp_path / "missing.toml"), 2),
         (("run", "--config", tmp_path / "missing.toml"), 2),
     ]

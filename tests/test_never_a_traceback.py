@@ -267,6 +267,27 @@ CASES: dict[str, Case] = {
         ("merge", "--out", "{base}/m", "{base}/none"), 2, ("{base}/none",)
     ),
     "merge of a dataset": Case(("merge", "--out", "{base}/m", "{tree}"), 2, ("{tree}",)),
+    "site with a history that is none": Case(
+        ("site", "--results", "{base}/none", "--out", "{base}/site", "--history", "{base}/afile"),
+        2,
+        ("afile", "not JSON"),
+    ),
+    # history
+    "history of a missing folder": Case(
+        ("history", "append", "--results", "{base}/none", "--history", "{base}/h.json"),
+        2,
+        ("{base}/none",),
+    ),
+    "history onto a file that is none": Case(
+        ("history", "append", "--results", "{base}/none", "--history", "{base}/afile"),
+        2,
+        ("afile", "not JSON"),
+    ),
+    "history onto a FIFO": Case(
+        ("history", "append", "--results", "{base}/none", "--history", "{base}/fifo.toml"),
+        2,
+        ("fifo.toml",),
+    ),
     # the command line itself
     "unknown command": Case(("frobnicate",), 2, ("No such command",)),
     "unknown option": Case(("config", "show", "--colour"), 2, ("No such option",)),

@@ -20,6 +20,7 @@ import click
 import pytest
 import yaml
 from _pytest.mark.expression import Expression
+from click.testing import CliRunner
 
 from evalsuite.cli import main as cli
 from evalsuite.results import iter_cells, read_manifest
@@ -253,14 +254,23 @@ def test_nights_survive_failed_shards_and_demo_runs_never_deploy() -> None:
     assert pages["if"] == "env.PRESET == 'paper'"
     assert set(jobs["verdict"]["needs"]) == {"merge", "deploy"}
     assert "!cancelled()" in jobs["verdict"]["if"]
-    (restore,) = [s for s in jobs["merge"]["steps"] if "cache/restore" in s.get("uses", "")]
-    (save,) = [s for s in jobs["deploy"]["steps"] if "cache/save" in s.get("uses", "")]
-    assert restore["with"]["path"] == save["with"]["path"] == "baseline"
-    assert restore["with"]["key"] == save["with"]["key"]
-    assert "${{ github.ref_name }}" in save["with"]["key"]  # one baseline per branch
-    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+    restores = [s for s in jobs["merge"]["steps"] if "cache/restore" in s.get("uses", "")]
+    saves = [s for s in jobs["deploy"]["steps"] if "cache/save" in s.get("uses", "")]
+    # the baseline and the history are kept alike, each in its own cache entry
+    assert [s["with"]["path"] for s in restores] == [s["with"]["path"] for s in saves]
+    assert [s["with"]["path"] for s in saves] == ["baseline", "history"]
+    for restore, save in zip(restores, saves, strict=True):
+        assert restore["with"]["key"] == save["with"]["key"]
+        assert "${{ github.ref_name }}" in save["with"]["key"]  # one per branch
+        assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
     order = [s.get("uses", "").split("@")[0] for s in jobs["deploy"]["steps"]]
     assert order.index("actions/deploy-pages") < order.index("actions/cache/save")
+    uploaded = [s["with"] for s in jobs["merge"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    downloaded = [s["with"] for s in jobs["deploy"]["steps"] if "download-art" in s.get("uses", "")]
+    assert {"name": "history", "path": "history"} in [
+        {"name": d["name"], "path": d["path"]} for d in downloaded
+    ]
+    assert any(u["name"] == "history" and u["path"] == "history/history.json" for u in uploaded)
 
 
 @pytest.fixture(scope="module")
@@ -289,9 +299,10 @@ def shard_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _night(
     tmp_path: Path, shards: list[Path], baseline: Path | None
 ) -> tuple[Path, dict[str, str]]:
-    """Run the merge job's steps (merge, diff, summary, site) as GitHub would, in a folder laid
-    out as the job's: the downloaded shards (without fits, as uploaded), the restored baseline,
-    and a .venv whose evalsuite is this checkout. Returns the folder and the step outputs."""
+    """Run the merge job's steps (merge, diff, summary, history, site) as GitHub would, in a
+    folder laid out as the job's: the downloaded shards (without fits, as uploaded), the
+    restored baseline with its history (the baseline appended as a night), and a .venv whose
+    evalsuite is this checkout. Returns the folder and the step outputs."""
     for name in ("evalsuite", "python"):
         tool = tmp_path / ".venv" / "bin" / name
         tool.parent.mkdir(parents=True, exist_ok=True)
@@ -305,10 +316,12 @@ def _night(
         )
     if baseline is not None:
         shutil.copytree(baseline, tmp_path / "baseline", ignore=shutil.ignore_patterns("fits"))
+        kept = ["--results", str(baseline), "--history", str(tmp_path / "history/history.json")]
+        assert CliRunner().invoke(cli, ["history", "append", *kept]).exit_code == 0
     summary, output = tmp_path / "summary.md", tmp_path / "output"
     files = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
     steps = _nightly_steps()
-    for name in ("merge", "diff", "summary", "site"):
+    for name in ("merge", "diff", "summary", "history", "site"):
         done = run_step(steps[name], tmp_path, {}, **files)
         assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
@@ -336,6 +349,8 @@ def test_first_night_with_a_missing_shard(shard_runs: dict[str, Path], tmp_path:
     index = (folder / "site" / "index.html").read_text()
     assert f"{len(lost)} cells of the study's plan are missing" in index
     assert not (folder / "site" / "changes.html").exists()
+    (night,) = json.loads((folder / "history" / "history.json").read_text())["nights"]
+    assert night["against"] is None and (folder / "site" / "history.html").is_file()
 
 
 def test_next_night_compares_with_the_baseline(shard_runs: dict[str, Path], tmp_path: Path) -> None:
@@ -349,6 +364,26 @@ def test_next_night_compares_with_the_baseline(shard_runs: dict[str, Path], tmp_
     assert "4 unchanged (min delta 0.0)." in text and "Failed shards" not in text
     assert (folder / "site" / "changes.html").is_file()
     assert json.loads((folder / "diff.json").read_text())["counts"]["unchanged"] == 4
+    kept = json.loads((folder / "history" / "history.json").read_text())["nights"]
+    nights = {entry["run"]: entry for entry in kept}  # in run order: the shards ran first here
+    night = nights[read_manifest(folder / "results" / "nightly")["created"]]
+    assert len(nights) == 2 and created in nights and night["against"] == created
+    verdicts = {m["verdict"] for cell in night["cells"] for m in cell["metrics"].values()}
+    assert verdicts == {"unchanged"} and "2 nights" in (folder / "site/history.html").read_text()
+
+
+def test_a_refused_history_is_set_aside_and_a_new_one_started(
+    shard_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A kept history the command refuses (exit 2) does not stop the night: a warning, the
+    file set aside, a new history of this night."""
+    (tmp_path / "history").mkdir()
+    (tmp_path / "history" / "history.json").write_text("not a history\n")
+    folder, _ = _night(tmp_path, [shard_runs["shard-1"], shard_runs["shard-2"]], None)
+    (night,) = json.loads((folder / "history" / "history.json").read_text())["nights"]
+    assert night["against"] is None
+    (refused,) = (folder / "history").glob("refused-*.json")
+    assert refused.read_text() == "not a history\n"
 
 
 @pytest.mark.parametrize(

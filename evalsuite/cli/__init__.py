@@ -7,9 +7,9 @@ Ctrl-C, 143 SIGTERM (both leave no partial output; see evalsuite.signals). `-v` 
 before or after the subcommand.
 
 One module per command group: `data` (data synth/shift/check/download), `study` (config show,
-plan, run, all), `results` (site, merge, diff), `export` (export ad2-submission/ad2-check);
-`options` holds the options several commands share and `group` the group class that turns
-errors into one line and an exit code.
+plan, run, all), `results` (site, merge, diff), `export` (export ad2-submission/ad2-check),
+`history` (history append); `options` holds the options several commands share and `group` the
+group class that turns errors into one line and an exit code.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from evalsuite import signals
 from evalsuite.cli.data import data
 from evalsuite.cli.export import export
 from evalsuite.cli.group import Group
+from evalsuite.cli.history import history
 from evalsuite.cli.results import diff, merge, site
 from evalsuite.cli.study import all_command, config_group, plan, run
 
@@ -38,5 +39,5 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for _command in (data, config_group, plan, run, all_command, merge, diff, site, export):
+for _command in (data, config_group, plan, run, all_command, merge, diff, site, export, history):
     main.add_command(_command)

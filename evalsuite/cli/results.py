@@ -104,6 +104,13 @@ def diff(
     help="Remove absolute paths, user and host names and the git commit from every file.",
 )
 @click.option(
+    "--history",
+    "history_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Add the History page: the trend of the nights in this file (`history append`).",
+)
+@click.option(
     "--clean",
     is_flag=True,
     help="Instead of building: remove the site in --out (only files a build wrote; others kept).",
@@ -115,6 +122,7 @@ def site(
     baseline: Path | None,
     bundle: Path | None,
     anonymous: bool,
+    history_path: Path | None,
     clean: bool,
 ) -> None:
     """Build the static results site of --results into --out (opens from file://, offline)."""
@@ -129,7 +137,13 @@ def site(
     from evalsuite.site import build_site
 
     index = build_site(
-        results_dir, out, force=force, baseline=baseline, anonymous=anonymous, bundle=bundle
+        results_dir,
+        out,
+        force=force,
+        baseline=baseline,
+        anonymous=anonymous,
+        bundle=bundle,
+        history=history_path,
     )
     click.echo(f"site written to {out}; open {index}")
     if bundle is not None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # imported on first validation: `config show` and `--help` st
     from jsonschema import Draft202012Validator, FormatChecker
     from jsonschema.exceptions import ValidationError
 
-SchemaName = Literal["cell", "manifest"]
+SchemaName = Literal["cell", "manifest", "history"]
 MAX_PROBLEMS = 5
 
 
@@ -27,7 +27,7 @@ def problems(document: Any, schema: SchemaName) -> list[str]:
 
     Args:
         document: the record or manifest (dicts, lists and scalars).
-        schema: "cell" or "manifest".
+        schema: "cell", "manifest" or "history".
     """
     errors = sorted(_validator(schema).iter_errors(document), key=_sort_key)
     found = list(dict.fromkeys(_describe(error) for error in errors))

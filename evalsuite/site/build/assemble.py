@@ -38,6 +38,7 @@ from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, 
 from evalsuite.site.pages import assets, detail
 from evalsuite.site.pages.attribution import attribution_page, with_attribution
 from evalsuite.site.pages.changes import changes
+from evalsuite.site.pages.history import HistoryView, history_page, with_history
 from evalsuite.site.pages.links import CellLinks
 from evalsuite.site.pages.per_image import per_image, per_image_page
 from evalsuite.site.pages.render import TEMPLATES, SiteInfo, environment, render
@@ -68,6 +69,7 @@ def build_site(
     *,
     anonymous: bool = False,
     bundle: Path | None = None,
+    history: Path | None = None,
 ) -> Path:
     """Build the site of the results folder `results_dir` into `out`.
 
@@ -79,6 +81,7 @@ def build_site(
         baseline: a results folder to compare with: adds the Changes page (see `changes`).
         anonymous: remove absolute paths, the user, host and git commit (see `anonymise`).
         bundle: also write the site as this zip (see `bundle`).
+        history: a history file (`evalsuite history append`): adds the History page.
 
     Returns:
         the path of the site's index.html.
@@ -94,7 +97,7 @@ def build_site(
     """
     check_places(
         [("--out", out), ("--bundle", bundle)],
-        [("--results", results_dir), ("--baseline", baseline)],
+        [("--results", results_dir), ("--baseline", baseline), ("--history", history)],
     )
     if anonymous and baseline is not None:
         raise ResultsError(
@@ -104,11 +107,12 @@ def build_site(
     if bundle is not None:
         check_bundle_target(bundle, results_dir, out)
         check_replaceable(bundle, "--bundle", zip_with_comment(BUNDLE_MARK), "an evalsuite bundle")
+    trend = history_page(history, anonymous)
     results = load_results(results_dir)
     identity = machine_identity(results_dir) if anonymous else None
     if identity is not None:
         results = anonymise(results, identity)
-    files = site_files(results, templates, baseline)
+    files = site_files(results, templates, baseline, trend)
     if identity is not None:
         check_no_leaks(files, identity)
     _replace(out, files, results, force)
@@ -127,7 +131,10 @@ def build_site(
 
 
 def site_files(
-    results: Results, templates: Path = TEMPLATES, baseline: Path | None = None
+    results: Results,
+    templates: Path = TEMPLATES,
+    baseline: Path | None = None,
+    history: HistoryView | None = None,
 ) -> dict[str, bytes]:
     """Path in the site -> content, for every generated file except the copied artifacts."""
     grid = grid_of(results)
@@ -162,6 +169,7 @@ def site_files(
         *(found.downloads if found else ()),
         *data_downloads(results),
         *(() if attribution.empty else attribution_downloads(attribution)),
+        *(history.downloads if history else ()),
     )
     pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
@@ -173,12 +181,16 @@ def site_files(
         pages += found.pages
         nav = site.nav
         site = dataclasses.replace(site, nav=(nav[0], ("changes.html", "Changes"), *nav[1:]))
+    if history is not None:
+        pages.append(history.page)
+        site = dataclasses.replace(site, nav=with_history(site.nav))
     files = {page.path: render(env, page, site).encode("utf-8") for page in pages}
     files.update(_downloads(results, headline, paired, means))
     files.update(per_image_files(statistics, _study(results), results.synthetic))
     if not attribution.empty:
         files.update(attribution_files(attribution, _study(results), results.synthetic))
     files.update(found.files if found is not None else {})
+    files.update(history.files if history is not None else {})
     files.update(assets.asset_files(templates))
     files.update(recoloured.files)
     files.update(figure_files(figures))
