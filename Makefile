@@ -64,6 +64,7 @@ site: $(STAMP) ## the results site of the demo study (results/demo) in site/
 bench: $(STAMP) ## benchmarks (speed, memory) — not tests
 	$(BIN)/python benchmarks/patchcore_vs_anomalib.py
 	$(BIN)/python benchmarks/approximations.py
+	$(BIN)/python benchmarks/padim_memory.py
 
 bench-paper: $(STAMP) ## the paper preset at MVTec AD scale: fits, cost-model error, projections, pruned greedy (~25 min)
 	$(BIN)/python benchmarks/paper_scale.py
