@@ -150,7 +150,6 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
     report = estimate_report(study, tmp_path)
     images = 8 + 15  # the category's train and test images
     prepared = report["estimate"]["data_preparation"]
-    assert prepared["shift_images"] == 3 * images
     assert prepared["shifted_trees_written"] == [2, "shift-s2-exposure", "shift-s2-rotation"]
     assert report["counts"]["cells"] == 1 + 2 + 2 * 2 and report["counts"]["fits"] == 1
 
@@ -165,9 +164,14 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
         "shift-s2-exposure": "splits/shift-s2-exposure.json",
         "shift-s2-rotation": "splits/shift-s2-rotation.json",
     }
+    # no cell retrains on a variant: its tree holds the val and test images alone
+    data = prepare(config, tmp_path / "c", progress=False)[0]
+    read_ids = {s.id for s in data.clean.samples if data.splits[0].split_of(s) != "train"}
+    assert len(read_ids) < images and prepared["shift_images"] == images + 2 * len(read_ids)
     mixed_draws = json.loads((tmp_path / "out/splits/shift-s2.json").read_text())["images"]
     alone = json.loads((tmp_path / "out/splits/shift-s2-rotation.json").read_text())
-    assert alone["factors"] == "rotation" and alone["images"].keys() == mixed_draws.keys()
+    assert alone["factors"] == "rotation" and alone["images"].keys() == read_ids
+    assert alone["subset"]["images"] == len(read_ids) and len(mixed_draws) == images
     for sample_id, params in alone["images"].items():
         assert params["rotation_deg"] == mixed_draws[sample_id]["rotation_deg"]
         assert params["contrast"] == 1.0 and params["noise_sigma"] == 0.0
@@ -190,7 +194,6 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
         prints.add(record["provenance"]["dataset_fingerprint_shift"])
     assert len(prints) == 3
     # each variant adds only its own images' forward passes: its val and test images
-    data = prepare(config, tmp_path / "c", progress=False)[0]
     read = {s.path for s in data.clean.samples}
     for factors in FACTORS:
         for split in ("val", "test"):
