@@ -27,7 +27,10 @@ from evalsuite.data.shift_family import DEFAULT_CORRUPTIONS
 from evalsuite.errors import ConfigError
 from evalsuite.runner import run_study
 from evalsuite.runner.planning.plan import make_plan, planned_relpath
+from evalsuite.runner.estimate.text import estimate_lines
 from evalsuite.runner.preparation.context import prepare
+from evalsuite.site.read.load import load_results
+from evalsuite.site.views.runinfo import run_info
 
 TYPES = ["brightness", "fog"]
 SHIFT = {"family": "corruptions", "factors": TYPES, "severities": [2, 4]}
@@ -235,6 +238,13 @@ def test_a_corruption_study_prices_runs_and_records_its_variants(tmp_path: Path)
                     assert sample.mask_path is not None
                     assert sample.mask_path.read_bytes() == clean_sample.mask_path.read_bytes()
     assert len(prints) == 4 and not data.shifted  # no MVTec-Shift tree was read
+    # the run-info page and the estimate name the family, not MVTec-Shift
+    facts = dict(run_info(load_results(out)).data)
+    assert facts["ImageNet-C corruption severity"] == "2, 4"
+    assert not [label for label in facts if "MVTec-Shift" in label]
+    assert report["estimate"]["shift_family"] == "corruptions"
+    said = list(estimate_lines(report["estimate"]))[-1]
+    assert said.startswith("data preparation: this plan wrote 4 ImageNet-C corruption tree(s)")
     assert set(manifest["shift_parameters"]) == set(names)
 
 
