@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from evalsuite.backbone.config import PAPER_BACKBONE
+from evalsuite.data.shift_factors import variant_names
 from evalsuite.errors import ConfigError
 
 PRESETS = ("demo", "paper", "demo-anomalib")
@@ -110,6 +111,9 @@ def preset(name: str) -> dict[str, Any]:
                 {"detector": "patchcore", "param": "params.num_neighbors", "values": [3, 9]},
                 {"detector": "patchcore", "param": "shift.severity", "values": [1, 3]},
             ],
+            # every variant of MVTec-Shift: the mixed shift, the two groups, each factor alone
+            # and each leave-one-out (docs/studies.md "Shift variants"), on the clean fits
+            "shift": {"factors": list(variant_names())},
             # a bootstrap p-value is never below 2 / (B + 1): 2000 resamples let a Holm family
             # of up to 50 tests reach p < 0.05 (evaluation.significance)
             "evaluation": {"bootstrap": 2000},

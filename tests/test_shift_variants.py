@@ -16,8 +16,10 @@ from test_plan import DATA, STUDY, WEIGHTS
 from evalsuite import results
 from evalsuite.cli import main
 from evalsuite.config import StudyConfig, load_config
+from evalsuite.data.shift_factors import variant_names
 from evalsuite.digest import file_sha256
 from evalsuite.errors import ConfigError
+from evalsuite.presets import preset
 from evalsuite.runner import run_study
 from evalsuite.runner.planning.plan import Plan, make_plan, planned_relpath
 from evalsuite.runner.preparation.context import prepare
@@ -229,3 +231,23 @@ def test_the_sweep_page_names_the_mixed_shift_the_baseline() -> None:
     cell = type("Cell", (), {"record": {"config": {"shift": {"severity": 2, "seed": 0}}}})()
     assert baseline_value([cell], "shift.factors") == "all"  # type: ignore[list-item]
     assert baseline_value([cell], "shift.severity") == 2  # type: ignore[list-item]
+
+
+def test_the_paper_preset_evaluates_every_variant_on_its_clean_fits() -> None:
+    raw = preset("paper")
+    config = StudyConfig.model_validate(raw)
+    assert config.shift.factors == variant_names()
+    weights = {d.backbone.name: "w" for d in config.detectors}
+    plan = make_plan(config, DATA, weights)
+    swept = {
+        c.variant.sweep[1]
+        for c in plan.cells
+        if c.variant.sweep and c.variant.sweep[0] == "shift.factors"
+    }
+    assert swept == set(variant_names()) - {"all"}
+    # 24 variants x the detectors' scopes and categories x shift/none, shift/threshold
+    mixed = StudyConfig.model_validate({**raw, "shift": {}})
+    base = make_plan(mixed, DATA, weights)
+    per_variant = sum(len(config.scopes) * len(config.data.categories) for _ in config.detectors)
+    assert len(plan.cells) == len(base.cells) + 24 * 2 * per_variant
+    assert {f.id for f in plan.fits} == {f.id for f in base.fits}  # no fit added
