@@ -328,7 +328,8 @@ def test_the_readme_quotes_what_the_demo_shift_page_finds_for_zipper() -> None:
 
     results = load_results(DEMO)
     view = attribution_view(results, grid_of(results))
-    said = " ".join(readme_section("What the demo shows").split())
+    lines = readme_section("What the demo shows").splitlines()
+    said = " ".join(" ".join(line.removeprefix(">") for line in lines).split())  # quotes too
     texts = {
         f.label: f.text
         for f in findings(view.drops)
