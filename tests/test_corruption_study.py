@@ -26,8 +26,8 @@ from evalsuite.data.reader import read_dataset
 from evalsuite.data.shift_family import DEFAULT_CORRUPTIONS
 from evalsuite.errors import ConfigError
 from evalsuite.runner import run_study
-from evalsuite.runner.planning.plan import make_plan, planned_relpath
 from evalsuite.runner.estimate.text import estimate_lines
+from evalsuite.runner.planning.plan import make_plan, planned_relpath
 from evalsuite.runner.preparation.context import prepare
 from evalsuite.site.read.load import load_results
 from evalsuite.site.views.runinfo import run_info
