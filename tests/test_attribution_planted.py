@@ -16,6 +16,8 @@ from evalsuite.data.shift_factors import FACTORS, GEOMETRIC, PHOTOMETRIC
 from evalsuite.runner import run_study
 from evalsuite.site.read.load import load_results
 from evalsuite.site.views.attribution import attribution_view
+from evalsuite.site.views.attribution_blocks import drop_blocks, row_anchor
+from evalsuite.site.views.attribution_findings import NOTHING, findings, sentences
 from evalsuite.site.views.attribution_rows import AttributionView, FactorDrop, Share
 from evalsuite.site.views.tables import grid_of
 
@@ -131,3 +133,30 @@ def test_the_rest_is_stated_and_the_mean_drop_covers_the_factors(view: Attributi
         factors = [_drop(view, label, f).value.diff for f in FACTORS]
         assert mean.n_drops == len(FACTORS)
         assert mean.delta == pytest.approx(sum(d.delta for d in factors if d) / len(FACTORS))
+
+
+@pytest.mark.parametrize(
+    ("label", "group", "sees", "blind"),
+    [
+        ("brightness", "photometric", PHOTOMETRIC, GEOMETRIC),
+        ("position", "geometric", GEOMETRIC, PHOTOMETRIC),
+    ],
+)
+def test_the_sentence_names_what_the_detector_sees(
+    view: AttributionView, label: str, group: str, sees: tuple[str, ...], blind: tuple[str, ...]
+) -> None:
+    (finding,) = (f for f in findings(view.drops) if (f.label, f.category) == (label, "disc"))
+    assert finding.mixed.distinguishable
+    by_kind = {claim.kind: claim for claim in finding.claims}
+    assert by_kind["group"].variant == group and by_kind["factor"].variant in sees
+    assert not [c for c in finding.claims if c.variant in blind]
+    if label == "brightness":  # exposure is its main change
+        assert {c.variant for c in finding.claims} <= {"photometric", "exposure"}
+    assert f"{group} alone costs " in finding.text and NOTHING not in finding.text
+    # every number links to the drop table row it is read from
+    (sentence,) = (s for s in sentences([finding]))
+    rows = {row.anchor for b in drop_blocks(view.drops) for row in b.rows}
+    assert [p.href.removeprefix("#") for p in sentence.parts] == [
+        row_anchor(c.drops[-1]) for c in (finding.mixed, *finding.claims)
+    ]
+    assert {p.href.removeprefix("#") for p in sentence.parts} <= rows

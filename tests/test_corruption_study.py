@@ -26,8 +26,11 @@ from evalsuite.data.reader import read_dataset
 from evalsuite.data.shift_family import DEFAULT_CORRUPTIONS
 from evalsuite.errors import ConfigError
 from evalsuite.runner import run_study
+from evalsuite.runner.estimate.text import estimate_lines
 from evalsuite.runner.planning.plan import make_plan, planned_relpath
 from evalsuite.runner.preparation.context import prepare
+from evalsuite.site.read.load import load_results
+from evalsuite.site.views.runinfo import run_info
 
 TYPES = ["brightness", "fog"]
 SHIFT = {"family": "corruptions", "factors": TYPES, "severities": [2, 4]}
@@ -178,7 +181,6 @@ def test_a_corruption_study_prices_runs_and_records_its_variants(tmp_path: Path)
     prepared = report["estimate"]["data_preparation"]
     names = [f"corruptions-s{s}-{t}" for s in (2, 4) for t in TYPES]
     assert prepared["shifted_trees_written"] == names  # no MVTec-Shift tree
-    assert prepared["shift_images"] == 4 * images
     assert report["counts"]["cells"] == 1 + 4 * 2 and report["counts"]["fits"] == 1
 
     config = StudyConfig.model_validate(study)
@@ -190,6 +192,9 @@ def test_a_corruption_study_prices_runs_and_records_its_variants(tmp_path: Path)
     cells = out / "cells/patchcore/per_class"
     clean = results.read_cell(cells / "none/clean/hazelnut.json")
     data = prepare(config, tmp_path / "c", progress=False)[0]
+    # no cell retrains on a corrupted tree: each holds the val and test images alone
+    read = [s for s in data.clean.samples if data.splits[0].split_of(s) != "train"]
+    assert len(read) < images and prepared["shift_images"] == 4 * len(read)
     prints = set()
     for corruption in TYPES:
         for severity in (2, 4):
@@ -219,7 +224,7 @@ def test_a_corruption_study_prices_runs_and_records_its_variants(tmp_path: Path)
             assert document["family"] == "corruptions" and document["factors"] == corruption
             assert document["severity"] == severity and "source" not in document
             tree = data.factored[(severity, corruption)]
-            for sample in data.clean.samples[::7]:
+            for sample in read[::7]:
                 image = read_image(sample.path)
                 drawn = draw_corruption(sample.id, 3, corruption, severity, side=64)
                 assert document["images"][sample.id] == json.loads(json.dumps(drawn.to_dict()))
@@ -227,12 +232,19 @@ def test_a_corruption_study_prices_runs_and_records_its_variants(tmp_path: Path)
                 assert np.array_equal(shifted, corrupt_image(image, drawn))
                 assert not np.array_equal(shifted, image)
             # masks byte for byte, labels and ids unchanged
-            for clean_sample, sample in zip(data.clean.samples, tree.samples, strict=True):
+            for clean_sample, sample in zip(read, tree.samples, strict=True):
                 assert (clean_sample.id, clean_sample.label) == (sample.id, sample.label)
                 if clean_sample.mask_path is not None:
                     assert sample.mask_path is not None
                     assert sample.mask_path.read_bytes() == clean_sample.mask_path.read_bytes()
     assert len(prints) == 4 and not data.shifted  # no MVTec-Shift tree was read
+    # the run-info page and the estimate name the family, not MVTec-Shift
+    facts = dict(run_info(load_results(out)).data)
+    assert facts["ImageNet-C corruption severity"] == "2, 4"
+    assert not [label for label in facts if "MVTec-Shift" in label]
+    assert report["estimate"]["shift_family"] == "corruptions"
+    said = list(estimate_lines(report["estimate"]))[-1]
+    assert said.startswith("data preparation: this plan wrote 4 ImageNet-C corruption tree(s)")
     assert set(manifest["shift_parameters"]) == set(names)
 
 

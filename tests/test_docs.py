@@ -317,6 +317,29 @@ def test_the_readme_sentences_on_the_demo_are_the_run() -> None:
         assert (retrain > auroc(cells, "patchcore", "shift/none", category)) is wins
 
 
+def test_the_readme_quotes_what_the_demo_shift_page_finds_for_zipper() -> None:
+    """The sentences of the demo's page "What the shift does" on zipper, as the README quotes
+    them (generated from the demo's records, `views.attribution_findings`)."""
+    demo_cells()
+    from evalsuite.site.read.load import load_results
+    from evalsuite.site.views.attribution import attribution_view
+    from evalsuite.site.views.attribution_findings import findings
+    from evalsuite.site.views.tables import grid_of
+
+    results = load_results(DEMO)
+    view = attribution_view(results, grid_of(results))
+    lines = readme_section("What the demo shows").splitlines()
+    said = " ".join(" ".join(line.removeprefix(">") for line in lines).split())  # quotes too
+    texts = {
+        f.label: f.text
+        for f in findings(view.drops)
+        if (f.category, f.scope) == ("zipper", "per_class")
+    }
+    assert set(texts) == {"patchcore", "padim"}, "the demo evaluates no shift variant"
+    for label, text in texts.items():
+        assert text in said, f"the README should quote the demo's sentence for {label}: {text}"
+
+
 def test_the_demo_counts_in_the_docs_are_the_run() -> None:
     """Test images per cell, cells, fits and forward passes, raw maps: as quoted."""
     cells = demo_cells()

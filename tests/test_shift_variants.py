@@ -16,8 +16,10 @@ from test_plan import DATA, STUDY, WEIGHTS
 from evalsuite import results
 from evalsuite.cli import main
 from evalsuite.config import StudyConfig, load_config
+from evalsuite.data.shift_factors import variant_names
 from evalsuite.digest import file_sha256
 from evalsuite.errors import ConfigError
+from evalsuite.presets import preset
 from evalsuite.runner import run_study
 from evalsuite.runner.planning.plan import Plan, make_plan, planned_relpath
 from evalsuite.runner.preparation.context import prepare
@@ -150,7 +152,6 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
     report = estimate_report(study, tmp_path)
     images = 8 + 15  # the category's train and test images
     prepared = report["estimate"]["data_preparation"]
-    assert prepared["shift_images"] == 3 * images
     assert prepared["shifted_trees_written"] == [2, "shift-s2-exposure", "shift-s2-rotation"]
     assert report["counts"]["cells"] == 1 + 2 + 2 * 2 and report["counts"]["fits"] == 1
 
@@ -165,9 +166,14 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
         "shift-s2-exposure": "splits/shift-s2-exposure.json",
         "shift-s2-rotation": "splits/shift-s2-rotation.json",
     }
+    # no cell retrains on a variant: its tree holds the val and test images alone
+    data = prepare(config, tmp_path / "c", progress=False)[0]
+    read_ids = {s.id for s in data.clean.samples if data.splits[0].split_of(s) != "train"}
+    assert len(read_ids) < images and prepared["shift_images"] == images + 2 * len(read_ids)
     mixed_draws = json.loads((tmp_path / "out/splits/shift-s2.json").read_text())["images"]
     alone = json.loads((tmp_path / "out/splits/shift-s2-rotation.json").read_text())
-    assert alone["factors"] == "rotation" and alone["images"].keys() == mixed_draws.keys()
+    assert alone["factors"] == "rotation" and alone["images"].keys() == read_ids
+    assert alone["subset"]["images"] == len(read_ids) and len(mixed_draws) == images
     for sample_id, params in alone["images"].items():
         assert params["rotation_deg"] == mixed_draws[sample_id]["rotation_deg"]
         assert params["contrast"] == 1.0 and params["noise_sigma"] == 0.0
@@ -190,7 +196,6 @@ def test_a_factor_study_prices_and_runs_its_variants_on_the_clean_fit(tmp_path: 
         prints.add(record["provenance"]["dataset_fingerprint_shift"])
     assert len(prints) == 3
     # each variant adds only its own images' forward passes: its val and test images
-    data = prepare(config, tmp_path / "c", progress=False)[0]
     read = {s.path for s in data.clean.samples}
     for factors in FACTORS:
         for split in ("val", "test"):
@@ -226,3 +231,23 @@ def test_the_sweep_page_names_the_mixed_shift_the_baseline() -> None:
     cell = type("Cell", (), {"record": {"config": {"shift": {"severity": 2, "seed": 0}}}})()
     assert baseline_value([cell], "shift.factors") == "all"  # type: ignore[list-item]
     assert baseline_value([cell], "shift.severity") == 2  # type: ignore[list-item]
+
+
+def test_the_paper_preset_evaluates_every_variant_on_its_clean_fits() -> None:
+    raw = preset("paper")
+    config = StudyConfig.model_validate(raw)
+    assert config.shift.factors == variant_names()
+    weights = {d.backbone.name: "w" for d in config.detectors}
+    plan = make_plan(config, DATA, weights)
+    swept = {
+        c.variant.sweep[1]
+        for c in plan.cells
+        if c.variant.sweep and c.variant.sweep[0] == "shift.factors"
+    }
+    assert swept == set(variant_names()) - {"all"}
+    # 24 variants x the detectors' scopes and categories x shift/none, shift/threshold
+    mixed = StudyConfig.model_validate({**raw, "shift": {}})
+    base = make_plan(mixed, DATA, weights)
+    per_variant = sum(len(config.scopes) * len(config.data.categories) for _ in config.detectors)
+    assert len(plan.cells) == len(base.cells) + 24 * 2 * per_variant
+    assert {f.id for f in plan.fits} == {f.id for f in base.fits}  # no fit added

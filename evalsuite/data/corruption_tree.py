@@ -1,5 +1,6 @@
 """Write the corrupted copy of an MVTec-layout tree: one ImageNet-C corruption type at one
-severity (`corruption_params`, `corruptions`), every image of train and test, masks unchanged.
+severity (`corruption_params`, `corruptions`), every image of train and test (or those a study
+reads, `only`, as `shift_tree`), masks unchanged.
 
 The tree is written as MVTec-Shift's (`shift_tree`): staged and renamed into place, on a pool
 of processes whose number does not change the bytes, reused when its marker matches. Its marker,
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import shutil
 import time
+from collections.abc import Collection
 from functools import partial
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from evalsuite.data.imageio import read_image, write_png
 from evalsuite.data.reader import SHIFT_MARKER, SYNTHETIC_MARKER, read_dataset
 from evalsuite.data.samples import Sample
 from evalsuite.data.shift_family import CORRUPTIONS, check_name, check_severity
-from evalsuite.data.shift_tree import map_samples
+from evalsuite.data.shift_tree import chosen, map_samples, subset_key, written
 from evalsuite.data.tree import existing_matches, staged_tree
 from evalsuite.outputs import check_places, remove_dead_staging
 from evalsuite.progress import bar
@@ -42,13 +44,15 @@ def corruption_tree(
     seed: int = 0,
     progress: bool = True,
     workers: int = 1,
+    only: Collection[str] | None = None,
 ) -> Path:
     """Write the copy of `src` with `corruption` at `severity` into `out`, one seeded draw per
     image (`draw_corruption(sample id, seed, ...)`), on `workers` processes.
 
     The same relative paths (hence the same sample ids) are kept, so clean and corrupted images
     pair up; masks are copied byte for byte. A synthetic source stays labelled synthetic.
-    Rerunning with the same parameters does nothing.
+    Rerunning with the same parameters does nothing. With `only`, just those sample ids'
+    images are written and the marker records which (`shift_tree.subset_key`).
 
     Raises:
         ConfigError: an unknown corruption type or severity; `out` holds something else.
@@ -62,31 +66,36 @@ def corruption_tree(
     check_places([("--out", out)], [("--src", src)])
     remove_dead_staging(out.parent, out.name)
     dataset = read_dataset(src)
-    identity = _identity(src, corruption, severity, seed)
+    identity = _identity(src, corruption, severity, seed, only)
     if existing_matches(out, SHIFT_MARKER, identity, KIND):
         return out
+    samples = chosen(dataset.samples, only)
     images: dict[str, object] = {}
     with staged_tree(out, SHIFT_MARKER, identity) as staging:
-        shown = bar(len(dataset.samples), "corrupt", "img", disable=not progress)
+        shown = bar(len(samples), "corrupt", "img", disable=not progress)
         one = partial(_corrupt_one, src, staging, seed, corruption, severity)
-        for sample, (params, _) in zip(
-            dataset.samples, map_samples(dataset.samples, one, workers), strict=True
-        ):
+        for sample, (params, _) in zip(samples, map_samples(samples, one, workers), strict=True):
             images[sample.id] = params
             shown.update()
         shown.close()
         if (src / SYNTHETIC_MARKER).exists():
             shutil.copyfile(src / SYNTHETIC_MARKER, staging / SYNTHETIC_MARKER)
-        write_json(staging / SHIFT_MARKER, {**identity, "relabelled": {}, "images": images})
+        marker = {**written(identity), "relabelled": {}, "images": images}
+        write_json(staging / SHIFT_MARKER, marker)
     return out
 
 
 def corruption_tree_written(
-    src: Path, out: Path, corruption: str, severity: int, seed: int = 0
+    src: Path,
+    out: Path,
+    corruption: str,
+    severity: int,
+    seed: int = 0,
+    only: Collection[str] | None = None,
 ) -> bool:
     """Whether `out` already holds the tree `corruption_tree` would write (then it writes
     nothing)."""
-    identity = _identity(Path(src), corruption, severity, seed)
+    identity = _identity(Path(src), corruption, severity, seed, only)
     return existing_matches(Path(out), SHIFT_MARKER, identity, KIND)
 
 
@@ -120,9 +129,12 @@ def seconds_per_image(sample: Sample, corruption: str, severity: int, seed: int 
     return time.perf_counter() - started
 
 
-def _identity(src: Path, corruption: str, severity: int, seed: int) -> dict[str, object]:
-    """What a corrupted tree's marker must hold for the tree to be reused."""
-    return {
+def _identity(
+    src: Path, corruption: str, severity: int, seed: int, only: Collection[str] | None = None
+) -> dict[str, object]:
+    """What a corrupted tree's marker must hold for the tree to be reused (a full tree's
+    holds no `subset`)."""
+    identity: dict[str, object] = {
         "version": CORRUPTION_VERSION,
         "family": CORRUPTIONS,
         "factors": corruption,
@@ -130,6 +142,9 @@ def _identity(src: Path, corruption: str, severity: int, seed: int) -> dict[str,
         "severity": severity,
         "source": str(src.resolve()),
     }
+    # `None` matches a marker without the key (a full tree), which is written without it
+    identity["subset"] = None if only is None else subset_key(only)
+    return identity
 
 
 def _corrupt_one(

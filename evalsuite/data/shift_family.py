@@ -32,6 +32,13 @@ DEFAULT_CORRUPTIONS = (
 )
 """The corruption types a study of the family evaluates by default (issue 23's list)."""
 _NAMES = {MVTEC_SHIFT: "MVTec-Shift", CORRUPTIONS: "the corruption family"}
+_TITLES = {MVTEC_SHIFT: "MVTec-Shift", CORRUPTIONS: "ImageNet-C corruption"}
+
+
+def title(family: str) -> str:
+    """The family as the site and `plan --estimate` name its trees and severities:
+    `MVTec-Shift`, `ImageNet-C corruption`."""
+    return _TITLES.get(family, family)
 
 
 def severities(family: str) -> tuple[int, ...]:

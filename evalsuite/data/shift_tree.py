@@ -1,14 +1,16 @@
 """Write the MVTec-Shift copy of an MVTec-layout tree (train, test and ground_truth), with every
-factor of the drawn shift or some of them (`shift_factors`)."""
+factor of the drawn shift or some of them (`shift_factors`), of every image or of the images a
+study reads (`only`: a tree no cell retrains on needs no train image but its val ones)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -37,6 +39,7 @@ def shift_tree(
     progress: bool = True,
     workers: int = 1,
     factors: str = ALL,
+    only: Collection[str] | None = None,
 ) -> Path:
     """Write the shifted copy of `src` into `out`, one seeded draw per image, on `workers`
     processes (the bytes written do not depend on how many).
@@ -51,6 +54,10 @@ def shift_tree(
     factors and the out-of-frame rule is applied to that mask. The marker then also records
     `factors`, and each image's parameters are those applied (identities in place).
 
+    With `only`, just the images of those sample ids are written (the others are left out, so
+    the tree holds those ids alone) and the marker records which (`subset_key`): a tree of some
+    images is never taken for the full one, nor for another subset.
+
     Returns:
         `out`.
     """
@@ -59,17 +66,18 @@ def shift_tree(
     check_places([("--out", out)], [("--src", src)])
     remove_dead_staging(out.parent, out.name)  # of a shift killed before it cleaned up
     dataset = read_dataset(src)
-    identity = _identity(src, seed, severity, factors)
+    identity = _identity(src, seed, severity, factors, only)
     if existing_matches(out, SHIFT_MARKER, identity, "an MVTec-Shift tree"):
         return out
+    samples = chosen(dataset.samples, only)
     images: dict[str, object] = {}
     relabelled: dict[str, str] = {}
     with staged_tree(out, SHIFT_MARKER, identity) as staging:
-        shown = bar(len(dataset.samples), "shift", "img", disable=not progress)
+        shown = bar(len(samples), "shift", "img", disable=not progress)
         shifted = map_samples(
-            dataset.samples, partial(_shift_one, src, staging, seed, severity, factors), workers
+            samples, partial(_shift_one, src, staging, seed, severity, factors), workers
         )
-        for sample, (params, dropped) in zip(dataset.samples, shifted, strict=True):
+        for sample, (params, dropped) in zip(samples, shifted, strict=True):
             images[sample.id] = params
             if dropped:
                 relabelled[sample.id] = "defect pushed out of frame by the geometric shift"
@@ -77,17 +85,22 @@ def shift_tree(
         shown.close()
         if (src / SYNTHETIC_MARKER).exists():
             shutil.copyfile(src / SYNTHETIC_MARKER, staging / SYNTHETIC_MARKER)
-        marker = {**identity, "relabelled": relabelled, "images": images}
+        marker = {**written(identity), "relabelled": relabelled, "images": images}
         write_json(staging / SHIFT_MARKER, marker)
     return out
 
 
 def shift_tree_written(
-    src: Path, out: Path, seed: int = 0, severity: int = 2, factors: str = ALL
+    src: Path,
+    out: Path,
+    seed: int = 0,
+    severity: int = 2,
+    factors: str = ALL,
+    only: Collection[str] | None = None,
 ) -> bool:
     """Whether `out` already holds the shifted copy `shift_tree(src, out, seed, severity,
-    factors=factors)` would write (then it writes nothing)."""
-    identity = _identity(Path(src), seed, severity, factors)
+    factors=factors, only=only)` would write (then it writes nothing)."""
+    identity = _identity(Path(src), seed, severity, factors, only)
     return existing_matches(Path(out), SHIFT_MARKER, identity, "an MVTec-Shift tree")
 
 
@@ -102,9 +115,32 @@ def seconds_per_image(sample: Sample, seed: int = 0, severity: int = 2) -> float
     return time.perf_counter() - started
 
 
-def _identity(src: Path, seed: int, severity: int, factors: str = ALL) -> dict[str, object]:
+def subset_key(only: Collection[str]) -> dict[str, object]:
+    """What the marker of a tree holding only the images `only` records: how many and the
+    SHA-256 of their sorted ids (a full tree's marker has no such key)."""
+    text = "\n".join(sorted(only))
+    return {"images": len(only), "ids_sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def written(identity: dict[str, object]) -> dict[str, object]:
+    """The marker's form of `identity`: without its keys of value None (a full tree's marker has
+    no `subset`, as it always was)."""
+    return {key: value for key, value in identity.items() if value is not None}
+
+
+def chosen(samples: Sequence[Sample], only: Collection[str] | None) -> list[Sample]:
+    """`samples`, or those of them whose id is in `only`, in the order given."""
+    if only is None:
+        return list(samples)
+    wanted = set(only)
+    return [sample for sample in samples if sample.id in wanted]
+
+
+def _identity(
+    src: Path, seed: int, severity: int, factors: str = ALL, only: Collection[str] | None = None
+) -> dict[str, object]:
     """What a shifted tree's marker must hold for the tree to be reused (the mixed shift's
-    marker holds no `factors`: it is as it always was)."""
+    marker holds no `factors`, a full tree's no `subset`: they are as they always were)."""
     identity: dict[str, object] = {
         "version": SHIFT_VERSION,
         "seed": seed,
@@ -113,6 +149,8 @@ def _identity(src: Path, seed: int, severity: int, factors: str = ALL) -> dict[s
     }
     if check_variant(factors) != ALL:
         identity["factors"] = factors
+    # `None` matches a marker without the key (a full tree), which is written without it
+    identity["subset"] = None if only is None else subset_key(only)
     return identity
 
 

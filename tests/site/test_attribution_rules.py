@@ -9,6 +9,7 @@ import pytest
 
 from evalsuite.evaluation.paired import difference_of
 from evalsuite.site.views.attribution_dependence import binned, regression
+from evalsuite.site.views.attribution_findings import NOTHING, findings
 from evalsuite.site.views.attribution_rates import rate
 from evalsuite.site.views.attribution_rows import FactorDrop
 from evalsuite.site.views.attribution_shares import mean_drops, shares
@@ -96,3 +97,38 @@ def test_wilson_at_its_edges() -> None:
     assert rate(0, 0).value is None and rate(0, 0).ci95 is None
     assert rate(0, 10).ci95 == (0.0, pytest.approx(0.2775327998628899))
     assert rate(10, 10).ci95 == (pytest.approx(0.7224672001371101), 1.0)
+
+
+def test_a_sentence_names_a_factor_only_when_its_interval_excludes_zero() -> None:
+    rng = np.random.default_rng(3)
+    mixed = rng.normal(-0.4, 0.03, 400)
+    noise = rng.normal(-0.01, 0.05, 400)  # a cost whose interval includes 0
+    drops = [_drop("all", mixed), _drop("blur", noise), _drop("all-minus:blur", mixed - noise)]
+    (finding,) = findings(drops)
+    assert finding.mixed.value == pytest.approx(-np.mean(mixed))
+    assert finding.mixed.distinguishable and finding.claims == ()
+    assert finding.text.endswith(f"; {NOTHING}.")
+    assert finding.text.startswith("disc, d, severity 2: the mixed shift costs 0.")
+
+    rotation = 0.9 * mixed + rng.normal(0, 0.01, 400)
+    drops += [
+        _drop("geometric", mixed),
+        _drop("rotation", rotation),
+        _drop("all-minus:rotation", mixed - rotation),
+    ]
+    (finding,) = findings(drops)
+    group, factor, removal = finding.claims
+    assert (group.kind, group.variant) == ("group", "geometric")
+    assert (factor.kind, factor.variant) == ("factor", "rotation")
+    assert factor.value == pytest.approx(-np.mean(rotation))
+    low, high = np.quantile(-rotation, [0.025, 0.975])
+    assert factor.ci95 == pytest.approx((low, high))
+    # what leaving rotation out recovers: D(all-minus:rotation) − D(all), resample by resample
+    assert (removal.kind, removal.variant) == ("removal", "rotation")
+    assert removal.value == pytest.approx(np.mean(rotation) * -1)
+    assert removal.ci95 == pytest.approx(tuple(np.quantile(-rotation, [0.025, 0.975])))
+    assert (
+        "rotation alone costs 0." in finding.text
+        and "leaving out rotation recovers" in finding.text
+    )
+    assert "blur" not in finding.text

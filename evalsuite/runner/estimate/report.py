@@ -8,6 +8,7 @@ from typing import Any
 
 from evalsuite import results
 from evalsuite.config import StudyConfig
+from evalsuite.data.shift_family import MVTEC_SHIFT
 from evalsuite.detectors.registry import reads_images
 from evalsuite.results.paths import FIT_DONE
 from evalsuite.runner.planning.plan import planned_relpath
@@ -85,4 +86,6 @@ def plan_report(
         projected = estimate(plan, data, sources, rates, workers, bootstrap, sampled)
         report["estimate"] = projected.to_dict()
         report["estimate"]["data_preparation"] = dict(data.preparation)
+        if data.family != MVTEC_SHIFT:  # the preparation line names the family's trees
+            report["estimate"]["shift_family"] = data.family
     return report

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from evalsuite.data.shift_family import MVTEC_SHIFT, title
+
 GB = 1e9
 
 
@@ -69,7 +71,7 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
             )
     preparation = estimate.get("data_preparation")
     if preparation is not None:
-        yield preparation_line(preparation)
+        yield preparation_line(preparation, estimate.get("shift_family", MVTEC_SHIFT))
 
 
 def raw_images_line(label: str, count: int | None = None) -> str:
@@ -112,14 +114,16 @@ def brief(seconds: float) -> str:
     return f"{seconds * 1e3:.3g} ms" if seconds < 1 else duration(seconds)
 
 
-def preparation_line(preparation: dict[str, Any]) -> str:
-    """What preparing the data took before the estimate: the shifted trees this plan wrote
-    (measured, beside the projection it announced first), or that the cache held them."""
+def preparation_line(preparation: dict[str, Any], family: str = MVTEC_SHIFT) -> str:
+    """What preparing the data took before the estimate: the shifted trees of the study's
+    shift `family` this plan wrote (measured, beside the projection it announced first), or
+    that the cache held them."""
+    kind = title(family)
     if not preparation:
-        return "data preparation: every MVTec-Shift tree was already in the cache"
+        return f"data preparation: every {kind} tree was already in the cache"
     trees = len(preparation["shifted_trees_written"])
     return (
-        f"data preparation: this plan wrote {trees} MVTec-Shift tree(s), "
+        f"data preparation: this plan wrote {trees} {kind} tree(s), "
         f"{preparation['shift_images']} images, in {duration(preparation['shift_write_s'])} "
         f"(projected {duration(preparation['shift_projected_s'])}); cached, so the run "
         "does not write them again"

@@ -1,16 +1,25 @@
-"""The shifted trees a study reads: which (severity, variant) pairs of its shift family, where
-each lies in the cache, and writing it (`data.shift_tree` for MVTec-Shift,
-`data.corruption_tree` for the corruptions)."""
+"""The shifted trees a study reads: which (severity, variant) pairs of its shift family, which
+of their images it reads, where each lies in the cache, and writing it (`data.shift_tree` for
+MVTec-Shift, `data.corruption_tree` for the corruptions).
+
+A variant tree (not the mixed shift's, whose fingerprint is in every fit's key) that no cell
+of the study retrains on is written with the images of val and test only: its cells read the
+clean fits and score its val and test images, so its train images would be computed for
+nothing. Such a tree is its own folder (`-valtest-<digest>`) and its marker records the ids it
+holds, so it is never taken for the full tree a retraining study writes."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from evalsuite.config import StudyConfig
 from evalsuite.data.samples import Sample
 from evalsuite.data.shift_factors import ALL
 from evalsuite.data.shift_family import CORRUPTIONS, folder_suffix, tree_name
+from evalsuite.data.splits import Splits
+from evalsuite.evaluation.regimes import plan_for
 from evalsuite.runner.planning.variants import variants
 
 ShiftTree = tuple[int, str]
@@ -29,6 +38,37 @@ def shift_trees(config: StudyConfig) -> list[ShiftTree]:
     if config.shift.family == CORRUPTIONS:
         found = {(v.severity, v.factors) for v in variants(config) if v.family == CORRUPTIONS}
     return sorted(found, key=lambda tree: (tree[1] != ALL, tree))
+
+
+def retrained(config: StudyConfig, tree: ShiftTree) -> bool:
+    """Whether a cell of the study fits on the shifted train images of `tree` (a kind whose
+    fit reads shifted images: `shift/retrain`)."""
+    return any(
+        plan_for(*kind.split("/")).fit_condition == "shift"
+        for variant in variants(config)
+        if (variant.severity, variant.factors) == tree
+        for kind in variant.kinds
+    )
+
+
+def read_ids(
+    config: StudyConfig, tree: ShiftTree, samples: Sequence[Sample], splits: Collection[Splits]
+) -> frozenset[str] | None:
+    """The ids of the clean `samples` whose shifted images the study reads from `tree`: None
+    (every image) for the mixed shift of MVTec-Shift and for a tree some cell retrains on,
+    else those in val or test under any of the study's `splits` (its seeds). None too when
+    that would leave a category without a train image (`splits.val_normal_ratio = 0`): a
+    tree's category needs its train/good folder."""
+    factors = tree[1]
+    if (factors == ALL and config.shift.family != CORRUPTIONS) or retrained(config, tree):
+        return None
+    ids = frozenset(
+        sample.id
+        for sample in samples
+        if any(split.split_of(sample) != "train" for split in splits)
+    )
+    train_kept = {s.category for s in samples if s.folder == "train" and s.id in ids}
+    return ids if train_kept == {s.category for s in samples} else None
 
 
 def described(tree: ShiftTree, family: str) -> str:
@@ -53,15 +93,22 @@ def shift_place(
     severity: int,
     factors: str,
     cache_dir: Path,
+    only: Collection[str] | None = None,
 ) -> Path:
     """The cache folder of the shifted copy of `clean_root` at `severity` with the factors of
     variant `factors` of the study's family (the mixed shift's folder is named as it always
-    was; a variant adds `-<variant>`, a corruption `-corruptions-<type>`)."""
+    was; a variant adds `-<variant>`, a corruption `-corruptions-<type>`), of the images
+    `only` (`read_ids`; adds `-valtest-<first 8 hex digits of the ids' SHA-256>`)."""
     # shift_tree records the source folder it read: two roots holding the same images (a copy,
     # a moved tree) get their own shifted copies instead of refusing each other's.
     where = hashlib.sha256(str(clean_root.resolve()).encode()).hexdigest()[:8]
     name = f"{clean_fingerprint[:16]}-{where}-s{severity}-seed{config.shift.seed}"
-    return cache_dir / SHIFT_CACHE / (name + folder_suffix(factors, config.shift.family))
+    name += folder_suffix(factors, config.shift.family)
+    if only is not None:
+        from evalsuite.data.shift_tree import subset_key
+
+        name += f"-valtest-{str(subset_key(only)['ids_sha256'])[:8]}"
+    return cache_dir / SHIFT_CACHE / name
 
 
 def write_tree(
@@ -72,13 +119,15 @@ def write_tree(
     factors: str,
     progress: bool,
     workers: int,
+    only: Collection[str] | None = None,
 ) -> Path:
-    """Write (or find already written) the shifted tree at `place`, on `workers` processes."""
+    """Write (or find already written) the shifted tree at `place`, on `workers` processes,
+    of every image or of the images `only` (`read_ids`)."""
     if config.shift.family == CORRUPTIONS:
         from evalsuite.data.corruption_tree import corruption_tree
 
         return corruption_tree(
-            clean_root, place, factors, severity, config.shift.seed, progress, workers
+            clean_root, place, factors, severity, config.shift.seed, progress, workers, only
         )
     from evalsuite.data.shift_tree import shift_tree
 
@@ -90,20 +139,27 @@ def write_tree(
         progress=progress,
         workers=workers,
         factors=factors,
+        only=only,
     )
 
 
-def tree_written(clean_root: Path, place: Path, config: StudyConfig, tree: ShiftTree) -> bool:
+def tree_written(
+    clean_root: Path,
+    place: Path,
+    config: StudyConfig,
+    tree: ShiftTree,
+    only: Collection[str] | None = None,
+) -> bool:
     """Whether `place` already holds the shifted tree `write_tree` would write there."""
     severity, factors = tree
     seed = config.shift.seed
     if config.shift.family == CORRUPTIONS:
         from evalsuite.data.corruption_tree import corruption_tree_written
 
-        return corruption_tree_written(clean_root, place, factors, severity, seed)
+        return corruption_tree_written(clean_root, place, factors, severity, seed, only)
     from evalsuite.data.shift_tree import shift_tree_written
 
-    return shift_tree_written(clean_root, place, seed, severity, factors)
+    return shift_tree_written(clean_root, place, seed, severity, factors, only)
 
 
 def seconds_per_image(sample: Sample, config: StudyConfig, tree: ShiftTree) -> float:

@@ -28,6 +28,7 @@ from evalsuite.runner.planning.shift_data import (
     SHIFT_CACHE,
     ShiftTree,
     described,
+    read_ids,
     seconds_per_image,
     shift_place,
     shift_trees,
@@ -138,16 +139,22 @@ def prepare_data(
     shifted: dict[int, Dataset] = {}
     factored: dict[tuple[int, str], Dataset] = {}
     factor_fingerprints: dict[str, str] = {}
+    splits = {seed: make_splits(clean.samples, split_config(config, seed)) for seed in config.seeds}
     trees = shift_trees(config)
+    subsets = {tree: read_ids(config, tree, clean.samples, splits.values()) for tree in trees}
     places = {
-        tree: shift_place(clean_root, fingerprints["clean"], config, *tree, cache_dir)
+        tree: shift_place(
+            clean_root, fingerprints["clean"], config, *tree, cache_dir, subsets[tree]
+        )
         for tree in trees
     }
-    preparation = _announce(clean, config, places, workers)
+    preparation = _announce(clean, config, places, subsets, workers)
     started = time.perf_counter()
     for severity, factors in trees:
-        place = places[(severity, factors)]
-        root = write_tree(clean_root, place, config, severity, factors, progress, workers)
+        tree = (severity, factors)
+        root = write_tree(
+            clean_root, places[tree], config, severity, factors, progress, workers, subsets[tree]
+        )
         dataset = read_dataset(root, config.data.categories, layout)
         _warn_skipped(dataset)
         name = tree_name(severity, factors, config.shift.family)
@@ -157,7 +164,6 @@ def prepare_data(
             shifted[severity], fingerprints[name] = dataset, content
         else:
             factored[(severity, factors)], factor_fingerprints[name] = dataset, content
-    splits = {seed: make_splits(clean.samples, split_config(config, seed)) for seed in config.seeds}
     if preparation:
         preparation["shift_write_s"] = round(time.perf_counter() - started, 1)
     return StudyData(
@@ -188,18 +194,24 @@ def split_config(config: StudyConfig, seed: int) -> SplitConfig:
 
 
 def _announce(
-    clean: Dataset, config: StudyConfig, places: dict[ShiftTree, Path], workers: int
+    clean: Dataset,
+    config: StudyConfig,
+    places: dict[ShiftTree, Path],
+    subsets: dict[ShiftTree, frozenset[str] | None],
+    workers: int,
 ) -> dict[str, Any]:
     """Before writing the shifted trees the cache lacks, say how many images that is and
     what it will take here (one image timed on this machine, divided over the processes):
     at MVTec AD's 1024 px it is the better part of an hour on two cores. Returns what the
     estimate reports as the data preparation ({} when every tree is cached)."""
     missing = [
-        tree for tree, place in places.items() if not tree_written(clean.root, place, config, tree)
+        tree
+        for tree, place in places.items()
+        if not tree_written(clean.root, place, config, tree, subsets[tree])
     ]
     if not missing or not clean.samples:
         return {}
-    images = len(missing) * len(clean.samples)
+    images = sum(_count(subsets[tree], len(clean.samples)) for tree in missing)
     per_image = seconds_per_image(clean.samples[0], config, missing[0])
     processes = max(1, min(workers, os.cpu_count() or 1))
     projected = images * per_image / processes
@@ -222,6 +234,11 @@ def _announce(
         "shift_seconds_per_image": round(per_image, 3),
         "shift_projected_s": round(projected, 1),
     }
+
+
+def _count(subset: frozenset[str] | None, every: int) -> int:
+    """The images a tree of `subset` holds (`every` when it holds every image)."""
+    return every if subset is None else len(subset)
 
 
 def _warn_skipped(dataset: Dataset) -> None:

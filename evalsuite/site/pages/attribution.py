@@ -11,6 +11,7 @@ from evalsuite.site.pages.study import Page
 from evalsuite.site.read.records import METRIC_NAMES
 from evalsuite.site.views.attribution_blocks import drop_blocks, mean_rows, rates_blocks
 from evalsuite.site.views.attribution_curves import dependence_blocks, share_blocks
+from evalsuite.site.views.attribution_findings import NOTHING, findings, sentences
 from evalsuite.site.views.attribution_rows import AttributionView
 
 PATH = "attribution.html"
@@ -24,6 +25,8 @@ def attribution_page(view: AttributionView) -> Page:
     `views.attribution_curves`) by the names the template uses."""
     columns, means = mean_rows(view.means)
     data = {
+        "findings": sentences(findings(view.drops)),
+        "nothing": NOTHING,
         "drops": drop_blocks(view.drops),
         "mean_columns": columns,
         "mean_rows": means,

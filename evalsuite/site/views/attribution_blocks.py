@@ -84,6 +84,12 @@ def complete(data: Rows, columns: Sequence[str], panels: Sequence[str], **blank:
     return data + [{**blank, "col": c, "row": p, "blank": True} for c, p in missing]
 
 
+def row_anchor(drop: FactorDrop) -> str:
+    """The page's id of the drop table row that holds `drop` (the sentences link to it)."""
+    where = f"{drop.regime}-{drop.category}-{drop.variant}-s{drop.severity}"
+    return f"{anchor(drop.label, drop.scope, drop.family)}-{re.sub(r'[^A-Za-z0-9_-]+', '-', where)}"
+
+
 @dataclass(frozen=True)
 class DropRow:
     """One row of a drop table: a variant at a severity, one value per `DIFF_METRICS`."""
@@ -94,6 +100,7 @@ class DropRow:
     severity: int
     values: tuple[FactorDrop | None, ...]
     cells: tuple[tuple[Cell, Cell], ...]
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,9 @@ def drop_blocks(drops: Sequence[FactorDrop]) -> list[DropBlock]:
             by_metric = {d.metric: d for d in same}
             values = tuple(by_metric.get(m) for m in DIFF_METRICS)
             d = same[0]
-            rows.append(DropRow(d.regime, d.category, d.variant, d.severity, values, d.cells))
+            rows.append(
+                DropRow(d.regime, d.category, d.variant, d.severity, values, d.cells, row_anchor(d))
+            )
         chart = _heatmap(group)
         blocks.append(DropBlock(first.label, first.scope, first.family, chart, tuple(rows)))
     return blocks

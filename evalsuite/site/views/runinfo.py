@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from evalsuite.data.shift_family import MVTEC_SHIFT, title
 from evalsuite.site.read.records import Results
 
 
@@ -152,13 +153,24 @@ def _data_rows(config: dict[str, Any], dataset: dict[str, Any]) -> tuple[tuple[s
         ("source", source),
         ("root", dataset["root"]),
         ("categories", ", ".join(sorted(config["data"]["categories"]))),
-        ("MVTec-Shift severity", str(config["shift"]["severity"])),
+        _severity_row(config["shift"]),
         ("fingerprint (clean)", dataset["fingerprint_clean"]),
         ("fingerprint (shift)", dataset["fingerprint_shift"] or "—"),
         ("splits", ", ".join(f"{k} = {v}" for k, v in sorted(config["splits"].items()))),
         ("thresholds", f"{evaluation['image_threshold']['strategy']} on val (image and pixel)"),
         ("bootstrap resamples", str(evaluation["bootstrap"])),
     )
+
+
+def _severity_row(shift: dict[str, Any]) -> tuple[str, str]:
+    """The shift's severity, named by its family: `MVTec-Shift severity` (the study's, as it
+    always was), `ImageNet-C corruption severity` (each one the study evaluates: the
+    corruption family has no mixed shift at the study's severity)."""
+    family = shift.get("family", MVTEC_SHIFT)
+    if family == MVTEC_SHIFT:
+        return (f"{title(family)} severity", str(shift["severity"]))
+    severities = shift.get("severities") or [shift["severity"]]
+    return (f"{title(family)} severity", ", ".join(str(s) for s in severities))
 
 
 def _run_rows(manifest: dict[str, Any]) -> tuple[tuple[str, str], ...]:
