@@ -229,6 +229,12 @@ class StudyConfig(_Closed):
         labels = [d.label for d in self.detectors]
         if len(set(labels)) != len(labels):
             raise ValueError(f"detector labels must be unique, got {labels}")
+        outside = [s for s in self.shift.factor_scopes if s not in self.scopes]
+        if outside:
+            raise ValueError(
+                f"shift.factor_scopes {outside} are not among the study's scopes "
+                f"{list(self.scopes)}; list only those, or add them to scopes"
+            )
         for number, sweep in enumerate(self.sweeps):
             if sweep.detector not in labels:
                 raise ValueError(f"sweep detector {sweep.detector!r} is not one of {labels}")

@@ -60,6 +60,8 @@ class ShiftSettings(StrictModel):
             corruption types (default: the nine of `shift_family.DEFAULT_CORRUPTIONS`), each at
             each severity with `factor_kinds`; the family has no mixed shift.
         factor_kinds: the shifted condition/regime cells of each variant other than `all`.
+        factor_scopes: the scopes those cells are evaluated in; empty (the default) means the
+            study's `scopes` (each must be one of them, `StudyConfig` checks).
     """
 
     family: Family = "mvtec_shift"
@@ -70,6 +72,7 @@ class ShiftSettings(StrictModel):
     factor_kinds: tuple[CellKind, ...] = Field(
         default=FACTOR_KINDS, min_length=1, max_length=len(ALL_CELL_KINDS)
     )
+    factor_scopes: tuple[Literal["per_class", "unified"], ...] = Field(default=(), max_length=2)
 
     @model_validator(mode="before")
     @classmethod
@@ -123,8 +126,8 @@ class ShiftSettings(StrictModel):
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, object]:
         """A study of the mixed shift alone at one severity dumps as it always has (manifests,
-        the site's study file): `family`, `severities`, `factors` and `factor_kinds` appear
-        once they differ from their defaults."""
+        the site's study file): `family`, `severities`, `factors`, `factor_kinds` and
+        `factor_scopes` appear once they differ from their defaults."""
         dumped: dict[str, object] = handler(self)
         if self.family == MVTEC_SHIFT:
             dumped.pop("family", None)
@@ -133,6 +136,8 @@ class ShiftSettings(StrictModel):
         if self.factors == (ALL,) and self.factor_kinds == FACTOR_KINDS:
             dumped.pop("factors", None)
             dumped.pop("factor_kinds", None)
+        if not self.factor_scopes:
+            dumped.pop("factor_scopes", None)
         return dumped
 
 

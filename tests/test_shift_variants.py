@@ -103,6 +103,26 @@ def test_variant_cells_read_the_clean_fits_and_change_no_other_id() -> None:
     )
 
 
+def test_variants_are_evaluated_in_the_factor_scopes_only(tmp_path: Path) -> None:
+    """`shift.factor_scopes` keeps the variants' cells to those scopes (the mixed shift keeps
+    the study's), the other cells unchanged; a scope outside the study's is refused."""
+    every, per_class = _factor_plan(), _factor_plan(factor_scopes=["per_class"])
+    variant = [c for c in per_class.cells if c.variant.factors != "all"]
+    assert {c.fit.scope for c in variant} == {"per_class"} and len(variant) == 8
+    assert {c.id for c in per_class.cells} == {
+        c.id for c in every.cells if c.variant.factors == "all" or c.fit.scope == "per_class"
+    }
+    assert (
+        "factor_scopes"
+        not in StudyConfig.model_validate({"detectors": [{"name": "patchcore"}]}).model_dump(
+            mode="json"
+        )["shift"]
+    )
+    with pytest.raises(ConfigError, match=r"shift.factor_scopes \['unified'\] are not among"):
+        text = 'scopes = ["per_class"]\nshift = { factor_scopes = ["unified"] }\n'
+        load_config(path=_toml(tmp_path, text))
+
+
 def test_retrain_on_a_variant_only_where_the_study_asks() -> None:
     plan = _factor_plan(factor_kinds=["shift/retrain"])
     variant_fits = {c.fit.id: c.fit for c in plan.cells if c.variant.factors != "all"}

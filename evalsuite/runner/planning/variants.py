@@ -66,9 +66,8 @@ def variants(config: StudyConfig) -> Iterator[Variant]:
                 if shift.mixed and name == ALL and severity == shift.severity:
                     continue  # the baseline's shifted cells
                 swept = (FACTORS_PARAM, variant_value(name, severity, shift.severity))
-                yield Variant(
-                    spec, severity, swept, shift.factor_kinds, config.scopes, name, shift.family
-                )
+                scopes = shift.factor_scopes or config.scopes
+                yield Variant(spec, severity, swept, shift.factor_kinds, scopes, name, shift.family)
     for sweep in config.sweeps:
         base = next(d for d in config.detectors if d.label == sweep.detector)
         for value in sweep.values:
