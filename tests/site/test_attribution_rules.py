@@ -132,3 +132,14 @@ def test_a_sentence_names_a_factor_only_when_its_interval_excludes_zero() -> Non
         and "leaving out rotation recovers" in finding.text
     )
     assert "blur" not in finding.text
+
+
+def test_no_sentence_where_no_variant_was_evaluated() -> None:
+    """A block with the mixed shift alone (a scope outside `shift.factor_scopes`) says nothing
+    of the factors: it gets no sentence, rather than "no single factor's drop ..."."""
+    rng = np.random.default_rng(5)
+    mixed = rng.normal(-0.4, 0.03, 400)
+    assert findings([_drop("all", mixed)]) == []
+    alone = [_drop("all", mixed, "other"), _drop("exposure", 0.9 * mixed, "other")]
+    (finding,) = findings([_drop("all", mixed), *alone])
+    assert finding.category == "other"

@@ -89,7 +89,8 @@ class Finding:
 
 def findings(drops: Sequence[FactorDrop]) -> list[Finding]:
     """One finding per label x scope x category x severity of MVTec-Shift with a mixed drop of
-    image AUROC at regime none, in the drops' order."""
+    image AUROC at regime none and a drop of at least one other variant, in the drops'
+    order."""
     mine = [
         d
         for d in drops
@@ -103,8 +104,8 @@ def findings(drops: Sequence[FactorDrop]) -> list[Finding]:
         ] = drop
     out = []
     for (label, scope, category, severity), by_variant in found.items():
-        if ALL not in by_variant:
-            continue
+        if ALL not in by_variant or len(by_variant) == 1:
+            continue  # no variant evaluated here (e.g. a scope outside shift.factor_scopes)
         mixed = _cost("mixed", by_variant[ALL])
         groups = [_cost("group", by_variant[g]) for g in GROUPS if g in by_variant]
         factors = [_cost("factor", by_variant[f]) for f in FACTORS if f in by_variant]
