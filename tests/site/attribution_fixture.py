@@ -118,70 +118,35 @@ def _drops(results: Results) -> list[FactorDrop]:
         severity = 3 if d is known else 2
         value = PairedValue(d, Delta(d.delta, None, 1), float(p), None)
         pair = ((clean, shifted),)
-        drops.append(
-            FactorDrop(
-                LABEL,
-                SCOPE,
-                "none",
-                CATEGORY,
-                "mvtec_shift",
-                variant,
-                severity,
-                metric,
-                value,
-                pair,
-            )
-        )
+        drops.append(_drop("none", CATEGORY, variant, severity, metric, value, pair))
     for variant in FACTORS:
         shifted = cell(results, "none", "shift", None if variant == "all" else variant)
         for metric in DIFF_METRICS[1:3]:
             value = PairedValue(None, Delta(None, None, 0), None, "no pixel evidence here")
-            drops.append(
-                FactorDrop(
-                    LABEL,
-                    SCOPE,
-                    "none",
-                    CATEGORY,
-                    "mvtec_shift",
-                    variant,
-                    2,
-                    metric,
-                    value,
-                    ((clean, shifted),),
-                )
-            )
+            drops.append(_drop("none", CATEGORY, variant, 2, metric, value, ((clean, shifted),)))
         th = cell(results, "threshold", "shift", None if variant == "all" else variant)
         zero = zero_value("image_auroc", Delta(0.0, None, 1))
-        drops.append(
-            FactorDrop(
-                LABEL,
-                SCOPE,
-                "threshold",
-                CATEGORY,
-                "mvtec_shift",
-                variant,
-                2,
-                "image_auroc",
-                zero,
-                ((clean, th),),
-            )
-        )
+        drops.append(_drop("threshold", CATEGORY, variant, 2, "image_auroc", zero, ((clean, th),)))
     mean = Difference("image_auroc", 0.8, 0.7, -0.1, (-0.17, -0.03), 0.04, 15, 200, 0)
-    drops.append(
-        FactorDrop(
-            LABEL,
-            SCOPE,
-            "none",
-            "mean",
-            "mvtec_shift",
-            "all",
-            2,
-            "image_auroc",
-            PairedValue(mean, Delta(-0.1, None, 1), 0.04, None),
-            ((clean, cell(results, "none", "shift", None)),),
-        )
-    )
+    value = PairedValue(mean, Delta(-0.1, None, 1), 0.04, None)
+    mixed = ((clean, cell(results, "none", "shift", None)),)
+    drops.append(_drop("none", "mean", "all", 2, "image_auroc", value, mixed))
     return drops
+
+
+def _drop(
+    regime: str,
+    category: str,
+    variant: str,
+    severity: int,
+    metric: str,
+    value: PairedValue,
+    pairs: tuple[tuple[Cell, Cell], ...],
+) -> FactorDrop:
+    """A drop of the fixture's detector and scope, on MVTec-Shift."""
+    return FactorDrop(
+        LABEL, SCOPE, regime, category, "mvtec_shift", variant, severity, metric, value, pairs
+    )
 
 
 def _shares(results: Results, drops: list[FactorDrop]) -> list[Share]:
