@@ -35,8 +35,9 @@ from evalsuite.evaluation.bootstrap import (
     resample_counts,
     stratified_resamples,
 )
+from evalsuite.evaluation.curves import areas_to_limit
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
-from evalsuite.evaluation.pro import normalised_area
+from evalsuite.evaluation.pro import check_limit
 
 IMAGE_METRICS = ("image_auroc", "image_f1")
 PIXEL_METRICS = ("pixel_auroc", "aupro_0.3", "pixel_f1")
@@ -344,15 +345,16 @@ def _aupro(c: np.ndarray, fp: np.ndarray, overlap: np.ndarray, e: PixelEvidence)
     """AU-PRO of each resample from the grid statistics, the curve closed with (1, 1)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         fpr = _dot(c, fp) / _dot(c, e.n_normal)[:, None]
-        pro = np.minimum(_dot(c, overlap) / _dot(c, e.n_regions)[:, None], 1.0)
+        # grid points past the limit in every resample (beyond the first) add no area
+        past = np.flatnonzero((fpr >= e.fpr_limit).all(axis=0))
+        kept = int(past[0]) + 1 if past.size else fpr.shape[1]
+        fpr = fpr[:, :kept]
+        pro = np.minimum(_dot(c, overlap[:, :kept]) / _dot(c, e.n_regions)[:, None], 1.0)
     zeros, ones = np.zeros((c.shape[0], 1)), np.ones((c.shape[0], 1))
     fpr, pro = np.hstack((zeros, fpr, ones)), np.hstack((zeros, pro, ones))
-    return np.array(
-        [
-            normalised_area(f, p, e.fpr_limit) if np.isfinite(f).all() else np.nan
-            for f, p in zip(fpr, pro, strict=True)
-        ]
-    )
+    check_limit(e.fpr_limit)
+    area = np.minimum(areas_to_limit(fpr, pro, e.fpr_limit) / e.fpr_limit, 1.0)
+    return np.where(np.isfinite(fpr).all(axis=1), area, np.nan)
 
 
 def _dot(counts: np.ndarray, per_image: np.ndarray) -> np.ndarray:

@@ -13,7 +13,10 @@ is not tested and not counted in the Holm family.
 
 The bootstrap p-value is never below 2 / (B + 1) with B resamples (`paired.bootstrap_p_value`),
 so after Holm over m tests none is below min(1, 2m / (B + 1)) (`smallest_holm_p`); when that is
-not below `ALPHA`, no difference can be significant, whatever the data (`reachable`).
+not below `ALPHA`, no difference can be significant, whatever the data (`reachable`). So the
+site resamples each family's differences `family_resamples` times: `HEADROOM` times the fewest
+that could reach significance (at least the records' `evaluation.bootstrap`), whatever the
+study's B.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from dataclasses import dataclass
 
 ALPHA = 0.05
 """The level of every significance mark (Holm-adjusted, family-wise)."""
+HEADROOM = 2
+"""A family's resamples are this many times the fewest that can reach significance, so its
+smallest attainable Holm-adjusted p-value is ALPHA / HEADROOM."""
 RANKING_METRICS = frozenset({"image_auroc", "image_aupr", "pixel_auroc", "aupro_0.3", "aupro_0.05"})
 """Metrics of the ranking of the scores only: no threshold changes them."""
 
@@ -83,3 +89,10 @@ def reachable(n_resamples: int, family_size: int) -> bool:
 def resamples_needed(family_size: int) -> int:
     """The fewest resamples B with 2 m / (B + 1) < ALPHA, i.e. that can reach significance."""
     return math.floor(2 * max(family_size, 1) / ALPHA + 1e-9)
+
+
+def family_resamples(family_size: int, rounded_to: int = 100) -> int:
+    """The resamples of every difference of a family of `family_size` tests: HEADROOM times
+    `resamples_needed`, rounded up to a multiple of `rounded_to` (e.g. 80 tests: 6,400)."""
+    wanted = HEADROOM * resamples_needed(family_size)
+    return -(-wanted // rounded_to) * rounded_to

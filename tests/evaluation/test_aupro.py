@@ -10,6 +10,7 @@ import pytest
 from scipy import ndimage
 
 from evalsuite.errors import EvaluationError
+from evalsuite.evaluation.curves import area_to_limit, areas_to_limit
 from evalsuite.evaluation.metrics import aupro
 from evalsuite.evaluation.pro import pro_curve
 
@@ -137,3 +138,19 @@ def test_bad_fpr_limit_is_refused(blobs: BlobFactory, limit: float) -> None:
     maps, masks = blobs(0)
     with pytest.raises(EvaluationError, match="fpr_limit"):
         aupro(maps, masks, limit)
+
+
+def test_the_vectorised_area_equals_the_curve_by_curve_area() -> None:
+    """`areas_to_limit` (the paired bootstrap's AU-PRO, every resample at once) equals
+    `area_to_limit` row by row: ties in x, a point exactly at the limit, a curve that never
+    reaches it and one that jumps over it."""
+    rng = np.random.default_rng(3)
+    steps = rng.choice([0.0, 0.01, 0.05, 0.2], size=(40, 12))
+    x = np.hstack([np.zeros((40, 1)), np.cumsum(steps, axis=1)])
+    y = np.sort(rng.random((40, 13)), axis=1)
+    x[0] = np.linspace(0.0, 0.6, 13)  # 0.3 exactly on a point
+    x[1] = np.linspace(0.0, 0.1, 13)  # never reaches the limit
+    x[2, 1:] = 0.9  # jumps over the limit in one segment
+    for limit in (0.3, 0.05, 1.0):
+        expected = [area_to_limit(xs, ys, limit) for xs, ys in zip(x, y, strict=True)]
+        assert areas_to_limit(x, y, limit) == pytest.approx(expected, abs=1e-12)

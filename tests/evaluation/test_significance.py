@@ -8,7 +8,9 @@ import pytest
 
 from evalsuite.evaluation.paired import bootstrap_p_value, holm, paired_image_difference
 from evalsuite.evaluation.significance import (
+    ALPHA,
     CellInputs,
+    family_resamples,
     reachable,
     resamples_needed,
     significant,
@@ -82,3 +84,11 @@ def test_planted_pairs_huge_difference_is_significant_nil_is_not() -> None:
     adjusted = holm([huge.p_value, nil.p_value])
     assert adjusted.tolist() == pytest.approx([2 * smallest_p(2000), 1.0])
     assert [significant(float(p)) for p in adjusted] == [True, False]
+
+
+def test_a_family_is_resampled_twice_as_often_as_significance_needs() -> None:
+    assert family_resamples(80) == 6400 and family_resamples(1) == 100
+    for size in (1, 3, 24, 80, 160, 333):
+        wanted = family_resamples(size)
+        assert wanted % 100 == 0 and wanted >= 2 * resamples_needed(size)
+        assert smallest_holm_p(wanted, size) <= ALPHA / 2 + 1e-4

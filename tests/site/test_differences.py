@@ -17,6 +17,7 @@ from evalsuite import results
 from evalsuite.evaluation.metrics import image_auroc
 from evalsuite.evaluation.paired import holm, paired_pixel_difference
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
+from evalsuite.evaluation.significance import family_resamples
 from evalsuite.site import build_site
 from evalsuite.site.downloads.paired_exports import difference_tex
 from evalsuite.site.read.load import load_results
@@ -89,7 +90,8 @@ def test_differences_csv_holds_every_family_and_metric_with_the_records_values(
         low, high, p = float(row["ci95_low"]), float(row["ci95_high"]), float(row["p"])
         assert -1.0 <= low <= high <= 1.0 and 0.0 < p <= 1.0
         assert row["excludes_zero"] == str(int(low > 0 or high < 0))
-        assert int(row["resamples"]) == 20 and int(row["n_images"]) == len(a["scores"])
+        assert int(row["resamples"]) == family_resamples(int(row["family_size"]))
+        assert int(row["n_images"]) == len(a["scores"])
     pairs = {(r["family"], r["paths_a"], r["paths_b"]) for r in rows}
     assert (
         "shift",

@@ -4,7 +4,8 @@ A comparison is b − a between two groups of cells evaluated on the same test i
 clean, threshold − none, retrain − none (shift condition), unified − per_class, and each swept
 value − the detector's baseline value. Per seed, the two cells' test images are paired by
 sample id and resampled jointly (`evaluation.paired`, stratified by label; n and seed from the
-records: `evaluation.bootstrap` resamples, the cell's seed); pixel metrics read each cell's
+records: `evaluation.bootstrap` resamples, raised to what the table's Holm family needs
+(`significance.family_resamples`), the cell's seed); pixel metrics read each cell's
 `evidence.npz`. With several seeds the interval is pooled (`pool_differences`) and the mean ±
 sd over seeds is shown beside it. p-values are Holm-adjusted within each table (its family); a
 difference is marked significant by `evaluation.significance.significant` alone. A metric that is
@@ -30,7 +31,11 @@ from evalsuite.evaluation.paired import (
     pool_differences,
 )
 from evalsuite.evaluation.regimes import plan_for
-from evalsuite.evaluation.significance import CellInputs, zero_by_construction
+from evalsuite.evaluation.significance import (
+    CellInputs,
+    family_resamples,
+    zero_by_construction,
+)
 from evalsuite.site.read.evidence import EvidenceLoader
 from evalsuite.site.read.records import Cell, GroupKey, Results
 from evalsuite.site.views.difference_rows import (
@@ -44,6 +49,9 @@ from evalsuite.site.views.means import with_mean_diffs
 from evalsuite.site.views.stats import Delta, paired_delta
 from evalsuite.site.views.sweeps import sweep_view
 from evalsuite.site.views.tables import Grid
+
+PROBE_RESAMPLES = 10
+"""Resamples of the first pass over a table, which only counts its tests (its family)."""
 
 
 def difference_tables(results: Results, grid: Grid) -> list[DiffTable]:
@@ -92,6 +100,24 @@ def _table(
     groups: dict[GroupKey, list[Cell]],
     loader: EvidenceLoader,
 ) -> DiffTable:
+    """The table of `pairs`, each difference resampled `family_resamples` times for its family
+    (a first pass with `PROBE_RESAMPLES` counts the family's tests)."""
+    probe = DiffTable(family, title, _rows(pairs, groups, loader, None))
+    if probe.resamples is None:
+        return probe
+    wanted = family_resamples(probe.n_comparisons)
+    return DiffTable(family, title, _rows(pairs, groups, loader, wanted))
+
+
+def _rows(
+    pairs: list[tuple[GroupKey, GroupKey]],
+    groups: dict[GroupKey, list[Cell]],
+    loader: EvidenceLoader,
+    resamples: int | None,
+) -> tuple[DiffRow, ...]:
+    """The rows of `pairs` with Holm over all of them; `resamples`: at least this many
+    resamples per difference (the records' `evaluation.bootstrap` when more), None: the probe's
+    `PROBE_RESAMPLES` (or fewer)."""
     rows: list[DiffRow] = []
     for a, b in pairs:
         cells_a, cells_b = groups.get(a, []), groups.get(b, [])
@@ -99,12 +125,14 @@ def _table(
         values = tuple(
             zero_value(metric, paired_delta(cells_a, cells_b, metric))
             if zero_by_construction(metric, inputs(a), inputs(b))
-            else _paired_value(matched, metric, paired_delta(cells_a, cells_b, metric), loader)
+            else _paired_value(
+                matched, metric, paired_delta(cells_a, cells_b, metric), loader, resamples
+            )
             for metric in DIFF_METRICS
         )
         first = not rows or rows[-1].b.label != b.label
         rows.append(DiffRow(a, b, values, tuple(matched), first))
-    return DiffTable(family, title, tuple(_with_holm(with_mean_diffs(rows, groups))))
+    return tuple(_with_holm(with_mean_diffs(rows, groups)))
 
 
 def _with_holm(rows: list[DiffRow]) -> list[DiffRow]:
@@ -149,19 +177,26 @@ def _matched(a: list[Cell], b: list[Cell]) -> list[tuple[Cell, Cell]]:
 
 
 def _paired_value(
-    matched: list[tuple[Cell, Cell]], metric: str, seeds: Delta, loader: EvidenceLoader
+    matched: list[tuple[Cell, Cell]],
+    metric: str,
+    seeds: Delta,
+    loader: EvidenceLoader,
+    resamples: int | None,
 ) -> PairedValue:
     if not matched:
         return PairedValue(None, seeds, None, "missing or failed")
     try:
-        found = [_one(a, b, metric, loader) for a, b in matched]
+        found = [_one(a, b, metric, loader, resamples) for a, b in matched]
         return PairedValue(pool_differences(found), seeds, None, None)
     except EvaluationError as error:
         return PairedValue(None, seeds, None, str(error))
 
 
-def _one(a: Cell, b: Cell, metric: str, loader: EvidenceLoader) -> Difference:
-    """The paired difference of one seed's two cells."""
+def _one(
+    a: Cell, b: Cell, metric: str, loader: EvidenceLoader, resamples: int | None
+) -> Difference:
+    """The paired difference of one seed's two cells, with the records' resamples raised to
+    `resamples` (None: lowered to `PROBE_RESAMPLES`)."""
     for cell in (a, b):
         entry = cell.metrics[metric]
         if entry.value is None:
@@ -169,6 +204,7 @@ def _one(a: Cell, b: Cell, metric: str, loader: EvidenceLoader) -> Difference:
     n = int(a.record["config"]["evaluation"]["bootstrap"])
     if n < 1:
         raise EvaluationError("no resamples (evaluation.bootstrap is 0)")
+    n = min(n, PROBE_RESAMPLES) if resamples is None else max(n, resamples)
     index_a, index_b, labels = _pairing(a, b)
     seed = int(a.key.seed)
     if metric in ("image_auroc", "image_f1"):
