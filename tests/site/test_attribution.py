@@ -5,6 +5,7 @@ scipy's Wilson interval; a study without variants has an empty view."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from evalsuite.site.views.attribution import attribution_view
 from evalsuite.site.views.attribution_cells import Variant, variant_of
 from evalsuite.site.views.attribution_rows import AttributionView
 from evalsuite.site.views.differences import difference_tables
+from evalsuite.site.views.resamples import paired_resamples
 from evalsuite.site.views.tables import grid_of
 
 CATEGORIES = ("disc", "ring")
@@ -57,7 +59,8 @@ def _run(base: Path, factors: list[str]) -> Results:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Results, AttributionView]:
     results = _run(tmp_path_factory.mktemp("attribution"), VARIANTS)
-    return results, attribution_view(results, grid_of(results))
+    grid = grid_of(results)
+    return results, attribution_view(results, grid, paired_resamples(results, grid))
 
 
 def _cell(results: Results, category: str, variant: str, kind: str = "shift/none") -> Cell:
@@ -70,6 +73,19 @@ def _cell(results: Results, category: str, variant: str, kind: str = "shift/none
         and (kind != "clean/none" or c.key.group.sweep is None)
     )
     return found
+
+
+@functools.cache
+def _study_resamples(source: Path) -> int:
+    results = load_results(source)
+    resamples = paired_resamples(results, grid_of(results))
+    assert resamples is not None
+    return resamples
+
+
+def _resamples(results: Results) -> int:
+    """The study's resamples of paired differences (the site's, `paired_resamples`)."""
+    return _study_resamples(Path(results.source))
 
 
 def _by_hand(results: Results, category: str, variant: str, metric: str) -> Difference:
@@ -87,7 +103,7 @@ def _by_hand(results: Results, category: str, variant: str, metric: str) -> Diff
             clean.record["threshold"]["image"]["value"],
             shifted.record["threshold"]["image"]["value"],
         ),
-        n=100,
+        n=_resamples(results),
         seed=0,
     )
 
@@ -96,7 +112,9 @@ def test_the_mixed_drop_is_the_sites_shift_difference(
     study: tuple[Results, AttributionView],
 ) -> None:
     results, view = study
-    (shift,) = (t for t in difference_tables(results, grid_of(results)) if t.family == "shift")
+    grid = grid_of(results)
+    tables = difference_tables(results, grid, paired_resamples(results, grid))
+    (shift,) = (t for t in tables if t.family == "shift")
     for row in shift.rows:
         for metric, value in zip(shift.metrics, row.values, strict=True):
             (drop,) = (
@@ -112,6 +130,7 @@ def test_the_mixed_drop_is_the_sites_shift_difference(
                 theirs.p_value,
             )
             assert drop.value.seeds == value.seeds
+            assert mine.n_resamples == theirs.n_resamples > 100  # the study's count, not B
 
 
 def test_shares_and_the_mean_drop_by_hand(study: tuple[Results, AttributionView]) -> None:

@@ -12,9 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from evalsuite.evaluation.paired import Difference
+from evalsuite.evaluation.per_image_tests import PairedTest
 from evalsuite.site.read.records import GroupKey
 from evalsuite.site.views.difference_rows import DIFF_METRICS, DiffRow, DiffTable, PairedValue
 from evalsuite.site.views.findings import findings
+from evalsuite.site.views.per_image import PairedRow
+from evalsuite.site.views.per_image_findings import per_image_findings, row_anchor
 from evalsuite.site.views.stats import Delta
 
 
@@ -124,7 +127,8 @@ class Ids(HTMLParser):
 
 def test_every_finding_of_the_site_links_to_its_row(site_dir: Path) -> None:
     seen = 0
-    for name in ("index.html", "shift.html", "unified.html", "hyperparameters.html"):
+    pages = ("index.html", "shift.html", "unified.html", "hyperparameters.html", "statistics.html")
+    for name in pages:
         page = Ids()
         page.feed((site_dir / name).read_text(encoding="utf-8"))
         for href in page.finding_links:
@@ -138,3 +142,39 @@ def test_every_finding_of_the_site_links_to_its_row(site_dir: Path) -> None:
     assert seen > 10
     text = re.sub(r"<[^>]+>", "", (site_dir / "shift.html").read_text(encoding="utf-8"))
     assert "What the differences say" in text and "No detectable difference in" in text
+    statistics = Ids()
+    statistics.feed((site_dir / "statistics.html").read_text(encoding="utf-8"))
+    assert any(href.startswith("statistics.html#t-") for href in statistics.finding_links)
+
+
+def paired_row(category: str, mean_a: float, mean_b: float, p_holm: float) -> PairedRow:
+    test = PairedTest(40, mean_a, mean_b, p_holm / 6, p_holm / 6)
+    return PairedRow(
+        "per_class", "clean/none", category, "padim", "patchcore", "aupimo", test, p_holm, p_holm
+    )
+
+
+def test_per_image_tests_are_effects_only_when_holm_wilcoxon_is_significant() -> None:
+    rows = [
+        paired_row("zipper", 0.40, 0.75, 0.003),
+        paired_row("carpet", 0.80, 0.70, 0.02),
+        paired_row("hazelnut", 0.60, 0.62, 0.4),
+    ]
+    (block,) = per_image_findings(rows)
+    assert [f.text for f in block.effects] == [
+        "patchcore scores higher than padim in per-image AUPIMO on zipper (per_class, "
+        "clean/none): 75.0 vs 40.0, 35.0 points over 40 images (Holm-adjusted Wilcoxon "
+        "p = 0.003).",
+        "patchcore scores lower than padim in per-image AUPIMO on carpet (per_class, "
+        "clean/none): 70.0 vs 80.0, 10.0 points over 40 images (Holm-adjusted Wilcoxon "
+        "p = 0.02).",
+    ]
+    assert [(m, [f.text for f in items]) for m, items in block.undetected] == [
+        ("AUPIMO", ["patchcore vs padim on hazelnut (per_class, clean/none)"])
+    ]
+    assert all(
+        f.href == f"statistics.html#{row_anchor(r)}"
+        for f, r in zip(block.effects, rows[:2], strict=True)
+    )
+    assert len({row_anchor(r) for r in rows}) == 3
+    assert per_image_findings([]) == []

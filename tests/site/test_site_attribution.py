@@ -31,7 +31,7 @@ from evalsuite.site.views.tables import grid_of
 PAGE = "attribution.html"
 
 
-def EMPTY(results: Any, grid: Any) -> AttributionView:
+def EMPTY(results: Any, grid: Any, resamples: Any = None) -> AttributionView:
     """The view of a study without shift variants."""
     return AttributionView((), (), (), (), ())
 
@@ -56,7 +56,7 @@ def factor_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "out"
 
 
-def _by_hand(results: Results, grid: Any) -> AttributionView:
+def _by_hand(results: Results, grid: Any, resamples: Any = None) -> AttributionView:
     return hand_view(results)
 
 

@@ -53,6 +53,8 @@ from evalsuite.site.views.differences import difference_tables
 from evalsuite.site.views.gallery import artifact_files
 from evalsuite.site.views.heatmaps import recolour
 from evalsuite.site.views.means import CategoryMeans, with_mean_rows
+from evalsuite.site.views.per_image_findings import per_image_findings
+from evalsuite.site.views.resamples import paired_resamples
 from evalsuite.site.views.runinfo import run_info
 from evalsuite.site.views.tables import HEADLINE_METRICS, Grid, grid_of, metric_rows
 
@@ -147,13 +149,14 @@ def site_files(
         results.synthetic,
         results.multi_seed,
     )
-    paired = difference_tables(results, grid)
+    resamples = paired_resamples(results, grid)
+    paired = difference_tables(results, grid, resamples)
     found = None if baseline is None else changes(results, baseline)
     recoloured = recolour(results)
     statistics = per_image(results, grid)
-    attribution = _attribution(results, grid)
+    attribution = _attribution(results, grid, resamples)
     pages: list[Page] = [
-        *main_pages(results, grid, paired, means),
+        *main_pages(results, grid, paired, means, per_image_findings(statistics.tests)),
         per_image_page(statistics),
         *gallery_index(results, grid, recoloured),
         detail.listing_page(results),
@@ -199,10 +202,11 @@ def site_files(
     return files
 
 
-def _attribution(results: Results, grid: Grid) -> AttributionView:
+def _attribution(results: Results, grid: Grid, resamples: int | None) -> AttributionView:
     """What the page "What the shift does" shows (`views.attribution.attribution_view`; empty
-    for a study without shift variants: no page, no link, no download)."""
-    return attribution_view(results, grid)
+    for a study without shift variants: no page, no link, no download), its drops resampled
+    as the difference tables are."""
+    return attribution_view(results, grid, resamples)
 
 
 def _archived(extra: dict[str, bytes]) -> dict[str, bytes]:

@@ -16,6 +16,7 @@ from evalsuite.site.views.per_image import (
     cell_stats,
     paired_rows,
 )
+from evalsuite.site.views.per_image_findings import per_image_findings, row_anchor
 from evalsuite.site.views.rankings import RankingView, ranking_views
 from evalsuite.site.views.tables import Grid
 
@@ -44,6 +45,8 @@ def per_image_page(found: PerImage) -> Page:
     data = {
         "stats": found.stats,
         "tests": found.tests,
+        "findings": per_image_findings(found.tests),
+        "anchor": row_anchor,
         "rankings": found.rankings,
         "n_stars": sum(t.star_wilcoxon for t in found.tests),
         "alpha": ALPHA,

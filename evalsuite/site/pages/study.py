@@ -13,7 +13,7 @@ from evalsuite.site.read.anchors import ANCHOR_METRICS, WORKS_CITED, anchors_for
 from evalsuite.site.read.records import METRIC_NAMES, GroupKey, Results
 from evalsuite.site.views import figures
 from evalsuite.site.views.difference_rows import DIFF_METRICS, DiffTable, paired_intervals
-from evalsuite.site.views.findings import findings
+from evalsuite.site.views.findings import FindingBlock, findings
 from evalsuite.site.views.gallery import GalleryPage, gallery_pages
 from evalsuite.site.views.heatmaps import Recoloured
 from evalsuite.site.views.means import (
@@ -159,10 +159,12 @@ def main_pages(
     grid: Grid,
     paired: Sequence[DiffTable] = (),
     means: CategoryMeans | None = None,
+    more_findings: Sequence[FindingBlock] = (),
 ) -> list[Page]:
     """Overview, shift, ROC, unified and hyperparameter pages; `paired`: the study's paired
     differences (`differences.difference_tables`), shown on the pages they belong to; `means`:
-    the tables' means over categories (made here when not given)."""
+    the tables' means over categories (made here when not given); `more_findings`: other
+    pages' findings the overview sums up after the differences' (the per-image tests')."""
     means = means or CategoryMeans(results, grid.categories)
     shift_tables = [t for t in paired if t.family in ("shift", "threshold", "retrain")]
     unified_tables = [t for t in paired if t.family == "unified"]
@@ -186,7 +188,8 @@ def main_pages(
             "works_cited": WORKS_CITED if anchors else (),
             "findings": findings(shift_tables, "shift.html")
             + findings(unified_tables, "unified.html")
-            + findings(sweep_tables, "hyperparameters.html"),
+            + findings(sweep_tables, "hyperparameters.html")
+            + list(more_findings),
         },
         charts=True,
     )

@@ -15,14 +15,14 @@ from evalsuite.site.read.evidence import EvidenceLoader
 from evalsuite.site.read.records import Results
 from evalsuite.site.views.attribution_cells import DEFAULT_FAMILY, Variant, blocks_of
 from evalsuite.site.views.attribution_dependence import dependence
-from evalsuite.site.views.attribution_drops import factor_drops
+from evalsuite.site.views.attribution_drops import factor_drops, holm_families
 from evalsuite.site.views.attribution_rates import line_rates
 from evalsuite.site.views.attribution_rows import AttributionView
 from evalsuite.site.views.attribution_shares import mean_drops, shares
 from evalsuite.site.views.tables import Grid
 
 
-def attribution_view(results: Results, grid: Grid) -> AttributionView:
+def attribution_view(results: Results, grid: Grid, resamples: int | None = None) -> AttributionView:
     """The attribution of a study's shift to its variants.
 
     `empty` for a study without variants: one whose shifted cells are all the mixed shift at
@@ -33,12 +33,14 @@ def attribution_view(results: Results, grid: Grid) -> AttributionView:
     Args:
         results: the study's records.
         grid: its grid (the categories the mean rows average).
+        resamples: of every drop; None: the clean cells' `evaluation.bootstrap` (the site
+            passes the study's, `resamples.paired_resamples`).
     """
     blocks = blocks_of(results)
     variants = {v for block in blocks.values() for v in block.variants}
     if not has_variants(variants):
         return AttributionView((), (), (), (), ())
-    drops = factor_drops(blocks, grid.categories, EvidenceLoader(results.source))
+    drops = factor_drops(blocks, grid.categories, EvidenceLoader(results.source), resamples)
     return AttributionView(
         drops=tuple(drops),
         means=tuple(mean_drops(drops)),
@@ -46,6 +48,16 @@ def attribution_view(results: Results, grid: Grid) -> AttributionView:
         dependence=tuple(dependence(blocks, results)),
         rates=tuple(line_rates(blocks, grid.categories)),
     )
+
+
+def drop_family_sizes(results: Results, grid: Grid, resamples: int) -> list[int]:
+    """The tests of each Holm family of the drops (label x scope x family; [] for a study
+    without variants), counted on `resamples` resamples."""
+    blocks = blocks_of(results)
+    if not has_variants({v for block in blocks.values() for v in block.variants}):
+        return []
+    drops = factor_drops(blocks, grid.categories, EvidenceLoader(results.source), resamples)
+    return [sum(drops[i].value.diff is not None for i in f) for f in holm_families(drops)]
 
 
 def has_variants(variants: set[Variant]) -> bool:

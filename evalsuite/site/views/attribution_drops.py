@@ -45,7 +45,10 @@ Seeds = list[tuple[Block, Cell]]
 
 
 def factor_drops(
-    blocks: dict[BlockKey, Block], categories: Sequence[str], loader: EvidenceLoader
+    blocks: dict[BlockKey, Block],
+    categories: Sequence[str],
+    loader: EvidenceLoader,
+    resamples: int | None = None,
 ) -> list[FactorDrop]:
     """Every drop of the study's variants, Holm-adjusted within label x scope x family.
 
@@ -53,8 +56,9 @@ def factor_drops(
         blocks: the study's blocks (`attribution_cells.blocks_of`).
         categories: the grid's categories (the mean rows average them all).
         loader: reads the cells' pixel evidence.
+        resamples: of every drop (None: each clean cell's `evaluation.bootstrap`).
     """
-    pairs = {key: _pairs(block, loader) for key, block in blocks.items()}
+    pairs = {key: _pairs(block, loader, resamples) for key, block in blocks.items()}
     grouped: dict[DropKey, dict[str, Seeds]] = {}
     for key, block in blocks.items():
         for variant, cell in block.variants.items():
@@ -81,10 +85,10 @@ def _drop_order(key: DropKey) -> tuple[object, ...]:
     return (label, scope, family_order(variant.family), regime_rank, variant_order(variant))
 
 
-def _pairs(block: Block, loader: EvidenceLoader) -> BlockPairs | str:
+def _pairs(block: Block, loader: EvidenceLoader, resamples: int | None) -> BlockPairs | str:
     """The block's pairing, or why there is none."""
     try:
-        return BlockPairs(block, loader)
+        return BlockPairs(block, loader, resamples)
     except EvaluationError as error:
         return str(error)
 
@@ -161,13 +165,18 @@ def _sides(seeds: Seeds) -> tuple[list[Cell], list[Cell]]:
     return [b.clean for b, _ in seeds if b.clean is not None], [cell for _, cell in seeds]
 
 
-def with_holm(rows: list[FactorDrop]) -> list[FactorDrop]:
-    """The rows with `p_holm` set within each label x scope x family (over all its rows)."""
+def holm_families(rows: Sequence[FactorDrop]) -> list[list[int]]:
+    """The positions of the rows of each Holm family: label x scope x family."""
     families: dict[tuple[str, str, str], list[int]] = {}
     for position, row in enumerate(rows):
         families.setdefault((row.label, row.scope, row.family), []).append(position)
+    return list(families.values())
+
+
+def with_holm(rows: list[FactorDrop]) -> list[FactorDrop]:
+    """The rows with `p_holm` set within each label x scope x family (over all its rows)."""
     out = list(rows)
-    for positions in families.values():
+    for positions in holm_families(rows):
         diffs = [rows[i].value.diff for i in positions]
         p = [np.nan if diff is None else diff.p_value for diff in diffs]
         for i, adjusted in zip(positions, holm(p).tolist(), strict=True):

@@ -4,8 +4,9 @@ Every cell of a block (`attribution_cells.Block`: one clean cell and the variant
 with it, one seed) is evaluated on the images common to all of them: the clean cell's test ids,
 in its order, that every finished variant cell holds with the same label (a geometric variant
 may relabel an image normal whose defect left the frame: such an image is left out of the
-whole block). The resamples are drawn once per block, stratified by label, with the clean
-cell's `evaluation.bootstrap` count and its seed (`bootstrap.stratified_resamples`), exactly
+whole block). The resamples are drawn once per block, stratified by label, with the study's
+count (the site's `resamples.paired_resamples`; the clean cell's `evaluation.bootstrap` when
+none is given) and the clean cell's seed (`bootstrap.stratified_resamples`), exactly
 as `paired.paired_difference` draws them; each cell's metric is evaluated on them once. A drop
 is then `paired.difference_of` the variant's and the clean cell's values, so every drop, share
 and mean of the block is computed on the same resamples, and a block without relabelled images
@@ -32,12 +33,13 @@ class BlockPairs:
     Args:
         block: the block; its clean cell must be finished.
         loader: reads the cells' pixel evidence.
+        resamples: how many (None: the clean cell's `evaluation.bootstrap`).
 
     Raises:
         EvaluationError: no clean cell, no resamples, or no image common to the block's cells.
     """
 
-    def __init__(self, block: Block, loader: EvidenceLoader) -> None:
+    def __init__(self, block: Block, loader: EvidenceLoader, resamples: int | None = None) -> None:
         clean = block.clean
         if clean is None or not clean.ok:
             raise EvaluationError("the clean/none cell is missing or failed")
@@ -45,6 +47,7 @@ class BlockPairs:
         self.n = int(clean.record["config"]["evaluation"]["bootstrap"])
         if self.n < 1:
             raise EvaluationError("no resamples (evaluation.bootstrap is 0)")
+        self.n = self.n if resamples is None else resamples
         cells = [clean, *(c for c in block.variants.values() if c.ok)]
         self.index, self.labels = common_images(cells)
         self.counts = resample_counts(

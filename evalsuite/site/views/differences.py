@@ -1,13 +1,13 @@
 """Every difference the site reports, with its paired bootstrap interval and p-value.
 
-A comparison is b − a between two groups of cells evaluated on the same test images: shift −
-clean, threshold − none, retrain − none (shift condition), unified − per_class, and each swept
-value − the detector's baseline value. Per seed, the two cells' test images are paired by
-sample id and resampled jointly (`evaluation.paired`, stratified by label; n and seed from the
-records: `evaluation.bootstrap` resamples, raised to what the table's Holm family needs
-(`significance.family_resamples`), the cell's seed); pixel metrics read each cell's
-`evidence.npz`. With several seeds the interval is pooled (`pool_differences`) and the mean ±
-sd over seeds is shown beside it. p-values are Holm-adjusted within each table (its family); a
+A comparison is b − a between two groups of cells evaluated on the same test images: shift − clean,
+threshold − none, retrain − none (shift condition), unified − per_class, and each swept value − the
+detector's baseline value. Per seed, the two cells' test images are paired by sample id and
+resampled jointly (`evaluation.paired`, stratified by label, the cell's seed; the site resamples
+every difference as often as the study's largest Holm family needs, or the records'
+`evaluation.bootstrap` when more: `resamples.paired_resamples`); pixel metrics read each cell's
+`evidence.npz`. With several seeds the interval is pooled (`pool_differences`) and the mean ± sd
+over seeds is shown beside it. p-values are Holm-adjusted within each table (its family); a
 difference is marked significant by `evaluation.significance.significant` alone. A metric that is
 zero by construction for a comparison (`significance.zero_by_construction`, e.g. an AUROC between
 shift/threshold and shift/none) is neither tested nor counted in the family.
@@ -31,11 +31,7 @@ from evalsuite.evaluation.paired import (
     pool_differences,
 )
 from evalsuite.evaluation.regimes import plan_for
-from evalsuite.evaluation.significance import (
-    CellInputs,
-    family_resamples,
-    zero_by_construction,
-)
+from evalsuite.evaluation.significance import CellInputs, zero_by_construction
 from evalsuite.site.read.evidence import EvidenceLoader
 from evalsuite.site.read.records import Cell, GroupKey, Results
 from evalsuite.site.views.difference_rows import (
@@ -50,12 +46,17 @@ from evalsuite.site.views.stats import Delta, paired_delta
 from evalsuite.site.views.sweeps import sweep_view
 from evalsuite.site.views.tables import Grid
 
-PROBE_RESAMPLES = 10
-"""Resamples of the first pass over a table, which only counts its tests (its family)."""
 
+def difference_tables(
+    results: Results, grid: Grid, resamples: int | None = None
+) -> list[DiffTable]:
+    """Every family of differences of the study, empty families left out.
 
-def difference_tables(results: Results, grid: Grid) -> list[DiffTable]:
-    """Every family of differences of the study, empty families left out."""
+    Args:
+        results, grid: the study.
+        resamples: of every difference; None: the records' `evaluation.bootstrap` (the site
+            passes the study's, `resamples.paired_resamples`).
+    """
     loader = EvidenceLoader(results.source)
     groups = results.groups()
     specs: list[tuple[str, str, list[tuple[GroupKey, GroupKey]]]] = []
@@ -90,7 +91,9 @@ def difference_tables(results: Results, grid: Grid) -> list[DiffTable]:
         ]
         title = f"{label}: {param} = value − baseline ({view.baseline_value})"
         specs.append((f"sweep:{label}:{param}", title, pairs))
-    return [_table(family, title, pairs, groups, loader) for family, title, pairs in specs]
+    return [
+        _table(family, title, pairs, groups, loader, resamples) for family, title, pairs in specs
+    ]
 
 
 def _table(
@@ -99,25 +102,9 @@ def _table(
     pairs: list[tuple[GroupKey, GroupKey]],
     groups: dict[GroupKey, list[Cell]],
     loader: EvidenceLoader,
-) -> DiffTable:
-    """The table of `pairs`, each difference resampled `family_resamples` times for its family
-    (a first pass with `PROBE_RESAMPLES` counts the family's tests)."""
-    probe = DiffTable(family, title, _rows(pairs, groups, loader, None))
-    if probe.resamples is None:
-        return probe
-    wanted = family_resamples(probe.n_comparisons)
-    return DiffTable(family, title, _rows(pairs, groups, loader, wanted))
-
-
-def _rows(
-    pairs: list[tuple[GroupKey, GroupKey]],
-    groups: dict[GroupKey, list[Cell]],
-    loader: EvidenceLoader,
     resamples: int | None,
-) -> tuple[DiffRow, ...]:
-    """The rows of `pairs` with Holm over all of them; `resamples`: at least this many
-    resamples per difference (the records' `evaluation.bootstrap` when more), None: the probe's
-    `PROBE_RESAMPLES` (or fewer)."""
+) -> DiffTable:
+    """The table of `pairs`, every difference resampled `resamples` times, Holm over all."""
     rows: list[DiffRow] = []
     for a, b in pairs:
         cells_a, cells_b = groups.get(a, []), groups.get(b, [])
@@ -132,7 +119,7 @@ def _rows(
         )
         first = not rows or rows[-1].b.label != b.label
         rows.append(DiffRow(a, b, values, tuple(matched), first))
-    return tuple(_with_holm(with_mean_diffs(rows, groups)))
+    return DiffTable(family, title, tuple(_with_holm(with_mean_diffs(rows, groups))))
 
 
 def _with_holm(rows: list[DiffRow]) -> list[DiffRow]:
@@ -195,8 +182,8 @@ def _paired_value(
 def _one(
     a: Cell, b: Cell, metric: str, loader: EvidenceLoader, resamples: int | None
 ) -> Difference:
-    """The paired difference of one seed's two cells, with the records' resamples raised to
-    `resamples` (None: lowered to `PROBE_RESAMPLES`)."""
+    """The paired difference of one seed's two cells on `resamples` resamples (None: the
+    records'; none when the records ask for none)."""
     for cell in (a, b):
         entry = cell.metrics[metric]
         if entry.value is None:
@@ -204,7 +191,7 @@ def _one(
     n = int(a.record["config"]["evaluation"]["bootstrap"])
     if n < 1:
         raise EvaluationError("no resamples (evaluation.bootstrap is 0)")
-    n = min(n, PROBE_RESAMPLES) if resamples is None else max(n, resamples)
+    n = n if resamples is None else resamples
     index_a, index_b, labels = _pairing(a, b)
     seed = int(a.key.seed)
     if metric in ("image_auroc", "image_f1"):
