@@ -13,6 +13,7 @@ import numpy as np
 
 from evalsuite.evaluation.paired import Difference
 from evalsuite.evaluation.per_image_tests import PairedTest
+from evalsuite.site.pages.render import environment
 from evalsuite.site.read.records import GroupKey
 from evalsuite.site.views.difference_rows import DIFF_METRICS, DiffRow, DiffTable, PairedValue
 from evalsuite.site.views.findings import findings
@@ -178,3 +179,21 @@ def test_per_image_tests_are_effects_only_when_holm_wilcoxon_is_significant() ->
     )
     assert len({row_anchor(r) for r in rows}) == 3
     assert per_image_findings([]) == []
+
+
+def test_the_overview_states_each_tables_three_largest_effects_and_counts_the_rest() -> None:
+    sizes = (-0.48, -0.30, -0.20, -0.136, -0.09)
+    table = DiffTable(
+        "shift",
+        "shift/none − clean/none",
+        tuple(
+            row(f"c{i}", value("image_auroc", size, (size - 0.05, size + 0.05), 0.01), untested())
+            for i, size in enumerate(sizes)
+        ),
+    )
+    blocks = findings([table], "shift.html")
+    html = str(environment().get_template("paired.html.j2").module.summary(blocks))  # type: ignore[attr-defined]
+    shown = re.findall(r'<li><a href="([^"]+)">', html)
+    assert shown == [f.href for f in blocks[0].effects[:3]]
+    assert "48.0 points" in html and "20.0 points" in html and "13.6 points" not in html
+    assert "2 more effect(s), 0 comparison(s) without a detectable difference" in html
