@@ -15,7 +15,7 @@ from evalsuite.site.read.evidence import EvidenceLoader
 from evalsuite.site.read.records import Results
 from evalsuite.site.views.attribution_cells import DEFAULT_FAMILY, Variant, blocks_of
 from evalsuite.site.views.attribution_dependence import dependence
-from evalsuite.site.views.attribution_drops import factor_drops, holm_families
+from evalsuite.site.views.attribution_drops import factor_drops
 from evalsuite.site.views.attribution_rates import line_rates
 from evalsuite.site.views.attribution_rows import AttributionView
 from evalsuite.site.views.attribution_shares import mean_drops, shares
@@ -48,16 +48,6 @@ def attribution_view(results: Results, grid: Grid, resamples: int | None = None)
         dependence=tuple(dependence(blocks, results)),
         rates=tuple(line_rates(blocks, grid.categories)),
     )
-
-
-def drop_family_sizes(results: Results, grid: Grid, resamples: int) -> list[int]:
-    """The tests of each Holm family of the drops (label x scope x family; [] for a study
-    without variants), counted on `resamples` resamples."""
-    blocks = blocks_of(results)
-    if not has_variants({v for block in blocks.values() for v in block.variants}):
-        return []
-    drops = factor_drops(blocks, grid.categories, EvidenceLoader(results.source), resamples)
-    return [sum(drops[i].value.diff is not None for i in f) for f in holm_families(drops)]
 
 
 def has_variants(variants: set[Variant]) -> bool:

@@ -165,18 +165,13 @@ def _sides(seeds: Seeds) -> tuple[list[Cell], list[Cell]]:
     return [b.clean for b, _ in seeds if b.clean is not None], [cell for _, cell in seeds]
 
 
-def holm_families(rows: Sequence[FactorDrop]) -> list[list[int]]:
-    """The positions of the rows of each Holm family: label x scope x family."""
+def with_holm(rows: list[FactorDrop]) -> list[FactorDrop]:
+    """The rows with `p_holm` set within each label x scope x family (over all its rows)."""
     families: dict[tuple[str, str, str], list[int]] = {}
     for position, row in enumerate(rows):
         families.setdefault((row.label, row.scope, row.family), []).append(position)
-    return list(families.values())
-
-
-def with_holm(rows: list[FactorDrop]) -> list[FactorDrop]:
-    """The rows with `p_holm` set within each label x scope x family (over all its rows)."""
     out = list(rows)
-    for positions in holm_families(rows):
+    for positions in families.values():
         diffs = [rows[i].value.diff for i in positions]
         p = [np.nan if diff is None else diff.p_value for diff in diffs]
         for i, adjusted in zip(positions, holm(p).tolist(), strict=True):

@@ -5,16 +5,19 @@ table and "What the shift does").
 With B resamples no bootstrap p-value is below 2 / (B + 1), so a Holm family of m tests can
 reach a corrected p < 0.05 only with B >= 40 m (`significance.resamples_needed`). A cell's own
 intervals use `evaluation.bootstrap` (200 in the demo), far too few for the site's families;
-the paired differences therefore use `significance.family_resamples` of the study's largest
-family (twice what it needs), or the records' count when that is more. The families are counted
-first on `PROBE_RESAMPLES` resamples (their size does not depend on the count).
+the paired differences therefore use `significance.family_resamples` of the largest family of
+the difference tables (twice what it needs), or the records' count when that is more. The
+families are counted first on `PROBE_RESAMPLES` resamples (their size does not depend on the
+count). The other pages' paired differences ("What the shift does", ...) are drawn with the same
+count, so they give the tables' very intervals; their own Holm families are not counted (at
+paper scale they would multiply every page's cost), and a page whose family these resamples
+cannot bring to significance says so.
 """
 
 from __future__ import annotations
 
 from evalsuite.evaluation.significance import family_resamples
 from evalsuite.site.read.records import Results
-from evalsuite.site.views.attribution import drop_family_sizes
 from evalsuite.site.views.differences import difference_tables
 from evalsuite.site.views.tables import Grid
 
@@ -29,5 +32,4 @@ def paired_resamples(results: Results, grid: Grid) -> int | None:
     if not asked or max(asked) < 1:
         return None
     sizes = [t.n_comparisons for t in difference_tables(results, grid, PROBE_RESAMPLES)]
-    sizes += drop_family_sizes(results, grid, PROBE_RESAMPLES)
     return max(max(asked), family_resamples(max(sizes, default=1)))
