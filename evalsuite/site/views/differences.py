@@ -154,14 +154,21 @@ def _paired_value(
     if not matched:
         return PairedValue(None, seeds, None, "missing or failed")
     try:
-        found = [_one(a, b, metric, loader) for a, b in matched]
+        found = [cell_difference(a, b, metric, loader) for a, b in matched]
         return PairedValue(pool_differences(found), seeds, None, None)
     except EvaluationError as error:
         return PairedValue(None, seeds, None, str(error))
 
 
-def _one(a: Cell, b: Cell, metric: str, loader: EvidenceLoader) -> Difference:
-    """The paired difference of one seed's two cells."""
+def cell_difference(a: Cell, b: Cell, metric: str, loader: EvidenceLoader) -> Difference:
+    """The paired difference b − a of one seed's two cells on their shared test image ids (a's
+    order), resampled as every table of the site does (`evaluation.bootstrap` resamples from
+    a's record, a's seed).
+
+    Raises:
+        EvaluationError: a cell has no value of the metric, no resamples, no shared id, an id
+            labelled differently in the two cells, or the metric undefined on a resample.
+    """
     for cell in (a, b):
         entry = cell.metrics[metric]
         if entry.value is None:
