@@ -91,7 +91,7 @@ def _shifts(blocks: Sequence[Block]) -> list[Shift]:
 def _drops(place: Place, blocks: Sequence[Block], loader: EvidenceLoader) -> list[DropRow]:
     """One row per shift of one detector and category (every seed)."""
     label, scope, category = place
-    rows = []
+    rows: list[DropRow] = []
     for shift in _shifts(blocks):
         seeds = [(b.clean, b.shifted[shift]) for b in blocks if shift in b.shifted]
         cleans = [c for c, _ in seeds if c is not None]
