@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from headless import FLAGS, SKIP, chromium_executable
 from playwright.sync_api import Browser, sync_playwright
+from real_shift_fixture import add_real_conditions
 from site_helpers import (
     DEFECT_CELL,
     FAILED_CELL,
@@ -43,6 +44,25 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def site_dir(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site of the tiny study (built once per test run, for every xdist worker)."""
     return made_once(tmp_path_factory, "site", lambda out: build_site(results_dir, out))
+
+
+@pytest.fixture(scope="session")
+def real_results(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny study with real conditions beside MVTec-Shift (`real_shift_fixture`)."""
+    return (
+        made_once(
+            tmp_path_factory,
+            "real-shift",
+            lambda base: add_real_conditions(copy_results(results_dir, base / "out")),
+        )
+        / "out"
+    )
+
+
+@pytest.fixture(scope="session")
+def real_site(real_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site of `real_results` (built once per test run, for every xdist worker)."""
+    return made_once(tmp_path_factory, "real-shift-site", lambda out: build_site(real_results, out))
 
 
 @pytest.fixture(scope="session")

@@ -54,13 +54,18 @@ def _without_identifying(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-@pytest.fixture
-def word_user(results_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A results copy built by user `zipper` on host `good`, whose records name them."""
+@pytest.fixture(params=["results_dir", "real_results"])
+def word_user(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A results copy built by user `zipper` on host `good`, whose records name them: of the
+    tiny study, and of the tiny study with real conditions (whose site has the page
+    "Synthetic vs real shift")."""
+    source: Path = request.getfixturevalue(request.param)
     monkeypatch.setenv("HOME", HOME)
     monkeypatch.setattr(getpass, "getuser", lambda: USER)
     monkeypatch.setattr(socket, "gethostname", lambda: HOST)
-    return identifying_copy(results_dir, tmp_path / "out", HOME, USER, HOST, "data/zipper/x.png")
+    return identifying_copy(source, tmp_path / "out", HOME, USER, HOST, "data/zipper/x.png")
 
 
 def test_login_name_that_is_an_id_keeps_every_id_and_strip(word_user: Path, tmp_path: Path) -> None:
@@ -93,6 +98,9 @@ def test_login_name_that_is_an_id_keeps_every_id_and_strip(word_user: Path, tmp_
     assert failed["provenance"]["git_commit"] is None
     manifest = read_json(site / "downloads" / "records" / "manifest.json")
     assert manifest["dataset"]["root"] == "<path>/mvtec" and manifest["git_commit"] is None
+    real = any(root.rglob("*__shift.conditions=*.json"))
+    assert (site / "real_shift.html").is_file() == real  # the page is anonymised and shipped
+    assert ("anonymous/real_shift.html" in _unzip(bundle)) == real
 
 
 def test_shard_without_manifest_is_named_from_its_configuration(

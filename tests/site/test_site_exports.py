@@ -372,9 +372,13 @@ def unzip(bundle: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+@pytest.mark.parametrize("source", ["results_dir", "real_results"])
 def test_bundle_is_one_portable_zip_whose_links_all_resolve(
-    results_dir: Path, tmp_path: Path
+    source: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    """Of the tiny study, and of the tiny study with real conditions (whose site has the page
+    "Synthetic vs real shift", its downloads and figures)."""
+    results_dir: Path = request.getfixturevalue(source)
     bundle = tmp_path / "supplement.zip"
     arguments = ["site", "--results", str(results_dir), "--out", str(tmp_path / "site")]
     result = CliRunner().invoke(main, [*arguments, "--bundle", str(bundle)])
@@ -389,6 +393,9 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
     assert len(members) == len(site_files) + 1 + len(beside)  # the whole site, README, and...
     assert {n for n in beside if n.startswith(EVIDENCE)}  # ...the records' evidence.npz
     assert any("coreset_ratio-0.5" in name for name in members)  # `=` renamed...
+    real = source == "real_results"
+    assert ("supplement/real_shift.html" in members) == real
+    assert any("shift.conditions-overexposed" in name for name in members) == real
     checked = 0
     for name, content in members.items():
         here = PurePosixPath(name).parent
@@ -407,6 +414,9 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
                     if row.get(column):
                         assert f"supplement/{row[column]}" in members, (name, row[column])
                         checked += 1
+                if "/real_shift_" in name:  # the page's paths_clean, paths_shifted, ...
+                    paths = [p for k, v in row.items() if k.startswith("paths_") for p in v.split()]
+                    assert paths and all(f"supplement/{p}" in members for p in paths), name
     assert checked > 1000
     shipped = members["supplement/downloads/records/cells/" + FAILED_CELL]
     assert shipped == (results_dir / "cells" / FAILED_CELL).read_bytes()  # no `=` in it

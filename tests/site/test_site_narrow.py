@@ -43,3 +43,15 @@ def test_no_page_scrolls_horizontally_at_400_px(narrow: Tab, edge_site: Path) ->
         state = narrow.evaluate(OVERFLOW)
         assert state["inner"] == WIDTH, name
         assert state["scroll"] <= state["inner"], f"{name} is {state['scroll']} px wide: {state}"
+
+
+def test_the_real_shift_page_fits_400_px(narrow: Tab, real_site: Path) -> None:
+    """The page "Synthetic vs real shift" (a study with real conditions: not in `edge_site`),
+    its charts drawn, offline."""
+    log = narrow.open((real_site / "real_shift.html").as_uri())
+    state = narrow.wait_for(DRAWN, timeout_s=60)
+    assert state is not None and state["charts"] == 4, state
+    overflow = narrow.evaluate(OVERFLOW)
+    assert overflow["inner"] == WIDTH
+    assert overflow["scroll"] <= overflow["inner"], overflow
+    assert log.errors == [] and all(url.startswith("file://") for url in log.requests)

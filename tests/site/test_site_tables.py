@@ -140,3 +140,29 @@ def test_without_javascript_the_table_is_whole_and_in_order(
         assert opened.locator("div.table-tools").count() == 0
     finally:
         context.close()
+
+
+def test_the_real_shift_tables_sort_and_filter(tab: Tab, real_site: Path) -> None:
+    """The tables of "Synthetic vs real shift" (a study with real conditions): a menu per
+    category and condition, and sorting by Spearman's rho orders the rows by its value."""
+    page = real_site / "real_shift.html"
+    log = tab.open(page.as_uri())
+    first = 4  # four drop tables (detector x scope), then the prediction tables
+    rows = static_rows(page, first)
+    assert headers(page, first)[0][:4] == [
+        "category",
+        "real condition",
+        "synthetic condition",
+        "Spearman ρ",
+    ]
+    tools = tab.page.locator("div.table-tools").nth(first)
+    tools.locator("select[aria-label='filter by real condition']").select_option("underexposed")
+    shown = tab.evaluate(f"() => ({VISIBLE})({first})")
+    assert shown == [r for r in rows if r[1] == "underexposed"] and 0 < len(shown) < len(rows)
+    tools.locator("select[aria-label='filter by real condition']").select_option("")
+    sort_by(tab, first, "Spearman ρ")
+    values = [number(r[3]) for r in tab.evaluate(f"() => ({VISIBLE})({first})")]
+    assert None not in values and values == sorted(values) and values[0] != values[-1]  # type: ignore[type-var]
+    drops = tab.page.locator("div.table-tools").first
+    assert drops.locator("select[aria-label='filter by shift condition']").count() == 1
+    assert not log.errors, log.errors

@@ -33,6 +33,7 @@ from evalsuite.site.downloads.latex import headline_tex
 from evalsuite.site.downloads.metrics_csv import metrics_csv, summary_csv
 from evalsuite.site.downloads.paired_exports import difference_tex, differences_csv, tex_name
 from evalsuite.site.downloads.per_image_exports import per_image_downloads, per_image_files
+from evalsuite.site.downloads.real_shift_exports import real_shift_downloads, real_shift_files
 from evalsuite.site.downloads.shipped import record_files
 from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, supplement_files
 from evalsuite.site.pages import assets, detail
@@ -41,6 +42,7 @@ from evalsuite.site.pages.changes import changes
 from evalsuite.site.pages.history import HistoryView, history_page, with_history
 from evalsuite.site.pages.links import CellLinks
 from evalsuite.site.pages.per_image import per_image, per_image_page
+from evalsuite.site.pages.real_shift import real_shift_page, with_real_shift
 from evalsuite.site.pages.render import TEMPLATES, SiteInfo, environment, render
 from evalsuite.site.pages.study import NAV, Page, gallery_index, main_pages
 from evalsuite.site.read.anonymise import anonymise, machine_identity
@@ -54,6 +56,7 @@ from evalsuite.site.views.gallery import artifact_files
 from evalsuite.site.views.heatmaps import recolour
 from evalsuite.site.views.means import CategoryMeans, with_mean_rows
 from evalsuite.site.views.per_image_findings import per_image_findings
+from evalsuite.site.views.real_shift import real_shift_view
 from evalsuite.site.views.resamples import paired_resamples
 from evalsuite.site.views.runinfo import run_info
 from evalsuite.site.views.tables import HEADLINE_METRICS, Grid, grid_of, metric_rows
@@ -155,6 +158,7 @@ def site_files(
     recoloured = recolour(results)
     statistics = per_image(results, grid)
     attribution = _attribution(results, grid, resamples)
+    real = real_shift_view(results, resamples)  # empty without a real condition beside MVTec-Shift
     pages: list[Page] = [
         *main_pages(results, grid, paired, means, per_image_findings(statistics.tests)),
         per_image_page(statistics),
@@ -165,6 +169,8 @@ def site_files(
     ]
     if not attribution.empty:  # after every other page: their figures keep their names
         pages.append(attribution_page(attribution))
+    if not real.empty:  # after every other page: their figures keep their names
+        pages.append(real_shift_page(real))
     figures = site_figures(pages)
     more = (
         *_tex_downloads(paired),
@@ -172,12 +178,15 @@ def site_files(
         *(found.downloads if found else ()),
         *data_downloads(results),
         *(() if attribution.empty else attribution_downloads(attribution)),
+        *real_shift_downloads(real),
         *(history.downloads if history else ()),
     )
     pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
     if not attribution.empty:
         site = dataclasses.replace(site, nav=with_attribution(site.nav))
+    if not real.empty:
+        site = dataclasses.replace(site, nav=with_real_shift(site.nav))
     if found is not None:
         index = next(page for page in pages if page.path == "index.html")
         index.data["changes"] = found.summary  # the one-line summary on the overview
@@ -192,6 +201,7 @@ def site_files(
     files.update(per_image_files(statistics, _study(results), results.synthetic))
     if not attribution.empty:
         files.update(attribution_files(attribution, _study(results), results.synthetic))
+    files.update(real_shift_files(real))
     files.update(found.files if found is not None else {})
     files.update(history.files if history is not None else {})
     files.update(assets.asset_files(templates))

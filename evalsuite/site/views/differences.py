@@ -173,17 +173,23 @@ def _paired_value(
     if not matched:
         return PairedValue(None, seeds, None, "missing or failed")
     try:
-        found = [_one(a, b, metric, loader, resamples) for a, b in matched]
+        found = [cell_difference(a, b, metric, loader, resamples) for a, b in matched]
         return PairedValue(pool_differences(found), seeds, None, None)
     except EvaluationError as error:
         return PairedValue(None, seeds, None, str(error))
 
 
-def _one(
-    a: Cell, b: Cell, metric: str, loader: EvidenceLoader, resamples: int | None
+def cell_difference(
+    a: Cell, b: Cell, metric: str, loader: EvidenceLoader, resamples: int | None = None
 ) -> Difference:
-    """The paired difference of one seed's two cells on `resamples` resamples (None: the
-    records'; none when the records ask for none)."""
+    """The paired difference b − a of one seed's two cells on their shared test image ids (a's
+    order), resampled `resamples` times (None: `evaluation.bootstrap` of a's record; the site
+    passes the study's count, `resamples.paired_resamples`), a's seed.
+
+    Raises:
+        EvaluationError: a cell has no value of the metric, no resamples, no shared id, an id
+            labelled differently in the two cells, or the metric undefined on a resample.
+    """
     for cell in (a, b):
         entry = cell.metrics[metric]
         if entry.value is None:
