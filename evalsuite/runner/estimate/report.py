@@ -86,6 +86,6 @@ def plan_report(
         projected = estimate(plan, data, sources, rates, workers, bootstrap, sampled)
         report["estimate"] = projected.to_dict()
         report["estimate"]["data_preparation"] = dict(data.preparation)
-        if data.family != MVTEC_SHIFT:  # the preparation line names the family's trees
-            report["estimate"]["shift_family"] = data.family
+        if config.shift.family != MVTEC_SHIFT:  # the preparation line names its trees
+            report["estimate"]["shift_family"] = config.shift.family
     return report
