@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from evalsuite.data.samples import Dataset, Sample
 from evalsuite.errors import ConfigError, DatasetError
 
+CONDITIONS_PARAM = "shift.conditions"
+"""The `sweep` param of a real condition's cell records (`sweep.value`: the condition)."""
 REGULAR = "regular"
 """The clean condition (the train and validation images' only one)."""
 CONDITIONS = ("overexposed", "underexposed", "shift_1", "shift_2", "shift_3")

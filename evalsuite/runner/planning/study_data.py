@@ -318,6 +318,12 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
             f'{root}: this tree looks like the {detected} layout, not data.layout = "{data.layout}"'
             f'; set data.layout = "{detected}" (or check the root)'
         )
+    if data.layout == "mvtec_ad2" and not root.is_dir():
+        raise DatasetError(
+            f"{root}: no MVTec AD 2 tree there (the folder does not exist); MVTec AD 2 cannot "
+            "be downloaded by evalsuite: get it from mvtec.com and give its root with "
+            "--data-root (or data.root)"
+        )
     if data.layout != "mvtec":
         return root  # the layout's reader names a missing category
     missing = [c for c in data.categories if not (root / c / "train").is_dir()]

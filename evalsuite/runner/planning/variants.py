@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalsuite.config import CellKind, DetectorSpec, StudyConfig, apply_sweep
+from evalsuite.data.real_conditions import CONDITIONS_PARAM
 from evalsuite.data.shift_factors import ALL
 from evalsuite.data.shift_family import MVTEC_SHIFT, REAL
 
 FACTORS_PARAM = "shift.factors"
 """The sweep param, and the `sweep` of a record, that names a shift variant."""
-CONDITIONS_PARAM = "shift.conditions"
-"""The `sweep` param of a record that names a real condition of MVTec AD 2."""
 REAL_KINDS: tuple[CellKind, ...] = ("shift/none",)
 """The cells of a real condition: the clean fits and thresholds on its test images."""
 REAL_SEVERITY = 0
