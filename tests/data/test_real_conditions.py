@@ -232,6 +232,14 @@ def test_a_study_on_a_mimic_tree_evaluates_each_real_condition_beside_mvtec_shif
         assert scored == [*ids, f"zipper/test_public/good/001_{condition}"]
         fingerprints.add(record["provenance"]["dataset_fingerprint_shift"])
     assert len(fingerprints) == len(CONDITIONS) and None not in fingerprints
+    # the estimate prices their scoring and names them
+    estimated = CliRunner().invoke(main, ["plan", *args[1:], "--estimate", "--json"])
+    assert estimated.exit_code == 0, estimated.output
+    report = json.loads(estimated.output[estimated.output.index("{") :])
+    assert report["estimate"]["real_conditions"] == dict.fromkeys(CONDITIONS, 4)
+    (fit,) = report["estimate"]["fits"]
+    # val; the clean, mixed-shift and exposure test images; each real condition's
+    assert fit["searched_images"] == 2 + 3 * len(ids) + 4 * len(CONDITIONS)
     site = tmp_path / "site"
     built = CliRunner().invoke(main, ["site", "--results", str(out), "--out", str(site)])
     assert built.exit_code == 0, built.output
