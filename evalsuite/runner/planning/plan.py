@@ -46,7 +46,6 @@ from evalsuite.detectors.registry import (
 )
 from evalsuite.evaluation.regimes import plan_for
 from evalsuite.runner.planning.variants import (  # noqa: F401  (re-exported)
-    CONDITIONS_PARAM,
     FACTORS_PARAM,
     Variant,
     variants,
