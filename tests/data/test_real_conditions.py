@@ -300,3 +300,19 @@ def test_mvtec_studies_keep_their_ids_and_trees(tmp_path: Path) -> None:
         "bac6a1f20532c5cf-s2-seed0-exposure-valtest-ffcc2367",
     ]
     assert _digest([data.key(), data.factor_fingerprints]) == "2c354047de31fd01"
+
+
+def test_the_site_reads_a_real_condition_as_other_test_images_for_the_same_model() -> None:
+    """A real condition's cells share the clean cells' model and val images (its threshold is
+    the clean one); its test images are its own, neither clean nor MVTec-Shift's."""
+    from evalsuite.site.read.records import GroupKey
+    from evalsuite.site.views.differences import inputs
+
+    def key(kind: str, sweep: tuple[str, str] | None) -> GroupKey:
+        return GroupKey("patchcore", "per_class", kind, "can", sweep)
+
+    clean, mixed = inputs(key("clean/none", None)), inputs(key("shift/none", None))
+    real = inputs(key("shift/none", ("shift.conditions", "overexposed")))
+    other = inputs(key("shift/none", ("shift.conditions", "shift_1")))
+    assert real.model == clean.model == mixed.model and real.val == clean.val
+    assert len({real.test, other.test, clean.test, mixed.test}) == 4
