@@ -153,9 +153,9 @@ def test_the_paper_ad2_preset_plans_every_real_condition_on_the_clean_fits(
         for category in AD2_CATEGORIES
         for condition in CONDITIONS
     }
-    assert {(c.variant.spec.label, c.fit.scope, c.category, c.variant.sweep[1]) for c in real} == (  # type: ignore[index]
-        expected
-    )
+    planned = {(c.variant.spec.label, c.fit.scope, c.category, c.variant.factors) for c in real}
+    assert planned == expected
+    assert all(c.variant.sweep == ("shift.conditions", c.variant.factors) for c in real)
     assert len(real) == len(expected) and {(c.condition, c.regime) for c in real} == {
         ("shift", "none")
     }
