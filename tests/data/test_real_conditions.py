@@ -246,6 +246,7 @@ def test_a_study_on_a_mimic_tree_evaluates_each_real_condition_beside_mvtec_shif
     page = site / "cells/patchcore--per_class--none--shift--zipper__shift.conditions=shift_1.html"
     assert "shift.conditions = shift_1" in page.read_text(encoding="utf-8")
     assert "shift.conditions" not in (site / "hyperparameters.html").read_text(encoding="utf-8")
+    assert ", ".join(CONDITIONS) in (site / "index.html").read_text(encoding="utf-8")  # run info
     from evalsuite.site.read.load import load_results
     from evalsuite.site.views.attribution_cells import variant_of
 
