@@ -229,6 +229,12 @@ class StudyConfig(_Closed):
         labels = [d.label for d in self.detectors]
         if len(set(labels)) != len(labels):
             raise ValueError(f"detector labels must be unique, got {labels}")
+        if self.shift.conditions and self.data.layout != "mvtec_ad2":
+            raise ValueError(
+                f"shift.conditions {list(self.shift.conditions)} are MVTec AD 2's real "
+                f'conditions, and data.layout "{self.data.layout}" has none; drop '
+                'shift.conditions, or set data.layout = "mvtec_ad2" for an MVTec AD 2 tree'
+            )
         outside = [s for s in self.shift.factor_scopes if s not in self.scopes]
         if outside:
             raise ValueError(
@@ -257,8 +263,18 @@ class StudyConfig(_Closed):
                         f"({problems(error)})"
                     ) from error
         if self.data.source == "mvtec" and self.data.root is None:
+            if self.data.layout == "mvtec_ad2":
+                raise ValueError(
+                    "data.root is required: MVTec AD 2 is read from disk (it cannot be "
+                    "downloaded here); get it from mvtec.com and give its root with --data-root"
+                )
             raise ValueError("data.root is required when data.source is mvtec (or use --data-root)")
         return self
+
+    @property
+    def real_conditions(self) -> tuple[str, ...]:
+        """MVTec AD 2's real conditions the study evaluates (`ShiftSettings.real_conditions`)."""
+        return self.shift.real_conditions(self.data.layout)
 
 
 def apply_sweep(

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from evalsuite.data.real_conditions import CONDITIONS, check_condition
 from evalsuite.data.shift_factors import ALL
 from evalsuite.data.shift_family import (
     CORRUPTIONS,
@@ -61,7 +62,12 @@ class ShiftSettings(StrictModel):
             each severity with `factor_kinds`; the family has no mixed shift.
         factor_kinds: the shifted condition/regime cells of each variant other than `all`.
         factor_scopes: the scopes those cells are evaluated in; empty (the default) means the
-            study's `scopes` (each must be one of them, `StudyConfig` checks).
+            study's `scopes` (each must be one of them, `StudyConfig` checks). A real
+            condition's cells are evaluated in these scopes too.
+        conditions: MVTec AD 2's real conditions evaluated as shifts (`data.real_conditions`),
+            each with `shift/none` cells on the clean fits; None (the default) means
+            `real_conditions.CONDITIONS` on an MVTec AD 2 tree and none on the other layouts,
+            where a non-empty list is refused (`StudyConfig` checks; see `real_conditions`).
     """
 
     family: Family = "mvtec_shift"
@@ -73,6 +79,7 @@ class ShiftSettings(StrictModel):
         default=FACTOR_KINDS, min_length=1, max_length=len(ALL_CELL_KINDS)
     )
     factor_scopes: tuple[Literal["per_class", "unified"], ...] = Field(default=(), max_length=2)
+    conditions: tuple[str, ...] | None = Field(default=None, max_length=64)
 
     @model_validator(mode="before")
     @classmethod
@@ -111,6 +118,27 @@ class ShiftSettings(StrictModel):
             raise ValueError(f"{list(kinds)} repeats a kind; list each once")
         return kinds
 
+    @field_validator("conditions")
+    @classmethod
+    def _check_conditions(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if names is None:
+            return None
+        for index, name in enumerate(names):
+            try:
+                check_condition(name)
+            except ConfigError as error:
+                raise ValueError(f"item {index}: {error}") from error
+        if len(set(names)) != len(names):
+            raise ValueError(f"{list(names)} repeats a condition; list each once")
+        return names
+
+    def real_conditions(self, layout: str) -> tuple[str, ...]:
+        """The real conditions a study on a tree of `layout` evaluates: `conditions`, else
+        every condition of `real_conditions.CONDITIONS` on MVTec AD 2 and none elsewhere."""
+        if self.conditions is not None:
+            return self.conditions
+        return CONDITIONS if layout == "mvtec_ad2" else ()
+
     @property
     def evaluated_severities(self) -> tuple[int, ...]:
         """The severities the variants are evaluated at: `severities`, else `(severity,)`."""
@@ -126,8 +154,8 @@ class ShiftSettings(StrictModel):
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, object]:
         """A study of the mixed shift alone at one severity dumps as it always has (manifests,
-        the site's study file): `family`, `severities`, `factors`, `factor_kinds` and
-        `factor_scopes` appear once they differ from their defaults."""
+        the site's study file): `family`, `severities`, `factors`, `factor_kinds`,
+        `factor_scopes` and `conditions` appear once they differ from their defaults."""
         dumped: dict[str, object] = handler(self)
         if self.family == MVTEC_SHIFT:
             dumped.pop("family", None)
@@ -138,6 +166,8 @@ class ShiftSettings(StrictModel):
             dumped.pop("factor_kinds", None)
         if not self.factor_scopes:
             dumped.pop("factor_scopes", None)
+        if self.conditions is None:
+            dumped.pop("conditions", None)
         return dumped
 
 

@@ -1,7 +1,8 @@
 """The built-in studies: `demo` (synthetic data, runs anywhere in minutes), `paper` (MVTec AD with
-the paper's backbones) and `demo-anomalib` (the demo with anomalib's DFM and DFKDE beside
-PatchCore and PaDiM). Raw mappings: `evalsuite.config.load_config` validates them like any
-configuration file.
+the paper's backbones), `demo-anomalib` (the demo with anomalib's DFM and DFKDE beside
+PatchCore and PaDiM) and `paper_ad2` (MVTec AD 2 with the paper's detectors: its real lighting
+conditions beside MVTec-Shift's mixed shift). Raw mappings: `evalsuite.config.load_config`
+validates them like any configuration file.
 """
 
 from __future__ import annotations
@@ -13,14 +14,25 @@ from evalsuite.backbone.config import PAPER_BACKBONE
 from evalsuite.data.shift_factors import variant_names
 from evalsuite.errors import ConfigError
 
-PRESETS = ("demo", "paper", "demo-anomalib")
+PRESETS = ("demo", "paper", "demo-anomalib", "paper_ad2")
 DEMO_INPUT = {"resize": 128, "crop": 128}
 DEMO_FACTORS = ("all", "geometric", "exposure")
 """The demo's shift variants (the paper preset evaluates every one)."""
+AD2_CATEGORIES = (
+    "can",
+    "fabric",
+    "fruit_jelly",
+    "rice",
+    "sheet_metal",
+    "vial",
+    "wallplugs",
+    "walnuts",
+)
+"""MVTec AD 2's eight categories (Heckler-Kram et al., 2025)."""
 
 
 def preset(name: str) -> dict[str, Any]:
-    """The raw mapping of a preset (`demo` or `paper`)."""
+    """The raw mapping of a preset (`PRESETS`)."""
     if name == "demo":
         return {
             "name": "demo",
@@ -76,6 +88,24 @@ def preset(name: str) -> dict[str, Any]:
             },
         ]
         return study
+    if name == "paper_ad2":
+        # MVTec AD 2 cannot be downloaded here: it is read from --data-root (or
+        # $EVALSUITE_DATA_ROOT); a missing root is refused naming where to get it
+        study = preset("paper")
+        return {
+            "name": "paper_ad2",
+            "data": {
+                "source": "mvtec",
+                "root": os.environ.get("EVALSUITE_DATA_ROOT", "data/mvtec_ad2"),
+                "layout": "mvtec_ad2",
+                "categories": list(AD2_CATEGORIES),
+            },
+            "detectors": study["detectors"],
+            # the real conditions (`shift.conditions`: every one, the layout's default) and
+            # MVTec-Shift's mixed shift on the regular images (the default `shift`); thresholds
+            # are the protocol's mean + 3 sd on validation/good (the layout's default)
+            "evaluation": study["evaluation"],
+        }
     if name == "paper":
         wrn = {"name": PAPER_BACKBONE, "resize": 256, "crop": 224}
         return {

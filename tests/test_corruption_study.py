@@ -223,7 +223,7 @@ def test_a_corruption_study_prices_runs_and_records_its_variants(tmp_path: Path)
             document = json.loads((out / "splits" / f"{name}.json").read_text())
             assert document["family"] == "corruptions" and document["factors"] == corruption
             assert document["severity"] == severity and "source" not in document
-            tree = data.factored[(severity, corruption)]
+            tree = data.factored[("corruptions", severity, corruption)]
             for sample in read[::7]:
                 image = read_image(sample.path)
                 drawn = draw_corruption(sample.id, 3, corruption, severity, side=64)

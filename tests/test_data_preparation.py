@@ -86,7 +86,7 @@ def test_a_variant_tree_no_cell_retrains_on_holds_only_its_val_and_test_images(
     data = prepare_data(_factor_study(["shift/none", "shift/threshold"]), cache, progress=False)
     clean, splits = data.clean, data.splits[0]
     read = {s.id for s in clean.samples if splits.split_of(s) != "train"}
-    tree = data.factored[(2, "exposure")]
+    tree = data.factored[("mvtec_shift", 2, "exposure")]
     assert _ids(tree) == read and len(read) < len(clean.samples)
     assert any(s.folder == "train" for s in tree.samples)  # the val images of train/good
     assert data.preparation["shift_images"] == len(clean.samples) + len(read)
@@ -96,7 +96,7 @@ def test_a_variant_tree_no_cell_retrains_on_holds_only_its_val_and_test_images(
 
     # a study that retrains on the variant gets every image, in a folder of its own
     retrain = prepare_data(_factor_study(["shift/none", "shift/retrain"]), cache, progress=False)
-    full = retrain.factored[(2, "exposure")]
+    full = retrain.factored[("mvtec_shift", 2, "exposure")]
     assert _ids(full) == _ids(clean) and full.root != tree.root
     assert "subset" not in json.loads((full.root / SHIFT_MARKER).read_text())
     assert retrain.preparation["shifted_trees_written"] == ["shift-s2-exposure"]

@@ -77,7 +77,9 @@ def _apply(options: list[Decorator], function: Callable[..., Any]) -> Callable[.
 
 
 _STUDY_OPTIONS: list[Decorator] = [
-    click.option("--preset", default=None, help="demo (default) or paper."),
+    click.option(
+        "--preset", default=None, help="demo (default), paper, demo-anomalib or paper_ad2."
+    ),
     click.option(
         "--config", "config_path", type=click.Path(path_type=Path), help="TOML/YAML file."
     ),

@@ -6,6 +6,10 @@
 A study names one family (`shift.family`); its `shift.factors` are that family's variant names.
 Each (severity, variant) is one shifted tree, named by `tree_name`: `shift-s2` (the mixed shift,
 as it always was), `shift-s2-exposure`, `corruptions-s3-fog`.
+
+A third family, `real`, is no setting of `shift.family`: it names MVTec AD 2's real acquisition
+conditions (`shift.conditions`, see `data.real_conditions`), each read from the tree itself
+(`real-overexposed`), beside the study's family.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from evalsuite.errors import ConfigError
 
 MVTEC_SHIFT = "mvtec_shift"
 CORRUPTIONS = "corruptions"
+REAL = "real"
+"""The family of MVTec AD 2's real conditions (`shift.conditions`), beside `shift.family`'s."""
 FAMILIES = (MVTEC_SHIFT, CORRUPTIONS)
 DEFAULT_CORRUPTIONS = (
     "brightness",
@@ -32,7 +38,11 @@ DEFAULT_CORRUPTIONS = (
 )
 """The corruption types a study of the family evaluates by default (issue 23's list)."""
 _NAMES = {MVTEC_SHIFT: "MVTec-Shift", CORRUPTIONS: "the corruption family"}
-_TITLES = {MVTEC_SHIFT: "MVTec-Shift", CORRUPTIONS: "ImageNet-C corruption"}
+_TITLES = {
+    MVTEC_SHIFT: "MVTec-Shift",
+    CORRUPTIONS: "ImageNet-C corruption",
+    REAL: "MVTec AD 2 real condition",
+}
 
 
 def title(family: str) -> str:
@@ -89,7 +99,10 @@ def check_name(family: str, name: str) -> str:
 def tree_name(severity: int, factors: str = ALL, family: str = MVTEC_SHIFT) -> str:
     """How a study names the shifted tree of `severity` and variant `factors` (the key of its
     fingerprint and of its per-image parameters in the results folder): `shift-s2` for the
-    mixed shift, `shift-s2-exposure`, `shift-s2-all-minus-blur`, `corruptions-s3-fog`."""
+    mixed shift, `shift-s2-exposure`, `shift-s2-all-minus-blur`, `corruptions-s3-fog`; a real
+    condition of MVTec AD 2 (`severity` ignored): `real-overexposed`."""
+    if family == REAL:
+        return f"{REAL}-{factors}"
     if family == CORRUPTIONS:
         return f"{CORRUPTIONS}-s{severity}-{check_name(family, factors)}"
     base = f"shift-s{severity}"

@@ -287,9 +287,9 @@ def fit_shape(
 ) -> tuple[FitShape, int]:
     """(The shape of `fit` as its detector's cost model reads it, test images of its cells)."""
     spec = fit.variant.spec
-    variant = fit.variant
+    family, severity, factors = fit.variant.tree
     train = data.samples(
-        fit.condition, variant.severity, "train", fit.categories, fit.seed, variant.factors
+        fit.condition, severity, "train", fit.categories, fit.seed, factors, family
     )
     searched, tests = _scored(cells, data)
     layers = resolve_params(spec.ref, spec.params).layers  # none: it reads raw images
@@ -374,13 +374,14 @@ def _scored(cells: list[CellPlan], data: StudyData) -> tuple[int, int]:
     searched: set[tuple[str, Any]] = set()
     tests = 0
     for cell in cells:
-        severity, seed, factors = cell.variant.severity, cell.fit.seed, cell.variant.factors
+        (family, severity, factors), seed = cell.variant.tree, cell.fit.seed
         spec = cell.variant.spec
         search = sorted(search_params(spec.ref, spec.params).items())
+        category = [cell.category]
         val = data.samples(
-            cell.threshold_condition, severity, "val", [cell.category], seed, factors
+            cell.threshold_condition, severity, "val", category, seed, factors, family
         )
-        test = data.samples(cell.condition, severity, "test", [cell.category], seed, factors)
+        test = data.samples(cell.condition, severity, "test", category, seed, factors, family)
         searched.update((str(search), s.path) for s in val + test)
         tests += len(test)
     return len(searched), tests

@@ -8,12 +8,13 @@ from typing import Any
 
 from evalsuite import results
 from evalsuite.config import StudyConfig
-from evalsuite.data.shift_family import MVTEC_SHIFT
+from evalsuite.data.shift_family import MVTEC_SHIFT, REAL
 from evalsuite.detectors.registry import reads_images
 from evalsuite.results.paths import FIT_DONE
 from evalsuite.runner.planning.plan import planned_relpath
 from evalsuite.runner.planning.study import study_plan
 from evalsuite.runner.planning.study_data import default_cache_dir
+from evalsuite.runner.planning.variants import REAL_SEVERITY
 
 
 def plan_report(
@@ -86,6 +87,12 @@ def plan_report(
         projected = estimate(plan, data, sources, rates, workers, bootstrap, sampled)
         report["estimate"] = projected.to_dict()
         report["estimate"]["data_preparation"] = dict(data.preparation)
-        if data.family != MVTEC_SHIFT:  # the preparation line names the family's trees
-            report["estimate"]["shift_family"] = data.family
+        if config.shift.family != MVTEC_SHIFT:  # the preparation line names its trees
+            report["estimate"]["shift_family"] = config.shift.family
+        real = {  # MVTec AD 2's real conditions: test images read from the tree, no copy
+            condition: len(data.factored[(REAL, REAL_SEVERITY, condition)].samples)
+            for condition in config.real_conditions
+        }
+        if real:
+            report["estimate"]["real_conditions"] = real
     return report

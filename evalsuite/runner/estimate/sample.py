@@ -186,9 +186,9 @@ def _rank(fit: FitPlan) -> tuple[bool, bool]:
 def sample_inputs(data: StudyData, fit: FitPlan) -> tuple[list[Sample], list[Sample]]:
     """(The first up to 2n train images of `fit`, the first up to m test images of its first
     category in its condition), in id order."""
-    severity, seed, factors = fit.variant.severity, fit.seed, fit.variant.factors
-    train = data.samples(fit.condition, severity, "train", fit.categories, seed, factors)
-    test = data.samples(fit.condition, severity, "test", fit.categories[:1], seed, factors)
+    (family, severity, factors), seed = fit.variant.tree, fit.seed
+    train = data.samples(fit.condition, severity, "train", fit.categories, seed, factors, family)
+    test = data.samples(fit.condition, severity, "test", fit.categories[:1], seed, factors, family)
     return train[: 2 * SAMPLE_TRAIN], test[:SAMPLE_TEST]
 
 

@@ -72,6 +72,19 @@ def estimate_lines(estimate: dict[str, Any]) -> Iterator[str]:
     preparation = estimate.get("data_preparation")
     if preparation is not None:
         yield preparation_line(preparation, estimate.get("shift_family", MVTEC_SHIFT))
+    real = estimate.get("real_conditions")
+    if real:
+        yield real_conditions_line(real)
+
+
+def real_conditions_line(real: dict[str, int]) -> str:
+    """What `plan --estimate` says of MVTec AD 2's real conditions: condition -> its test
+    images (scored on the clean fits, counted in the fits' scored images above)."""
+    named = ", ".join(f"{condition} ({count})" for condition, count in real.items())
+    return (
+        f"real conditions: {named} test images, read from the tree (no copy written), each "
+        "scored on the clean fits (shift/none; in the scored counts above)"
+    )
 
 
 def raw_images_line(label: str, count: int | None = None) -> str:

@@ -212,10 +212,10 @@ def _distinct_inputs(scorer: FitScorer, cells: Sequence[CellPlan]) -> int:
     """Distinct (search settings, image file) pairs the cells of one fit read, from the plan."""
     pairs: set[tuple[str, Path]] = set()
     for cell in cells:
-        spec, severity, factors = cell.variant.spec, cell.variant.severity, cell.variant.factors
+        spec, (family, severity, factors) = cell.variant.spec, cell.variant.tree
         search = str(sorted(search_params(spec.ref, spec.params).items()))
-        val = input_key(cell.threshold_condition, severity, "val", cell.category, factors)
-        test = input_key(cell.condition, severity, "test", cell.category, factors)
+        val = input_key(cell.threshold_condition, severity, "val", cell.category, factors, family)
+        test = input_key(cell.condition, severity, "test", cell.category, factors, family)
         for key in (val, test):
             samples, _ = scorer.inputs(key)
             pairs.update((search, sample.path) for sample in samples)
@@ -241,9 +241,9 @@ def _fitted(
     who = naming(spec.label, spec.ref)
     with calling(who, "construction"):
         detector = build_detector(spec.ref, spec.params, features, fit.seed, ctx.device)
-    variant = fit.variant
+    family, severity, factors = fit.variant.tree
     train = ctx.data.samples(
-        fit.condition, variant.severity, "train", fit.categories, fit.seed, variant.factors
+        fit.condition, severity, "train", fit.categories, fit.seed, factors, family
     )
     with limit_threads(DETECTOR_THREADS):
         if selection is None:

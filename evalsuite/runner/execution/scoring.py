@@ -24,6 +24,7 @@ import numpy as np
 from evalsuite.config import DetectorSpec, ThresholdSettings
 from evalsuite.data.samples import Sample
 from evalsuite.data.shift_factors import ALL
+from evalsuite.data.shift_family import MVTEC_SHIFT
 from evalsuite.data.splits import Split
 from evalsuite.detectors.base import Detector, Scores
 from evalsuite.detectors.output import calling, check_scores, naming
@@ -38,13 +39,18 @@ from evalsuite.runner.preparation.context import RunContext
 
 log = logging.getLogger(__name__)
 
-InputKey = tuple[str, int | None, Split, str, str | None]
+InputKey = tuple[str, int | None, Split, str, str | None, str | None]
 """(condition, shift severity or None for clean images, split, category, shift variant or None
-for clean images)."""
+for clean images, its family or None for clean images)."""
 
 
 def input_key(
-    condition: str, severity: int, split: Split, category: str, factors: str = ALL
+    condition: str,
+    severity: int,
+    split: Split,
+    category: str,
+    factors: str = ALL,
+    family: str = MVTEC_SHIFT,
 ) -> InputKey:
     """What an input set holds: clean images depend on neither the shift severity nor its
     variant."""
@@ -55,6 +61,7 @@ def input_key(
         split,
         category,
         factors if shifted else None,
+        family if shifted else None,
     )
 
 
@@ -78,9 +85,15 @@ class FitScorer:
     def inputs(self, key: InputKey) -> tuple[list[Sample], np.ndarray | None]:
         """(samples in id order, masks (N, H, W) or None) of an input set."""
         if key not in self._inputs:
-            condition, severity, split, category, factors = key
+            condition, severity, split, category, factors, family = key
             samples = self.ctx.data.samples(
-                condition, severity or 0, split, [category], self.fit.seed, factors or ALL
+                condition,
+                severity or 0,
+                split,
+                [category],
+                self.fit.seed,
+                factors or ALL,
+                family or MVTEC_SHIFT,
             )
             masks = None
             if self.ctx.data.clean.has_masks:
@@ -140,9 +153,11 @@ class FitScorer:
 
     def _one(self, cell: CellPlan) -> dict[str, Any]:
         evaluation = self.ctx.config.evaluation
-        severity, spec, factors = cell.variant.severity, cell.variant.spec, cell.variant.factors
-        val_key = input_key(cell.threshold_condition, severity, "val", cell.category, factors)
-        test_key = input_key(cell.condition, severity, "test", cell.category, factors)
+        spec, (family, severity, factors) = cell.variant.spec, cell.variant.tree
+        val_key = input_key(
+            cell.threshold_condition, severity, "val", cell.category, factors, family
+        )
+        test_key = input_key(cell.condition, severity, "test", cell.category, factors, family)
         val_samples, val_masks = self.inputs(val_key)
         test_samples, test_masks = self.inputs(test_key)
         val, test = self.scores(val_key, spec), self.scores(test_key, spec)
@@ -189,6 +204,7 @@ class FitScorer:
                 _canonical(cell.variant.spec.params)
                 + str(cell.variant.severity)
                 + cell.variant.factors
+                + ("" if cell.variant.family == MVTEC_SHIFT else cell.variant.family)
             )
             groups.setdefault((cell.condition, cell.regime, variant), []).append(cell)
         for group in groups.values():

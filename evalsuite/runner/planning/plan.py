@@ -15,7 +15,9 @@ MVTec-Shift's or the corruption family's, see `planning.variants`) is planned as
 shift/threshold, and its own shifted tree, whose fingerprint (and family, for the corruptions)
 enters their keys (and the key of a shift/retrain fit on it). Clean fits, `all` cells and their
 ids do not depend on the variants (a mixed shift at another severity adds its fingerprint to the
-data key, as a `shift.severity` sweep does).
+data key, as a `shift.severity` sweep does). A real condition of MVTec AD 2 (`shift.conditions`)
+is planned the same way as a `shift.conditions` sweep value with `shift/none` cells: the
+fingerprint of its test set and its family (`real`) enter its cells' keys.
 
 A unit of work is a family of fits that share one nested selection: fits that differ only in
 the param a detector declares as its selection param (`DetectorEntry.selection_param`), whose
@@ -34,7 +36,7 @@ from typing import Any
 from evalsuite import results
 from evalsuite.config import StudyConfig
 from evalsuite.data.shift_factors import ALL
-from evalsuite.data.shift_family import CORRUPTIONS, tree_name
+from evalsuite.data.shift_family import CORRUPTIONS, MVTEC_SHIFT, tree_name
 from evalsuite.detectors.registry import (
     fit_params,
     provenance,
@@ -302,12 +304,13 @@ def _variant_tree(variant: Variant) -> bool:
 
 def _tree_key(variant: Variant, trees: Mapping[str, str]) -> dict[str, Any]:
     """What a variant tree adds to the keys that read it: its fingerprint (None when the plan
-    was made without it) and its family unless MVTec-Shift."""
+    was made without it) and its family unless MVTec-Shift (the corruptions, a real
+    condition)."""
     key: dict[str, Any] = {
         "shift_tree": trees.get(tree_name(variant.severity, variant.factors, variant.family))
     }
-    if variant.family == CORRUPTIONS:
-        key["shift_family"] = CORRUPTIONS
+    if variant.family != MVTEC_SHIFT:
+        key["shift_family"] = variant.family
     return key
 
 

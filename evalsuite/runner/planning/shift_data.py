@@ -6,7 +6,11 @@ A variant tree (not the mixed shift's, whose fingerprint is in every fit's key) 
 of the study retrains on is written with the images of val and test only: its cells read the
 clean fits and score its val and test images, so its train images would be computed for
 nothing. Such a tree is its own folder (`-valtest-<digest>`) and its marker records the ids it
-holds, so it is never taken for the full tree a retraining study writes."""
+holds, so it is never taken for the full tree a retraining study writes.
+
+On an MVTec AD 2 tree every shifted tree is written from the clean images, the regular
+condition's (`real_conditions.regular_only`), so it is a subset too (`-regular-<digest>`). The
+real conditions (`shift.conditions`) are no shifted tree: they are read from the tree itself."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from pathlib import Path
 from evalsuite.config import StudyConfig
 from evalsuite.data.samples import Sample
 from evalsuite.data.shift_factors import ALL
-from evalsuite.data.shift_family import CORRUPTIONS, folder_suffix, tree_name
+from evalsuite.data.shift_family import CORRUPTIONS, REAL, folder_suffix, tree_name
 from evalsuite.data.splits import Splits
 from evalsuite.evaluation.regimes import plan_for
 from evalsuite.runner.planning.variants import variants
@@ -34,7 +38,7 @@ def shift_trees(config: StudyConfig) -> list[ShiftTree]:
     study's mixed shift too when `shift.factors` leaves `all` out, whose fingerprint keeps the
     data key, hence every clean fit's id, what it is with `all`. The corruption family has no
     mixed shift: its trees are its variants' (the baseline reads clean images only)."""
-    found = {(v.severity, v.factors) for v in variants(config)}
+    found = {(v.severity, v.factors) for v in variants(config) if v.family != REAL}
     if config.shift.family == CORRUPTIONS:
         found = {(v.severity, v.factors) for v in variants(config) if v.family == CORRUPTIONS}
     return sorted(found, key=lambda tree: (tree[1] != ALL, tree))
@@ -54,21 +58,23 @@ def retrained(config: StudyConfig, tree: ShiftTree) -> bool:
 def read_ids(
     config: StudyConfig, tree: ShiftTree, samples: Sequence[Sample], splits: Collection[Splits]
 ) -> frozenset[str] | None:
-    """The ids of the clean `samples` whose shifted images the study reads from `tree`: None
-    (every image) for the mixed shift of MVTec-Shift and for a tree some cell retrains on,
-    else those in val or test under any of the study's `splits` (its seeds). None too when
-    that would leave a category without a train image (`splits.val_normal_ratio = 0`): a
-    tree's category needs its train/good folder."""
+    """The ids of the clean `samples` whose shifted images the study reads from `tree`: every
+    image (None; on an MVTec AD 2 tree, whose clean images are a subset of the tree, their
+    ids) for the mixed shift of MVTec-Shift and for a tree some cell retrains on, else those
+    in val or test under any of the study's `splits` (its seeds). Every image too when that
+    would leave a category without a train image (`splits.val_normal_ratio = 0`): a tree's
+    category needs its train/good folder."""
     factors = tree[1]
+    every = frozenset(s.id for s in samples) if config.data.layout == "mvtec_ad2" else None
     if (factors == ALL and config.shift.family != CORRUPTIONS) or retrained(config, tree):
-        return None
+        return every
     ids = frozenset(
         sample.id
         for sample in samples
         if any(split.split_of(sample) != "train" for split in splits)
     )
     train_kept = {s.category for s in samples if s.folder == "train" and s.id in ids}
-    return ids if train_kept == {s.category for s in samples} else None
+    return ids if train_kept == {s.category for s in samples} else every
 
 
 def described(tree: ShiftTree, family: str) -> str:
@@ -98,7 +104,8 @@ def shift_place(
     """The cache folder of the shifted copy of `clean_root` at `severity` with the factors of
     variant `factors` of the study's family (the mixed shift's folder is named as it always
     was; a variant adds `-<variant>`, a corruption `-corruptions-<type>`), of the images
-    `only` (`read_ids`; adds `-valtest-<first 8 hex digits of the ids' SHA-256>`)."""
+    `only` (`read_ids`; adds `-valtest-<first 8 hex digits of the ids' SHA-256>`, `-regular-`
+    on an MVTec AD 2 tree)."""
     # shift_tree records the source folder it read: two roots holding the same images (a copy,
     # a moved tree) get their own shifted copies instead of refusing each other's.
     where = hashlib.sha256(str(clean_root.resolve()).encode()).hexdigest()[:8]
@@ -107,7 +114,8 @@ def shift_place(
     if only is not None:
         from evalsuite.data.shift_tree import subset_key
 
-        name += f"-valtest-{str(subset_key(only)['ids_sha256'])[:8]}"
+        subset = "regular" if config.data.layout == "mvtec_ad2" else "valtest"
+        name += f"-{subset}-{str(subset_key(only)['ids_sha256'])[:8]}"
     return cache_dir / SHIFT_CACHE / name
 
 

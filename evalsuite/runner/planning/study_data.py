@@ -1,6 +1,11 @@
 """The data a study reads: the clean tree (synthetic, given or downloaded), its MVTec-Shift
-copies (the mixed shift at each severity, and each shift variant of `shift.factors`), their
-fingerprints, and the splits of each seed."""
+copies (the mixed shift at each severity, and each shift variant of `shift.factors`), the test
+sets of MVTec AD 2's real conditions (`shift.conditions`), their fingerprints, and the splits of
+each seed.
+
+On an MVTec AD 2 tree the clean tree is its regular condition (`real_conditions.regular_only`):
+every shifted copy is written from those images, and each real condition's test set is read
+from the tree (`real_conditions.condition_test_set`), its train and val images the clean ones."""
 
 from __future__ import annotations
 
@@ -16,9 +21,10 @@ from evalsuite.atomic import write_json
 from evalsuite.config import StudyConfig
 from evalsuite.data.layouts.detect import detect_layout
 from evalsuite.data.reader import check_files, fingerprint, problem_text, read_dataset
+from evalsuite.data.real_conditions import condition_test_set, regular_only
 from evalsuite.data.samples import Dataset, Sample
 from evalsuite.data.shift_factors import ALL
-from evalsuite.data.shift_family import CORRUPTIONS, MVTEC_SHIFT, tree_name
+from evalsuite.data.shift_family import CORRUPTIONS, MVTEC_SHIFT, REAL, tree_name
 from evalsuite.data.skipped import summary
 from evalsuite.data.splits import Split, SplitConfig, Splits, make_splits
 from evalsuite.errors import DatasetError
@@ -36,6 +42,7 @@ from evalsuite.runner.planning.shift_data import (
     write_tree,
     written,
 )
+from evalsuite.runner.planning.variants import REAL_SEVERITY
 
 log = logging.getLogger(__name__)
 CACHE_TREES = ("synthetic", SHIFT_CACHE)
@@ -63,13 +70,14 @@ class StudyData:
         fingerprints: "clean" and "shift-s<N>" -> content fingerprint.
         splits: seed -> the split assignment (by sample id, shared by every condition).
         preparation: what preparing it wrote (see `Preparation`); empty when nothing.
-        factored: (severity, variant) -> the copy with only that variant's factors, for each
-            variant other than `all` the study evaluates (`shift.factors`), or with that
-            corruption type in the corruption family (every variant of it).
+        factored: (family, severity, variant) (`Variant.tree`) -> the copy with only that
+            variant's factors, for each variant other than `all` the study evaluates
+            (`shift.factors`), or with that corruption type in the corruption family (every
+            variant of it); and ("real", 0, condition) -> the test set of each real condition
+            (`shift.conditions`: its test images only, see `real_conditions`).
         factor_fingerprints: `shift_family.tree_name` -> content fingerprint of each
-            `factored` tree; not part of `key()` (they enter only the keys of the cells and
+            `factored` dataset; not part of `key()` (they enter only the keys of the cells and
             fits that read them, see `plan.make_plan`).
-        family: the study's shift family (`shift.family`), which names the `factored` trees.
     """
 
     clean: Dataset
@@ -77,9 +85,8 @@ class StudyData:
     fingerprints: dict[str, str]
     splits: dict[int, Splits]
     preparation: dict[str, Any] = field(default_factory=dict)
-    factored: dict[tuple[int, str], Dataset] = field(default_factory=dict)
+    factored: dict[tuple[str, int, str], Dataset] = field(default_factory=dict)
     factor_fingerprints: dict[str, str] = field(default_factory=dict)
-    family: str = MVTEC_SHIFT
 
     @property
     def synthetic(self) -> bool:
@@ -102,16 +109,21 @@ class StudyData:
         categories: Sequence[str],
         seed: int,
         factors: str = ALL,
+        family: str = MVTEC_SHIFT,
     ) -> list[Sample]:
         """The samples of one condition, split and set of categories, in id order (shifted
-        images: of the tree of `severity` and shift variant `factors`)."""
-        if condition == "clean":
+        images: of the tree of `severity` and shift variant `factors` of `family`; a real
+        condition's train and val images are the clean ones)."""
+        wanted = set(categories)
+        if condition == "clean" or (family == REAL and split != "test"):
             dataset = self.clean
-        elif factors == ALL:
+        elif family == REAL:  # its test images only; on MVTec AD 2 every test image is test
+            real = self.factored[(family, severity, factors)]
+            return [s for s in real.samples if s.category in wanted]
+        elif factors == ALL and family != CORRUPTIONS:
             dataset = self.shifted[severity]
         else:
-            dataset = self.factored[(severity, factors)]
-        wanted = set(categories)
+            dataset = self.factored[(family, severity, factors)]
         chosen = [s for s in dataset.samples if s.category in wanted]
         return self.splits[seed].select(chosen, split)
 
@@ -132,12 +144,13 @@ def prepare_data(
         remove_dead_staging(cache_dir / generated)
     clean_root = _clean_root(config, cache_dir)
     layout = config.data.layout
-    clean = read_dataset(clean_root, config.data.categories, layout)
-    _warn_skipped(clean)
+    read = read_dataset(clean_root, config.data.categories, layout)
+    _warn_skipped(read)
+    clean = regular_only(read) if layout == "mvtec_ad2" else read
     fingerprints = {"clean": fingerprint(clean)}
     validate(clean, fingerprints["clean"], cache_dir)
     shifted: dict[int, Dataset] = {}
-    factored: dict[tuple[int, str], Dataset] = {}
+    factored: dict[tuple[str, int, str], Dataset] = {}
     factor_fingerprints: dict[str, str] = {}
     splits = {seed: make_splits(clean.samples, split_config(config, seed)) for seed in config.seeds}
     trees = shift_trees(config)
@@ -163,18 +176,18 @@ def prepare_data(
         if factors == ALL and config.shift.family != CORRUPTIONS:
             shifted[severity], fingerprints[name] = dataset, content
         else:
-            factored[(severity, factors)], factor_fingerprints[name] = dataset, content
+            key = (config.shift.family, severity, factors)
+            factored[key], factor_fingerprints[name] = dataset, content
     if preparation:
         preparation["shift_write_s"] = round(time.perf_counter() - started, 1)
+    for condition in config.real_conditions:
+        real = condition_test_set(read, condition, config.data.categories)
+        content = fingerprint(real)
+        validate(real, content, cache_dir)
+        factored[(REAL, REAL_SEVERITY, condition)] = real
+        factor_fingerprints[tree_name(REAL_SEVERITY, condition, REAL)] = content
     return StudyData(
-        clean,
-        shifted,
-        fingerprints,
-        splits,
-        preparation,
-        factored,
-        factor_fingerprints,
-        config.shift.family,
+        clean, shifted, fingerprints, splits, preparation, factored, factor_fingerprints
     )
 
 
@@ -305,6 +318,12 @@ def _clean_root(config: StudyConfig, cache_dir: Path) -> Path:
             f'{root}: this tree looks like the {detected} layout, not data.layout = "{data.layout}"'
             f'; set data.layout = "{detected}" (or check the root)'
         )
+    if data.layout == "mvtec_ad2" and not root.is_dir():
+        raise DatasetError(
+            f"{root}: no MVTec AD 2 tree there (the folder does not exist); MVTec AD 2 cannot "
+            "be downloaded by evalsuite: get it from mvtec.com and give its root with "
+            "--data-root (or data.root)"
+        )
     if data.layout != "mvtec":
         return root  # the layout's reader names a missing category
     missing = [c for c in data.categories if not (root / c / "train").is_dir()]
@@ -332,21 +351,15 @@ def _holds(root: Path) -> str:
 def fit_inputs(data: StudyData, fit: FitPlan, cells: Sequence[CellPlan]) -> list[Sample]:
     """The images a fit and the given cells of it read, each once: the fit's train images and
     each cell's val (of its threshold condition) and test images, in that order."""
-    variant = fit.variant
-    sets = [
-        data.samples(
-            fit.condition, variant.severity, "train", fit.categories, fit.seed, variant.factors
-        )
-    ]
+    family, severity, factors = fit.variant.tree
+    seed = fit.seed
+    sets = [data.samples(fit.condition, severity, "train", fit.categories, seed, factors, family)]
     for cell in cells:
-        severity, factors = cell.variant.severity, cell.variant.factors
+        family, severity, factors = cell.variant.tree
+        category = [cell.category]
         sets.append(
-            data.samples(
-                cell.threshold_condition, severity, "val", [cell.category], fit.seed, factors
-            )
+            data.samples(cell.threshold_condition, severity, "val", category, seed, factors, family)
         )
-        sets.append(
-            data.samples(cell.condition, severity, "test", [cell.category], fit.seed, factors)
-        )
+        sets.append(data.samples(cell.condition, severity, "test", category, seed, factors, family))
     unique = {sample.path: sample for samples in sets for sample in samples}
     return list(unique.values())

@@ -9,7 +9,7 @@ from typing import Any
 
 from evalsuite import results
 from evalsuite.data.shift_factors import ALL
-from evalsuite.data.shift_family import MVTEC_SHIFT, tree_name
+from evalsuite.data.shift_family import MVTEC_SHIFT, REAL, tree_name
 from evalsuite.detectors.registry import provenance
 from evalsuite.results.splits import splits_relpath
 from evalsuite.runner.planning.plan import FACTORS_PARAM, CellPlan, planned_relpath, reads_shift
@@ -44,7 +44,8 @@ def is_done(ctx: RunContext, cell: CellPlan) -> bool:
 
 def shift_fingerprint(ctx: RunContext, cell: CellPlan) -> str | None:
     """The fingerprint of the shifted tree a cell reads (its fit's train images, its threshold's
-    val images or its test images), beside the clean one; None for a cell on clean data only."""
+    val images or its test images; a real condition's: its test set), beside the clean one;
+    None for a cell on clean data only."""
     if not reads_shift(cell.fit.condition, cell.threshold_condition, cell.condition):
         return None
     variant = cell.variant
@@ -58,8 +59,11 @@ def shift_config(ctx: RunContext, cell: CellPlan) -> dict[str, Any]:
     """The shift a cell's shifted images come from: severity, seed, and for a shift variant's
     cell (its sweep is `shift.factors`, or it is any variant other than `all`) its `factors`
     as a one-element list, with its `family` unless MVTec-Shift (records of the mixed shift at
-    the study's severity, and of other sweeps, stay as they were)."""
+    the study's severity, and of other sweeps, stay as they were). A real condition's cell:
+    `{"family": "real", "condition": <its name>}`."""
     variant = cell.variant
+    if variant.family == REAL:
+        return {"family": REAL, "condition": variant.factors}
     shift: dict[str, Any] = {"severity": variant.severity, "seed": ctx.config.shift.seed}
     if variant.family != MVTEC_SHIFT:
         shift["family"] = variant.family

@@ -11,7 +11,7 @@ from typing import Any
 
 from evalsuite import atomic
 from evalsuite.data.reader import SHIFT_MARKER
-from evalsuite.data.shift_family import tree_name
+from evalsuite.data.shift_family import REAL, tree_name
 from evalsuite.data.splits import SPLITS
 from evalsuite.results.splits import (
     SHIFT_SCHEMA,
@@ -56,11 +56,12 @@ def shift_document(data: StudyData, severity: int) -> dict[str, Any]:
 
 
 def variant_trees(data: StudyData) -> dict[str, Path]:
-    """`shift_family.tree_name` -> root of each variant tree of `data` (`StudyData.factored`),
-    in name order."""
+    """`shift_family.tree_name` -> root of each variant tree of `data` (`StudyData.factored`;
+    not the real conditions, read from the clean tree itself), in name order."""
     found = {
-        tree_name(severity, factors, data.family): dataset.root
-        for (severity, factors), dataset in data.factored.items()
+        tree_name(severity, factors, family): dataset.root
+        for (family, severity, factors), dataset in data.factored.items()
+        if family != REAL
     }
     return dict(sorted(found.items()))
 

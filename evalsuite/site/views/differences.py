@@ -22,6 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from evalsuite.data.real_conditions import CONDITIONS_PARAM
 from evalsuite.errors import EvaluationError
 from evalsuite.evaluation.paired import (
     Difference,
@@ -140,13 +141,17 @@ def inputs(key: GroupKey) -> CellInputs:
     """What a group's cells are computed from (`significance.CellInputs`): the model is the
     detector label, scope, fit images and any swept detector setting; images are (condition,
     severity for shifted images only: a severity sweep's value, or the study's, with a shift
-    variant's factors when not `all`)."""
+    variant's factors when not `all`; a real condition of MVTec AD 2: its name, on the
+    baseline's model)."""
     plan = plan_for(key.condition, key.regime)
     swept = key.sweep[0] if key.sweep else None
     severity = key.sweep[1] if key.sweep and swept == "shift.severity" else "study"
     if key.sweep and swept == "shift.factors" and key.sweep[1] != "all":
         severity = f"study, {key.sweep[1]}"
-    setting = key.sweep if swept not in (None, "shift.severity", "shift.factors") else None
+    if key.sweep and swept == CONDITIONS_PARAM:
+        severity = f"real {key.sweep[1]}"
+    images_of = (None, "shift.severity", "shift.factors", CONDITIONS_PARAM)
+    setting = key.sweep if swept not in images_of else None
 
     def images(condition: str, split: str) -> tuple[str, str | None, str, str]:
         return condition, severity if condition == "shift" else None, split, key.category

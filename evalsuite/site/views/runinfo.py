@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from evalsuite.data.real_conditions import CONDITIONS
 from evalsuite.data.shift_family import MVTEC_SHIFT, title
 from evalsuite.site.read.records import Results
 
@@ -154,6 +155,7 @@ def _data_rows(config: dict[str, Any], dataset: dict[str, Any]) -> tuple[tuple[s
         ("root", dataset["root"]),
         ("categories", ", ".join(sorted(config["data"]["categories"]))),
         _severity_row(config["shift"]),
+        *_conditions_row(config),
         ("fingerprint (clean)", dataset["fingerprint_clean"]),
         ("fingerprint (shift)", dataset["fingerprint_shift"] or "—"),
         ("splits", ", ".join(f"{k} = {v}" for k, v in sorted(config["splits"].items()))),
@@ -171,6 +173,15 @@ def _severity_row(shift: dict[str, Any]) -> tuple[str, str]:
         return (f"{title(family)} severity", str(shift["severity"]))
     severities = shift.get("severities") or [shift["severity"]]
     return (f"{title(family)} severity", ", ".join(str(s) for s in severities))
+
+
+def _conditions_row(config: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """MVTec AD 2's real conditions the study evaluated (`shift.conditions`, else the layout's
+    default), beside the clean `regular` one; none on the other layouts."""
+    if config["data"].get("layout") != "mvtec_ad2":
+        return ()
+    conditions = config["shift"].get("conditions", list(CONDITIONS))
+    return (("real conditions", ", ".join(conditions) or "none (regular only)"),)
 
 
 def _run_rows(manifest: dict[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from evalsuite.data.real_conditions import CONDITIONS_PARAM
 from evalsuite.results.paths import SCOPES
 from evalsuite.site.read.records import KINDS, Cell, GroupKey, Results
 from evalsuite.site.views.stats import Delta, Summary, paired_delta, summarise
@@ -38,7 +39,9 @@ class Grid:
         categories: categories.
         kinds: condition/regime pairs, in `KINDS` order.
         scopes: per_class and/or unified.
-        sweeps: (label, param) of each sweep.
+        sweeps: (label, param) of each sweep; not MVTec AD 2's real conditions
+            (`shift.conditions`), which are no hyperparameter: the baseline a sweep is drawn
+            against is MVTec-Shift's mixed shift, which they are not a value of.
     """
 
     labels: tuple[str, ...]
@@ -63,6 +66,7 @@ def grid_of(results: Results) -> Grid:
         kinds.update(config["kinds"])
         scopes.update(config["scopes"])
         sweeps.update((s["detector"], s["param"]) for s in config["sweeps"])
+    sweeps = {sweep for sweep in sweeps if sweep[1] != CONDITIONS_PARAM}
     return Grid(
         labels=tuple(sorted(detectors)),
         detectors=dict(sorted(detectors.items())),
