@@ -253,6 +253,28 @@ def test_a_study_on_a_mimic_tree_evaluates_each_real_condition_beside_mvtec_shif
     loaded = load_results(out)
     real = [c for c in loaded.cells if c.key.group.sweep and "conditions" in c.key.group.sweep[0]]
     assert len(real) == len(CONDITIONS) and all(variant_of(c) is None for c in real)
+    # the page "Synthetic vs real shift" sets each condition beside MVTec-Shift, its MVTec-Shift
+    # drop the very difference of the Shift page's table (the study's resamples)
+    from evalsuite.site.views.differences import difference_tables
+    from evalsuite.site.views.real_shift import real_shift_view
+    from evalsuite.site.views.resamples import paired_resamples
+    from evalsuite.site.views.tables import grid_of
+
+    text = (site / "real_shift.html").read_text(encoding="utf-8")
+    assert all(f"real: {condition}" in text for condition in CONDITIONS)
+    grid = grid_of(loaded)
+    resamples = paired_resamples(loaded, grid)
+    view = real_shift_view(loaded, resamples)
+    assert {d.shift.title for d in view.drops} >= {f"real: {c}" for c in CONDITIONS}
+    (table,) = (t for t in difference_tables(loaded, grid, resamples) if t.family == "shift")
+    expected = {(r.b.label, r.b.scope, r.b.category): r.values[0].diff for r in table.rows}
+    for drop in (d for d in view.drops if d.shift.title == "MVTec-Shift"):
+        mine, theirs = drop.row.values[0].diff, expected[(drop.row.b.label, drop.row.b.scope,
+                                                         drop.row.b.category)]  # fmt: skip
+        assert mine is not None and theirs is not None
+        assert (mine.delta, mine.ci95, mine.n_resamples) == (
+            theirs.delta, theirs.ci95, theirs.n_resamples)  # fmt: skip
+        assert mine.n_resamples == resamples
 
 
 def _digest(value: object) -> str:
