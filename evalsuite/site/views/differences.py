@@ -154,14 +154,20 @@ def _paired_value(
     if not matched:
         return PairedValue(None, seeds, None, "missing or failed")
     try:
-        found = [_one(a, b, metric, loader) for a, b in matched]
+        found = [cell_difference(a, b, metric, loader) for a, b in matched]
         return PairedValue(pool_differences(found), seeds, None, None)
     except EvaluationError as error:
         return PairedValue(None, seeds, None, str(error))
 
 
-def _one(a: Cell, b: Cell, metric: str, loader: EvidenceLoader) -> Difference:
-    """The paired difference of one seed's two cells."""
+def cell_difference(a: Cell, b: Cell, metric: str, loader: EvidenceLoader) -> Difference:
+    """The paired difference b − a of `metric` between two finished cells of one seed, over
+    their shared test images (also what the Compare page shows for any two cells).
+
+    Raises:
+        EvaluationError: a cell has no value of `metric`, no resamples, no shared image, or
+            the metric is undefined on a resample (naming why).
+    """
     for cell in (a, b):
         entry = cell.metrics[metric]
         if entry.value is None:
