@@ -43,3 +43,16 @@ def test_no_page_scrolls_horizontally_at_400_px(narrow: Tab, edge_site: Path) ->
         state = narrow.evaluate(OVERFLOW)
         assert state["inner"] == WIDTH, name
         assert state["scroll"] <= state["inner"], f"{name} is {state['scroll']} px wide: {state}"
+
+
+SHOWN = "() => document.querySelector('#compare-moved') !== null"
+
+
+def test_the_compare_page_fits_400_px_with_a_pair_shown(narrow: Tab, edge_site: Path) -> None:
+    page = (edge_site / "compare.html").as_uri()
+    for fragment in ("", "#a=patchcore--per_class--none--clean--hazelnut"
+                     "&b=padim--per_class--none--clean--hazelnut"):  # fmt: skip
+        narrow.open(page + fragment)
+        assert narrow.wait_for(SHOWN, timeout_s=60) is not None, f"compare.html{fragment}"
+        state = narrow.evaluate(OVERFLOW)
+        assert state["scroll"] <= state["inner"] == WIDTH, f"compare.html{fragment}: {state}"

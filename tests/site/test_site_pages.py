@@ -23,6 +23,7 @@ MAIN_PAGES = (
     "galleries.html",
     "unified.html",
     "hyperparameters.html",
+    "compare.html",
     "cells.html",
     "failures.html",
     "downloads.html",
@@ -82,7 +83,7 @@ def test_every_page_exists_and_every_internal_link_resolves(
     assert checked > 500
 
 
-OWN_SCRIPTS = ("assets/vega.js", "assets/charts.js", "assets/tables.js")
+OWN_SCRIPTS = ("assets/vega.js", "assets/charts.js", "assets/tables.js", "assets/compare.js")
 
 
 def test_no_remote_script_or_stylesheet_anywhere(site_dir: Path) -> None:
@@ -94,7 +95,7 @@ def test_no_remote_script_or_stylesheet_anywhere(site_dir: Path) -> None:
                 assert attrs["src"].endswith(OWN_SCRIPTS), page
             if tag == "link":
                 assert attrs["href"].endswith(("assets/site.css", "assets/palette.css")), page
-    for own in ("site.css", "palette.css", "charts.js", "tables.js"):
+    for own in ("site.css", "palette.css", "charts.js", "tables.js", "compare.js"):
         text = (site_dir / "assets" / own).read_text(encoding="utf-8")
         assert "http" not in text and "@import" not in text and "url(" not in text
 
