@@ -138,10 +138,13 @@ def test_moved_images_are_the_largest_rank_changes(site_dir: Path, results_dir: 
             score_b = {s["id"]: s["score"] for s in b["scores"]}
             ids = [s["id"] for s in a["scores"] if s["id"] in score_b]
             n = len(ids)
-            rank_a = (rankdata([s["score"] for s in a["scores"]]) - 1) / (n - 1)
-            rank_b = (rankdata([score_b[i] for i in ids]) - 1) / (n - 1)
+            rank_a = rankdata([s["score"] for s in a["scores"]]) - 1  # ties: the mean rank,
+            rank_b = rankdata([score_b[i] for i in ids]) - 1  # exact halves
             order = sorted(range(n), key=lambda i: (-abs(rank_b[i] - rank_a[i]), ids[i]))[:10]
-            expected = [[ids[i], round(rank_a[i], 4), round(rank_b[i], 4)] for i in order]
+            expected = [
+                [ids[i], round(rank_a[i] / (n - 1), 4), round(rank_b[i] / (n - 1), 4)]
+                for i in order
+            ]
             assert [[data["ids"][m[0]], m[1], m[2]] for m in shown["moved"]] == expected, key
             checked += 1
     assert checked > 40

@@ -187,24 +187,27 @@ def _metric(a: Cell, b: Cell, metric: str, loader: EvidenceLoader) -> PairDiff:
 
 def moved_images(a: Cell, b: Cell) -> list[Moved]:
     """The test images both cells scored (by id), the largest |rank_b − rank_a| first (ties:
-    by id)."""
+    by id; compared exactly, on twice the ranks' counts)."""
     scores_b = {s["id"]: float(s["score"]) for s in b.record["scores"]}
     shared = [(s["id"], float(s["score"])) for s in a.record["scores"] if s["id"] in scores_b]
     if not shared:
         return []
     ids = [sample for sample, _ in shared]
-    ranks_a = _ranks(np.array([score for _, score in shared]))
-    ranks_b = _ranks(np.array([scores_b[sample] for sample in ids]))
-    found = [
-        Moved(sample, score, scores_b[sample], float(ra), float(rb))
-        for (sample, score), ra, rb in zip(shared, ranks_a, ranks_b, strict=True)
+    twice_a = _twice_below(np.array([score for _, score in shared]))
+    twice_b = _twice_below(np.array([scores_b[sample] for sample in ids]))
+    order = sorted(range(len(ids)), key=lambda i: (-abs(int(twice_b[i] - twice_a[i])), ids[i]))
+    scale = 2 * max(len(ids) - 1, 1)
+    return [
+        Moved(
+            ids[i], shared[i][1], scores_b[ids[i]], int(twice_a[i]) / scale, int(twice_b[i]) / scale
+        )
+        for i in order
     ]
-    return sorted(found, key=lambda m: (-round(abs(m.moved), 12), m.sample))
 
 
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    """(N,) the share of the other scores below each score, ties counting half."""
-    n = scores.size
+def _twice_below(scores: np.ndarray) -> np.ndarray:
+    """(N,) int: twice the number of other scores below each score plus its ties (each tie
+    counts half a score below)."""
     below = (scores[None, :] < scores[:, None]).sum(axis=1)
     ties = (scores[None, :] == scores[:, None]).sum(axis=1) - 1
-    return np.asarray((below + 0.5 * ties) / max(n - 1, 1))
+    return np.asarray(2 * below + ties, dtype=np.int64)
