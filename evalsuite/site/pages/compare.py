@@ -16,14 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evalsuite.evaluation.paired import Difference
 from evalsuite.results.paths import sanitise
 from evalsuite.site.pages.study import Page
 from evalsuite.site.read.evidence import EvidenceLoader
 from evalsuite.site.read.records import METRIC_NAMES, METRICS, Cell, Results
 from evalsuite.site.views.compare import (
-    TOP_MOVED,
     Pair,
-    PairDiff,
     comparable_groups,
     compare_pair,
     pairs_of,
@@ -99,39 +98,42 @@ def compare_view(results: Results, tables: Sequence[DiffTable]) -> CompareView:
     numbers are reused for the same pairs)."""
     loader = EvidenceLoader(results.source)
     known = reused(tables)
-    groups = comparable_groups(results)
-    categories = sorted({category for category, _ in groups})
-    scripts = {c: f"compare/data-{n}-{sanitise(c)}.js" for n, c in enumerate(categories)}
-    pairs = {key: [compare_pair(a, b, loader, known) for a, b in pairs_of(cells)]
-             for key, cells in groups.items()}  # fmt: skip
-    files = {}
-    for category in categories:
-        cells = [c for (cat, _), found in groups.items() if cat == category for c in found]
-        found = [p for (cat, _), listed in pairs.items() if cat == category for p in listed]
-        files[scripts[category]] = _script(scripts[category], _data(cells, found))
-    index = [
-        [name(c), title(c, results.multi_seed), c.key.group.category, c.key.seed,
-         scripts[c.key.group.category], c.page]
-        for cells in groups.values() for c in cells
-    ]  # fmt: skip
-    flat = [p for listed in pairs.values() for p in listed]
+    by_category: dict[str, list[list[Cell]]] = {}
+    for (category, _), cells in comparable_groups(results).items():
+        by_category.setdefault(category, []).append(cells)
+    files: dict[str, bytes] = {}
+    index: list[list[Any]] = []
+    computed: list[Pair] = []
+    for n, category in enumerate(sorted(by_category)):
+        script = f"compare/data-{n}-{sanitise(category)}.js"
+        seeds = by_category[category]
+        pairs = [compare_pair(a, b, loader, known) for cells in seeds for a, b in pairs_of(cells)]
+        cells = [cell for found in seeds for cell in found]
+        files[script] = _script(script, _data(cells, pairs))
+        index += [_entry(cell, script, results.multi_seed) for cell in cells]
+        computed += pairs
     data = {
         "index": {
             "cells": index,
             "metrics": [[m, METRIC_NAMES[m]] for m in METRICS],
             "paired": list(DIFF_METRICS),
         },
-        "rows": [_row(p) for p in flat],
+        "rows": [_row(p) for p in computed],
         "diff_titles": [METRIC_NAMES[m] for m in DIFF_METRICS],
         "multi_seed": results.multi_seed,
-        "top": TOP_MOVED,
     }
     page = Page(PATH, "compare.html.j2", TITLE, PATH, data)
-    return CompareView(page, files, _links(flat), len(flat))
+    return CompareView(page, files, _links(computed), len(computed))
+
+
+def _entry(cell: Cell, script: str, multi_seed: bool) -> list[Any]:
+    """A cell in the page's list: name, title, category, seed, data script, page."""
+    g = cell.key.group
+    return [name(cell), title(cell, multi_seed), g.category, cell.key.seed, script, cell.page]
 
 
 def with_compare(nav: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """The navigation with Compare after the per-image statistics (else before Cells)."""
+    """The navigation with Compare after the per-image statistics (else last)."""
     entries = list(nav)
     after = [i for i, (href, _) in enumerate(entries) if href == "statistics.html"]
     where = after[0] + 1 if after else len(entries)
@@ -139,16 +141,16 @@ def with_compare(nav: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...
 
 
 def _row(pair: Pair) -> PairRow:
-    values = tuple(
-        ("", "") if v.diff is None else (points(v.diff.delta), _interval(v)) for v in pair.values
-    )
+    values = tuple(_texts(v.diff) for v in pair.values)
     return PairRow(pair, fragment(pair.a, pair.b), values)
 
 
-def _interval(value: PairDiff) -> str:
-    assert value.diff is not None
-    low, high = value.diff.ci95
-    return f"[{points(low)}, {points(high)}]"
+def _texts(diff: Difference | None) -> tuple[str, str]:
+    """A difference and its interval in points, or two empty texts."""
+    if diff is None:
+        return "", ""
+    low, high = diff.ci95
+    return points(diff.delta), f"[{points(low)}, {points(high)}]"
 
 
 def _links(pairs: Sequence[Pair]) -> dict[str, tuple[tuple[str, str], ...]]:
