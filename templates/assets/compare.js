@@ -261,6 +261,9 @@
     fillB(cells[b], a);
     chosen();
   });
-  window.addEventListener("hashchange", function () { apply(true); });
+  window.addEventListener("hashchange", function () {  /* a "compare" link of the list below */
+    apply(true);
+    root.scrollIntoView();
+  });
   if (index.cells.length > 1) { apply(false); } else { out.textContent = "Fewer than two cells: nothing to compare."; }
 }());
