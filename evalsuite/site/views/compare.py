@@ -74,11 +74,6 @@ class Moved:
     rank_a: float
     rank_b: float
 
-    @property
-    def moved(self) -> float:
-        """rank_b − rank_a."""
-        return self.rank_b - self.rank_a
-
 
 @dataclass(frozen=True)
 class Pair:
