@@ -250,3 +250,11 @@ def test_several_seeds_are_averaged_and_each_has_its_page(
     assert f"{100 * 0.75 * original:.1f}" in index  # the mean of the two seeds
     assert "mean of 2 seeds" in index and "seed 1</a>" in index
     assert "Missing cells (0)" in (site / "failures.html").read_text()
+    from test_site_compare import all_pairs
+
+    seeds = []  # the Compare page pairs the cells of one seed, each seed alike
+    for key in all_pairs(site):
+        a, b = key.split("|")
+        assert re.search(r"__seed[01]$", a) and a[-1] == b[-1], key
+        seeds.append(a[-1])
+    assert seeds and seeds.count("0") == seeds.count("1")
