@@ -222,6 +222,14 @@ def test_choosing_two_cells_shows_them_and_the_fragment_restores_them(
     )
     assert chosen == [b, a]
     assert shown_delta(tab, "image AUROC") == -sign * delta
+    link = tab.page.locator("a.compare-link").nth(3)  # a row of the list: the page shows it
+    first, second = link.get_attribute("href").split("#a=", 1)[1].split("&b=")
+    link.click()
+    assert tab.wait_for(f"() => document.getElementById('compare-b').value === '{second}'")
+    assert tab.evaluate("() => document.getElementById('compare-a').value") == first
+    shown = pairs[f"{first}|{second}"]["d"][0]
+    if not isinstance(shown, str):
+        assert shown_delta(tab, "image AUROC") == shown[0]
     assert not log.errors and not tab.log.errors, (log.errors, tab.log.errors)
 
 
