@@ -89,6 +89,8 @@ def test_login_name_that_is_an_id_keeps_every_id_and_strip(word_user: Path, tmp_
     )
     gallery = (site / "gallery" / "patchcore--per_class.html").read_text(encoding="utf-8")
     assert "zipper/test/good/" in gallery and "&lt;user&gt;" not in gallery
+    compare = (site / "compare" / "data-1-zipper.js").read_text(encoding="utf-8")
+    assert '"zipper/test/good/' in compare and "<user>" not in compare and "<host>" not in compare
     for name, content in _outputs(site, bundle):
         for needle in (HOME, str(root.resolve()), f"{USER}@{HOST}"):
             assert needle.encode() not in content, (name, needle)

@@ -418,6 +418,15 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
                     paths = [p for k, v in row.items() if k.startswith("paths_") for p in v.split()]
                     assert paths and all(f"supplement/{p}" in members for p in paths), name
     assert checked > 1000
+    index = re.search(
+        r'<script type="application/json" id="compare-index">(.*?)</script>',
+        members["supplement/compare.html"].decode("utf-8"),
+    )
+    assert index is not None
+    scripts = {cell[4] for cell in json.loads(index.group(1))["cells"]}
+    assert len(scripts) == 2 and all(f"supplement/{s}" in members for s in scripts)
+    pages = {cell[5] for cell in json.loads(index.group(1))["cells"]}
+    assert pages and all(f"supplement/{p}" in members for p in pages)
     shipped = members["supplement/downloads/records/cells/" + FAILED_CELL]
     assert shipped == (results_dir / "cells" / FAILED_CELL).read_bytes()  # no `=` in it
     rebuilt = tmp_path / "again" / "supplement.zip"

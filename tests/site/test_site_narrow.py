@@ -55,3 +55,16 @@ def test_the_real_shift_page_fits_400_px(narrow: Tab, real_site: Path) -> None:
     assert overflow["inner"] == WIDTH
     assert overflow["scroll"] <= overflow["inner"], overflow
     assert log.errors == [] and all(url.startswith("file://") for url in log.requests)
+
+
+SHOWN = "() => document.querySelector('#compare-moved') !== null"
+
+
+def test_the_compare_page_fits_400_px_with_a_pair_shown(narrow: Tab, edge_site: Path) -> None:
+    page = (edge_site / "compare.html").as_uri()
+    for fragment in ("", "#a=patchcore--per_class--none--clean--hazelnut"
+                     "&b=padim--per_class--none--clean--hazelnut"):  # fmt: skip
+        narrow.open(page + fragment)
+        assert narrow.wait_for(SHOWN, timeout_s=60) is not None, f"compare.html{fragment}"
+        state = narrow.evaluate(OVERFLOW)
+        assert state["scroll"] <= state["inner"] == WIDTH, f"compare.html{fragment}: {state}"

@@ -23,6 +23,7 @@ MAIN_PAGES = (
     "galleries.html",
     "unified.html",
     "hyperparameters.html",
+    "compare.html",
     "cells.html",
     "failures.html",
     "downloads.html",
@@ -82,7 +83,7 @@ def test_every_page_exists_and_every_internal_link_resolves(
     assert checked > 500
 
 
-OWN_SCRIPTS = ("assets/vega.js", "assets/charts.js", "assets/tables.js")
+OWN_SCRIPTS = ("assets/vega.js", "assets/charts.js", "assets/tables.js", "assets/compare.js")
 
 
 def test_no_remote_script_or_stylesheet_anywhere(site_dir: Path) -> None:
@@ -94,7 +95,7 @@ def test_no_remote_script_or_stylesheet_anywhere(site_dir: Path) -> None:
                 assert attrs["src"].endswith(OWN_SCRIPTS), page
             if tag == "link":
                 assert attrs["href"].endswith(("assets/site.css", "assets/palette.css")), page
-    for own in ("site.css", "palette.css", "charts.js", "tables.js"):
+    for own in ("site.css", "palette.css", "charts.js", "tables.js", "compare.js"):
         text = (site_dir / "assets" / own).read_text(encoding="utf-8")
         assert "http" not in text and "@import" not in text and "url(" not in text
 
@@ -249,3 +250,11 @@ def test_several_seeds_are_averaged_and_each_has_its_page(
     assert f"{100 * 0.75 * original:.1f}" in index  # the mean of the two seeds
     assert "mean of 2 seeds" in index and "seed 1</a>" in index
     assert "Missing cells (0)" in (site / "failures.html").read_text()
+    from test_site_compare import all_pairs
+
+    seeds = []  # the Compare page pairs the cells of one seed, each seed alike
+    for key in all_pairs(site):
+        a, b = key.split("|")
+        assert re.search(r"__seed[01]$", a) and a[-1] == b[-1], key
+        seeds.append(a[-1])
+    assert seeds and seeds.count("0") == seeds.count("1")

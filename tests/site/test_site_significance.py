@@ -17,6 +17,7 @@ from site_helpers import copy_results, read_json, write_json
 from evalsuite.evaluation.significance import RANKING_METRICS, family_resamples, smallest_holm_p
 from evalsuite.site.downloads.paired_exports import difference_tex, differences_csv
 from evalsuite.site.read.load import load_results
+from evalsuite.site.views import resamples as resamples_module
 from evalsuite.site.views.differences import difference_tables
 from evalsuite.site.views.resamples import paired_resamples
 from evalsuite.site.views.tables import grid_of
@@ -204,3 +205,14 @@ def test_planted_huge_difference_is_starred_and_a_nil_one_is_not(
     starred = sum(r["significant"] == "1" for r in rows if r["metric"] in shown)
     assert len(STAR_TEX.findall(tex)) == starred >= 1
     assert "NOTE:" not in tex
+
+
+def test_the_studys_resamples_are_capped(
+    results_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = load_results(results_dir)
+    grid = grid_of(results)
+    largest = max(t.n_comparisons for t in difference_tables(results, grid, 10))
+    assert paired_resamples(results, grid) == family_resamples(largest) > 500
+    monkeypatch.setattr(resamples_module, "MAX_RESAMPLES", 500)
+    assert paired_resamples(results, grid) == 500

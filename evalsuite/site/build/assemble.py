@@ -39,6 +39,7 @@ from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, 
 from evalsuite.site.pages import assets, detail
 from evalsuite.site.pages.attribution import attribution_page, with_attribution
 from evalsuite.site.pages.changes import changes
+from evalsuite.site.pages.compare import compare_view, with_compare
 from evalsuite.site.pages.history import HistoryView, history_page, with_history
 from evalsuite.site.pages.links import CellLinks
 from evalsuite.site.pages.per_image import per_image, per_image_page
@@ -159,12 +160,14 @@ def site_files(
     statistics = per_image(results, grid)
     attribution = _attribution(results, grid, resamples)
     real = real_shift_view(results, resamples)  # empty without a real condition beside MVTec-Shift
+    compared = compare_view(results, paired)  # pairs outside the tables: the records' resamples
     pages: list[Page] = [
         *main_pages(results, grid, paired, means, per_image_findings(statistics.tests)),
         per_image_page(statistics),
+        compared.page,
         *gallery_index(results, grid, recoloured),
         detail.listing_page(results),
-        *detail.cell_pages(results, recoloured),
+        *detail.cell_pages(results, recoloured, compared.links),
         detail.failures_page(results),
     ]
     if not attribution.empty:  # after every other page: their figures keep their names
@@ -183,6 +186,7 @@ def site_files(
     )
     pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
+    site = dataclasses.replace(site, nav=with_compare(site.nav))
     if not attribution.empty:
         site = dataclasses.replace(site, nav=with_attribution(site.nav))
     if not real.empty:
@@ -202,6 +206,7 @@ def site_files(
     if not attribution.empty:
         files.update(attribution_files(attribution, _study(results), results.synthetic))
     files.update(real_shift_files(real))
+    files.update(compared.files)
     files.update(found.files if found is not None else {})
     files.update(history.files if history is not None else {})
     files.update(assets.asset_files(templates))

@@ -20,7 +20,7 @@ from evalsuite.site.charts.palette import stylesheet
 
 SNIPPET = "window.vegaEmbed = vegaEmbed;"
 """What the bundle runs: expose Vega-Embed (which carries Vega and Vega-Lite) to charts.js."""
-OWN = ("charts.js", "tables.js", "site.css")
+OWN = ("charts.js", "tables.js", "compare.js", "site.css")
 """The site's own assets, copied from `templates/assets/`."""
 NOTICE = """Vendored chart libraries (no network access is needed to view this site)
 
@@ -30,7 +30,7 @@ vega.js bundles, for file:// use:
 Vega, Vega-Lite and Vega-Embed are BSD-3-Clause licensed, copyright the University of
 Washington Interactive Data Lab; vl-convert is BSD-3-Clause licensed, copyright Jon Mease.
 
-charts.js, tables.js, site.css and palette.css are evalsuite's own.
+charts.js, tables.js, compare.js, site.css and palette.css are evalsuite's own.
 """
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +52,8 @@ class CellDetail:
         strips: its gallery strips by kind.
         siblings: the same cell under each condition/regime.
         scores: (sample id, label, defect, score) of every test image, highest score first.
+        compare: (the other cell, link from the site root) of each pair of the Compare page
+            it belongs to.
     """
 
     cell: Cell
@@ -65,6 +67,7 @@ class CellDetail:
     strips: StripView
     siblings: tuple[Sibling, ...]
     scores: tuple[tuple[str, str, str, str], ...]
+    compare: tuple[tuple[str, str], ...] = ()
 
 
 def _fields(cell: Cell) -> Rows:
@@ -122,9 +125,13 @@ def _siblings(cell: Cell, index: dict[CellKey, Cell]) -> tuple[Sibling, ...]:
 
 
 def cell_detail(
-    cell: Cell, index: dict[CellKey, Cell], results_dir: Path, recoloured: Recoloured
+    cell: Cell,
+    index: dict[CellKey, Cell],
+    results_dir: Path,
+    recoloured: Recoloured,
+    compare: tuple[tuple[str, str], ...] = (),
 ) -> CellDetail:
-    """The view model of one cell's page."""
+    """The view model of one cell's page; `compare`: its links to the Compare page."""
     record = cell.record
     scores = sorted(record["scores"] or (), key=lambda s: (-s["score"], s["id"]))
     timing = tuple((name, f"{seconds:.2f} s") for name, seconds in record["timing_s"].items())
@@ -143,15 +150,22 @@ def cell_detail(
             (s["id"], "defective" if s["label"] else "normal", s["defect"], f"{s['score']:.5g}")
             for s in scores
         ),
+        compare=compare,
     )
 
 
-def cell_pages(results: Results, recoloured: Recoloured) -> list[Page]:
-    """One page per cell record (`recoloured`: the strips' shared colour scales)."""
+def cell_pages(
+    results: Results,
+    recoloured: Recoloured,
+    compare: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
+) -> list[Page]:
+    """One page per cell record (`recoloured`: the strips' shared colour scales; `compare`: a
+    cell's record path -> its links to the Compare page)."""
     index = {cell.key: cell for cell in results.cells}
     pages = []
     for cell in results.cells:
-        detail = cell_detail(cell, index, results.source, recoloured)
+        links = (compare or {}).get(cell.relpath, ())
+        detail = cell_detail(cell, index, results.source, recoloured, links)
         g = cell.key.group
         title = f"{g.label} · {g.scope} · {g.kind} · {g.category}"
         if g.sweep:

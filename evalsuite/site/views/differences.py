@@ -187,13 +187,15 @@ def _paired_value(
 def cell_difference(
     a: Cell, b: Cell, metric: str, loader: EvidenceLoader, resamples: int | None = None
 ) -> Difference:
-    """The paired difference b − a of one seed's two cells on their shared test image ids (a's
-    order), resampled `resamples` times (None: `evaluation.bootstrap` of a's record; the site
-    passes the study's count, `resamples.paired_resamples`), a's seed.
+    """The paired difference b − a of `metric` between two finished cells of one seed, over
+    their shared test images (a's order; also what the Compare page shows for any two cells),
+    resampled `resamples` times (None: `evaluation.bootstrap` of a's record; the site passes
+    the study's count, `resamples.paired_resamples`), a's seed.
 
     Raises:
-        EvaluationError: a cell has no value of the metric, no resamples, no shared id, an id
-            labelled differently in the two cells, or the metric undefined on a resample.
+        EvaluationError: a cell has no value of `metric`, no resamples, no shared image, an id
+            labelled differently in the two cells, or the metric is undefined on a resample
+            (naming why).
     """
     for cell in (a, b):
         entry = cell.metrics[metric]

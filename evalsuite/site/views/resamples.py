@@ -6,7 +6,8 @@ With B resamples no bootstrap p-value is below 2 / (B + 1), so a Holm family of 
 reach a corrected p < 0.05 only with B >= 40 m (`significance.resamples_needed`). A cell's own
 intervals use `evaluation.bootstrap` (200 in the demo), far too few for the site's families;
 the paired differences therefore use `significance.family_resamples` of the largest family of
-the difference tables (twice what it needs), or the records' count when that is more. The
+the difference tables (twice what it needs; at most `MAX_RESAMPLES`), or the records' count when
+that is more. The
 families are counted first on `PROBE_RESAMPLES` resamples (their size does not depend on the
 count). The other pages' paired differences ("What the shift does", ...) are drawn with the same
 count, so they give the tables' very intervals; their own Holm families are not counted (at
@@ -23,6 +24,10 @@ from evalsuite.site.views.tables import Grid
 
 PROBE_RESAMPLES = 10
 """Resamples of the pass that only counts each family's tests."""
+MAX_RESAMPLES = 20_000
+"""At most this many (a family of up to 500 tests can still reach a corrected p < 0.05): the
+cost of the site's differences grows with the count, and at the paper preset's size (families of
+up to 480 tests) more would multiply its build time."""
 
 
 def paired_resamples(results: Results, grid: Grid) -> int | None:
@@ -32,4 +37,5 @@ def paired_resamples(results: Results, grid: Grid) -> int | None:
     if not asked or max(asked) < 1:
         return None
     sizes = [t.n_comparisons for t in difference_tables(results, grid, PROBE_RESAMPLES)]
-    return max(max(asked), family_resamples(max(sizes, default=1)))
+    wanted = min(family_resamples(max(sizes, default=1)), MAX_RESAMPLES)
+    return max(max(asked), wanted)
