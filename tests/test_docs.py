@@ -9,6 +9,7 @@ The demo checks read `results/demo` (and the site in `site/`), which `make all` 
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 from collections import Counter
@@ -324,10 +325,12 @@ def test_the_readme_quotes_what_the_demo_shift_page_finds_for_zipper() -> None:
     from evalsuite.site.read.load import load_results
     from evalsuite.site.views.attribution import attribution_view
     from evalsuite.site.views.attribution_findings import findings
+    from evalsuite.site.views.resamples import paired_resamples
     from evalsuite.site.views.tables import grid_of
 
     results = load_results(DEMO)
-    view = attribution_view(results, grid_of(results))
+    grid = grid_of(results)
+    view = attribution_view(results, grid, paired_resamples(results, grid))  # as the site
     lines = readme_section("What the demo shows").splitlines()
     said = " ".join(" ".join(line.removeprefix(">") for line in lines).split())  # quotes too
     texts = {
@@ -338,6 +341,25 @@ def test_the_readme_quotes_what_the_demo_shift_page_finds_for_zipper() -> None:
     assert set(texts) == {"patchcore", "padim"}, "the demo evaluates no shift variant"
     for label, text in texts.items():
         assert text in said, f"the README should quote the demo's sentence for {label}: {text}"
+
+
+def test_the_readme_quotes_what_the_demo_overview_found() -> None:
+    """The findings the README quotes are sentences of the demo site's "What the study found"
+    (generated from its paired differences, `views.findings`), word for word."""
+    demo_cells()
+    index = SITE / "index.html"
+    if not index.is_file():
+        pytest.skip("site/ holds no demo site: run `make all` before `make test` (as CI does)")
+    page = index.read_text(encoding="utf-8")
+    start = page.index("What the study found")
+    section = re.sub(r"<[^>]+>", " ", page[start : page.index("</section>", start)])
+    shown = " ".join(html.unescape(section).split())
+    lines = readme_section("What the demo shows").splitlines()
+    said = " ".join(" ".join(line.removeprefix(">") for line in lines).split())
+    quoted = re.findall(r"The shift costs .*?\(Holm-adjusted p = [0-9.e-]+\)\.", said)
+    assert quoted, "the README should quote the demo's findings"
+    for sentence in quoted:
+        assert sentence in shown, f"not among the demo overview's findings: {sentence}"
 
 
 def test_the_demo_counts_in_the_docs_are_the_run() -> None:
