@@ -38,6 +38,7 @@ from evalsuite.site.downloads.supplement import archive_texts, evidence_copies, 
 from evalsuite.site.pages import assets, detail
 from evalsuite.site.pages.attribution import attribution_page, with_attribution
 from evalsuite.site.pages.changes import changes
+from evalsuite.site.pages.explorer import explorer_pages, with_explorer
 from evalsuite.site.pages.history import HistoryView, history_page, with_history
 from evalsuite.site.pages.links import CellLinks
 from evalsuite.site.pages.per_image import per_image, per_image_page
@@ -50,6 +51,7 @@ from evalsuite.site.views.attribution import attribution_view
 from evalsuite.site.views.attribution_rows import AttributionView
 from evalsuite.site.views.difference_rows import DiffTable
 from evalsuite.site.views.differences import difference_tables
+from evalsuite.site.views.explorer import explorers, thumbnail_files
 from evalsuite.site.views.gallery import artifact_files
 from evalsuite.site.views.heatmaps import recolour
 from evalsuite.site.views.means import CategoryMeans, with_mean_rows
@@ -117,7 +119,8 @@ def build_site(
         check_no_leaks(files, identity)
     _replace(out, files, results, force)
     if bundle is not None:
-        copies = {path: results.source / path for path in artifact_files(results)}
+        copied = artifact_files(results) + thumbnail_files(results)
+        copies = {path: results.source / path for path in copied}
         copies.update(evidence_copies(results))
         extra = supplement_files(results, identity)
         if identity is not None:
@@ -156,6 +159,7 @@ def site_files(
         *main_pages(results, grid, paired, means),
         per_image_page(statistics),
         *gallery_index(results, grid, recoloured),
+        *explorer_pages(explorers(results), results.multi_seed),
         detail.listing_page(results),
         *detail.cell_pages(results, recoloured),
         detail.failures_page(results),
@@ -172,7 +176,7 @@ def site_files(
         *(history.downloads if history else ()),
     )
     pages.append(detail.downloads_page(headline, more, figures))
-    site = _site_info(results)
+    site = dataclasses.replace(_site_info(results), nav=with_explorer(NAV))
     if not attribution.empty:
         site = dataclasses.replace(site, nav=with_attribution(site.nav))
     if found is not None:
@@ -269,7 +273,7 @@ def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) 
     with owned_tree(out, LEDGER, "evalsuite site", force) as staging:
         for path, content in sorted(files.items()):
             _put(staging / path, content)
-        for path in artifact_files(results):
+        for path in artifact_files(results) + thumbnail_files(results):
             if path in files:  # recoloured on the category's shared scale
                 continue
             _put(staging / path, results.source / path)
