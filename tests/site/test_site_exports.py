@@ -389,7 +389,7 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
     assert len(members) == len(site_files) + 1 + len(beside)  # the whole site, README, and...
     assert {n for n in beside if n.startswith(EVIDENCE)}  # ...the records' evidence.npz
     assert any("coreset_ratio-0.5" in name for name in members)  # `=` renamed...
-    checked = 0
+    checked = thumbnails = 0
     for name, content in members.items():
         here = PurePosixPath(name).parent
         if name.endswith(".html"):
@@ -401,6 +401,9 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
                     resolved = PurePosixPath(*_normalise(here / path))
                     assert str(resolved) in members, (name, target)
                     checked += 1
+            for target in re.findall(r'url\("([^"]+)"\)', content.decode("utf-8")):
+                assert str(PurePosixPath(*_normalise(here / target))) in members, (name, target)
+                thumbnails += 1
         if name.endswith(".csv"):
             for row in read_csv_text(content.decode("utf-8")):
                 for column in ("path", "record"):
@@ -408,6 +411,8 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
                         assert f"supplement/{row[column]}" in members, (name, row[column])
                         checked += 1
     assert checked > 1000
+    assert thumbnails > 90  # every explorer's thumbnails (sprites its style names) follow
+    assert any(n.startswith("supplement/explorer/") for n in members)
     shipped = members["supplement/downloads/records/cells/" + FAILED_CELL]
     assert shipped == (results_dir / "cells" / FAILED_CELL).read_bytes()  # no `=` in it
     rebuilt = tmp_path / "again" / "supplement.zip"
