@@ -14,16 +14,21 @@ from typing import Any
 
 import numpy as np
 import pytest
+from attribution_fixture import factor_study
 from headless import Tab
 from lxml import html
 from PIL import Image
 from playwright.sync_api import Browser
+from site_helpers import read_json
 
+from evalsuite.config import StudyConfig
 from evalsuite.results import iter_cells
 from evalsuite.results.heatmap import decode_map, first_panel
+from evalsuite.runner import run_study
 from evalsuite.runner.writing.thumbnails import LEVELS, map_indices
+from evalsuite.site.read.load import load_results
 from evalsuite.site.read.records import cell_page
-from evalsuite.site.views.explorer import row_anchor
+from evalsuite.site.views.explorer import explorers, row_anchor
 
 URL = re.compile(r'url\("([^"]+)"\)')
 VISIBLE = """() => Array.from(document.querySelectorAll("#x tbody tr"))
@@ -183,3 +188,33 @@ def test_worst_false_negatives_are_one_click_away(
     assert not log.errors and not tab.log.errors
     tab.page.locator("#x thead button.sort", has_text="score").first.click()  # descending
     assert tab.evaluate(VISIBLE)[0] == row_anchor(anomalous[-1][1])
+
+
+@pytest.fixture(scope="module")
+def factor_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A study with shift variants (the mixed shift and two factors, one category)."""
+    base = tmp_path_factory.mktemp("explorer-factors")
+    config = StudyConfig.model_validate(factor_study())
+    run_study(config, base / "out", cache_dir=base / "cache", progress=False)
+    return base / "out"
+
+
+def test_shift_variants_are_columns_and_show_their_own_draws(factor_results: Path) -> None:
+    loaded = load_results(factor_results)
+    found = {e.cell.relpath: e for e in explorers(loaded)}
+    exposure = found["patchcore/per_class/none/shift/zipper__shift.factors=exposure.json"]
+    titles = [c.title for c in exposure.columns]
+    assert "patchcore per_class shift/none exposure" in titles
+    assert "patchcore per_class shift/none rotation" in titles
+    assert "patchcore per_class clean/none" in titles
+    severity = exposure.cell.record["config"]["shift"]["severity"]
+    draws = {
+        name: read_json(factor_results / "splits" / f"shift-s{severity}{suffix}.json")["images"]
+        for name, suffix in (("mixed", ""), ("exposure", "-exposure"))
+    }
+    mixed = found["patchcore/per_class/none/shift/zipper.json"]
+    for explorer, name in ((exposure, "exposure"), (mixed, "mixed")):
+        for row in explorer.rows:  # the draw of the tree the cell read, per image
+            stops = abs(float(draws[name][row.sample]["exposure_stops"]))
+            assert row.params.startswith(f"exposure {stops:.2g},"), (name, row.sample)
+    assert [r.params for r in exposure.rows] != [r.params for r in mixed.rows]

@@ -14,8 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from evalsuite.data.shift_factors import ALL
+from evalsuite.data.shift_family import MVTEC_SHIFT, tree_name
 from evalsuite.results.paths import sanitise
+from evalsuite.results.splits import tree_relpath
 from evalsuite.site.read.records import Cell, CellKey, GroupKey, Results
+from evalsuite.site.views.attribution_cells import SWEEP_PARAM
 from evalsuite.site.views.attribution_params import ENCODINGS, mixed_draws
 
 OUTCOMES = {(1, True): "TP", (1, False): "FN", (0, True): "FP", (0, False): "TN"}
@@ -160,8 +164,17 @@ def _params(draw: Mapping[str, Any] | None) -> str:
 
 
 def _draws(results: Results, cell: Cell) -> Mapping[str, Any]:
-    severity = ((cell.record.get("config") or {}).get("shift") or {}).get("severity")
-    return mixed_draws(results, severity) if isinstance(severity, int) else {}
+    """The per-image MVTec-Shift draws of the tree a cell's shift reads (the mixed shift at its
+    severity, or its shift variant's); empty for another family or without the file."""
+    shift = (cell.record.get("config") or {}).get("shift") or {}
+    severity, factors = shift.get("severity"), shift.get("factors") or [ALL]
+    if not isinstance(severity, int) or shift.get("family", MVTEC_SHIFT) != MVTEC_SHIFT:
+        return {}
+    if factors[0] == ALL:
+        return mixed_draws(results, severity)
+    content = results.splits.get(str(tree_relpath(tree_name(severity, factors[0]))))
+    images = content.get("images") if isinstance(content, dict) else None
+    return images if isinstance(images, dict) else {}
 
 
 def presets(has_shift: bool) -> tuple[tuple[str, str], ...]:
@@ -179,6 +192,18 @@ def presets(has_shift: bool) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def _column_cell(group: GroupKey) -> bool:
+    """Whether a cell's scores are a column of its category's explorers: the study's baseline
+    cells and its shift variants (`shift.factors`), not the other sweeps' cells."""
+    return group.sweep is None or group.sweep[0] == SWEEP_PARAM
+
+
+def _title(group: GroupKey) -> str:
+    """A column's title: detector, scope, condition/regime (and shift variant)."""
+    title = f"{group.label} {group.scope} {group.kind}"
+    return title if group.sweep is None else f"{title} {group.sweep[1]}"
+
+
 def explorer(cell: Cell, results: Results, index: Mapping[CellKey, Cell]) -> Explorer:
     """The explorer of one finished cell (see `has_explorer`)."""
     record = cell.record
@@ -193,20 +218,13 @@ def explorer(cell: Cell, results: Results, index: Mapping[CellKey, Cell]) -> Exp
             c
             for c in results.cells
             if c.key.group.category == g.category
-            and c.key.group.sweep is None
+            and _column_cell(c.key.group)
             and c.key.seed == cell.key.seed
             and has_explorer(c)
         ),
         key=lambda c: c.key.order(),
     )
-    columns = tuple(
-        Column(
-            f"{c.key.group.label} {c.key.group.scope} {c.key.group.kind}",
-            explorer_path(c),
-            c is cell,
-        )
-        for c in baseline
-    )
+    columns = tuple(Column(_title(c.key.group), explorer_path(c), c is cell) for c in baseline)
     others = [_scores(c) for c in baseline]
     rows = []
     for tile, entry in enumerate(record["scores"]):
