@@ -8,7 +8,8 @@ content digest (edited after it was written). Identical duplicates are kept once
 once: the merged manifest's cell counts and failures are those of the merged cells. The report
 lists the cells the manifests plan (`planned`: the whole study, every shard) that no source
 holds (a shard that never arrived); the merged folder is written all the same. Fitted models
-(`fits/`) are a cache and are not copied. A source holding a link, FIFO or device where records
+(`fits/`) are a cache and are not copied; each cell's artifacts are, with the thumbnails it
+shares with other cells (its record's `thumbnails`). A source holding a link, FIFO or device where records
 are read is refused (see `results.folder`): no link is followed, so nothing from outside a
 source is ever copied into the merged folder.
 """
