@@ -9,9 +9,9 @@ once: the merged manifest's cell counts and failures are those of the merged cel
 lists the cells the manifests plan (`planned`: the whole study, every shard) that no source
 holds (a shard that never arrived); the merged folder is written all the same. Fitted models
 (`fits/`) are a cache and are not copied; each cell's artifacts are, with the thumbnails it
-shares with other cells (its record's `thumbnails`). A source holding a link, FIFO or device where records
-are read is refused (see `results.folder`): no link is followed, so nothing from outside a
-source is ever copied into the merged folder.
+shares with other cells (its record's `thumbnails`). A source holding a link, FIFO or device
+where records are read is refused (see `results.folder`): no link is followed, so nothing from
+outside a source is ever copied into the merged folder.
 """
 
 from __future__ import annotations
