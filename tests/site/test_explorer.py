@@ -21,7 +21,7 @@ from PIL import Image
 from playwright.sync_api import Browser
 from site_helpers import read_json
 
-from evalsuite.config import StudyConfig
+from evalsuite.config import EvaluationSettings, StudyConfig
 from evalsuite.results import iter_cells
 from evalsuite.results.heatmap import decode_map, first_panel
 from evalsuite.runner import run_study
@@ -218,3 +218,15 @@ def test_shift_variants_are_columns_and_show_their_own_draws(factor_results: Pat
             stops = abs(float(draws[name][row.sample]["exposure_stops"]))
             assert row.params.startswith(f"exposure {stops:.2g},"), (name, row.sample)
     assert [r.params for r in exposure.rows] != [r.params for r in mixed.rows]
+
+
+def test_the_default_size_leaves_configurations_and_cell_ids_as_they_were() -> None:
+    """Cell ids are made from the dumped evaluation settings: the default size is left out
+    (as before the setting existed); another size enters them, like `artifacts_per_cell`."""
+    default = EvaluationSettings().model_dump(mode="json")
+    assert "thumbnails" not in default and EvaluationSettings(thumbnails=48) == (
+        EvaluationSettings()
+    )
+    assert EvaluationSettings(thumbnails=0).model_dump(mode="json")["thumbnails"] == 0
+    with pytest.raises(ValueError, match="thumbnails"):
+        EvaluationSettings(thumbnails=257)
