@@ -13,7 +13,7 @@ from pydantic import (
     model_serializer,
 )
 
-from evalsuite.limits import MAX_ARTIFACTS, MAX_BOOTSTRAP
+from evalsuite.limits import MAX_ARTIFACTS, MAX_BOOTSTRAP, MAX_THUMBNAIL_PX
 from evalsuite.strict_model import StrictModel
 
 __all__ = ["AUPRO_LIMITS", "EvaluationSettings", "ThresholdSettings"]
@@ -30,12 +30,16 @@ class ThresholdSettings(StrictModel):
 AUPRO_LIMITS = (0.3, 0.05)
 """The AU-PRO integration limits every record reports: MVTec AD's 0.3 and MVTec AD 2's 0.05."""
 MAX_AUPRO_LIMITS = 8
+THUMBNAIL_PX = 48
+"""The thumbnails' default side in pixels."""
 
 
 class EvaluationSettings(StrictModel):
     """Thresholds, bootstrap, artifacts, AU-PRO limits.
 
     Attributes:
+        thumbnails: the side in pixels of the thumbnails of every test image the runner writes
+            for the site's image explorer (`runner.writing.thumbnails`); 0 writes none.
         aupro_limits: the FPR limits AU-PRO is integrated to, each reported as `aupro_<limit>`
             (e.g. `aupro_0.1`); 0.3 and 0.05 always among them (the site and the CSV read
             them), further ones added beside them.
@@ -47,6 +51,12 @@ class EvaluationSettings(StrictModel):
         default=1000, ge=0, le=MAX_BOOTSTRAP, description="resamples for 95% CIs; 0 = none"
     )
     artifacts_per_cell: int = Field(default=4, ge=0, le=MAX_ARTIFACTS)
+    thumbnails: int = Field(
+        default=THUMBNAIL_PX,
+        ge=0,
+        le=MAX_THUMBNAIL_PX,
+        description="side in px of every test image's thumbnails (image, map, mask); 0 = none",
+    )
     aupro_limits: tuple[float, ...] = Field(
         default=AUPRO_LIMITS,
         max_length=MAX_AUPRO_LIMITS,
@@ -75,8 +85,11 @@ class EvaluationSettings(StrictModel):
     def _drop_default_limits(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, object]:
-        """A study with the default limits dumps as it always has (records, manifests)."""
+        """A study with the default limits and thumbnails dumps as it always has (records,
+        manifests, cell ids)."""
         dumped: dict[str, object] = handler(self)
         if self.aupro_limits == AUPRO_LIMITS:
             dumped.pop("aupro_limits", None)
+        if self.thumbnails == THUMBNAIL_PX:
+            dumped.pop("thumbnails", None)
         return dumped

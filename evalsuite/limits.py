@@ -16,6 +16,8 @@ MAX_BOOTSTRAP = 100_000
 """Bootstrap resamples per cell."""
 MAX_ARTIFACTS = 1_000
 """Gallery images per cell."""
+MAX_THUMBNAIL_PX = 256
+"""Side of a test image's thumbnail (`evaluation.thumbnails`)."""
 MAX_SEEDS = 100
 """Seeds per study (each multiplies the cells)."""
 MAX_CONFIG_BYTES = 1 << 20

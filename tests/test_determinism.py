@@ -115,10 +115,10 @@ def test_artifacts_and_fitted_models_are_identical(two_runs: tuple[Path, Path]) 
     first, second = two_runs
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
-    compared = {".png": 0, ".npy": 0, ".npz": 0, ".pt": 0}
+    compared = {".png": 0, ".jpg": 0, ".npy": 0, ".npz": 0, ".pt": 0}
     for relative in files:
         a, b = first / relative, second / relative
-        if relative.suffix in (".png", ".npy", ".npz"):  # the same pixels and arrays, as bytes
+        if relative.suffix in (".png", ".jpg", ".npy", ".npz"):  # the same pixels, as bytes
             assert a.read_bytes() == b.read_bytes(), relative
         elif relative.suffix == ".pt":  # torch.save writes a random id: compare the tensors
             x, y = (torch.load(p, map_location="cpu", weights_only=True) for p in (a, b))

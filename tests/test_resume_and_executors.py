@@ -40,6 +40,17 @@ artifacts_per_cell = 1
 """
 
 
+def _thumbnails(out: Path) -> dict[str, bytes]:
+    """Every thumbnail file the records name (`evaluation.thumbnails`), by path."""
+    found = {}
+    for _, record in results.iter_cells(out):
+        for key in ("images", "masks", "maps"):
+            path = (record.get("thumbnails") or {}).get(key)
+            if path:
+                found[path] = (out / path).read_bytes()
+    return found
+
+
 def _numbers(out: Path) -> dict[str, object]:
     return {
         str(path): (record["status"], record["metrics"], record["scores"], record["threshold"])
@@ -118,6 +129,7 @@ def test_kill_9_at_several_moments_then_resume_gives_identical_numbers(reference
     assert final.returncode == 0, final.stderr
     assert _numbers(out) == _numbers(ref_out)
     assert results.read_manifest(out)["counts"]["cells_ok"] == len(_numbers(ref_out))
+    assert _thumbnails(out) == _thumbnails(ref_out) != {}  # the same files, byte for byte
 
 
 def test_process_pool_gives_the_same_numbers(reference) -> None:
@@ -163,4 +175,5 @@ def test_shards_merge_into_the_full_result(reference) -> None:
     )
     assert merged.returncode == 0, merged.stderr
     assert _numbers(base / "merged") == _numbers(ref_out)
+    assert _thumbnails(base / "merged") == _thumbnails(ref_out) != {}  # shared ones too
     assert sorted(results.read_manifest(base / "merged")["shards"]) == ["1/2", "2/2"]

@@ -8,6 +8,8 @@ A results folder is the only interface between running and reporting:
 <out>/artifacts/<cell path without .json>/<kind>/<sample id>.png      heatmap strip (`heatmap`)
 <out>/artifacts/<cell path without .json>/<kind>/<sample id>.map.png  its raw anomaly map
 <out>/artifacts/<cell path without .json>/evidence.npz   per-image pixel evidence (paired diffs)
+<out>/artifacts/<cell path without .json>/thumbnails.maps.png  map thumbnails (explorer)
+<out>/artifacts/thumbnails/test-sets/<category>/<key>.images.jpg  image (and .masks.png) thumbnails
 <out>/fits/<fit_id>/                     fitted models (a cache)
 ```
 
@@ -36,8 +38,11 @@ from evalsuite.results.paths import (
     artifact_relpath,
     cell_path,
     cell_relpath,
+    check_name,
     evidence_relpath,
     fit_dir,
+    shared_thumbnail_relpath,
+    thumbnail_maps_relpath,
 )
 
 __all__ = [
@@ -51,6 +56,7 @@ __all__ = [
     "cell_path",
     "cell_relpath",
     "cell_state",
+    "check_name",
     "evidence_relpath",
     "fit_dir",
     "iter_cells",
@@ -58,6 +64,8 @@ __all__ = [
     "read_cell",
     "read_manifest",
     "record_digest",
+    "shared_thumbnail_relpath",
+    "thumbnail_maps_relpath",
     "validate_manifest",
     "write_cell",
     "write_manifest",

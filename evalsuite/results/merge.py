@@ -8,13 +8,15 @@ content digest (edited after it was written). Identical duplicates are kept once
 once: the merged manifest's cell counts and failures are those of the merged cells. The report
 lists the cells the manifests plan (`planned`: the whole study, every shard) that no source
 holds (a shard that never arrived); the merged folder is written all the same. Fitted models
-(`fits/`) are a cache and are not copied. A source holding a link, FIFO or device where records
-are read is refused (see `results.folder`): no link is followed, so nothing from outside a
-source is ever copied into the merged folder.
+(`fits/`) are a cache and are not copied; each cell's artifacts are, with the thumbnails it
+shares with other cells (its record's `thumbnails`). A source holding a link, FIFO or device
+where records are read is refused (see `results.folder`): no link is followed, so nothing from
+outside a source is ever copied into the merged folder.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +29,13 @@ from evalsuite.outputs import check_places
 from evalsuite.owned import owned_tree
 from evalsuite.results.cells import iter_cells
 from evalsuite.results.manifest import read_manifest, validate_manifest
-from evalsuite.results.paths import CELLS_DIR, MANIFEST_NAME, artifact_dir, cell_path
+from evalsuite.results.paths import (
+    CELLS_DIR,
+    MANIFEST_NAME,
+    artifact_dir,
+    cell_path,
+    check_relpath,
+)
 from evalsuite.results.splits import named_files
 
 SAME_STUDY = ("study", "config", "seeds", "dataset", "weights", "planned")
@@ -112,11 +120,13 @@ def merge(sources: Sequence[Path], out: Path) -> MergeReport:
     merged = _merged_manifest(manifests, picked)
     validate_manifest(merged)
     artifacts = 0
+    copied: set[str] = set()
     with owned_tree(out, None, "evalsuite merge", force=True) as staging:  # all or nothing
         for seen in picked:
             content = regular.read_bytes(seen.file, regular.RESULTS, "cell file", root=seen.source)
             atomic.write_bytes(cell_path(staging, seen.relpath), content)
             artifacts += _copy_artifacts(seen.source, staging, seen.relpath)
+            artifacts += _copy_shared(seen.source, staging, content, copied)
         for relpath in named_files(merged):  # the same splits and shifts in every source
             split = regular.read_bytes(
                 sources[0] / relpath, regular.RESULTS, "split file", root=sources[0]
@@ -282,6 +292,29 @@ def _copy_artifacts(source: Path, out: Path, relpath: PurePosixPath) -> int:
         atomic.write_bytes(target, content, durable=False)
         copied += 1
     return copied
+
+
+def _copy_shared(source: Path, out: Path, record: bytes, copied: set[str]) -> int:
+    """Copy the thumbnails a cell shares with others (`record`'s `thumbnails`: images and
+    masks outside its own folder), once each; the count.
+
+    Raises:
+        ResultsError: a link, FIFO or device where one is (none is followed or copied).
+    """
+    thumbnails = json.loads(record).get("thumbnails") or {}
+    count = 0
+    for key in ("images", "masks"):
+        relpath = thumbnails.get(key)
+        if not isinstance(relpath, str) or relpath in copied:
+            continue
+        shared = check_relpath(PurePosixPath(relpath), PurePosixPath(relpath).suffix)
+        if not (source / shared).is_file():
+            continue
+        content = regular.read_bytes(source / shared, regular.ARTIFACT, "thumbnails", root=source)
+        atomic.write_bytes(out / shared, content, durable=False)
+        copied.add(relpath)
+        count += 1
+    return count
 
 
 def _shard_order(shard: str) -> tuple[int, int]:

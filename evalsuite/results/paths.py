@@ -5,6 +5,8 @@
 <out>/cells/<label>/<scope>/<regime>/<condition>/<category>[__<param>=<value>][__seed<N>].json
 <out>/artifacts/<cell path without .json>/<kind>/<sample id, "/" -> "__">.png
 <out>/artifacts/<cell path without .json>/evidence.npz
+<out>/artifacts/<cell path without .json>/thumbnails.maps.png
+<out>/artifacts/thumbnails/test-sets/<category>/<key>.images.jpg (and .masks.png)
 <out>/fits/<fit_id>/
 ```
 
@@ -118,6 +120,30 @@ def evidence_relpath(cell_relpath: PurePosixPath) -> PurePosixPath:
     """Where a cell's per-image pixel evidence (`evidence.npz`) goes, relative to the results
     folder; this is the record's `evidence` field."""
     return artifact_dir(cell_relpath) / "evidence.npz"
+
+
+def thumbnail_maps_relpath(cell_relpath: PurePosixPath) -> PurePosixPath:
+    """Where a cell's anomaly-map thumbnails go (`runner.writing.thumbnails`)."""
+    return artifact_dir(cell_relpath) / "thumbnails.maps.png"
+
+
+SHARED_THUMBNAILS = PurePosixPath(ARTIFACTS_DIR, "thumbnails", "test-sets")
+"""The folder of the thumbnails shared by cells (no cell's folder: its second part is no scope)."""
+
+
+def shared_thumbnail_relpath(category: str, key: str, suffix: str) -> PurePosixPath:
+    """Where a test set's shared thumbnails go: `<SHARED_THUMBNAILS>/<category>/<key>.<suffix>`.
+
+    Args:
+        category: the test set's category.
+        key: a hex digest of what the thumbnails show.
+        suffix: `images.jpg` or `masks.png`.
+    """
+    if not _KEY.fullmatch(key) or suffix not in ("images.jpg", "masks.png"):
+        raise ResultsError(
+            f"thumbnail key {key!r} or suffix {suffix!r} is not one evalsuite writes"
+        )
+    return SHARED_THUMBNAILS / check_name("category", category) / f"{key}.{suffix}"
 
 
 def artifact_relpath(cell_relpath: PurePosixPath, sample_id: str, kind: str) -> PurePosixPath:

@@ -11,7 +11,8 @@
   "use strict";
 
   var FACETS = ["detector", "label", "category", "condition", "regime", "scope", "sweep",
-                "value", "kind", "family", "factor", "severity", "metric", "level", "status"];
+                "value", "kind", "family", "factor", "severity", "metric", "level", "status",
+                "defect", "outcome"];
   var SIDES = ["a", "b"];  /* the two sides of a paired table: facets as whole names only */
   var SWEPT = /^(params|backbone|shift)\./;
   var MAX_OPTIONS = 60;

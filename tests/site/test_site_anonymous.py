@@ -83,6 +83,18 @@ def test_login_name_that_is_an_id_keeps_every_id_and_strip(word_user: Path, tmp_
             assert artifact["path"] in page, (relpath, artifact["path"])
             strips += 1
     assert strips > 30  # the test can fail: the study has its strips
+    thumbnails = 0
+    for relpath, record in originals.items():  # every thumbnail shipped, named by its explorer
+        if record["status"] != "ok":
+            continue
+        explorer = site / ("explorer/" + cell_page(relpath.as_posix()).removeprefix("cells/"))
+        page = explorer.read_text(encoding="utf-8")
+        for path in (record["thumbnails"][key] for key in ("images", "masks", "maps")):
+            assert (site / path).read_bytes() == (root / path).read_bytes(), path
+            assert f'url("../{path}")' in page, (relpath, path)
+            thumbnails += 1
+        assert all(s["id"] in page for s in record["scores"])  # ids kept, not scrubbed
+    assert thumbnails > 90
     splits = root / "splits" / "seed0.json"
     assert (site / "downloads" / "records" / "splits" / "seed0.json").read_bytes() == (
         splits.read_bytes()

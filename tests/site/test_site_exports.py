@@ -396,7 +396,7 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
     real = source == "real_results"
     assert ("supplement/real_shift.html" in members) == real
     assert any("shift.conditions-overexposed" in name for name in members) == real
-    checked = 0
+    checked = thumbnails = 0
     for name, content in members.items():
         here = PurePosixPath(name).parent
         if name.endswith(".html"):
@@ -408,6 +408,9 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
                     resolved = PurePosixPath(*_normalise(here / path))
                     assert str(resolved) in members, (name, target)
                     checked += 1
+            for target in re.findall(r'url\("([^"]+)"\)', content.decode("utf-8")):
+                assert str(PurePosixPath(*_normalise(here / target))) in members, (name, target)
+                thumbnails += 1
         if name.endswith(".csv"):
             for row in read_csv_text(content.decode("utf-8")):
                 for column in ("path", "record"):
@@ -427,6 +430,8 @@ def test_bundle_is_one_portable_zip_whose_links_all_resolve(
     assert len(scripts) == 2 and all(f"supplement/{s}" in members for s in scripts)
     pages = {cell[5] for cell in json.loads(index.group(1))["cells"]}
     assert pages and all(f"supplement/{p}" in members for p in pages)
+    assert thumbnails > 90  # every explorer's thumbnails (sprites its style names) follow
+    assert any(n.startswith("supplement/explorer/") for n in members)
     shipped = members["supplement/downloads/records/cells/" + FAILED_CELL]
     assert shipped == (results_dir / "cells" / FAILED_CELL).read_bytes()  # no `=` in it
     rebuilt = tmp_path / "again" / "supplement.zip"

@@ -280,6 +280,20 @@ def test_without_masks_strips_have_no_truth_panel_and_no_made_up_threshold(
     assert ">image<" in thresholds and ">pixel<" not in thresholds
 
 
+def test_without_masks_the_explorer_has_no_truth_thumbnail(maskless: tuple[Path, Path]) -> None:
+    out, site = maskless
+    record = read_json(out / "cells/patchcore/per_class/none/clean/zipper.json")
+    thumbs = record["thumbnails"]
+    assert thumbs["masks"] is None and thumbs["scale"][0] < thumbs["scale"][1]
+    with Image.open(out / thumbs["maps"]) as maps:
+        assert maps.size == (48, 48 * len(record["scores"]))
+    page = (site / "explorer/patchcore--per_class--none--clean--zipper.html").read_text()
+    assert "(no ground truth: the data has no masks)" in page
+    assert 'class="thumb tk"' not in page and page.count('class="thumb tm"') == 2 * len(
+        record["scores"]
+    )
+
+
 def test_without_masks_normal_provenance_is_computed_from_labels(
     maskless: tuple[Path, Path],
 ) -> None:

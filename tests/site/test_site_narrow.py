@@ -68,3 +68,20 @@ def test_the_compare_page_fits_400_px_with_a_pair_shown(narrow: Tab, edge_site: 
         assert narrow.wait_for(SHOWN, timeout_s=60) is not None, f"compare.html{fragment}"
         state = narrow.evaluate(OVERFLOW)
         assert state["scroll"] <= state["inner"] == WIDTH, f"compare.html{fragment}: {state}"
+
+
+def test_the_image_explorer_and_its_enlarged_thumbnails_fit_400_px(
+    narrow: Tab, edge_site: Path
+) -> None:
+    pages = sorted((edge_site / "explorer").glob("*.html"))
+    assert len(pages) > 20  # the explorer's pages are among every page checked above
+    page = edge_site / "explorer" / "patchcore--per_class--none--clean--zipper.html"
+    narrow.open(page.as_uri() + "#z0")  # a thumbnail clicked: shown enlarged
+    shown = narrow.evaluate(
+        """() => { const z = document.getElementById("z0").getBoundingClientRect();
+        return {display: getComputedStyle(document.getElementById("z0")).display,
+                left: z.left, right: z.right}; }"""
+    )
+    assert shown["display"] == "block" and shown["left"] >= 0 and shown["right"] <= WIDTH
+    state = narrow.evaluate(OVERFLOW)
+    assert state["scroll"] <= state["inner"] == WIDTH, state

@@ -13,9 +13,15 @@ from playwright.sync_api import Browser
 
 WIDTH = 1280
 WIDER = """() => Array.from(document.querySelectorAll(".table-wrap")).map((wrap) => {
-  const head = Array.from(wrap.querySelectorAll("thead th")).map((th) => th.textContent.trim());
-  return {scroll: wrap.scrollWidth, box: wrap.clientWidth, head: head.join("|").slice(0, 120)};
-})"""
+  const ths = Array.from(wrap.querySelectorAll("thead th"));
+  const head = ths.map((th) => th.textContent.trim());
+  const own = wrap.querySelector("table.explorer") ? ths[OWN - 1] : null;
+  const shown = own ? own.getBoundingClientRect().right - wrap.getBoundingClientRect().left : null;
+  return {scroll: wrap.scrollWidth, box: wrap.clientWidth, head: head.join("|").slice(0, 120),
+          own: shown};
+})""".replace("OWN", "8")
+"""The image explorer's table has one column per cell after its own eight (thumbnails to shift
+parameters): it scrolls inside its box by design, its own columns in view."""
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +40,9 @@ def test_no_table_is_wider_than_its_box_at_1280_px(wide: Tab, site_dir: Path) ->
         found = wide.evaluate(WIDER)
         tables += len(found)
         for table in found:
+            if table["own"] is not None:  # the explorer: its own columns fit
+                assert table["own"] <= table["box"], f"{name}: {table}"
+                continue
             assert table["scroll"] <= table["box"], (
                 f"{name}: a table is wider than its box: {table}"
             )

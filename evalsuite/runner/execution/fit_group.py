@@ -41,7 +41,15 @@ from evalsuite.runner.planning.plan import CellPlan, FitPlan, Plan, Unit
 from evalsuite.runner.preparation.context import RunContext
 from evalsuite.runner.writing.artifacts import render_artifacts
 from evalsuite.runner.writing.evidence import write_evidence
-from evalsuite.runner.writing.records import CellResult, is_done, relpath_of, write_failed, write_ok
+from evalsuite.runner.writing.records import (
+    CellResult,
+    is_done,
+    relpath_of,
+    shift_fingerprint,
+    write_failed,
+    write_ok,
+)
+from evalsuite.runner.writing.thumbnails import write_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +192,8 @@ def _run_fit(
         else:
             evidence = write_evidence(ctx.out, relpath_of(ctx, cell), result)
             artifacts = _artifacts(ctx, cell, result)
-            written.append(write_ok(ctx, cell, result, timing, artifacts, evidence))
+            thumbnails = _thumbnails(ctx, cell, result)
+            written.append(write_ok(ctx, cell, result, timing, artifacts, evidence, thumbnails))
     return FitOutcome(fit.id, state, done + written, _fed(source)), scorer
 
 
@@ -205,6 +214,22 @@ def _artifacts(ctx: RunContext, cell: CellPlan, result: dict[str, Any]) -> list[
         result["labels"],
         (result["image_threshold"].value, pixel_t.value if pixel_t else None),
         ctx.config.evaluation.artifacts_per_cell,
+    )
+
+
+def _thumbnails(ctx: RunContext, cell: CellPlan, result: dict[str, Any]) -> dict[str, Any] | None:
+    """Write the thumbnails of every test image of a cell; the record's `thumbnails` field."""
+    shifted = shift_fingerprint(ctx, cell) if cell.condition == "shift" else None
+    return write_thumbnails(
+        ctx.out,
+        relpath_of(ctx, cell),
+        ctx.features_of(cell.variant.spec).backbone.preprocessing,
+        result["samples"],
+        result["test"],
+        result["masks"],
+        result["map_scale"],
+        ctx.config.evaluation.thumbnails,
+        (ctx.data.fingerprints["clean"], shifted),
     )
 
 

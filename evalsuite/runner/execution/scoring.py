@@ -36,6 +36,7 @@ from evalsuite.evaluation.shortcut import nn_provenance, score_distributions, th
 from evalsuite.evaluation.thresholds import Level, Threshold, ValScores, threshold_from_val
 from evalsuite.runner.planning.plan import CellPlan, FitPlan
 from evalsuite.runner.preparation.context import RunContext
+from evalsuite.runner.writing.thumbnails import map_scale
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class FitScorer:
             "image_threshold": image_t,
             "pixel_threshold": pixel_t,
             "evaluated": evaluated,
+            "map_scale": map_scale(val.maps, pixel_t.value if pixel_t else None),
         }
 
     def attach_shortcuts(

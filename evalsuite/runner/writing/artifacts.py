@@ -103,7 +103,7 @@ def render_artifacts(
     written = []
     for index, kind in pick_examples(test.image, labels, image_t, per_kind):
         sample = samples[index]
-        picture = _as_uint8(prep.load_image(sample.path).numpy(), prep.mean, prep.std)
+        picture = as_uint8(prep.load_image(sample.path).numpy(), prep.mean, prep.std)
         strip = overlay_strip(
             picture, None if masks is None else masks[index], test.maps[index], pixel_t, scale
         )
@@ -114,6 +114,7 @@ def render_artifacts(
     return written
 
 
-def _as_uint8(tensor: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+def as_uint8(tensor: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """A normalised (3, H, W) network input as the (H, W, 3) uint8 picture it came from."""
     image = tensor.transpose(1, 2, 0) * np.array(std) + np.array(mean)
     return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)

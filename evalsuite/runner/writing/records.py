@@ -153,9 +153,11 @@ def write_ok(
     timing: dict[str, float],
     artifacts: list[dict[str, str]],
     evidence: str | None = None,
+    thumbnails: dict[str, Any] | None = None,
 ) -> CellResult:
     """Write the `ok` record of a cell from its evaluated outcome (see `scoring.CellScorer`);
-    `evidence` is the path of its pixel evidence (see `runner.writing.evidence`), if any."""
+    `evidence` is the path of its pixel evidence (see `runner.writing.evidence`), if any;
+    `thumbnails` what `runner.writing.thumbnails.write_thumbnails` wrote."""
     record = base_record(ctx, cell)
     evaluated = outcome["evaluated"]
     pixel_t = outcome["pixel_threshold"]
@@ -176,6 +178,7 @@ def write_ok(
         timing_s=timing,
         artifacts=artifacts,
         evidence=evidence,
+        thumbnails=thumbnails,
     )
     relpath = relpath_of(ctx, cell)
     results.write_cell(ctx.out, relpath, record)

@@ -40,6 +40,7 @@ from evalsuite.site.pages import assets, detail
 from evalsuite.site.pages.attribution import attribution_page, with_attribution
 from evalsuite.site.pages.changes import changes
 from evalsuite.site.pages.compare import compare_view, with_compare
+from evalsuite.site.pages.explorer import explorer_pages, with_explorer
 from evalsuite.site.pages.history import HistoryView, history_page, with_history
 from evalsuite.site.pages.links import CellLinks
 from evalsuite.site.pages.per_image import per_image, per_image_page
@@ -53,6 +54,7 @@ from evalsuite.site.views.attribution import attribution_view
 from evalsuite.site.views.attribution_rows import AttributionView
 from evalsuite.site.views.difference_rows import DiffTable
 from evalsuite.site.views.differences import difference_tables
+from evalsuite.site.views.explorer import explorers, thumbnail_files
 from evalsuite.site.views.gallery import artifact_files
 from evalsuite.site.views.heatmaps import recolour
 from evalsuite.site.views.means import CategoryMeans, with_mean_rows
@@ -123,7 +125,8 @@ def build_site(
         check_no_leaks(files, identity)
     _replace(out, files, results, force)
     if bundle is not None:
-        copies = {path: results.source / path for path in artifact_files(results)}
+        copied = artifact_files(results) + thumbnail_files(results)
+        copies = {path: results.source / path for path in copied}
         copies.update(evidence_copies(results))
         extra = supplement_files(results, identity)
         if identity is not None:
@@ -166,6 +169,7 @@ def site_files(
         per_image_page(statistics),
         compared.page,
         *gallery_index(results, grid, recoloured),
+        *explorer_pages(explorers(results), results.multi_seed),
         detail.listing_page(results),
         *detail.cell_pages(results, recoloured, compared.links),
         detail.failures_page(results),
@@ -186,7 +190,7 @@ def site_files(
     )
     pages.append(detail.downloads_page(headline, more, figures))
     site = _site_info(results)
-    site = dataclasses.replace(site, nav=with_compare(site.nav))
+    site = dataclasses.replace(site, nav=with_compare(with_explorer(site.nav)))
     if not attribution.empty:
         site = dataclasses.replace(site, nav=with_attribution(site.nav))
     if not real.empty:
@@ -288,7 +292,7 @@ def _replace(out: Path, files: dict[str, bytes], results: Results, force: bool) 
     with owned_tree(out, LEDGER, "evalsuite site", force) as staging:
         for path, content in sorted(files.items()):
             _put(staging / path, content)
-        for path in artifact_files(results):
+        for path in artifact_files(results) + thumbnail_files(results):
             if path in files:  # recoloured on the category's shared scale
                 continue
             _put(staging / path, results.source / path)

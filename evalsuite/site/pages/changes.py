@@ -139,14 +139,17 @@ def _csv(run_diff: RunDiff) -> str:
 
 def _baseline_pages(base: Results, relpaths: set[str]) -> list[Page]:
     """The baseline's pages of the cells at `relpaths`, under BASELINE_DIR; without heatmap
-    strips (the baseline's images are not copied) or links to other conditions."""
+    strips (the baseline's images are not copied), image explorer or links to other
+    conditions."""
     pages = []
     for page in detail.cell_pages(base, Recoloured(files={}, scales={})):
         cell = page.data["detail"].cell
         if cell.relpath not in relpaths:
             continue
         no_strips = StripView(groups=(), panels=(), scale=None)
-        shown = dataclasses.replace(page.data["detail"], strips=no_strips, siblings=())
+        shown = dataclasses.replace(
+            page.data["detail"], strips=no_strips, siblings=(), explorer="", explorer_views=()
+        )
         pages.append(
             Page(
                 f"{BASELINE_DIR}/{page.path}",

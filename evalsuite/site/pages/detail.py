@@ -21,6 +21,7 @@ from evalsuite.site.read.records import (
     Results,
 )
 from evalsuite.site.views import figures
+from evalsuite.site.views.explorer import explorer_path, has_explorer, presets, row_anchor
 from evalsuite.site.views.gallery import StripView, strip_view
 from evalsuite.site.views.heatmaps import Recoloured
 
@@ -51,7 +52,10 @@ class CellDetail:
         chart: its ROC curves (None for a failed cell).
         strips: its gallery strips by kind.
         siblings: the same cell under each condition/regime.
-        scores: (sample id, label, defect, score) of every test image, highest score first.
+        scores: (sample id, label, defect, score, its row's id in the explorer) of every test
+            image, highest score first.
+        explorer: the cell's image explorer ("" without one: a failed cell).
+        explorer_views: (title, link) of the explorer's preset views (worst false negatives...).
         compare: (the other cell, link from the site root) of each pair of the Compare page
             it belongs to.
     """
@@ -66,7 +70,9 @@ class CellDetail:
     chart: Chart | None
     strips: StripView
     siblings: tuple[Sibling, ...]
-    scores: tuple[tuple[str, str, str, str], ...]
+    scores: tuple[tuple[str, str, str, str, str], ...]
+    explorer: str
+    explorer_views: tuple[tuple[str, str], ...]
     compare: tuple[tuple[str, str], ...] = ()
 
 
@@ -147,8 +153,18 @@ def cell_detail(
         strips=strip_view(cell, results_dir, recoloured),
         siblings=_siblings(cell, index),
         scores=tuple(
-            (s["id"], "defective" if s["label"] else "normal", s["defect"], f"{s['score']:.5g}")
+            (
+                s["id"],
+                "defective" if s["label"] else "normal",
+                s["defect"],
+                f"{s['score']:.5g}",
+                row_anchor(s["id"]),
+            )
             for s in scores
+        ),
+        explorer=explorer_path(cell) if has_explorer(cell) else "",
+        explorer_views=tuple(
+            (title, f"{explorer_path(cell)}#{fragment}") for title, fragment in presets(False)
         ),
         compare=compare,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from evalsuite import regular
 from evalsuite.site.read.records import Artifact, Cell, Results
+from evalsuite.site.views.explorer import has_explorer, image_link
 from evalsuite.site.views.heatmaps import ColorScale, Recoloured
 
 KIND_TITLES = (
@@ -36,6 +37,7 @@ class Strip:
         path: the PNG's path relative to the site root ("" when the file is absent).
         score: its image score as text ("" when unknown).
         width, height: the PNG's size in pixels (0 when absent).
+        link: the image's row in its cell's explorer, from the site's root ("" without one).
     """
 
     sample: str
@@ -43,6 +45,7 @@ class Strip:
     score: str
     width: int
     height: int
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def strip_groups(cell: Cell, results_dir: Path) -> tuple[StripGroup, ...]:
     misses of a finished cell with strips and defective test images: "no misses")."""
     groups = []
     for kind, title in KIND_TITLES:
-        strips = tuple(_strip(a, results_dir) for a in cell.artifacts if a.kind == kind)
+        strips = tuple(_strip(a, results_dir, cell) for a in cell.artifacts if a.kind == kind)
         if strips:
             groups.append(StripGroup(kind, title, strips))
         elif kind == "miss" and cell.artifacts and _has_defects(cell):
@@ -153,12 +156,13 @@ def _has_defects(cell: Cell) -> bool:
     return cell.ok and any(s["label"] for s in cell.record.get("scores") or ())
 
 
-def _strip(artifact: Artifact, results_dir: Path) -> Strip:
+def _strip(artifact: Artifact, results_dir: Path, cell: Cell) -> Strip:
     size = png_size(results_dir / artifact.path)
     score = "" if artifact.score is None else f"{artifact.score:.4g}"
+    link = image_link(cell, artifact.sample) if has_explorer(cell) else ""
     if size is None:
-        return Strip(artifact.sample, "", score, 0, 0)
-    return Strip(artifact.sample, artifact.path, score, *size)
+        return Strip(artifact.sample, "", score, 0, 0, link)
+    return Strip(artifact.sample, artifact.path, score, *size, link)
 
 
 def gallery_pages(
