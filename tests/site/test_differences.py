@@ -15,14 +15,15 @@ from site_helpers import copy_results, read_json, write_json
 
 from evalsuite import results
 from evalsuite.evaluation.metrics import image_auroc
-from evalsuite.evaluation.paired import holm, paired_pixel_difference
+from evalsuite.evaluation.paired import holm, paired_image_difference, paired_pixel_difference
 from evalsuite.evaluation.pixel_evidence import PixelEvidence
 from evalsuite.evaluation.significance import family_resamples
 from evalsuite.site import build_site
 from evalsuite.site.downloads.paired_exports import difference_tex
+from evalsuite.site.read.evidence import EvidenceLoader
 from evalsuite.site.read.load import load_results
 from evalsuite.site.read.records import Cell, cell_from_record
-from evalsuite.site.views.differences import difference_tables
+from evalsuite.site.views.differences import _pairing, difference_tables
 from evalsuite.site.views.tables import grid_of
 
 pytestmark = pytest.mark.long  # minutes: started first (tests/conftest.py)
@@ -209,3 +210,54 @@ def test_several_seeds_pool_the_interval_and_show_mean_and_sd(results_dir: Path)
 def _scores(cell: Cell) -> tuple[np.ndarray, np.ndarray]:
     scores = cell.record["scores"]
     return np.array([s["score"] for s in scores]), np.array([s["label"] for s in scores])
+
+
+def test_each_cell_computed_once_gives_the_paired_machinerys_very_numbers(
+    results_dir: Path,
+) -> None:
+    """The tables evaluate each cell's metric once per test set and resamples
+    (`views.resampled`); every single-seed difference is still bit for bit what
+    `paired_image_difference` / `paired_pixel_difference` give for its two cells."""
+    results = load_results(results_dir)
+    grid = grid_of(results)
+    loader = EvidenceLoader(results.source)
+    checked = 0
+    for table in difference_tables(results, grid, 300):
+        for row in table.rows:
+            if row.mean or len(row.pairs) != 1:
+                continue
+            a, b = row.pairs[0]
+            index_a, index_b, labels = _pairing(a, b)
+            seed = int(a.key.seed)
+            for metric, value in zip(table.metrics, row.values, strict=True):
+                if value.diff is None:
+                    continue
+                if metric.startswith("image"):
+                    scores = [
+                        np.array([s["score"] for s in c.record["scores"]])[i]
+                        for c, i in ((a, index_a), (b, index_b))
+                    ]
+                    thresholds = tuple(
+                        float(c.record["threshold"]["image"]["value"]) for c in (a, b)
+                    )
+                    expected = paired_image_difference(
+                        metric, labels, *scores, thresholds=thresholds, n=300, seed=seed
+                    )
+                else:
+                    expected = paired_pixel_difference(
+                        metric,
+                        labels,
+                        loader.load(a).subset(index_a),
+                        loader.load(b).subset(index_b),
+                        n=300,
+                        seed=seed,
+                    )
+                found = value.diff
+                assert (found.delta, found.ci95, found.p_value, found.n_resamples) == (
+                    expected.delta,
+                    expected.ci95,
+                    expected.p_value,
+                    300,
+                )
+                checked += 1
+    assert checked > 100

@@ -27,8 +27,6 @@ from evalsuite.errors import EvaluationError
 from evalsuite.evaluation.paired import (
     Difference,
     holm,
-    paired_image_difference,
-    paired_pixel_difference,
     pool_differences,
 )
 from evalsuite.evaluation.regimes import plan_for
@@ -43,6 +41,7 @@ from evalsuite.site.views.difference_rows import (
     zero_value,
 )
 from evalsuite.site.views.means import with_mean_diffs
+from evalsuite.site.views.resampled import resampled
 from evalsuite.site.views.stats import Delta, paired_delta
 from evalsuite.site.views.sweeps import sweep_view
 from evalsuite.site.views.tables import Grid
@@ -205,21 +204,7 @@ def cell_difference(
     if n < 1:
         raise EvaluationError("no resamples (evaluation.bootstrap is 0)")
     n = n if resamples is None else resamples
-    index_a, index_b, labels = _pairing(a, b)
-    seed = int(a.key.seed)
-    if metric in ("image_auroc", "image_f1"):
-        scores_a = np.array([s["score"] for s in a.record["scores"]])[index_a]
-        scores_b = np.array([s["score"] for s in b.record["scores"]])[index_b]
-        thresholds = (
-            float(a.record["threshold"]["image"]["value"]),
-            float(b.record["threshold"]["image"]["value"]),
-        )
-        return paired_image_difference(
-            metric, labels, scores_a, scores_b, thresholds=thresholds, n=n, seed=seed
-        )
-    evidence_a = loader.load(a).subset(index_a)
-    evidence_b = loader.load(b).subset(index_b)
-    return paired_pixel_difference(metric, labels, evidence_a, evidence_b, n=n, seed=seed)
+    return resampled(loader).difference(a, b, metric, _pairing(a, b), n, int(a.key.seed))
 
 
 def _pairing(a: Cell, b: Cell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
