@@ -25,6 +25,7 @@ from evalsuite.results import iter_cells
 from evalsuite.site.read.load import load_results
 from evalsuite.site.read.records import cell_page
 from evalsuite.site.views.differences import difference_tables
+from evalsuite.site.views.resamples import paired_resamples
 from evalsuite.site.views.tables import grid_of
 
 DATA = re.compile(r'^window\.evalsuiteCompare\[("[^"]+")\] = (.*);$', re.MULTILINE)
@@ -69,7 +70,8 @@ def test_paired_differences_are_the_tables_and_the_paired_machinerys(
     pairs = all_pairs(site_dir)
     results = load_results(results_dir)
     from_tables = 0
-    for table in difference_tables(results, grid_of(results)):
+    grid = grid_of(results)
+    for table in difference_tables(results, grid, paired_resamples(results, grid)):  # the site's
         for row in table.rows:
             if row.mean or len(row.pairs) != 1:
                 continue
