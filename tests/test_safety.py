@@ -266,7 +266,7 @@ def _assert_no_pickles(folders: list[Path]) -> None:
         kinds[suffix] = kinds.get(suffix, 0) + 1
         if suffix == ".json":
             json.loads(path.read_text())
-        elif suffix == ".png":
+        elif suffix in (".png", ".jpg"):  # heatmap strips, thumbnails
             with Image.open(path) as image:
                 image.load()
         elif suffix == ".npy":

@@ -10,12 +10,12 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import build_tree
 
 from evalsuite import results
 from evalsuite.cli import main
@@ -281,7 +281,9 @@ def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def test_mvtec_studies_keep_their_ids_and_trees(tmp_path: Path) -> None:
+def test_mvtec_studies_keep_their_ids_and_trees(
+    tmp_path: Path, make_tree: Callable[..., Path]
+) -> None:
     """Pinned from the code before real conditions existed: the cells (paths, cell, fit and
     unit ids) of MVTec-Shift and corruption studies with variants, and the data key, variant
     fingerprints and cache folders (the source's path digest aside) of a prepared study."""
@@ -306,7 +308,7 @@ def test_mvtec_studies_keep_their_ids_and_trees(tmp_path: Path) -> None:
             [[str(planned_relpath(c, True)), c.id, c.fit.id, c.fit.family] for c in plan.cells]
         )
     assert _digest(rows) == "7ed26be8ccf5ff54"
-    root = build_tree(tmp_path / "data", categories=("alpha",), n_train=4, n_good=2, n_defect=1)
+    root = make_tree("data", categories=("alpha",), n_train=4, n_good=2, n_defect=1)
     study = {
         "data": {"source": "mvtec", "root": str(root), "categories": ["alpha"]},
         "detectors": [{"name": "patchcore"}],

@@ -511,7 +511,7 @@ def test_anonymous_build_names_not_this_machine(results_dir: Path, tmp_path: Pat
     for name, content in unzip(bundle).items():
         if name.endswith(".tar"):  # the source archive: code says `shift/root/` (no home) and
             continue  # is checked member by member by the build's leak check (test_supplement)
-        binary = name.endswith((".png", ".pdf", ".npz")) or "/assets/" in name
+        binary = name.endswith((".png", ".jpg", ".pdf", ".npz")) or "/assets/" in name
         for needle in long:
             if len(needle) >= 8 or not binary:
                 assert needle.encode() not in content, (name, needle)
