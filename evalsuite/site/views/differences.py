@@ -119,11 +119,12 @@ def _table(
         )
         first = not rows or rows[-1].b.label != b.label
         rows.append(DiffRow(a, b, values, tuple(matched), first))
-    return DiffTable(family, title, tuple(_with_holm(with_mean_diffs(rows, groups))))
+    return DiffTable(family, title, tuple(with_holm(with_mean_diffs(rows, groups))))
 
 
-def _with_holm(rows: list[DiffRow]) -> list[DiffRow]:
-    """Rows with p_holm set over every p-value of the table."""
+def with_holm(rows: list[DiffRow]) -> list[DiffRow]:
+    """Rows with p_holm set over every p-value of them (one Holm family: a table, or a
+    page's drops, `real_shift`)."""
     flat = [v.diff.p_value if v.diff else np.nan for r in rows for v in r.values]
     adjusted = iter(holm(flat).tolist())
     out = []

@@ -28,7 +28,7 @@ from evalsuite.evaluation.paired import Difference, holm, pool_differences
 from evalsuite.site.read.evidence import EvidenceLoader
 from evalsuite.site.read.records import Cell, GroupKey, Results
 from evalsuite.site.views.difference_rows import DIFF_METRICS, DiffRow, PairedValue
-from evalsuite.site.views.differences import cell_difference
+from evalsuite.site.views.differences import cell_difference, with_holm
 from evalsuite.site.views.real_shift_cells import (
     MIXED,
     REAL_FAMILY,
@@ -169,17 +169,9 @@ def _with_inside(row: DropRow, by_key: dict[tuple[str, str, str, Shift], DropRow
 
 
 def _with_holm(rows: list[DropRow]) -> list[DropRow]:
-    """The rows with `p_holm` set over every drop of the page."""
-    flat = [v.diff.p_value if v.diff else np.nan for r in rows for v in r.values]
-    adjusted = iter(holm(flat).tolist())
-    out = []
-    for row in rows:
-        values = []
-        for value in row.values:
-            p = next(adjusted)
-            values.append(replace(value, p_holm=None if value.diff is None else float(p)))
-        out.append(replace(row, row=replace(row.row, values=tuple(values))))
-    return out
+    """The rows with `p_holm` set over every drop of the page (`differences.with_holm`)."""
+    adjusted = with_holm([row.row for row in rows])
+    return [replace(row, row=found) for row, found in zip(rows, adjusted, strict=True)]
 
 
 def _predictions(place: Place, blocks: Sequence[Block], resamples: int | None) -> list[Prediction]:
